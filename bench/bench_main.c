@@ -1,0 +1,54 @@
+/* bench/bench_main.c: chi-bench, the benchmark program.
+ *
+ *   chi-bench cpu [--json] [--quick] [--entries a,b]   CPU entries
+ *   chi-bench gpu [...]                                GPU entries (CUDA builds)
+ *
+ * With --json only JSON goes to stdout (DESIGN.md "bench JSON"). A command
+ * that cannot run here exits 77. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench_util.h"
+
+/* Helper processes of cross-process entries; bench_xproc.c overrides. */
+__attribute__((weak)) int chi_bench_child(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr, "chi-bench: no helper roles in this build\n");
+	return 2;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: chi-bench cpu [--json] [--quick] [--entries a,b]\n"
+		"       chi-bench gpu [--json] [--quick] [--entries a,b]\n"
+		"       chi-bench cpu --help   (lists the entries)\n"
+		"  --json    print only {\"device\":..,\"results\":[..]} on stdout\n"
+		"  --quick   fewer iterations (smoke runs)\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, CHI_BENCH_CHILD_ARG))
+		return chi_bench_child(argc - 1, argv + 1);
+	if (!strcmp(cmd, "cpu"))
+		return chi_bench_cpu(argc - 1, argv + 1);
+	if (!strcmp(cmd, "gpu")) {
+		fprintf(stderr, "chi-bench gpu: not built (no CUDA)\n");
+		return 77;
+	}
+	fprintf(stderr, "chi-bench: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,122 @@
+/* chi/chi.h: the public API of chi, a task runtime.
+ *
+ * A client (any thread of any process, or a GPU kernel through
+ * include/chi/gpu/) submits a task to a pool: the task is serialized into a
+ * future block in shared memory and published on a lane; a runtime worker
+ * runs the pool's module method and completes the future. Every function
+ * returns 0 (or a non-negative value) on success and a negative errno on
+ * failure; nothing sets errno for you.
+ *
+ *   chi_runtime *rt;  chi_runtime_start(&cfg, &rt);      // embedded runtime
+ *   chi_client *c = chi_runtime_client(rt);
+ *   chi_test_double_plus_task t;  chi_test_double_plus_init(&t, 20, 2);
+ *   chi_future f;  chi_make_copy_future(c, &t.hdr, &chi_test_double_plus_codec, &f);
+ *   chi_future_wait(&f);                                  // t.result == 42
+ */
+#ifndef CHI_CHI_H
+#define CHI_CHI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chi/config.h"
+#include "chi/proto/archive.h"
+#include "chi/proto/future.h"
+#include "chi/proto/task.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct chi_runtime chi_runtime;
+typedef struct chi_client chi_client;
+typedef struct chi_ctx chi_ctx;
+
+/* How a method's task travels: the client serializes inputs (ser_in) and
+ * decodes outputs (de_out); the runtime decodes inputs (de_in) into a task
+ * struct of task_size bytes and serializes outputs (ser_out). The task's
+ * header carries in_size/out_size, set by the task's init function, so the
+ * submitter knows the room it needs before serializing. */
+typedef struct chi_codec {
+	int (*ser_in)(chi_ar *a, const chi_task *t);
+	int (*de_in)(chi_ar *a, chi_task *t);
+	int (*ser_out)(chi_ar *a, const chi_task *t);
+	int (*de_out)(chi_ar *a, chi_task *t);
+	uint32_t task_size;
+} chi_codec;
+
+/* A future: a process-local handle on a future block. Value type; many may be
+ * in flight per client. */
+typedef struct chi_future {
+	chi_future_shm *shm;
+	chi_client *client;
+	chi_task *task;          /* the submitter's task: outputs land here */
+	const chi_codec *codec;
+	uint64_t off;            /* block offset in the main segment */
+	uint32_t kind;           /* copy or pointer */
+	int32_t state;           /* 0 pending, 1 consumed */
+} chi_future;
+
+/* ---- runtime (embedded or daemon) ---- */
+
+/* chi_server_init + workers: a full runtime in this process that creates the
+ * named segments, so other processes can attach to it. -EADDRINUSE if a live
+ * runtime with the same name exists (stale segments of a dead one are
+ * removed). */
+int chi_runtime_start(const chi_config *cfg, chi_runtime **out);
+/* Orderly stop: refuses new submissions, drains published tasks, joins the
+ * workers, removes the segments. Waits of clients in other processes return
+ * an error. */
+void chi_runtime_stop(chi_runtime *rt);
+/* The runtime's own in-process client. */
+chi_client *chi_runtime_client(chi_runtime *rt);
+const chi_config *chi_runtime_config(const chi_runtime *rt);
+/* Has an admin.stop task asked this runtime to stop? */
+int chi_runtime_stop_requested(const chi_runtime *rt);
+
+/* ---- client ---- */
+
+/* Connect to a running runtime by name (NULL: $CHI_RUNTIME_NAME or "chi").
+ * -ENOENT when none runs; -EPROTO for an incompatible layout. */
+int chi_client_connect(const char *name, chi_client **out);
+void chi_client_close(chi_client *c);
+uint32_t chi_client_id(const chi_client *c);
+
+/* ---- futures ---- */
+
+/* Serialize `t` into a future block and publish it (client path). Waits with
+ * backoff while the lane is full. -EMSGSIZE if in_size or out_size exceeds
+ * memory.max_task_size (nothing is enqueued), -ENOMEM if the arena is
+ * exhausted, -ESHUTDOWN if the runtime is stopping. */
+int chi_make_copy_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f);
+/* As above but never waits: -EAGAIN when the lane is full (counted in the
+ * lane's queue_full). */
+int chi_try_make_copy_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f);
+/* Runtime only (from inside a module method): publish the task itself, zero
+ * copy, on the calling worker's lane. -EPERM outside a worker. */
+int chi_make_pointer_future(chi_ctx *ctx, chi_task *t, chi_future *f);
+/* Pointer future on a worker thread, copy future elsewhere. */
+int chi_make_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f);
+
+/* Wait for completion, decode the outputs into the task, release the block.
+ * Spins for runtime.first_busy_wait_us, then sleeps on the future's futex.
+ * On a worker thread it keeps processing the worker's lanes meanwhile.
+ * Returns the method's result (>= 0) or its negative error; -ESHUTDOWN or
+ * -EOWNERDEAD if the runtime stopped or died. */
+int64_t chi_future_wait(chi_future *f);
+/* As chi_future_wait with a deadline: -ETIMEDOUT leaves the future pending
+ * (wait again later). */
+int64_t chi_future_wait_timeout(chi_future *f, uint64_t timeout_ns);
+/* Non-blocking: 1 if complete, 0 if not. */
+int chi_future_test(const chi_future *f);
+
+/* Submit and wait in one call. */
+int64_t chi_call(chi_client *c, chi_task *t, const chi_codec *codec);
+
+/* ---- errors ---- */
+const char *chi_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

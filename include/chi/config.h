@@ -1,0 +1,81 @@
+/* chi/config.h: runtime configuration. Every key has a default (no file is
+ * needed); a YAML file (path from --config or CHI_SERVER_CONF) overrides the
+ * defaults, and CHI_<SECTION>_<KEY> environment variables override the file
+ * (e.g. CHI_RUNTIME_NAME, CHI_RUNTIME_NUM_WORKERS, CHI_GPU_SEGMENT_SIZE).
+ * Sizes are integers with an optional K, M or G suffix (powers of 1024). */
+#ifndef CHI_CONFIG_H
+#define CHI_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CHI_NAME_MAX 48
+#define CHI_PATH_MAX 256
+#define CHI_MAX_POOLS 64
+
+typedef enum chi_tristate { CHI_AUTO = -1, CHI_OFF = 0, CHI_ON = 1 } chi_tristate;
+typedef enum chi_gpu_workers { CHI_GPU_WORKERS_DEDICATED = 0, CHI_GPU_WORKERS_SHARED = 1 } chi_gpu_workers;
+#define CHI_NUMA_AUTO (-1)
+#define CHI_NUMA_OFF (-2)
+
+typedef struct chi_pool_conf {
+	char name[CHI_NAME_MAX];   /* pool name, e.g. "ram0" */
+	char module[CHI_NAME_MAX]; /* module name: admin, test, bdev, or a user module */
+	uint32_t id;               /* pool id */
+	char path[CHI_PATH_MAX];   /* bdev: backing file ("" = RAM) */
+	uint64_t size;             /* bdev: capacity in bytes */
+} chi_pool_conf;
+
+typedef struct chi_config {
+	/* runtime */
+	char name[CHI_NAME_MAX];       /* runtime.name, default "chi" */
+	uint32_t num_workers;          /* runtime.num_workers, 4 */
+	uint32_t queue_depth;          /* runtime.queue_depth, 1024 (power of two) */
+	uint32_t lanes;                /* runtime.lanes, 0 = one per worker */
+	uint64_t first_busy_wait_us;   /* runtime.first_busy_wait_us, 10000 */
+	uint64_t max_sleep_us;         /* runtime.max_sleep_us, 50000 */
+	uint32_t bulk_every;           /* runtime.bulk_every, 16 */
+	uint32_t hole_timeout_ms;      /* runtime.hole_timeout_ms, 100 */
+	/* memory */
+	uint64_t main_segment_size;    /* memory.main_segment_size, 0 = auto */
+	uint64_t client_data_segment_size; /* memory.client_data_segment_size, 512M */
+	uint64_t max_task_size;        /* memory.max_task_size, 1M */
+	/* gpu */
+	chi_tristate gpu_enabled;      /* gpu.enabled, auto */
+	uint64_t gpu_segment_size;     /* gpu.segment_size, 64M */
+	uint32_t gpu_queue_depth;      /* gpu.queue_depth, 0 = runtime.queue_depth */
+	uint32_t gpu_lanes;            /* gpu.lanes, 1 */
+	chi_gpu_workers gpu_workers;   /* gpu.workers, dedicated */
+	int gpu_numa;                  /* gpu.numa: CHI_NUMA_AUTO, CHI_NUMA_OFF or a node */
+	/* pools */
+	uint32_t npools;
+	chi_pool_conf pools[CHI_MAX_POOLS];
+} chi_config;
+
+/* Fill every key with its default (including the default pools). */
+void chi_config_defaults(chi_config *c);
+
+/* Load: defaults, then the YAML file `path` (NULL: $CHI_SERVER_CONF if set,
+ * else no file), then CHI_<SECTION>_<KEY> environment overrides.
+ * On error returns a negative errno and writes a message naming the key and
+ * the file line (or the environment variable) into err. */
+int chi_config_load(chi_config *c, const char *path, char *err, size_t errlen);
+
+/* Parse YAML text already in memory (used by chi_config_load and the fuzzer).
+ * `origin` names the source in messages. Does not apply defaults. */
+int chi_config_parse(chi_config *c, const char *text, size_t len, const char *origin,
+		     char *err, size_t errlen);
+
+/* Apply CHI_<SECTION>_<KEY> overrides from the environment. */
+int chi_config_apply_env(chi_config *c, char *err, size_t errlen);
+
+/* Check cross-key rules (power-of-two depths, non-zero workers...). */
+int chi_config_validate(const chi_config *c, char *err, size_t errlen);
+
+/* Parse a size with optional K/M/G suffix. -EINVAL on junk or overflow. */
+int chi_parse_size(const char *s, uint64_t *out);
+
+/* Write the effective configuration as YAML (chi config --print). */
+int chi_config_print(const chi_config *c, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,51 @@
+/* chi/module.h: writing a module. A module is a table of methods; a pool is
+ * an instance of a module with its own state, addressed by chi_pool_id.
+ * Register a module before starting the runtime (chi_module_register), and
+ * name it in the config's pools (or create a pool with admin.create_pool).
+ * See examples/ for a complete user module. */
+#ifndef CHI_MODULE_H
+#define CHI_MODULE_H
+
+#include "chi/chi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CHI_TASK_SCRATCH 8192 /* largest task struct a module may declare */
+
+/* A method runs on a worker thread. It reads inputs from and writes outputs
+ * to its task struct; it returns a result >= 0 or a negative errno, which the
+ * runtime stores in the completion pair (ERROR bit set when negative). */
+typedef int64_t (*chi_method_fn)(chi_ctx *ctx, chi_task *task);
+
+typedef struct chi_method {
+	const char *name;
+	const chi_codec *codec;
+	chi_method_fn run;
+} chi_method;
+
+typedef struct chi_module {
+	const char *name;
+	uint32_t nmethods;
+	const chi_method *methods; /* indexed by method id */
+	/* optional: build per-pool state from the pool's config */
+	int (*create)(chi_ctx *ctx, const chi_pool_conf *conf, void **state);
+	void (*destroy)(void *state);
+} chi_module;
+
+/* Register a module (process-wide, before chi_runtime_start). -EEXIST if a
+ * module of that name exists, -ENOSPC when the registry is full. */
+int chi_module_register(const chi_module *m);
+const chi_module *chi_module_find(const char *name);
+
+/* From inside a method. */
+void *chi_ctx_pool_state(const chi_ctx *ctx);
+chi_runtime *chi_ctx_runtime(const chi_ctx *ctx);
+chi_pool_id chi_ctx_pool_id(const chi_ctx *ctx);
+uint32_t chi_ctx_worker(const chi_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,103 @@
+/* chi/modules/admin.h: the admin module (pool 0): create_pool, destroy_pool,
+ * list_pools, stats, stop. */
+#ifndef CHI_MODULES_ADMIN_H
+#define CHI_MODULES_ADMIN_H
+
+#include "chi/proto/archive.h"
+#include "chi/proto/task.h"
+
+#define CHI_ADMIN_CREATE_POOL 0
+#define CHI_ADMIN_DESTROY_POOL 1
+#define CHI_ADMIN_LIST_POOLS 2
+#define CHI_ADMIN_STATS 3
+#define CHI_ADMIN_STOP 4
+#define CHI_ADMIN_NMETHODS 5
+
+#define CHI_POOL_ID_ANY 0xffffffffu
+#define CHI_POOL_NAME_MAX 48
+#define CHI_POOL_PATH_MAX 256
+
+/* ---- create_pool / destroy_pool ---- */
+typedef struct chi_admin_pool_task {
+	chi_task hdr;
+	uint32_t id;  /* in: wanted id or CHI_POOL_ID_ANY; out: the pool's id */
+	uint32_t pad;
+	uint64_t size; /* in: module parameter (bdev capacity) */
+	char name[CHI_POOL_NAME_MAX];
+	char module[CHI_POOL_NAME_MAX];
+	char path[CHI_POOL_PATH_MAX];
+} chi_admin_pool_task;
+
+CHI_INLINE int chi_admin_pool_ser_in(chi_ar *a, const chi_task *h)
+{
+	const chi_admin_pool_task *t = (const chi_admin_pool_task *)h;
+	chi_ar_put_u32(a, t->id);
+	chi_ar_put_u64(a, t->size);
+	chi_ar_put_str(a, t->name);
+	chi_ar_put_str(a, t->module);
+	chi_ar_put_str(a, t->path);
+	return a->err;
+}
+CHI_INLINE int chi_admin_pool_de_in(chi_ar *a, chi_task *h)
+{
+	chi_admin_pool_task *t = (chi_admin_pool_task *)h;
+	t->id = chi_ar_get_u32(a);
+	t->size = chi_ar_get_u64(a);
+	chi_ar_get_str(a, t->name, sizeof(t->name));
+	chi_ar_get_str(a, t->module, sizeof(t->module));
+	chi_ar_get_str(a, t->path, sizeof(t->path));
+	return a->err;
+}
+CHI_INLINE int chi_admin_pool_ser_out(chi_ar *a, const chi_task *h)
+{
+	chi_ar_put_u32(a, ((const chi_admin_pool_task *)h)->id);
+	return a->err;
+}
+CHI_INLINE int chi_admin_pool_de_out(chi_ar *a, chi_task *h)
+{
+	((chi_admin_pool_task *)h)->id = chi_ar_get_u32(a);
+	return a->err;
+}
+
+/* ---- list_pools ---- */
+typedef struct chi_pool_info {
+	uint32_t id;
+	char name[CHI_POOL_NAME_MAX];
+	char module[CHI_POOL_NAME_MAX];
+} chi_pool_info;
+
+#define CHI_ADMIN_LIST_MAX 64
+typedef struct chi_admin_list_task {
+	chi_task hdr;
+	uint32_t count; /* out */
+	uint32_t pad;
+	chi_pool_info pools[CHI_ADMIN_LIST_MAX]; /* out */
+} chi_admin_list_task;
+
+/* ---- stats ---- */
+#define CHI_STATS_MAX_LANES 64
+typedef struct chi_lane_stats {
+	uint64_t popped, completed, errors, queue_full, hole_stalls, holes_skipped, depth;
+} chi_lane_stats;
+typedef struct chi_admin_stats_task {
+	chi_task hdr;
+	uint32_t nlanes;   /* out */
+	uint32_t nworkers; /* out */
+	uint64_t uptime_ns;
+	chi_lane_stats lanes[CHI_STATS_MAX_LANES];
+} chi_admin_stats_task;
+
+#ifndef __CUDACC__
+#include "chi/chi.h"
+extern const chi_codec chi_admin_pool_codec; /* create_pool, destroy_pool */
+extern const chi_codec chi_admin_list_codec;
+extern const chi_codec chi_admin_stats_codec;
+extern const chi_codec chi_admin_stop_codec;
+
+void chi_admin_pool_init(chi_admin_pool_task *t, uint16_t method, uint32_t id, const char *name,
+			 const char *module, const char *path, uint64_t size);
+void chi_admin_list_init(chi_admin_list_task *t);
+void chi_admin_stats_init(chi_admin_stats_task *t);
+#endif
+
+#endif

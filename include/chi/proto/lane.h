@@ -1,0 +1,50 @@
+/* chi/proto/lane.h: a lane = 2 priority rings (0: low latency, 1: bulk) with
+ * one consumer (the worker that owns the lane) and many producers. The lane
+ * header lives in shared memory; its slots are elsewhere in the same segment.
+ *
+ * Fields and who writes them:
+ *   ring[p].tail    producers (claim counter of CPU lanes; GPU lanes keep
+ *                   theirs in device memory and leave this one unused)
+ *   ring[p].head    the consumer (relaxed; read by stats)
+ *   slots[p], depth, shift, worker, id: written once by the runtime at init
+ *   counters: consumer side (popped, completed, errors) plus queue_full,
+ *             which producers bump only on the slow (full) path.
+ * Each ring header sits on its own cache lines so producers hammering tail do
+ * not slow the consumer's head. */
+#ifndef CHI_PROTO_LANE_H
+#define CHI_PROTO_LANE_H
+
+#include "ring.h"
+
+#define CHI_PRIO_LATENCY 0u
+#define CHI_PRIO_BULK 1u
+#define CHI_NPRIO 2u
+
+typedef struct CHI_ALIGNAS(64) chi_ring_hdr {
+	uint64_t tail;
+	uint8_t pad0[56];
+	uint64_t head;
+	uint8_t pad1[56];
+} chi_ring_hdr;
+CHI_STATIC_ASSERT(sizeof(chi_ring_hdr) == 128, "ring header is two lines");
+
+typedef struct CHI_ALIGNAS(64) chi_lane_shm {
+	chi_ring_hdr ring[CHI_NPRIO];
+	chi_offptr slots[CHI_NPRIO];
+	uint32_t depth;
+	uint32_t shift;
+	uint32_t worker;
+	uint32_t id;
+	/* consumer-side counters */
+	uint64_t popped;
+	uint64_t completed;
+	uint64_t errors;
+	uint64_t hole_stalls;
+	uint64_t holes_skipped;
+	/* producer-side, slow path only */
+	uint64_t queue_full;
+	uint8_t pad[32];
+} chi_lane_shm;
+CHI_STATIC_ASSERT(sizeof(chi_lane_shm) == 384, "lane header size");
+
+#endif

@@ -1,0 +1,172 @@
+/* chi/proto/ring.h: one bounded ring of a lane. Many producers, exactly one
+ * consumer. Written once as CHI_HD code: the host library, the gpu_protocol
+ * tests (CPU threads standing in for GPU producers) and GPU kernels all run
+ * this text.
+ *
+ * Layout (shared memory): `depth` (a power of two) slots of 16 bytes.
+ *   word 0, ctl:  bits  0-31  lap     (ticket >> log2(depth), mod 2^32)
+ *                 bits 32-33  state   (EMPTY, CLAIMED, PUBLISHED)
+ *                 bits 34-39  count-1 (entries in this slot: 1, or up to 32
+ *                                      future blocks of one warp)
+ *                 bits 40-63  claimant client id (24 bits)
+ *   word 1, ptr:  chi_offptr of the first future block (a warp batch's blocks
+ *                 are consecutive in the arena).
+ * A ring also has a claim counter (tail, 64-bit ticket counter) that the
+ * lane points to: a host word for CPU lanes, device memory for GPU lanes.
+ *
+ * Protocol. Ticket t owns slot t & mask during lap L = t >> shift.
+ *   Producer, CPU ("try" flavour, never waits):
+ *     P0  t = load(tail); read slot ctl (acquire, pairs with C3);
+ *         if lap(ctl) != L or state != EMPTY the consumer has not freed the
+ *         slot of the previous lap: the ring is full, return -EAGAIN;
+ *     P1  CAS(tail, t, t+1) claims the ticket (retry from P0 on failure);
+ *     P2  ctl = {L, CLAIMED, client} (relaxed: a marker for hole detection);
+ *     P3  ptr = block (relaxed);
+ *     P4  ctl = {L, PUBLISHED, count, client} (release/publish: pairs with C1;
+ *         makes P3 and the future block's contents visible).
+ *   Producer, GPU ("claim" flavour): t = fetch_add(tail, 1), then P2..P4 with
+ *     no read of the slot: admission already happened when the future block
+ *     was taken (a lane never has more blocks in flight than slots, so slot t
+ *     was released, C3, before block of ticket t - depth was freed).
+ *   Consumer at head h (lap L):
+ *     C1  ctl = load-acquire(slot); wait until {L, PUBLISHED} (pairs with P4);
+ *     C2  read ptr;
+ *     C3  store-release ctl = {L+1, EMPTY} (pairs with P0's acquire: the slot
+ *         is free for lap L+1 only after ptr was read);
+ *     C4  head = h + 1 (relaxed; only stats and the consumer read it).
+ * Holes: a producer that dies between P1 and P4 leaves slot h unpublished
+ * while later slots fill. The consumer may skip it (chi_ring_skip) only when
+ * the runtime has decided the claimant is dead; see src/queue/lane.c.
+ */
+#ifndef CHI_PROTO_RING_H
+#define CHI_PROTO_RING_H
+
+#include "atomic.h"
+#include "offptr.h"
+
+#define CHI_SLOT_EMPTY 0u
+#define CHI_SLOT_CLAIMED 1u
+#define CHI_SLOT_PUBLISHED 2u
+#define CHI_SLOT_MAX_COUNT 32u
+#define CHI_CLIENT_ID_MASK 0xffffffu
+
+typedef struct chi_slot {
+	uint64_t ctl;
+	chi_offptr ptr;
+} chi_slot;
+CHI_STATIC_ASSERT(sizeof(chi_slot) == 16, "slot is 16 bytes");
+
+CHI_INLINE uint64_t chi_slot_ctl(uint32_t lap, uint32_t state, uint32_t count,
+				 uint32_t client)
+{
+	return (uint64_t)lap | ((uint64_t)(state & 3u) << 32) |
+	       ((uint64_t)((count - 1u) & 63u) << 34) |
+	       ((uint64_t)(client & CHI_CLIENT_ID_MASK) << 40);
+}
+CHI_INLINE uint32_t chi_slot_lap(uint64_t ctl) { return (uint32_t)ctl; }
+CHI_INLINE uint32_t chi_slot_state(uint64_t ctl) { return (uint32_t)(ctl >> 32) & 3u; }
+CHI_INLINE uint32_t chi_slot_count(uint64_t ctl) { return ((uint32_t)(ctl >> 34) & 63u) + 1u; }
+CHI_INLINE uint32_t chi_slot_client(uint64_t ctl) { return (uint32_t)(ctl >> 40); }
+
+/* A process-local view of one ring: raw pointers resolved in this process. */
+typedef struct chi_ring_view {
+	chi_slot *slots;
+	uint64_t *tail;	/* claim counter */
+	uint64_t *head;	/* consumer position (shared for stats) */
+	uint32_t mask;
+	uint32_t shift;
+} chi_ring_view;
+
+/* P0-P1: claim a ticket without waiting. Returns 0 and sets *ticket, or
+ * -CHI_EAGAIN when the ring is full. */
+CHI_INLINE int chi_ring_try_claim(const chi_ring_view *r, uint64_t *ticket)
+{
+	uint64_t t = chi_ld_rlx_u64(r->tail);
+	for (;;) {
+		const chi_slot *s = &r->slots[t & r->mask];
+		uint64_t ctl = chi_ld_acq_u64(&s->ctl); /* P0: pairs with C3 */
+		uint32_t lap = (uint32_t)(t >> r->shift);
+		if (chi_slot_lap(ctl) != lap || chi_slot_state(ctl) != CHI_SLOT_EMPTY) {
+			if ((int32_t)(chi_slot_lap(ctl) - lap) < 0)
+				return -CHI_EAGAIN; /* previous lap not consumed */
+			t = chi_ld_rlx_u64(r->tail); /* another producer won it */
+			continue;
+		}
+		if (chi_cas_u64(r->tail, &t, t + 1)) { /* P1 */
+			*ticket = t;
+			return 0;
+		}
+	}
+}
+
+/* GPU flavour of P1: unconditional claim; the caller holds admission. */
+CHI_INLINE uint64_t chi_ring_claim(const chi_ring_view *r)
+{
+	return chi_faa_u64(r->tail, 1);
+}
+
+/* P2: mark the slot as claimed by `client` (for hole attribution). */
+CHI_INLINE void chi_ring_mark(const chi_ring_view *r, uint64_t t, uint32_t client)
+{
+	chi_slot *s = &r->slots[t & r->mask];
+	chi_st_rlx_u64(&s->ctl, chi_slot_ctl((uint32_t)(t >> r->shift),
+					     CHI_SLOT_CLAIMED, 1, client));
+}
+
+/* P3-P4: fill and publish ticket t. */
+CHI_INLINE void chi_ring_publish(const chi_ring_view *r, uint64_t t, chi_offptr first,
+				 uint32_t count, uint32_t client)
+{
+	chi_slot *s = &r->slots[t & r->mask];
+	chi_st_rlx_u64(&s->ptr, first); /* P3 */
+	/* P4: release; pairs with C1 */
+	chi_st_publish_u64(&s->ctl, chi_slot_ctl((uint32_t)(t >> r->shift),
+						 CHI_SLOT_PUBLISHED, count, client));
+}
+
+/* C1-C4: take the entry at head if it is published. Returns its count (>= 1)
+ * and sets *first, or 0 when the slot at head is not yet published. */
+CHI_INLINE uint32_t chi_ring_pop(const chi_ring_view *r, chi_offptr *first)
+{
+	uint64_t h = chi_ld_rlx_u64(r->head);
+	chi_slot *s = &r->slots[h & r->mask];
+	uint32_t lap = (uint32_t)(h >> r->shift);
+	uint64_t ctl = chi_ld_acq_u64(&s->ctl); /* C1: pairs with P4 */
+	if (chi_slot_lap(ctl) != lap || chi_slot_state(ctl) != CHI_SLOT_PUBLISHED)
+		return 0;
+	*first = chi_ld_rlx_u64(&s->ptr); /* C2 */
+	chi_st_rel_u64(&s->ctl, chi_slot_ctl(lap + 1u, CHI_SLOT_EMPTY, 1, 0)); /* C3 */
+	chi_st_rlx_u64(r->head, h + 1); /* C4 */
+	return chi_slot_count(ctl);
+}
+
+/* Consumer only: the control word of the slot `ahead` positions past head,
+ * for hole detection. */
+CHI_INLINE uint64_t chi_ring_peek(const chi_ring_view *r, uint64_t ahead)
+{
+	uint64_t h = chi_ld_rlx_u64(r->head) + ahead;
+	return chi_ld_acq_u64(&r->slots[h & r->mask].ctl);
+}
+
+/* Consumer only: is the slot `ahead` positions past head published for its
+ * lap? */
+CHI_INLINE int chi_ring_ready(const chi_ring_view *r, uint64_t ahead)
+{
+	uint64_t h = chi_ld_rlx_u64(r->head) + ahead;
+	uint64_t ctl = chi_ld_acq_u64(&r->slots[h & r->mask].ctl);
+	return chi_slot_lap(ctl) == (uint32_t)(h >> r->shift) &&
+	       chi_slot_state(ctl) == CHI_SLOT_PUBLISHED;
+}
+
+/* Consumer only: skip the hole at head (its claimant is known dead). The
+ * slot is released for the next lap exactly as C3 does. */
+CHI_INLINE void chi_ring_skip(const chi_ring_view *r)
+{
+	uint64_t h = chi_ld_rlx_u64(r->head);
+	chi_slot *s = &r->slots[h & r->mask];
+	chi_st_rel_u64(&s->ctl, chi_slot_ctl((uint32_t)(h >> r->shift) + 1u,
+					     CHI_SLOT_EMPTY, 1, 0));
+	chi_st_rlx_u64(r->head, h + 1);
+}
+
+#endif

@@ -1,0 +1,78 @@
+/* src/ipc/layout.h: the directory of the main segment, shared by the runtime
+ * and its clients (any process).
+ *
+ *   [chi_seg_hdr][chi_main_dir][workers][lanes][slots][clients][arena ...]
+ *
+ * The runtime writes the directory once before storing the segment's magic
+ * (S1, proto/segment.h); clients read it after S2. Mutable fields:
+ *   workers[w].sleeping / sleep_futex: Dekker pair between a worker going to
+ *     sleep and a producer publishing (src/runtime/worker.c, W1-W4);
+ *   clients[i].state: CAS by connecting clients and by the runtime when it
+ *     reaps a dead one (src/ipc/client.c);
+ *   pools[i]: written by the runtime (admin methods) under its pool lock,
+ *     state last with release (PL1); readers load state with acquire (PL2). */
+#ifndef CHI_SRC_IPC_LAYOUT_H
+#define CHI_SRC_IPC_LAYOUT_H
+
+#include "chi/config.h"
+#include "chi/proto/lane.h"
+#include "chi/proto/segment.h"
+#include "shm/shm.h"
+
+#define CHI_MAX_CLIENTS 256
+#define CHI_CLIENT_FREE 0u
+#define CHI_CLIENT_LIVE 1u
+#define CHI_CLIENT_DEAD 2u
+
+typedef struct CHI_ALIGNAS(64) chi_worker_shm {
+	uint32_t sleep_futex; /* bumped by producers to wake the worker */
+	uint32_t sleeping;    /* 1 while the worker is (about to be) asleep */
+	uint32_t id;
+	int32_t tid;
+	uint64_t task_seq; /* +2 per outermost task; odd while one runs */
+	uint64_t sleeps;
+	uint64_t busy_ns;
+	uint64_t idle_ns;
+	uint8_t pad[16];
+} chi_worker_shm;
+
+typedef struct CHI_ALIGNAS(64) chi_client_shm {
+	uint32_t state;
+	int32_t pid;
+	uint64_t epoch;  /* runtime epoch the client attached under */
+	uint64_t attach_ns;
+	uint8_t pad[40];
+} chi_client_shm;
+
+typedef struct chi_pool_shm {
+	uint32_t state; /* 0 free, 1 live */
+	uint32_t id;
+	char name[CHI_NAME_MAX];
+	char module[CHI_NAME_MAX];
+} chi_pool_shm;
+
+typedef struct CHI_ALIGNAS(64) chi_main_dir {
+	chi_alloc_hdr alloc;
+	uint32_t nlanes;
+	uint32_t nworkers;
+	uint32_t depth;
+	uint32_t bulk_every;
+	uint64_t max_task_size;
+	uint64_t first_busy_wait_us;
+	uint64_t max_sleep_us;
+	uint64_t hole_timeout_ms;
+	uint64_t workers_off;
+	uint64_t lanes_off;
+	uint64_t clients_off;
+	uint64_t start_ns;
+	uint32_t max_clients;
+	uint32_t npools;
+	chi_pool_shm pools[CHI_MAX_POOLS];
+} chi_main_dir;
+
+static inline chi_main_dir *chi_dir_of(void *base)
+{
+	return (chi_main_dir *)((char *)base + ((chi_seg_hdr *)base)->dir_off);
+}
+
+#endif

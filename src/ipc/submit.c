@@ -1,0 +1,146 @@
+/* src/ipc/submit.c: making futures. A copy future serializes the task into a
+ * future block (F0, proto/future.h) and publishes the block's offset on a
+ * lane (P0-P4, proto/ring.h); a pointer future (runtime only) publishes the
+ * task's own address, zero copy. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <string.h>
+
+#include "chi/chi.h"
+#include "ipc/client.h"
+#include "runtime/runtime.h"
+#include "task/future_ops.h"
+
+#define CHI_FUT_COPY 0u
+#define CHI_FUT_POINTER 1u
+
+static int make_copy(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f,
+		     int try_only)
+{
+	if (!c || !t || !codec || !f)
+		return -EINVAL;
+	if (__atomic_load_n(&c->hdr->stopping, __ATOMIC_RELAXED))
+		return -ESHUTDOWN;
+	uint64_t max = c->dir->max_task_size;
+	if (t->in_size > max || t->out_size > max)
+		return -EMSGSIZE;
+	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
+
+	uint64_t off = chi_client_alloc(c, CHI_FUTURE_BLOCK);
+	if (!off)
+		return -ENOMEM;
+	chi_future_shm *fs = (chi_future_shm *)((char *)c->base + off);
+	uint64_t data = 0;
+	uint32_t cap = CHI_COPY_SPACE;
+	uint8_t *buf = fs->copy_space;
+	if (wire > CHI_COPY_SPACE) {
+		data = chi_client_alloc(c, wire);
+		if (!data) {
+			chi_client_free(c, off, CHI_FUTURE_BLOCK);
+			return -ENOMEM;
+		}
+		cap = (uint32_t)chi_alloc_class_size(wire);
+		buf = (uint8_t *)c->base + data;
+	}
+	uint32_t lane = chi_client_pick_lane(c);
+	/* F0: plain stores, published by the slot's release (P4) */
+	fs->flags = CHI_FUTURE_COPY_FROM_CLIENT;
+	fs->result = 0;
+	fs->futex = 0;
+	fs->waiters = 0;
+	fs->out_size = t->out_size;
+	fs->data_cap = data ? cap : 0;
+	fs->data = data ? chi_offptr_make(CHI_SEG_ID_MAIN, data) : CHI_OFFPTR_NULL;
+	fs->task_ptr = 0;
+	fs->client = c->id;
+	fs->lane = lane;
+	fs->t_submit = 0;
+
+	memcpy(buf, t, sizeof(chi_task));
+	chi_ar a;
+	chi_ar_init(&a, buf + sizeof(chi_task), t->in_size);
+	int rc = codec->ser_in(&a, t);
+	if (!rc && a.pos != t->in_size)
+		rc = -EINVAL; /* the serializer disagrees with the declared in_size */
+	if (!rc)
+		rc = chi_client_publish(c, lane, (t->flags & CHI_TASK_BULK) ? 1 : 0, off, try_only);
+	if (rc) {
+		if (data)
+			chi_client_free(c, data, wire);
+		chi_client_free(c, off, CHI_FUTURE_BLOCK);
+		return rc;
+	}
+	f->shm = fs;
+	f->client = c;
+	f->task = t;
+	f->codec = codec;
+	f->off = off;
+	f->kind = CHI_FUT_COPY;
+	f->state = 0;
+	return 0;
+}
+
+int chi_make_copy_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f)
+{
+	return make_copy(c, t, codec, f, 0);
+}
+
+int chi_try_make_copy_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f)
+{
+	return make_copy(c, t, codec, f, 1);
+}
+
+int chi_make_pointer_future(chi_ctx *ctx, chi_task *t, chi_future *f)
+{
+	chi_worker *w = ctx ? ctx->w : chi_tls_worker;
+	if (!w || w != chi_tls_worker)
+		return -EPERM;
+	if (!t || !f)
+		return -EINVAL;
+	chi_client *c = &w->rt->self;
+	uint64_t off = chi_client_alloc(c, CHI_FUTURE_BLOCK);
+	if (!off)
+		return -ENOMEM;
+	chi_future_shm *fs = (chi_future_shm *)((char *)c->base + off);
+	memset(fs, 0, 64);
+	fs->flags = CHI_FUTURE_POINTER;
+	fs->task_ptr = (uint64_t)(uintptr_t)t;
+	fs->client = c->id;
+	uint32_t lane = w->lanes[w->next_lane++ % w->nlanes];
+	fs->lane = lane;
+	uint32_t prio = (t->flags & CHI_TASK_BULK) ? 1 : 0;
+	/* This worker consumes the lane it publishes on: never block on it. */
+	int rc;
+	while ((rc = chi_client_publish(c, lane, prio, off, 1)) == -EAGAIN)
+		chi_worker_process_new_tasks(w, 1);
+	if (rc) {
+		chi_client_free(c, off, CHI_FUTURE_BLOCK);
+		return rc;
+	}
+	f->shm = fs;
+	f->client = c;
+	f->task = t;
+	f->codec = NULL;
+	f->off = off;
+	f->kind = CHI_FUT_POINTER;
+	f->state = 0;
+	return 0;
+}
+
+int chi_make_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f)
+{
+	if (chi_tls_worker && (!c || c == &chi_tls_worker->rt->self))
+		return chi_make_pointer_future(NULL, t, f);
+	return chi_make_copy_future(c, t, codec, f);
+}
+
+int64_t chi_call(chi_client *c, chi_task *t, const chi_codec *codec)
+{
+	chi_future f;
+	int rc = chi_make_future(c, t, codec, &f);
+	if (rc)
+		return rc;
+	return chi_future_wait(&f);
+}

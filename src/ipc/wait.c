@@ -1,0 +1,126 @@
+/* src/ipc/wait.c: waiting on futures. Host waiters spin on the flags word
+ * (F2: acquire, pairs with the worker's F1) for runtime.first_busy_wait_us,
+ * reading the clock only every 4096 spins, then sleep on the future's futex
+ * in slices of at most runtime.max_sleep_us, checking between slices that the
+ * runtime is alive. A waiter on a worker thread never sleeps: it runs tasks
+ * from its own lanes until the future completes (a sub-task may sit on its
+ * own lane). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+
+#include "chi/chi.h"
+#include "ipc/client.h"
+#include "runtime/runtime.h"
+#include "task/future_ops.h"
+
+#define CHI_FUT_POINTER 1u
+#define SPINS_PER_CLOCK 4096u
+
+int chi_future_test(const chi_future *f)
+{
+	return f && f->shm && (chi_future_flags(f->shm) & CHI_FUTURE_COMPLETE) != 0;
+}
+
+/* Decode outputs and give the blocks back. */
+static int64_t finish(chi_future *f)
+{
+	chi_future_shm *fs = f->shm;
+	chi_client *c = f->client;
+	int64_t result = fs->result;
+	if (f->kind != CHI_FUT_POINTER) {
+		uint32_t cap;
+		uint8_t *wire = chi_future_wire(c->base, fs, &cap);
+		const chi_task *hdr = (const chi_task *)wire;
+		if (result >= 0 && f->codec->de_out && fs->out_size) {
+			chi_ar a;
+			uint32_t oo = chi_task_out_off(hdr->in_size);
+			chi_ar_init(&a, wire + oo, fs->out_size);
+			int rc = f->codec->de_out(&a, f->task);
+			if (rc)
+				result = rc;
+		}
+		if (fs->data)
+			chi_client_free(c, chi_offptr_off(fs->data), fs->data_cap);
+	}
+	chi_client_free(c, f->off, CHI_FUTURE_BLOCK);
+	f->state = 1;
+	f->shm = NULL;
+	return result;
+}
+
+int64_t chi_future_wait_timeout(chi_future *f, uint64_t timeout_ns)
+{
+	if (!f || !f->shm || f->state)
+		return -EINVAL;
+	chi_future_shm *fs = f->shm;
+	chi_client *c = f->client;
+	chi_worker *w = chi_tls_worker;
+	uint64_t start = 0, now = 0;
+	unsigned spins = 0;
+
+	if (w) {
+		w->nesting++;
+		while (!(chi_future_flags(fs) & CHI_FUTURE_COMPLETE)) {
+			if (!chi_worker_process_new_tasks(w, 16))
+				chi_cpu_relax();
+			if (timeout_ns != UINT64_MAX && ++spins % SPINS_PER_CLOCK == 0) {
+				now = chi_now_ns();
+				if (!start)
+					start = now;
+				else if (now - start >= timeout_ns) {
+					w->nesting--;
+					return -ETIMEDOUT;
+				}
+			}
+		}
+		w->nesting--;
+		return finish(f);
+	}
+
+	for (;;) {
+		if (chi_future_flags(fs) & CHI_FUTURE_COMPLETE) /* F2 */
+			return finish(f);
+		if (++spins % SPINS_PER_CLOCK)
+			chi_cpu_relax();
+		else {
+			now = chi_now_ns();
+			if (!start)
+				start = now;
+			if (now - start >= c->busy_wait_ns)
+				break;
+			if (now - start >= timeout_ns)
+				return -ETIMEDOUT;
+		}
+	}
+	for (;;) {
+		uint64_t slice = c->max_sleep_ns ? c->max_sleep_ns : 1000000;
+		if (slice > 10000000)
+			slice = 10000000; /* look at the runtime's health every 10 ms */
+		if (timeout_ns != UINT64_MAX) {
+			now = chi_now_ns();
+			if (now - start >= timeout_ns)
+				return -ETIMEDOUT;
+			if (timeout_ns - (now - start) < slice)
+				slice = timeout_ns - (now - start);
+		}
+		chi_future_sleep(fs, slice);
+		if (chi_future_flags(fs) & CHI_FUTURE_COMPLETE)
+			return finish(f);
+		int rc = chi_client_check_runtime(c);
+		if (rc) {
+			/* the runtime died, or stopped after draining every
+			 * published task: this one will never complete */
+			if (chi_future_flags(fs) & CHI_FUTURE_COMPLETE)
+				return finish(f);
+			f->state = 1;
+			return rc;
+		}
+	}
+}
+
+int64_t chi_future_wait(chi_future *f)
+{
+	return chi_future_wait_timeout(f, UINT64_MAX);
+}

@@ -1,0 +1,217 @@
+/* src/modules/admin.c: the admin module (pool 0): create_pool, destroy_pool,
+ * list_pools, stats, stop. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "chi/modules/admin.h"
+#include "runtime/runtime.h"
+#include "task/future_ops.h"
+
+/* ---- codecs for list and stats (host only, fixed layouts) ---- */
+static int list_ser_out(chi_ar *a, const chi_task *h)
+{
+	const chi_admin_list_task *t = (const chi_admin_list_task *)h;
+	chi_ar_put_u32(a, t->count);
+	for (uint32_t i = 0; i < t->count; i++) {
+		chi_ar_put_u32(a, t->pools[i].id);
+		chi_ar_put_str(a, t->pools[i].name);
+		chi_ar_put_str(a, t->pools[i].module);
+	}
+	return a->err;
+}
+static int list_de_out(chi_ar *a, chi_task *h)
+{
+	chi_admin_list_task *t = (chi_admin_list_task *)h;
+	t->count = chi_ar_get_u32(a);
+	if (t->count > CHI_ADMIN_LIST_MAX)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < t->count; i++) {
+		t->pools[i].id = chi_ar_get_u32(a);
+		chi_ar_get_str(a, t->pools[i].name, sizeof(t->pools[i].name));
+		chi_ar_get_str(a, t->pools[i].module, sizeof(t->pools[i].module));
+	}
+	return a->err;
+}
+static int none_ser(chi_ar *a, const chi_task *t)
+{
+	(void)t;
+	return a->err;
+}
+static int none_de(chi_ar *a, chi_task *t)
+{
+	(void)t;
+	return a->err;
+}
+
+static void put_lane_stats(chi_ar *a, const chi_lane_stats *s)
+{
+	chi_ar_put_u64(a, s->popped);
+	chi_ar_put_u64(a, s->completed);
+	chi_ar_put_u64(a, s->errors);
+	chi_ar_put_u64(a, s->queue_full);
+	chi_ar_put_u64(a, s->hole_stalls);
+	chi_ar_put_u64(a, s->holes_skipped);
+	chi_ar_put_u64(a, s->depth);
+}
+static void get_lane_stats(chi_ar *a, chi_lane_stats *s)
+{
+	s->popped = chi_ar_get_u64(a);
+	s->completed = chi_ar_get_u64(a);
+	s->errors = chi_ar_get_u64(a);
+	s->queue_full = chi_ar_get_u64(a);
+	s->hole_stalls = chi_ar_get_u64(a);
+	s->holes_skipped = chi_ar_get_u64(a);
+	s->depth = chi_ar_get_u64(a);
+}
+static int stats_ser_out(chi_ar *a, const chi_task *h)
+{
+	const chi_admin_stats_task *t = (const chi_admin_stats_task *)h;
+	chi_ar_put_u32(a, t->nlanes);
+	chi_ar_put_u32(a, t->nworkers);
+	chi_ar_put_u64(a, t->uptime_ns);
+	for (uint32_t i = 0; i < t->nlanes; i++)
+		put_lane_stats(a, &t->lanes[i]);
+	return a->err;
+}
+static int stats_de_out(chi_ar *a, chi_task *h)
+{
+	chi_admin_stats_task *t = (chi_admin_stats_task *)h;
+	t->nlanes = chi_ar_get_u32(a);
+	t->nworkers = chi_ar_get_u32(a);
+	t->uptime_ns = chi_ar_get_u64(a);
+	if (t->nlanes > CHI_STATS_MAX_LANES)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < t->nlanes; i++)
+		get_lane_stats(a, &t->lanes[i]);
+	return a->err;
+}
+
+const chi_codec chi_admin_pool_codec = {chi_admin_pool_ser_in, chi_admin_pool_de_in,
+					chi_admin_pool_ser_out, chi_admin_pool_de_out,
+					sizeof(chi_admin_pool_task)};
+const chi_codec chi_admin_list_codec = {none_ser, none_de, list_ser_out, list_de_out,
+					sizeof(chi_admin_list_task)};
+const chi_codec chi_admin_stats_codec = {none_ser, none_de, stats_ser_out, stats_de_out,
+					 sizeof(chi_admin_stats_task)};
+const chi_codec chi_admin_stop_codec = {none_ser, none_de, NULL, NULL, sizeof(chi_task)};
+
+void chi_admin_pool_init(chi_admin_pool_task *t, uint16_t method, uint32_t id, const char *name,
+			 const char *module, const char *path, uint64_t size)
+{
+	memset(t, 0, sizeof(*t));
+	chi_task_init(&t->hdr, CHI_POOL_ADMIN, method, 0);
+	t->id = id;
+	t->size = size;
+	snprintf(t->name, sizeof(t->name), "%s", name ? name : "");
+	snprintf(t->module, sizeof(t->module), "%s", module ? module : "");
+	snprintf(t->path, sizeof(t->path), "%s", path ? path : "");
+	t->hdr.in_size = 4 + 8 + 4 + (uint32_t)strlen(t->name) + 4 + (uint32_t)strlen(t->module) +
+			 4 + (uint32_t)strlen(t->path);
+	t->hdr.out_size = 4;
+}
+
+void chi_admin_list_init(chi_admin_list_task *t)
+{
+	memset(&t->hdr, 0, sizeof(t->hdr));
+	chi_task_init(&t->hdr, CHI_POOL_ADMIN, CHI_ADMIN_LIST_POOLS, 0);
+	t->count = 0;
+	t->hdr.out_size = 4 + CHI_ADMIN_LIST_MAX * (4 + 4 + CHI_POOL_NAME_MAX + 4 + CHI_POOL_NAME_MAX);
+}
+
+void chi_admin_stats_init(chi_admin_stats_task *t)
+{
+	chi_task_init(&t->hdr, CHI_POOL_ADMIN, CHI_ADMIN_STATS, 0);
+	t->nlanes = t->nworkers = 0;
+	t->hdr.out_size = 16 + CHI_STATS_MAX_LANES * 7 * 8;
+}
+
+/* ---- methods ---- */
+static int64_t run_create_pool(chi_ctx *ctx, chi_task *h)
+{
+	chi_admin_pool_task *t = (chi_admin_pool_task *)h;
+	chi_pool_conf pc;
+	memset(&pc, 0, sizeof(pc));
+	snprintf(pc.name, sizeof(pc.name), "%s", t->name);
+	snprintf(pc.module, sizeof(pc.module), "%s", t->module);
+	snprintf(pc.path, sizeof(pc.path), "%s", t->path);
+	pc.size = t->size;
+	pc.id = t->id;
+	uint32_t id;
+	int rc = chi_pool_create(ctx->rt, t->id, t->name, t->module, &pc, &id);
+	if (rc)
+		return rc;
+	t->id = id;
+	return id;
+}
+
+static int64_t run_destroy_pool(chi_ctx *ctx, chi_task *h)
+{
+	chi_admin_pool_task *t = (chi_admin_pool_task *)h;
+	if (t->id == CHI_POOL_ADMIN)
+		return -EPERM;
+	return chi_pool_destroy(ctx->rt, t->id);
+}
+
+static int64_t run_list_pools(chi_ctx *ctx, chi_task *h)
+{
+	chi_admin_list_task *t = (chi_admin_list_task *)h;
+	chi_main_dir *d = ctx->rt->dir;
+	t->count = 0;
+	for (uint32_t i = 0; i < CHI_MAX_POOLS && t->count < CHI_ADMIN_LIST_MAX; i++) {
+		if (!__atomic_load_n(&d->pools[i].state, __ATOMIC_ACQUIRE))
+			continue;
+		chi_pool_info *pi = &t->pools[t->count++];
+		pi->id = d->pools[i].id;
+		snprintf(pi->name, sizeof(pi->name), "%s", d->pools[i].name);
+		snprintf(pi->module, sizeof(pi->module), "%s", d->pools[i].module);
+	}
+	return t->count;
+}
+
+static int64_t run_stats(chi_ctx *ctx, chi_task *h)
+{
+	chi_admin_stats_task *t = (chi_admin_stats_task *)h;
+	chi_client *c = &ctx->rt->self;
+	t->nlanes = c->nlanes < CHI_STATS_MAX_LANES ? c->nlanes : CHI_STATS_MAX_LANES;
+	t->nworkers = ctx->rt->nworkers;
+	t->uptime_ns = chi_now_ns() - ctx->rt->dir->start_ns;
+	for (uint32_t i = 0; i < t->nlanes; i++) {
+		chi_lane_shm *l = &c->lanes[i];
+		chi_lane_stats *s = &t->lanes[i];
+		s->popped = __atomic_load_n(&l->popped, __ATOMIC_RELAXED);
+		s->completed = __atomic_load_n(&l->completed, __ATOMIC_RELAXED);
+		s->errors = __atomic_load_n(&l->errors, __ATOMIC_RELAXED);
+		s->queue_full = __atomic_load_n(&l->queue_full, __ATOMIC_RELAXED);
+		s->hole_stalls = __atomic_load_n(&l->hole_stalls, __ATOMIC_RELAXED);
+		s->holes_skipped = __atomic_load_n(&l->holes_skipped, __ATOMIC_RELAXED);
+		s->depth = 0;
+		for (uint32_t p = 0; p < CHI_NPRIO; p++)
+			s->depth += __atomic_load_n(&l->ring[p].tail, __ATOMIC_RELAXED) -
+				    __atomic_load_n(&l->ring[p].head, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+static int64_t run_stop(chi_ctx *ctx, chi_task *h)
+{
+	(void)h;
+	__atomic_store_n(&ctx->rt->stop_requested, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static const chi_method admin_methods[CHI_ADMIN_NMETHODS] = {
+	[CHI_ADMIN_CREATE_POOL] = {"create_pool", &chi_admin_pool_codec, run_create_pool},
+	[CHI_ADMIN_DESTROY_POOL] = {"destroy_pool", &chi_admin_pool_codec, run_destroy_pool},
+	[CHI_ADMIN_LIST_POOLS] = {"list_pools", &chi_admin_list_codec, run_list_pools},
+	[CHI_ADMIN_STATS] = {"stats", &chi_admin_stats_codec, run_stats},
+	[CHI_ADMIN_STOP] = {"stop", &chi_admin_stop_codec, run_stop},
+};
+
+const chi_module chi_admin_module = {"admin", CHI_ADMIN_NMETHODS, admin_methods, NULL, NULL};
+
+void chi_builtin_modules_register(void)
+{
+	chi_module_register(&chi_admin_module);
+	chi_module_register(&chi_test_module);
+}

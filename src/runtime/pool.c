@@ -1,0 +1,169 @@
+/* src/runtime/pool.c: the module registry (process-wide) and the runtime's
+ * pools.
+ *
+ * Pool table protocol: pools are created and destroyed under rt->pool_lock;
+ * a creator fills mod and state, then stores live = 1 with release (PL1);
+ * workers load live with acquire (PL2) before using mod/state.
+ * Destruction: live = 0 (seq_cst, PD1); then for every other worker whose
+ * task_seq is odd (a task running, maybe on this pool), wait until it moves
+ * (PD2); only then is the module's destroy called. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "chi/modules/admin.h"
+#include "runtime/runtime.h"
+
+#define CHI_MAX_MODULES 64
+
+static const chi_module *registry[CHI_MAX_MODULES];
+static uint32_t nregistry;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int chi_module_register(const chi_module *m)
+{
+	if (!m || !m->name || !m->methods)
+		return -EINVAL;
+	int rc = 0;
+	pthread_mutex_lock(&registry_lock);
+	for (uint32_t i = 0; i < nregistry; i++)
+		if (registry[i] == m || !strcmp(registry[i]->name, m->name)) {
+			rc = registry[i] == m ? 0 : -EEXIST;
+			goto out;
+		}
+	if (nregistry == CHI_MAX_MODULES)
+		rc = -ENOSPC;
+	else
+		registry[nregistry++] = m;
+out:
+	pthread_mutex_unlock(&registry_lock);
+	return rc;
+}
+
+const chi_module *chi_module_find(const char *name)
+{
+	const chi_module *m = NULL;
+	pthread_mutex_lock(&registry_lock);
+	for (uint32_t i = 0; i < nregistry; i++)
+		if (!strcmp(registry[i]->name, name))
+			m = registry[i];
+	pthread_mutex_unlock(&registry_lock);
+	return m;
+}
+
+void *chi_ctx_pool_state(const chi_ctx *ctx) { return ctx->pool ? ctx->pool->state : NULL; }
+chi_runtime *chi_ctx_runtime(const chi_ctx *ctx) { return ctx->rt; }
+chi_pool_id chi_ctx_pool_id(const chi_ctx *ctx) { return ctx->pool ? ctx->pool->id : 0; }
+uint32_t chi_ctx_worker(const chi_ctx *ctx) { return ctx->w ? ctx->w->id : 0; }
+
+int chi_pool_create(chi_runtime *rt, uint32_t id, const char *name, const char *module,
+		    const chi_pool_conf *conf, uint32_t *out_id)
+{
+	const chi_module *m = chi_module_find(module);
+	if (!m)
+		return -ENOENT;
+	if (!name || !*name || strlen(name) >= CHI_NAME_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&rt->pool_lock);
+	int rc = 0;
+	for (uint32_t i = 0; i < CHI_MAX_POOLS; i++)
+		if (rt->pools[i].live && !strcmp(rt->dir->pools[i].name, name)) {
+			rc = -EEXIST;
+			goto out;
+		}
+	if (id == CHI_POOL_ID_ANY) {
+		for (id = 0; id < CHI_MAX_POOLS && rt->pools[id].live; id++)
+			;
+		if (id == CHI_MAX_POOLS) {
+			rc = -ENOSPC;
+			goto out;
+		}
+	} else if (id >= CHI_MAX_POOLS) {
+		rc = -ERANGE;
+		goto out;
+	} else if (rt->pools[id].live) {
+		rc = -EEXIST;
+		goto out;
+	}
+	chi_pool *p = &rt->pools[id];
+	p->mod = m;
+	p->id = id;
+	p->state = NULL;
+	chi_ctx ctx = {rt, chi_tls_worker, p};
+	if (m->create) {
+		rc = m->create(&ctx, conf, &p->state);
+		if (rc)
+			goto out;
+	}
+	chi_pool_shm *ps = &rt->dir->pools[id];
+	ps->id = id;
+	snprintf(ps->name, sizeof(ps->name), "%s", name);
+	snprintf(ps->module, sizeof(ps->module), "%s", m->name);
+	__atomic_store_n(&ps->state, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&p->live, 1, __ATOMIC_RELEASE); /* PL1 */
+	if (out_id)
+		*out_id = id;
+out:
+	pthread_mutex_unlock(&rt->pool_lock);
+	return rc;
+}
+
+int chi_pool_destroy(chi_runtime *rt, uint32_t id)
+{
+	if (id >= CHI_MAX_POOLS)
+		return -ENOENT;
+	pthread_mutex_lock(&rt->pool_lock);
+	chi_pool *p = &rt->pools[id];
+	if (!p->live) {
+		pthread_mutex_unlock(&rt->pool_lock);
+		return -ENOENT;
+	}
+	__atomic_store_n(&p->live, 0, __ATOMIC_SEQ_CST); /* PD1 */
+	__atomic_store_n(&rt->dir->pools[id].state, 0, __ATOMIC_RELEASE);
+	chi_worker *self = chi_tls_worker;
+	for (uint32_t i = 0; i < rt->nworkers; i++) {
+		chi_worker *w = &rt->workers[i];
+		if (w == self)
+			continue;
+		uint64_t s = __atomic_load_n(&w->shm->task_seq, __ATOMIC_SEQ_CST);
+		while ((s & 1) && __atomic_load_n(&w->shm->task_seq, __ATOMIC_ACQUIRE) == s) {
+			if (self) /* keep our own lanes moving meanwhile */
+				chi_worker_process_new_tasks(self, 1);
+			chi_cpu_relax(); /* PD2 */
+		}
+	}
+	if (p->mod->destroy)
+		p->mod->destroy(p->state);
+	p->state = NULL;
+	p->mod = NULL;
+	pthread_mutex_unlock(&rt->pool_lock);
+	return 0;
+}
+
+void chi_pools_destroy_all(chi_runtime *rt)
+{
+	for (uint32_t i = 0; i < CHI_MAX_POOLS; i++)
+		if (rt->pools[i].live)
+			chi_pool_destroy(rt, i);
+}
+
+int chi_pools_create_from_config(chi_runtime *rt)
+{
+	for (uint32_t i = 0; i < rt->cfg.npools; i++) {
+		const chi_pool_conf *pc = &rt->cfg.pools[i];
+		int rc;
+		if (!chi_module_find(pc->module)) {
+			fprintf(stderr, "chi: pool '%s': no module named '%s'\n", pc->name,
+				pc->module);
+			return -ENOENT;
+		}
+		rc = chi_pool_create(rt, pc->id, pc->name, pc->module, pc, NULL);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}

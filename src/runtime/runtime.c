@@ -1,0 +1,245 @@
+/* src/runtime/runtime.c: chi_server_init (the main segment and its
+ * directory), the embedded runtime's start and orderly stop, and the monitor
+ * thread (heartbeat in the segment header, dead-client detection). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "runtime/runtime.h"
+#include "task/future_ops.h"
+
+#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+
+typedef struct main_layout {
+	uint64_t dir, workers, lanes, slots, clients, arena, total;
+} main_layout;
+
+static void layout_main(const chi_config *cfg, uint32_t nlanes, main_layout *L)
+{
+	uint64_t depth = cfg->queue_depth;
+	L->dir = ALIGN_UP(sizeof(chi_seg_hdr), 64);
+	L->workers = ALIGN_UP(L->dir + sizeof(chi_main_dir), 64);
+	L->lanes = ALIGN_UP(L->workers + (uint64_t)cfg->num_workers * sizeof(chi_worker_shm), 64);
+	L->slots = ALIGN_UP(L->lanes + (uint64_t)nlanes * sizeof(chi_lane_shm), 64);
+	L->clients = ALIGN_UP(L->slots + (uint64_t)nlanes * CHI_NPRIO * depth * sizeof(chi_slot), 64);
+	L->arena = ALIGN_UP(L->clients + CHI_MAX_CLIENTS * sizeof(chi_client_shm), 4096);
+	/* auto: a future block for every slot, plus 64 MiB and room for two
+	 * tasks of the largest size (pages are touched only when used) */
+	uint64_t arena = (uint64_t)nlanes * CHI_NPRIO * depth * CHI_FUTURE_BLOCK + (64ull << 20) +
+			 4 * chi_alloc_class_size(chi_task_wire_size(0, (uint32_t)cfg->max_task_size) +
+						  (uint64_t)cfg->max_task_size);
+	L->total = cfg->main_segment_size ? cfg->main_segment_size : ALIGN_UP(L->arena + arena, 4096);
+}
+
+static uint32_t log2u(uint32_t v)
+{
+	uint32_t s = 0;
+	while ((1u << s) < v)
+		s++;
+	return s;
+}
+
+/* Create the main segment; a stale one of a dead runtime is removed, a live
+ * one refuses the start. */
+static int create_main(chi_runtime *rt, uint64_t size)
+{
+	char name[CHI_SEG_NAME_MAX];
+	int rc = chi_shm_name(name, sizeof(name), rt->cfg.name, "main", -1);
+	if (rc)
+		return rc;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		rc = chi_seg_create(&rt->main, name, size, CHI_SEG_ID_MAIN, CHI_SEG_KIND_MAIN,
+				    rt->epoch, rt->cfg.name);
+		if (rc != -EEXIST)
+			return rc;
+		chi_seg old;
+		int orc = chi_seg_open(&old, name);
+		if (orc == 0) {
+			int alive = chi_seg_owner_alive(chi_seg_hdr_of(&old));
+			int pid = chi_seg_hdr_of(&old)->owner_pid;
+			chi_seg_close(&old);
+			if (alive) {
+				fprintf(stderr,
+					"chi: a runtime named '%s' is already running (pid %d)\n",
+					rt->cfg.name, pid);
+				return -EADDRINUSE;
+			}
+		}
+		fprintf(stderr, "chi: removing stale segment %s of a dead runtime\n", name);
+		shm_unlink(name);
+	}
+	return -EEXIST;
+}
+
+/* chi_server_init: the main segment, its directory, lanes and client table. */
+static int chi_server_init(chi_runtime *rt)
+{
+	const chi_config *cfg = &rt->cfg;
+	uint32_t nlanes = cfg->lanes ? cfg->lanes : cfg->num_workers;
+	main_layout L;
+	layout_main(cfg, nlanes, &L);
+	if (L.total < L.arena + (4ull << 20))
+		return -EINVAL; /* memory.main_segment_size too small for the lanes */
+	int rc = create_main(rt, L.total);
+	if (rc)
+		return rc;
+	void *base = rt->main.base;
+	chi_seg_hdr *h = chi_seg_hdr_of(&rt->main);
+	/* The magic is already set (chi_seg_create); clients wait for the
+	 * directory through dir_off, stored last below (S1'). */
+	chi_main_dir *d = (chi_main_dir *)((char *)base + L.dir);
+	chi_alloc_init(&d->alloc, L.arena, L.total);
+	d->nlanes = nlanes;
+	d->nworkers = cfg->num_workers;
+	d->depth = cfg->queue_depth;
+	d->bulk_every = cfg->bulk_every;
+	d->max_task_size = cfg->max_task_size;
+	d->first_busy_wait_us = cfg->first_busy_wait_us;
+	d->max_sleep_us = cfg->max_sleep_us;
+	d->hole_timeout_ms = cfg->hole_timeout_ms;
+	d->workers_off = L.workers;
+	d->lanes_off = L.lanes;
+	d->clients_off = L.clients;
+	d->start_ns = chi_now_ns();
+	d->max_clients = CHI_MAX_CLIENTS;
+	chi_lane_shm *lanes = (chi_lane_shm *)((char *)base + L.lanes);
+	for (uint32_t i = 0; i < nlanes; i++) {
+		chi_lane_shm *l = &lanes[i];
+		l->depth = cfg->queue_depth;
+		l->shift = log2u(cfg->queue_depth);
+		l->worker = i % cfg->num_workers;
+		l->id = i;
+		for (uint32_t p = 0; p < CHI_NPRIO; p++)
+			l->slots[p] = chi_offptr_make(CHI_SEG_ID_MAIN,
+				L.slots + ((uint64_t)i * CHI_NPRIO + p) * cfg->queue_depth * sizeof(chi_slot));
+	}
+	h->alloc_off = L.dir;
+	__atomic_store_n(&h->dir_off, L.dir, __ATOMIC_RELEASE); /* S1' */
+	rt->dir = d;
+	return 0;
+}
+
+static void *monitor_main(void *arg)
+{
+	chi_runtime *rt = arg;
+	chi_seg_hdr *h = chi_seg_hdr_of(&rt->main);
+	chi_client_shm *tab = (chi_client_shm *)((char *)rt->main.base + rt->dir->clients_off);
+	while (!__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&h->alive, h->alive + 1, __ATOMIC_RELEASE);
+		for (uint32_t i = 0; i < rt->dir->max_clients; i++) {
+			if (__atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE) != CHI_CLIENT_LIVE)
+				continue;
+			if (tab[i].pid > 0 && kill(tab[i].pid, 0) != 0 && errno == ESRCH) {
+				uint32_t live = CHI_CLIENT_LIVE; /* CL2 */
+				__atomic_compare_exchange_n(&tab[i].state, &live, CHI_CLIENT_DEAD, 0,
+							    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+			}
+		}
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
+{
+	char err[256];
+	chi_config defaults;
+	if (!cfg_in) {
+		chi_config_defaults(&defaults);
+		cfg_in = &defaults;
+	}
+	if (chi_config_validate(cfg_in, err, sizeof(err)) != 0) {
+		fprintf(stderr, "chi: %s\n", err);
+		return -EINVAL;
+	}
+	chi_builtin_modules_register();
+	chi_runtime *rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return -ENOMEM;
+	rt->cfg = *cfg_in;
+	pthread_mutex_init(&rt->pool_lock, NULL);
+	if (getrandom(&rt->epoch, sizeof(rt->epoch), 0) != sizeof(rt->epoch))
+		rt->epoch = chi_now_ns() ^ ((uint64_t)getpid() << 32);
+	rt->epoch |= 1; /* never 0 */
+	int rc = chi_server_init(rt);
+	if (rc)
+		goto fail;
+	rc = chi_client_bind(&rt->self, rt->main.base);
+	if (rc)
+		goto fail_seg;
+	rt->self.rt = rt;
+	rc = chi_client_register(&rt->self);
+	if (rc)
+		goto fail_bind;
+	rc = chi_workers_start(rt);
+	if (rc)
+		goto fail_bind;
+	rc = chi_pools_create_from_config(rt);
+	if (rc)
+		goto fail_workers;
+	rc = pthread_create(&rt->monitor, NULL, monitor_main, rt);
+	if (rc) {
+		rc = -rc;
+		goto fail_workers;
+	}
+	rt->monitor_started = 1;
+	*out = rt;
+	return 0;
+fail_workers:
+	chi_workers_join(rt);
+	chi_pools_destroy_all(rt);
+fail_bind:
+	chi_client_unbind(&rt->self);
+fail_seg:
+	chi_seg_close(&rt->main);
+fail:
+	pthread_mutex_destroy(&rt->pool_lock);
+	free(rt);
+	return rc;
+}
+
+void chi_runtime_stop(chi_runtime *rt)
+{
+	if (!rt)
+		return;
+	chi_seg_hdr *h = chi_seg_hdr_of(&rt->main);
+	__atomic_store_n(&h->stopping, CHI_STOP_DRAINING, __ATOMIC_SEQ_CST);
+	chi_workers_join(rt); /* drains every published task first */
+	__atomic_store_n(&h->stopping, CHI_STOP_DRAINED, __ATOMIC_SEQ_CST);
+	if (rt->monitor_started)
+		pthread_join(rt->monitor, NULL);
+	chi_pools_destroy_all(rt);
+	chi_client_unbind(&rt->self);
+	chi_seg_close(&rt->main);
+	pthread_mutex_destroy(&rt->pool_lock);
+	free(rt);
+}
+
+chi_client *chi_runtime_client(chi_runtime *rt)
+{
+	return &rt->self;
+}
+
+const chi_config *chi_runtime_config(const chi_runtime *rt)
+{
+	return &rt->cfg;
+}
+
+int chi_runtime_stop_requested(const chi_runtime *rt)
+{
+	return (int)__atomic_load_n(&rt->stop_requested, __ATOMIC_ACQUIRE);
+}
+
+const char *chi_strerror(int err)
+{
+	return strerror(err < 0 ? -err : err);
+}

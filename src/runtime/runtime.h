@@ -1,0 +1,80 @@
+/* src/runtime/runtime.h: the runtime's private state. */
+#ifndef CHI_SRC_RUNTIME_H
+#define CHI_SRC_RUNTIME_H
+
+#include <pthread.h>
+
+#include "chi/chi.h"
+#include "chi/module.h"
+#include "ipc/client.h"
+#include "ipc/layout.h"
+#include "shm/shm.h"
+
+typedef struct chi_pool {
+	const chi_module *mod;
+	void *state;
+	uint32_t id;
+	uint32_t live;  /* read by workers with acquire; written under pool_lock */
+} chi_pool;
+
+typedef struct chi_worker {
+	chi_runtime *rt;
+	uint32_t id;
+	pthread_t thread;
+	chi_worker_shm *shm;
+	uint32_t nlanes;
+	uint32_t *lanes;      /* lane indexes this worker owns */
+	uint32_t *since_bulk; /* per owned lane */
+	uint64_t *hole_since; /* per owned lane x prio: when head first looked stuck */
+	uint32_t nesting;     /* chi_future_wait depth on this worker */
+	uint32_t depth;       /* tasks running on this thread (nested by waits) */
+	uint32_t next_lane;   /* sub-task lane rotation */
+} chi_worker;
+
+struct chi_ctx {
+	chi_runtime *rt;
+	chi_worker *w;
+	chi_pool *pool;
+};
+
+struct chi_runtime {
+	chi_config cfg;
+	chi_seg main;
+	chi_main_dir *dir;
+	uint64_t epoch;
+	chi_client self;
+	chi_worker *workers;
+	uint32_t nworkers;
+	chi_pool pools[CHI_MAX_POOLS];
+	pthread_mutex_t pool_lock;
+	pthread_t monitor;
+	int monitor_started;
+	uint32_t stop;           /* workers exit after draining */
+	uint32_t stop_requested; /* admin.stop was called */
+};
+
+/* The worker running on this thread, NULL elsewhere. */
+extern __thread chi_worker *chi_tls_worker;
+
+/* workers */
+int chi_workers_start(chi_runtime *rt);
+void chi_workers_join(chi_runtime *rt);
+/* Take and run at most `budget` entries from the worker's lanes; returns how
+ * many it ran. */
+uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget);
+/* Run the task of one future block (copy or pointer) and complete it. */
+void chi_worker_process_new_task(chi_worker *w, uint32_t lane, chi_future_shm *f);
+
+/* pools */
+int chi_pools_create_from_config(chi_runtime *rt);
+int chi_pool_create(chi_runtime *rt, uint32_t id, const char *name, const char *module,
+		    const chi_pool_conf *conf, uint32_t *out_id);
+int chi_pool_destroy(chi_runtime *rt, uint32_t id);
+void chi_pools_destroy_all(chi_runtime *rt);
+
+/* modules built in */
+extern const chi_module chi_admin_module;
+extern const chi_module chi_test_module;
+void chi_builtin_modules_register(void);
+
+#endif

@@ -1,0 +1,315 @@
+/* src/runtime/worker.c: workers. Each worker owns lanes (lane i belongs to
+ * worker i % num_workers) and is their only consumer. It takes entries with
+ * chi_lane_pop (priority rule in src/queue/lane.c), runs each task
+ * (chi_worker_process_new_task) and completes its future.
+ *
+ * Idle policy: spin, reading the clock every 4096 polls, for
+ * runtime.first_busy_wait_us; then sleep on the worker's futex for at most
+ * runtime.max_sleep_us at a time (bounded, so lanes no producer can wake,
+ * such as GPU lanes, are still polled).
+ * Sleep protocol (Dekker, all seq_cst):
+ *   W1 worker:   sleeping = 1; fence; v = sleep_futex; re-check every lane;
+ *                futex_wait(sleep_futex, v, max_sleep)
+ *   W2 worker:   sleeping = 0 after waking
+ *   W3 producer: publish (P4, seq_cst) then load sleeping
+ *   W4 producer: if sleeping: sleep_futex += 1; futex_wake
+ * Either the worker's re-check sees the published slot, or the producer sees
+ * sleeping == 1 and bumps the futex (so futex_wait returns at once). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+#include "task/future_ops.h"
+#include "task/wire.h"
+
+__thread chi_worker *chi_tls_worker;
+
+static chi_pool *pool_get(chi_runtime *rt, uint32_t id)
+{
+	if (id >= CHI_MAX_POOLS)
+		return NULL;
+	chi_pool *p = &rt->pools[id];
+	return __atomic_load_n(&p->live, __ATOMIC_ACQUIRE) ? p : NULL;
+}
+
+static inline void bump(uint64_t *ctr)
+{
+	/* single writer (the lane's consumer): no read-modify-write needed */
+	__atomic_store_n(ctr, __atomic_load_n(ctr, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+static int64_t run_pointer(chi_worker *w, chi_task *t)
+{
+	chi_pool *p = pool_get(w->rt, t->pool);
+	if (!p)
+		return -ENOENT;
+	if (t->method >= p->mod->nmethods)
+		return -ENOSYS;
+	chi_ctx ctx = {w->rt, w, p};
+	return p->mod->methods[t->method].run(&ctx, t);
+}
+
+static int64_t run_copy(chi_worker *w, chi_future_shm *f)
+{
+	chi_runtime *rt = w->rt;
+	void *base = rt->main.base;
+	uint32_t cap;
+	if (f->data) {
+		uint64_t off = chi_offptr_off(f->data);
+		if (chi_offptr_seg(f->data) != CHI_SEG_ID_MAIN || off >= rt->main.size ||
+		    f->data_cap > rt->main.size - off)
+			return -EBADMSG;
+	}
+	uint8_t *wire = chi_future_wire(base, f, &cap);
+	int rc = chi_wire_check(wire, cap, f->out_size, rt->cfg.max_task_size);
+	if (rc)
+		return rc;
+	const chi_task *h = (const chi_task *)wire;
+	chi_pool *p = pool_get(rt, h->pool);
+	if (!p)
+		return -ENOENT;
+	if (h->method >= p->mod->nmethods)
+		return -ENOSYS;
+	const chi_method *m = &p->mod->methods[h->method];
+	uint64_t scratch[CHI_TASK_SCRATCH / 8];
+	rc = chi_wire_decode(m, wire, scratch);
+	if (rc)
+		return rc;
+	chi_ctx ctx = {rt, w, p};
+	int64_t r = m->run(&ctx, (chi_task *)scratch);
+	if (r >= 0) {
+		rc = chi_wire_encode_out(m, wire, f->out_size, (chi_task *)scratch);
+		if (rc)
+			r = rc;
+	}
+	return r;
+}
+
+void chi_worker_process_new_task(chi_worker *w, uint32_t lane, chi_future_shm *f)
+{
+	uint64_t flags = __atomic_load_n(&f->flags, __ATOMIC_RELAXED); /* visible via C1 */
+	int64_t r;
+	/* task_seq is odd while an outermost task runs: pool destruction
+	 * waits for it to move (pool.c, PD2) */
+	if (w->depth++ == 0)
+		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1, __ATOMIC_SEQ_CST);
+	if (flags & CHI_FUTURE_POINTER)
+		r = run_pointer(w, (chi_task *)(uintptr_t)f->task_ptr);
+	else
+		r = run_copy(w, f);
+	if (--w->depth == 0)
+		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1, __ATOMIC_RELEASE);
+	chi_lane_shm *l = &w->rt->self.lanes[lane];
+	if (r < 0)
+		bump(&l->errors);
+	bump(&l->completed);
+	chi_future_complete(f, flags, r); /* F1 */
+}
+
+uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
+{
+	chi_client *c = &w->rt->self;
+	uint32_t ran = 0;
+	for (uint32_t i = 0; i < w->nlanes && ran < budget; i++) {
+		uint32_t lane = w->lanes[i];
+		chi_ring_view *v = c->views[lane];
+		while (ran < budget) {
+			chi_offptr first;
+			uint32_t prio;
+			uint32_t n = chi_lane_pop(v, &w->since_bulk[i], w->rt->dir->bulk_every,
+						  &first, &prio);
+			if (!n)
+				break;
+			bump(&c->lanes[lane].popped);
+			w->hole_since[i * CHI_NPRIO + prio] = 0;
+			for (uint32_t k = 0; k < n; k++) {
+				chi_offptr p = first + (uint64_t)k * CHI_FUTURE_BLOCK;
+				uint64_t off = chi_offptr_off(p);
+				if (chi_offptr_seg(p) != CHI_SEG_ID_MAIN ||
+				    off + CHI_FUTURE_BLOCK > w->rt->main.size || (off & 15))
+					continue; /* a corrupt entry: nothing to complete */
+				chi_worker_process_new_task(w, lane,
+					(chi_future_shm *)chi_offptr_resolve(c->base, p));
+			}
+			ran++;
+		}
+	}
+	return ran;
+}
+
+/* Is the claimant of a hole gone? id 0: the claimant died before it could
+ * mark the slot; then any dead client counts. */
+static int claimant_dead(chi_runtime *rt, uint32_t id)
+{
+	chi_client_shm *tab = (chi_client_shm *)((char *)rt->main.base + rt->dir->clients_off);
+	for (uint32_t i = 0; i < rt->dir->max_clients; i++) {
+		if (id && i + 1 != id)
+			continue;
+		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
+		if (st == CHI_CLIENT_DEAD)
+			return 1;
+		if (st == CHI_CLIENT_LIVE &&
+		    (tab[i].epoch != rt->epoch ||
+		     (tab[i].pid > 0 && kill(tab[i].pid, 0) != 0 && errno == ESRCH)))
+			return 1;
+	}
+	return 0;
+}
+
+/* Holes (DESIGN.md): a slot at head that stays unpublished for
+ * runtime.hole_timeout_ms while a later slot is published is skipped only if
+ * its claimant is dead; otherwise the stall is counted and we keep waiting. */
+static void check_holes(chi_worker *w, uint64_t now)
+{
+	chi_client *c = &w->rt->self;
+	uint64_t timeout = w->rt->cfg.hole_timeout_ms * 1000000ull;
+	for (uint32_t i = 0; i < w->nlanes; i++) {
+		uint32_t lane = w->lanes[i];
+		for (uint32_t p = 0; p < CHI_NPRIO; p++) {
+			chi_ring_view *r = &c->views[lane][p];
+			uint64_t *since = &w->hole_since[i * CHI_NPRIO + p];
+			int later = 0;
+			if (!chi_ring_ready(r, 0))
+				for (uint64_t a = 1; a <= 32 && a <= r->mask && !later; a++)
+					later = chi_ring_ready(r, a);
+			if (!later) {
+				*since = 0;
+				continue;
+			}
+			if (!*since) {
+				*since = now;
+				continue;
+			}
+			if (now - *since < timeout)
+				continue;
+			uint64_t ctl = chi_ring_peek(r, 0);
+			uint32_t who = chi_slot_state(ctl) == CHI_SLOT_CLAIMED ? chi_slot_client(ctl) : 0;
+			if (claimant_dead(w->rt, who)) {
+				chi_ring_skip(r);
+				bump(&c->lanes[lane].holes_skipped);
+				*since = 0;
+			} else {
+				bump(&c->lanes[lane].hole_stalls);
+				*since = now; /* count again after another timeout */
+			}
+		}
+	}
+}
+
+static int any_ready(chi_worker *w)
+{
+	for (uint32_t i = 0; i < w->nlanes; i++)
+		if (chi_lane_ready(w->rt->self.views[w->lanes[i]]))
+			return 1;
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	chi_worker *w = arg;
+	chi_runtime *rt = w->rt;
+	uint64_t busy_ns = rt->cfg.first_busy_wait_us * 1000ull;
+	uint64_t max_sleep = rt->cfg.max_sleep_us * 1000ull;
+	uint64_t idle_since = 0;
+	unsigned spins = 0;
+	chi_tls_worker = w;
+	w->shm->tid = (int32_t)gettid();
+	for (;;) {
+		if (chi_worker_process_new_tasks(w, 64)) {
+			idle_since = 0;
+			spins = 0;
+			continue;
+		}
+		if (__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
+			/* drain: stop only when every owned lane is empty */
+			if (!any_ready(w))
+				break;
+			continue;
+		}
+		if (++spins % 4096) {
+			chi_cpu_relax();
+			continue;
+		}
+		uint64_t now = chi_now_ns();
+		check_holes(w, now);
+		if (!idle_since)
+			idle_since = now;
+		if (now - idle_since < busy_ns)
+			continue;
+		__atomic_store_n(&w->shm->sleeping, 1, __ATOMIC_SEQ_CST); /* W1 */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		uint32_t v = __atomic_load_n(&w->shm->sleep_futex, __ATOMIC_SEQ_CST);
+		if (!any_ready(w) && !__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
+			chi_futex_wait(&w->shm->sleep_futex, v, max_sleep);
+			w->shm->sleeps++;
+		}
+		__atomic_store_n(&w->shm->sleeping, 0, __ATOMIC_RELAXED); /* W2 */
+	}
+	chi_tls_worker = NULL;
+	return NULL;
+}
+
+int chi_workers_start(chi_runtime *rt)
+{
+	uint32_t nw = rt->cfg.num_workers, nl = rt->dir->nlanes;
+	rt->workers = calloc(nw, sizeof(chi_worker));
+	if (!rt->workers)
+		return -ENOMEM;
+	rt->nworkers = nw;
+	chi_worker_shm *wshm = (chi_worker_shm *)((char *)rt->main.base + rt->dir->workers_off);
+	for (uint32_t i = 0; i < nw; i++) {
+		chi_worker *w = &rt->workers[i];
+		w->rt = rt;
+		w->id = i;
+		w->shm = &wshm[i];
+		w->shm->id = i;
+		for (uint32_t l = 0; l < nl; l++)
+			if (l % nw == i)
+				w->nlanes++;
+		w->lanes = calloc(w->nlanes ? w->nlanes : 1, sizeof(uint32_t));
+		w->since_bulk = calloc(w->nlanes ? w->nlanes : 1, sizeof(uint32_t));
+		w->hole_since = calloc((w->nlanes ? w->nlanes : 1) * CHI_NPRIO, sizeof(uint64_t));
+		if (!w->lanes || !w->since_bulk || !w->hole_since)
+			return -ENOMEM;
+		for (uint32_t l = 0, k = 0; l < nl; l++)
+			if (l % nw == i)
+				w->lanes[k++] = l;
+	}
+	for (uint32_t i = 0; i < nw; i++) {
+		int rc = pthread_create(&rt->workers[i].thread, NULL, worker_main, &rt->workers[i]);
+		if (rc) {
+			__atomic_store_n(&rt->stop, 1, __ATOMIC_RELEASE);
+			for (uint32_t j = 0; j < i; j++)
+				pthread_join(rt->workers[j].thread, NULL);
+			rt->nworkers = 0;
+			return -rc;
+		}
+	}
+	return 0;
+}
+
+void chi_workers_join(chi_runtime *rt)
+{
+	__atomic_store_n(&rt->stop, 1, __ATOMIC_RELEASE);
+	for (uint32_t i = 0; i < rt->nworkers; i++) {
+		chi_worker_shm *s = rt->workers[i].shm;
+		__atomic_fetch_add(&s->sleep_futex, 1, __ATOMIC_SEQ_CST);
+		chi_futex_wake(&s->sleep_futex, 1);
+	}
+	for (uint32_t i = 0; i < rt->nworkers; i++)
+		pthread_join(rt->workers[i].thread, NULL);
+	for (uint32_t i = 0; i < rt->nworkers; i++) {
+		free(rt->workers[i].lanes);
+		free(rt->workers[i].since_bulk);
+		free(rt->workers[i].hole_since);
+	}
+	free(rt->workers);
+	rt->workers = NULL;
+	rt->nworkers = 0;
+}

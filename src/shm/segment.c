@@ -1,0 +1,134 @@
+/* src/shm/segment.c: create, open and close named POSIX shared-memory
+ * segments. See shm.h for naming; proto/segment.h for the header protocol. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "shm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int chi_shm_name(char *out, size_t cap, const char *runtime, const char *kind, int n)
+{
+	int len;
+	if (!runtime || !*runtime || strchr(runtime, '/') || strchr(runtime, '.'))
+		return -EINVAL;
+	if (n < 0)
+		len = snprintf(out, cap, "/chi.%u.%s.%s", (unsigned)getuid(), runtime, kind);
+	else
+		len = snprintf(out, cap, "/chi.%u.%s.%s.%d", (unsigned)getuid(), runtime, kind, n);
+	return (len < 0 || (size_t)len >= cap) ? -ENAMETOOLONG : 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int chi_seg_create(chi_seg *s, const char *name, uint64_t size, uint32_t seg_id,
+		   uint32_t kind, uint64_t epoch, const char *runtime_name)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	if (strlen(name) >= sizeof(s->name) || size < 4096)
+		return -EINVAL;
+	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) != 0) {
+		int e = -errno;
+		close(fd);
+		shm_unlink(name);
+		return e;
+	}
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		int e = -errno;
+		close(fd);
+		shm_unlink(name);
+		return e;
+	}
+	s->base = p;
+	s->size = size;
+	s->fd = fd;
+	s->created = 1;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+
+	chi_seg_hdr *h = (chi_seg_hdr *)p;
+	h->version = CHI_LAYOUT_VERSION;
+	h->seg_id = seg_id;
+	h->size = size;
+	h->epoch = epoch;
+	h->owner_pid = (int32_t)getpid();
+	h->kind = kind;
+	h->created_ns = now_ns();
+	snprintf(h->name, sizeof(h->name), "%s", runtime_name ? runtime_name : "");
+	/* S1: magic last, release; pairs with S2 in chi_seg_open */
+	__atomic_store_n(&h->magic, CHI_SEG_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int chi_seg_open(chi_seg *s, const char *name)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	if (strlen(name) >= sizeof(s->name))
+		return -EINVAL;
+	int fd = shm_open(name, O_RDWR, 0600);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < sizeof(chi_seg_hdr)) {
+		close(fd);
+		return -EPROTO;
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	chi_seg_hdr *h = (chi_seg_hdr *)p;
+	/* S2: acquire; pairs with S1 */
+	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != CHI_SEG_MAGIC ||
+	    h->version != CHI_LAYOUT_VERSION || h->size != (uint64_t)st.st_size) {
+		munmap(p, (size_t)st.st_size);
+		close(fd);
+		return -EPROTO;
+	}
+	s->base = p;
+	s->size = (uint64_t)st.st_size;
+	s->fd = fd;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	return 0;
+}
+
+void chi_seg_close(chi_seg *s)
+{
+	if (s->base)
+		munmap(s->base, s->size);
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->created)
+		shm_unlink(s->name);
+	s->base = NULL;
+	s->fd = -1;
+	s->created = 0;
+}
+
+int chi_seg_owner_alive(const chi_seg_hdr *h)
+{
+	pid_t pid = (pid_t)h->owner_pid;
+	if (pid <= 0)
+		return 0;
+	return kill(pid, 0) == 0 || errno == EPERM;
+}

@@ -1,0 +1,36 @@
+/* src/task/future_ops.h: host-side operations on future blocks
+ * (include/chi/proto/future.h): where the serialized task lives, and the
+ * completion store with its wake-up. */
+#ifndef CHI_SRC_TASK_FUTURE_OPS_H
+#define CHI_SRC_TASK_FUTURE_OPS_H
+
+#include "chi/proto/future.h"
+
+/* The serialized task of a copy future: its inline copy space, or its arena
+ * block when `data` is set. *cap receives the room there. */
+static inline uint8_t *chi_future_wire(void *base, chi_future_shm *f, uint32_t *cap)
+{
+	if (f->data) {
+		*cap = f->data_cap;
+		return (uint8_t *)chi_offptr_resolve(base, f->data);
+	}
+	*cap = CHI_COPY_SPACE;
+	return f->copy_space;
+}
+
+/* F1: complete the future with `result` (ERROR set when result < 0), as one
+ * 16-byte store, then wake a sleeping host waiter. `flags` is the value the
+ * submitter wrote (the runtime read it when it took the task). */
+void chi_future_complete(chi_future_shm *f, uint64_t flags, int64_t result);
+
+/* Waiter side of the sleep protocol: sleep until the future completes, the
+ * futex word changes, or timeout_ns passes. */
+void chi_future_sleep(chi_future_shm *f, uint64_t timeout_ns);
+
+/* Shared (non-private) futex operations on 32-bit words in shared memory. */
+int chi_futex_wait(uint32_t *word, uint32_t expected, uint64_t timeout_ns);
+void chi_futex_wake(uint32_t *word, int n);
+
+uint64_t chi_now_ns(void);
+
+#endif

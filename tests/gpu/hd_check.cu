@@ -1,0 +1,92 @@
+// tests/gpu/hd_check.cu: compiles every CHI_HD function of the shared headers
+// as device code, with -Werror all-warnings, so that device code cannot rot
+// unseen. CI builds it (it needs nvcc, not a GPU); nothing launches it.
+#include "chi/proto/archive.h"
+#include "chi/proto/atomic.h"
+#include "chi/proto/future.h"
+#include "chi/proto/lane.h"
+#include "chi/proto/offptr.h"
+#include "chi/proto/ring.h"
+#include "chi/proto/segment.h"
+#include "chi/proto/task.h"
+#include "chi/modules/test.h"
+#include "chi/modules/admin.h"
+
+__global__ void chi_hd_check_kernel(chi_slot *slots, uint64_t *tail, uint64_t *head,
+				    uint8_t *buf, uint32_t cap, uint64_t *out)
+{
+	chi_ring_view r;
+	r.slots = slots;
+	r.tail = tail;
+	r.head = head;
+	r.mask = 63;
+	r.shift = 6;
+	uint64_t acc = 0;
+	uint64_t t;
+	if (chi_ring_try_claim(&r, &t) == 0) {
+		chi_ring_mark(&r, t, 1);
+		chi_ring_publish(&r, t, chi_offptr_make(CHI_SEG_ID_GPU_BASE, 4096), 1, 1);
+	}
+	t = chi_ring_claim(&r);
+	chi_offptr first = 0;
+	acc += chi_ring_pop(&r, &first) + chi_ring_peek(&r, 1) + chi_ring_ready(&r, 0);
+	chi_ring_skip(&r);
+	acc += chi_slot_lap(t) + chi_slot_state(t) + chi_slot_count(t) + chi_slot_client(t);
+	acc += chi_offptr_seg(first) + chi_offptr_off(first) +
+	       (uint64_t)(uintptr_t)chi_offptr_resolve(buf, first);
+	acc += chi_ld_acq_u32((uint32_t *)buf) + chi_ld_rlx_u32((uint32_t *)buf) +
+	       chi_ld_rlx_u64(tail);
+	chi_st_rel_u32((uint32_t *)buf, 1);
+	chi_st_rlx_u32((uint32_t *)buf, 2);
+	chi_st_rlx_u64(head, 3);
+	chi_st_rel_u64(head, 4);
+	uint64_t e = 4;
+	acc += chi_cas_u64(tail, &e, 5) + chi_faa_u64(tail, 1);
+	chi_fence_seq();
+	chi_cpu_relax();
+
+	chi_ar a;
+	chi_ar_init(&a, buf, cap);
+	chi_ar_put_u32(&a, 1);
+	chi_ar_put_u64(&a, 2);
+	chi_ar_put_bytes(&a, buf + 64, 8);
+	chi_ar_put_str(&a, "x");
+	chi_ar_copy(buf + 128, buf, 16);
+	acc += (uint64_t)(uintptr_t)chi_ar_reserve(&a, 4);
+	chi_ar_init(&a, buf, cap);
+	acc += chi_ar_get_u32(&a) + chi_ar_get_u64(&a);
+	uint32_t n;
+	acc += (uint64_t)(uintptr_t)chi_ar_get_bytes(&a, &n) + n;
+	char s[8];
+	chi_ar_get_str(&a, s, sizeof(s));
+	acc += (uint64_t)(uintptr_t)chi_ar_take(&a, 1) + (uint64_t)s[0];
+
+	chi_task th;
+	chi_task_init(&th, CHI_POOL_TEST, 0, 0);
+	acc += chi_task_out_off(12) + chi_task_wire_size(12, 8);
+	acc += chi_future_flags((const chi_future_shm *)buf);
+
+	chi_test_noop_task nt;
+	chi_test_noop_init(&nt, CHI_POOL_TEST);
+	acc += chi_test_noop_ser(&a, &nt.hdr) + chi_test_noop_de(&a, &nt.hdr);
+	chi_test_echo_task et;
+	chi_test_echo_init(&et, CHI_POOL_TEST, buf, 8, buf + 64, 8);
+	acc += chi_test_echo_ser_in(&a, &et.hdr) + chi_test_echo_de_in(&a, &et.hdr) +
+	       chi_test_echo_ser_out(&a, &et.hdr) + chi_test_echo_de_out(&a, &et.hdr);
+	chi_test_double_plus_task dt;
+	chi_test_double_plus_init(&dt, CHI_POOL_TEST, 20, 1);
+	acc += chi_test_double_plus_ser_in(&a, &dt.hdr) + chi_test_double_plus_de_in(&a, &dt.hdr) +
+	       chi_test_double_plus_ser_out(&a, &dt.hdr) + chi_test_double_plus_de_out(&a, &dt.hdr);
+	chi_test_large_task lt;
+	chi_test_large_init(&lt, CHI_POOL_TEST, 1, 8, buf);
+	acc += chi_test_large_ser_in(&a, &lt.hdr) + chi_test_large_de_in(&a, &lt.hdr) +
+	       chi_test_large_ser_out(&a, &lt.hdr) + chi_test_large_de_out(&a, &lt.hdr) +
+	       chi_test_pattern(1, 2);
+	chi_test_arg_task at;
+	chi_test_arg_init(&at, CHI_POOL_TEST, CHI_TEST_SPIN, 1);
+	acc += chi_test_arg_ser_in(&a, &at.hdr) + chi_test_arg_de_in(&a, &at.hdr);
+	chi_admin_pool_task pt;
+	acc += chi_admin_pool_ser_in(&a, &pt.hdr) + chi_admin_pool_de_in(&a, &pt.hdr) +
+	       chi_admin_pool_ser_out(&a, &pt.hdr) + chi_admin_pool_de_out(&a, &pt.hdr);
+	out[threadIdx.x] = acc;
+}

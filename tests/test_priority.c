@@ -1,0 +1,110 @@
+/* tests/test_priority.c: the lane's two priorities. With the worker held
+ * busy, latency (0) and bulk (1) tasks pile up; a user module records the
+ * order they run in. Priority 0 runs first, yet a bulk task runs at least
+ * once every runtime.bulk_every tasks, so neither starves. Also shows a user
+ * module registered through the public module API. */
+#include "test_util.h"
+
+#include <string.h>
+
+#include "chi/module.h"
+#include "chi/modules/test.h"
+#include "ipc/client.h"
+
+#define NLAT 64
+#define NBULK 16
+#define BULK_EVERY 4
+
+static uint32_t order[NLAT + NBULK];
+static uint32_t norder;
+
+static int64_t record(chi_ctx *ctx, chi_task *h)
+{
+	(void)ctx;
+	order[norder++] = (uint32_t)((chi_test_arg_task *)h)->arg;
+	return 0;
+}
+static const chi_method order_methods[] = {{"record", &chi_test_arg_codec, record}};
+static const chi_module order_module = {"order", 1, order_methods, NULL, NULL};
+
+static void test_neither_starves(void **state)
+{
+	(void)state;
+	assert_int_equal(chi_module_register(&order_module), 0);
+	chi_config cfg;
+	test_config(&cfg, 1, 1, 128);
+	cfg.bulk_every = BULK_EVERY;
+	cfg.npools = 3;
+	memset(&cfg.pools[2], 0, sizeof(cfg.pools[2]));
+	strcpy(cfg.pools[2].name, "order");
+	strcpy(cfg.pools[2].module, "order");
+	cfg.pools[2].id = 5;
+	chi_runtime *rt;
+	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
+	chi_client *c = chi_runtime_client(rt);
+
+	chi_test_arg_task spin;
+	chi_test_arg_init(&spin, CHI_POOL_TEST, CHI_TEST_SPIN, 200 * 1000 * 1000);
+	spin.hdr.flags |= CHI_TASK_BULK; /* leaves the worker's bulk counter at 0 */
+	chi_future fs;
+	assert_int_equal(chi_make_copy_future(c, &spin.hdr, &chi_test_arg_codec, &fs), 0);
+	/* wait until the worker took the spin task */
+	while (!__atomic_load_n(&c->lanes[0].popped, __ATOMIC_RELAXED))
+		chi_cpu_relax();
+	static chi_test_arg_task t[NLAT + NBULK];
+	static chi_future f[NLAT + NBULK];
+	/* interleave submissions: tags < 1000 are latency, >= 1000 bulk */
+	int k = 0;
+	for (int i = 0, b = 0; i < NLAT || b < NBULK;) {
+		if (i < NLAT) {
+			chi_test_arg_init(&t[k], 5, 0, (uint64_t)i);
+			assert_int_equal(chi_make_copy_future(c, &t[k].hdr, &chi_test_arg_codec, &f[k]), 0);
+			k++, i++;
+		}
+		if (b < NBULK && i % 4 == 0) {
+			chi_test_arg_init(&t[k], 5, 0, 1000 + (uint64_t)b);
+			t[k].hdr.flags |= CHI_TASK_BULK;
+			assert_int_equal(chi_make_copy_future(c, &t[k].hdr, &chi_test_arg_codec, &f[k]), 0);
+			k++, b++;
+		}
+	}
+	assert_int_equal(chi_future_wait(&fs), 0);
+	for (int i = 0; i < k; i++)
+		assert_int_equal(chi_future_wait(&f[i]), 0);
+	assert_int_equal(norder, NLAT + NBULK);
+
+	/* each priority keeps its own submission order */
+	uint32_t next_lat = 0, next_bulk = 1000;
+	for (uint32_t i = 0; i < norder; i++) {
+		if (order[i] < 1000)
+			assert_int_equal(order[i], next_lat++);
+		else
+			assert_int_equal(order[i], next_bulk++);
+	}
+	/* while latency work was waiting, a bulk task ran at least every
+	 * BULK_EVERY + 1 tasks, and latency tasks ran first otherwise */
+	uint32_t run_lat = 0, lat_done = 0, bulk_done = 0;
+	for (uint32_t i = 0; i < norder; i++) {
+		if (order[i] < 1000) {
+			run_lat++;
+			lat_done++;
+			assert_true(run_lat <= BULK_EVERY || bulk_done == NBULK);
+		} else {
+			bulk_done++;
+			/* a bulk task runs only after BULK_EVERY latency ones, or
+			 * when no latency task was left */
+			assert_true(run_lat >= BULK_EVERY || lat_done == NLAT);
+			run_lat = 0;
+		}
+	}
+	assert_int_equal(order[0], 0); /* latency first */
+	chi_runtime_stop(rt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_neither_starves),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,44 @@
+/* tests/test_util.h: helpers shared by the cmocka tests. */
+#ifndef CHI_TESTS_UTIL_H
+#define CHI_TESTS_UTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "chi/chi.h"
+#include "chi/config.h"
+
+/* A config for tests: a unique runtime name, `workers` workers, `lanes`
+ * lanes (0: one per worker), short busy-wait so idle workers sleep. */
+static inline void test_config(chi_config *c, uint32_t workers, uint32_t lanes, uint32_t depth)
+{
+	static int seq;
+	chi_config_defaults(c);
+	snprintf(c->name, sizeof(c->name), "t%d_%d", (int)getpid(), seq++);
+	c->num_workers = workers;
+	c->lanes = lanes;
+	c->queue_depth = depth;
+	c->first_busy_wait_us = 2000;
+	c->max_sleep_us = 20000;
+	/* tests use the pools admin (0) and test (1) */
+	c->npools = 2;
+}
+
+static inline chi_runtime *test_start(uint32_t workers, uint32_t lanes, uint32_t depth)
+{
+	chi_config c;
+	chi_runtime *rt = NULL;
+	test_config(&c, workers, lanes, depth);
+	int rc = chi_runtime_start(&c, &rt);
+	assert_int_equal(rc, 0);
+	assert_non_null(rt);
+	return rt;
+}
+
+#endif
