@@ -119,6 +119,12 @@ static int start_runtime(chi_runtime **rt)
 	cfg.queue_depth = RT_DEPTH;
 	cfg.first_busy_wait_us = 60ull * 1000 * 1000; /* keep spinning */
 	cfg.gpu_enabled = CHI_OFF;
+	/* only the pools the entries use: admin and test */
+	uint32_t np = 0;
+	for (uint32_t i = 0; i < cfg.npools; i++)
+		if (!strcmp(cfg.pools[i].module, "admin") || !strcmp(cfg.pools[i].module, "test"))
+			cfg.pools[np++] = cfg.pools[i];
+	cfg.npools = np;
 	int rc = chi_runtime_start(&cfg, rt);
 	if (rc)
 		fprintf(stderr, "chi-bench: chi_runtime_start(%s): %s\n", cfg.name,

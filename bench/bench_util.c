@@ -129,7 +129,7 @@ static void json_num(FILE *out, double v)
 {
 	if (!isfinite(v))
 		fputs("null", out);
-	else if (v == floor(v) && fabs(v) < 1e15)
+	else if ((v == floor(v) || fabs(v) >= 1e5) && fabs(v) < 1e15)
 		fprintf(out, "%.0f", v);
 	else
 		fprintf(out, "%.6g", v);
@@ -332,10 +332,9 @@ int chi_bench_run(const chi_bench_entry *const *e, size_t n, const char *filter,
 		if (!ok[i] || !e[i]->anchor)
 			continue;
 		chi_bench_result *r = &res[idx_of[i]];
-		size_t a;
-		find_entry(e, n, e[i]->anchor, strlen(e[i]->anchor), &a);
+		size_t a = 0;
 		snprintf(r->anchor, sizeof(r->anchor), "%s", e[i]->anchor);
-		if (!ok[a])
+		if (!find_entry(e, n, e[i]->anchor, strlen(e[i]->anchor), &a) || !ok[a])
 			continue; /* anchor failed: figures stay null */
 		const chi_bench_result *ar = &res[idx_of[a]];
 		r->anchor_median_ns = ar->median_ns;

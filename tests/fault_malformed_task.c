@@ -20,7 +20,12 @@ static int64_t publish_raw(const void *wire, uint32_t len, uint32_t out_size, ch
 	uint64_t off = chi_client_alloc(c, CHI_FUTURE_BLOCK);
 	assert_true(off != 0);
 	chi_future_shm *fs = (chi_future_shm *)((char *)c->base + off);
-	memset(fs, 0, sizeof(*fs));
+	/* futex and waiters atomically: the worker that completed this block's
+	 * previous use may still touch them (see src/ipc/submit.c) */
+	memset(fs, 0, offsetof(chi_future_shm, futex));
+	__atomic_store_n(&fs->futex, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fs->waiters, 0, __ATOMIC_RELAXED);
+	memset(&fs->out_size, 0, sizeof(*fs) - offsetof(chi_future_shm, out_size));
 	fs->flags = CHI_FUTURE_COPY_FROM_CLIENT;
 	fs->out_size = out_size;
 	fs->data = data;

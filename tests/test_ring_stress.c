@@ -35,7 +35,7 @@ static void *producer(void *arg)
 	struct prod *p = arg;
 	for (uint32_t seq = 0; seq < PER_PRODUCER; seq++) {
 		uint64_t stamp = ((uint64_t)p->id << 32) | seq;
-		uint64_t t;
+		uint64_t t = 0;
 		/* admission first (as a GPU thread takes a future block): at most
 		 * DEPTH messages are in flight, whichever flavour claims */
 		while (__atomic_fetch_sub(&credit, 1, __ATOMIC_ACQ_REL) <= 0) {
@@ -81,7 +81,7 @@ static void test_stamped_stress(void **state)
 		chi_offptr v;
 		uint32_t n = chi_ring_pop(&ring, &v);
 		if (!n) {
-			chi_cpu_relax();
+			sched_yield(); /* let descheduled producers run */
 			continue;
 		}
 		__atomic_fetch_add(&credit, 1, __ATOMIC_ACQ_REL);
@@ -114,7 +114,7 @@ static void test_full_and_wrap(void **state)
 	uint64_t t4 = 0, h4 = 0;
 	chi_ring_view r = {s4, &t4, &h4, 3, 2};
 	memset(s4, 0, sizeof(s4));
-	uint64_t t;
+	uint64_t t = 0;
 	for (uint32_t lap = 0; lap < 1000; lap++) {
 		for (int i = 0; i < 4; i++) {
 			assert_int_equal(chi_ring_try_claim(&r, &t), 0);
@@ -138,7 +138,7 @@ static void test_hole_skip(void **state)
 	uint64_t t8 = 0, h8 = 0;
 	chi_ring_view r = {s8, &t8, &h8, 7, 3};
 	memset(s8, 0, sizeof(s8));
-	uint64_t a, b;
+	uint64_t a = 0, b = 0;
 	assert_int_equal(chi_ring_try_claim(&r, &a), 0);
 	chi_ring_mark(&r, a, 42); /* claimant 42 "dies" here */
 	assert_int_equal(chi_ring_try_claim(&r, &b), 0);

@@ -15,14 +15,12 @@
 #include "chi/config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 #include <yaml.h>
 
 extern char **environ;
@@ -359,6 +357,7 @@ static int walk(struct ctx *x, chi_config *c, yaml_node_t *map, const char *sec,
 	return 0;
 }
 
+/* `pools` in the file, even empty or null, replaces the whole pool list. */
 static int parse_pools(struct ctx *x, chi_config *c, yaml_node_t *seq)
 {
 	char sec[32];
@@ -549,37 +548,31 @@ int chi_config_validate(const chi_config *c, char *err, size_t errlen)
 
 static int read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
 {
-	ssize_t r = 1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-	if (fd < 0 || !(*buf = malloc(CONFIG_FILE_MAX + 1))) {
-		rc = fd < 0 ? -errno : -ENOMEM;
-		if (fd >= 0)
-			close(fd);
-		fail(err, errlen, "%s: cannot open: %s", path, strerror(-rc));
-		return rc;
+	FILE *f = fopen(path, "re");
+	int rc = 0;
+	*buf = NULL;
+	if (!f)
+		rc = -errno;
+	else if (!(*buf = malloc(CONFIG_FILE_MAX + 1)))
+		rc = -ENOMEM;
+	else {
+		errno = 0;
+		*len = fread(*buf, 1, CONFIG_FILE_MAX + 1, f);
+		rc = ferror(f) ? (errno ? -errno : -EIO) : *len > CONFIG_FILE_MAX ? -EFBIG : 0;
 	}
-	for (*len = 0; *len <= CONFIG_FILE_MAX && r != 0;) {
-		if ((r = read(fd, *buf + *len, CONFIG_FILE_MAX + 1 - *len)) < 0 && errno != EINTR) {
-			rc = -errno;
-			fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-			break;
-		}
-		*len += r > 0 ? (size_t)r : 0;
-	}
-	close(fd);
-	if (rc == 0 && *len > CONFIG_FILE_MAX) {
-		fail(err, errlen, "%s: larger than %u bytes", path, CONFIG_FILE_MAX);
-		rc = -EFBIG;
-	}
-	if (rc)
+	if (f)
+		fclose(f);
+	if (rc) {
+		fail(err, errlen, "%s: cannot read: %s", path, strerror(-rc));
 		free(*buf);
+	}
 	return rc;
 }
 
 int chi_config_load(chi_config *c, const char *path, char *err, size_t errlen)
 {
-	char *buf;
-	size_t len;
+	char *buf = NULL;
+	size_t len = 0;
 	int rc;
 	chi_config_defaults(c);
 	if (!path && (path = getenv("CHI_SERVER_CONF")) && !*path)

@@ -22,7 +22,7 @@ void chi_config_defaults(chi_config *c)
 	static const struct { const char *name, *module; uint64_t size; } pools[] = {
 		{ "admin", "admin", 0 },
 		{ "test", "test", 0 },
-		{ "ram0", "bdev", 64ull << 20 }, /* a RAM bdev: path "" */
+		/* DESIGN.md: a RAM bdev joins these once the bdev module exists */
 	};
 	memset(c, 0, sizeof(*c)); /* also the padding and string tails: memcmp-able */
 	strcpy(c->name, "chi");
@@ -104,7 +104,7 @@ static void put_str(struct out *o, const char *indent, const char *key, const ch
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t n = strnlen(s, max), l;
-	uint32_t cp;
+	uint32_t cp = 0;
 	put(o, "%s%s: \"", indent, key);
 	for (size_t i = 0; i < n; i += l ? l : 1) {
 		l = u[i] >= 0x80 ? utf8(u + i, n - i, &cp) : 1;

@@ -48,8 +48,10 @@ static int make_copy(chi_client *c, chi_task *t, const chi_codec *codec, chi_fut
 	/* F0: plain stores, published by the slot's release (P4) */
 	fs->flags = CHI_FUTURE_COPY_FROM_CLIENT;
 	fs->result = 0;
-	fs->futex = 0;
-	fs->waiters = 0;
+	/* atomic: a worker that completed this block's previous use may still
+	 * be reading waiters / bumping futex (a spurious wake at worst) */
+	__atomic_store_n(&fs->futex, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fs->waiters, 0, __ATOMIC_RELAXED);
 	fs->out_size = t->out_size;
 	fs->data_cap = data ? cap : 0;
 	fs->data = data ? chi_offptr_make(CHI_SEG_ID_MAIN, data) : CHI_OFFPTR_NULL;
@@ -104,8 +106,14 @@ int chi_make_pointer_future(chi_ctx *ctx, chi_task *t, chi_future *f)
 	if (!off)
 		return -ENOMEM;
 	chi_future_shm *fs = (chi_future_shm *)((char *)c->base + off);
-	memset(fs, 0, 64);
 	fs->flags = CHI_FUTURE_POINTER;
+	fs->result = 0;
+	__atomic_store_n(&fs->futex, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fs->waiters, 0, __ATOMIC_RELAXED);
+	fs->out_size = 0;
+	fs->data_cap = 0;
+	fs->data = CHI_OFFPTR_NULL;
+	fs->t_submit = 0;
 	fs->task_ptr = (uint64_t)(uintptr_t)t;
 	fs->client = c->id;
 	uint32_t lane = w->lanes[w->next_lane++ % w->nlanes];

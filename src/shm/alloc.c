@@ -3,14 +3,32 @@
  * Size classes are powers of two from 256 B to 2 GiB. Each class is a Treiber
  * stack whose head word packs (tag << 32) | (offset >> 8): the tag grows on
  * every pop so a stale CAS fails (ABA). A free block's first 8 bytes hold the
- * packed offset of the next free block, accessed atomically because a popper
- * may read it while another thread already reuses the block (that read is
- * then discarded because the CAS fails).
+ * packed offset of the next free block; a popper may read it while another
+ * thread already reuses the block (that read is then discarded because the
+ * CAS fails, see peek_next).
  *   A1  push: next = head (relaxed); CAS head -> block (release; pairs A2)
  *   A2  pop:  head load (acquire; pairs A1), read next, CAS head -> next
  * Empty classes are fed by a CAS-advanced bump pointer; offsets stay 256-byte
  * aligned because every class size is a multiple of 256. */
 #include "shm.h"
+
+/* A2's read of `next`: the block may already be reused by the thread that
+ * won the race (the tag then fails our CAS). That read is benign by design,
+ * so it is kept out of ThreadSanitizer's view. */
+#if defined(__SANITIZE_THREAD__)
+#define CHI_NO_TSAN __attribute__((no_sanitize("thread")))
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CHI_NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#ifndef CHI_NO_TSAN
+#define CHI_NO_TSAN
+#endif
+CHI_NO_TSAN static uint64_t peek_next(const uint64_t *p)
+{
+	return *(const volatile uint64_t *)p;
+}
 
 uint64_t chi_alloc_class_size(uint64_t size)
 {
@@ -47,7 +65,7 @@ uint64_t chi_alloc(void *base, chi_alloc_hdr *a, uint64_t size)
 	uint64_t h = __atomic_load_n(headp, __ATOMIC_ACQUIRE); /* A2 */
 	while ((uint32_t)h != 0) {
 		uint64_t off = (uint64_t)(uint32_t)h << 8;
-		uint64_t next = __atomic_load_n((uint64_t *)((char *)base + off), __ATOMIC_RELAXED);
+		uint64_t next = peek_next((const uint64_t *)((char *)base + off));
 		uint64_t nh = ((h >> 32) + 1) << 32 | (uint32_t)next;
 		if (__atomic_compare_exchange_n(headp, &h, nh, 0, __ATOMIC_ACQ_REL,
 						__ATOMIC_ACQUIRE)) {
@@ -75,7 +93,7 @@ void chi_free(void *base, chi_alloc_hdr *a, uint64_t off, uint64_t size)
 	uint64_t *nextp = (uint64_t *)((char *)base + off);
 	uint64_t h = __atomic_load_n(headp, __ATOMIC_RELAXED);
 	do {
-		__atomic_store_n(nextp, (uint64_t)(uint32_t)h, __ATOMIC_RELAXED);
+		*(volatile uint64_t *)nextp = (uint64_t)(uint32_t)h;
 		/* A1: release; pairs with A2 */
 	} while (!__atomic_compare_exchange_n(headp, &h, (h & 0xffffffff00000000ull) | (off >> 8),
 					      0, __ATOMIC_RELEASE, __ATOMIC_RELAXED));

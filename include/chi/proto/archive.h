@@ -26,8 +26,10 @@ CHI_INLINE void chi_ar_init(chi_ar *a, void *buf, uint32_t cap)
 	a->err = 0;
 }
 
+/* Copy n bytes between non-overlapping buffers. */
 CHI_INLINE void chi_ar_copy(uint8_t *d, const uint8_t *s, uint32_t n)
 {
+#ifdef __CUDA_ARCH__
 	uint32_t i = 0;
 	/* aligned 8-byte words where both sides allow it */
 	if ((((uintptr_t)d | (uintptr_t)s) & 7u) == 0)
@@ -35,6 +37,9 @@ CHI_INLINE void chi_ar_copy(uint8_t *d, const uint8_t *s, uint32_t n)
 			*(uint64_t *)(d + i) = *(const uint64_t *)(s + i);
 	for (; i < n; i++)
 		d[i] = s[i];
+#else
+	__builtin_memcpy(d, s, n);
+#endif
 }
 
 /* Reserve n bytes for writing; NULL (and err = -EMSGSIZE) if they do not fit. */
