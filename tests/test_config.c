@@ -457,7 +457,10 @@ static void test_validate(void **state)
 	assert_int_equal(chi_config_validate(&c, err, sizeof(err)), -EINVAL);
 	assert_has(err, "gpu.queue_depth");
 	chi_config_defaults(&c);
-	c.pools[2].id = 1;
+	c.npools = 3;
+	c.pools[2] = c.pools[1];
+	strcpy(c.pools[2].name, "test2");
+	c.pools[2].id = 1; /* the id of pool "test" */
 	assert_int_equal(chi_config_validate(&c, err, sizeof(err)), -EINVAL);
 	assert_has(err, "pools[2]");
 	chi_config_defaults(&c);
