@@ -16,7 +16,7 @@
 
 #define DEPTH 64u
 #define PRODUCERS 6
-#define PER_PRODUCER 40000u
+#define PER_PRODUCER 100000u
 
 static chi_slot slots[DEPTH] __attribute__((aligned(64)));
 static uint64_t tail __attribute__((aligned(64)));

@@ -25,15 +25,18 @@
 #define CHI_CLIENT_DEAD 2u
 
 typedef struct CHI_ALIGNAS(64) chi_worker_shm {
+	/* line 0: read by producers on every publish (W3) */
 	uint32_t sleep_futex; /* bumped by producers to wake the worker */
 	uint32_t sleeping;    /* 1 while the worker is (about to be) asleep */
 	uint32_t id;
 	int32_t tid;
+	uint8_t pad0[48];
+	/* line 1: written by the worker on every task */
 	uint64_t task_seq; /* +2 per outermost task; odd while one runs */
 	uint64_t sleeps;
 	uint64_t busy_ns;
 	uint64_t idle_ns;
-	uint8_t pad[16];
+	uint8_t pad1[32];
 } chi_worker_shm;
 
 typedef struct CHI_ALIGNAS(64) chi_client_shm {

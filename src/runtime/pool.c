@@ -4,14 +4,18 @@
  * Pool table protocol: pools are created and destroyed under rt->pool_lock;
  * a creator fills mod and state, then stores live = 1 with release (PL1);
  * workers load live with acquire (PL2) before using mod/state.
- * Destruction: live = 0 (seq_cst, PD1); then for every other worker whose
+ * Destruction: live = 0 (seq_cst, PD1), membarrier (PD1b); then for every
+ * other worker whose
  * task_seq is odd (a task running, maybe on this pool), wait until it moves
  * (PD2); only then is the module's destroy called. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -123,6 +127,11 @@ int chi_pool_destroy(chi_runtime *rt, uint32_t id)
 		return -ENOENT;
 	}
 	__atomic_store_n(&p->live, 0, __ATOMIC_SEQ_CST); /* PD1 */
+	/* PD1b: a full barrier on every thread of this process, so a worker's
+	 * (relaxed) odd task_seq is visible now and any later check of `live`
+	 * sees 0. Without membarrier workers store task_seq seq_cst instead. */
+	if (rt->membarrier_ok)
+		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 	__atomic_store_n(&rt->dir->pools[id].state, 0, __ATOMIC_RELEASE);
 	chi_worker *self = chi_tls_worker;
 	for (uint32_t i = 0; i < rt->nworkers; i++) {

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/membarrier.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -170,6 +172,8 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 	if (getrandom(&rt->epoch, sizeof(rt->epoch), 0) != sizeof(rt->epoch))
 		rt->epoch = chi_now_ns() ^ ((uint64_t)getpid() << 32);
 	rt->epoch |= 1; /* never 0 */
+	/* pool destruction's barrier (pool.c, PD1b) */
+	rt->membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 	int rc = chi_server_init(rt);
 	if (rc)
 		goto fail;

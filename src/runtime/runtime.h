@@ -51,6 +51,7 @@ struct chi_runtime {
 	int monitor_started;
 	uint32_t stop;           /* workers exit after draining */
 	uint32_t stop_requested; /* admin.stop was called */
+	int membarrier_ok;       /* MEMBARRIER_CMD_PRIVATE_EXPEDITED registered */
 };
 
 /* The worker running on this thread, NULL elsewhere. */

@@ -96,9 +96,11 @@ void chi_worker_process_new_task(chi_worker *w, uint32_t lane, chi_future_shm *f
 	uint64_t flags = __atomic_load_n(&f->flags, __ATOMIC_RELAXED); /* visible via C1 */
 	int64_t r;
 	/* task_seq is odd while an outermost task runs: pool destruction
-	 * waits for it to move (pool.c, PD2) */
+	 * waits for it to move (pool.c, PD2). With membarrier the destroyer
+	 * supplies the full barrier, so this store can be relaxed. */
 	if (w->depth++ == 0)
-		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1,
+				 w->rt->membarrier_ok ? __ATOMIC_RELAXED : __ATOMIC_SEQ_CST);
 	if (flags & CHI_FUTURE_POINTER)
 		r = run_pointer(w, (chi_task *)(uintptr_t)f->task_ptr);
 	else

@@ -30,12 +30,15 @@ CHI_STATIC_ASSERT(sizeof(chi_ring_hdr) == 128, "ring header is two lines");
 
 typedef struct CHI_ALIGNAS(64) chi_lane_shm {
 	chi_ring_hdr ring[CHI_NPRIO];
+	/* read-mostly line: written once at init */
 	chi_offptr slots[CHI_NPRIO];
 	uint32_t depth;
 	uint32_t shift;
 	uint32_t worker;
 	uint32_t id;
-	/* consumer-side counters */
+	uint8_t pad0[32];
+	/* consumer-side counters, on their own line so producers reading the
+	 * line above do not miss on every task */
 	uint64_t popped;
 	uint64_t completed;
 	uint64_t errors;
@@ -43,7 +46,7 @@ typedef struct CHI_ALIGNAS(64) chi_lane_shm {
 	uint64_t holes_skipped;
 	/* producer-side, slow path only */
 	uint64_t queue_full;
-	uint8_t pad[32];
+	uint8_t pad1[16];
 } chi_lane_shm;
 CHI_STATIC_ASSERT(sizeof(chi_lane_shm) == 384, "lane header size");
 
