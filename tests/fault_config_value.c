@@ -180,8 +180,9 @@ static void test_message_is_bounded(void **state)
 	chi_config c;
 	(void)state;
 	strcpy(yaml, "runtime:\n  num_workers: \"\\x01\\t\\n");
-	memset(yaml + strlen(yaml), '7', 3000);
-	strcpy(yaml + strlen(yaml), "\"\n");
+	size_t n = strlen(yaml);
+	memset(yaml + n, '7', 3000);
+	strcpy(yaml + n + 3000, "\"\n");
 	chi_config_defaults(&c);
 	assert_int_equal(chi_config_parse(&c, yaml, strlen(yaml), "config.yaml", err, sizeof(err)), -EINVAL);
 	assert_true(strlen(err) < 200);
