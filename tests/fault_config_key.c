@@ -2,9 +2,7 @@
  * are rejected with -EINVAL, a message naming the key and its line, and the
  * configuration left as it was. */
 #ifndef _GNU_SOURCE
-#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
-#endif
 #endif
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +17,7 @@
 #include <unistd.h>
 
 #include "chi/config.h"
+#include "test_util.h"
 
 extern char **environ;
 
@@ -166,19 +165,6 @@ static void test_unknown_env_variable(void **state)
 	unsetenv("CHI_RUNTIMEX");
 }
 
-static void clear_chi_env(void)
-{
-	char name[256];
-	for (char **e = environ; *e;) {
-		if (!strncmp(*e, "CHI_", 4)) {
-			snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
-			unsetenv(name);
-			e = environ;
-		} else {
-			e++;
-		}
-	}
-}
 
 int main(void)
 {

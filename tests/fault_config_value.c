@@ -2,9 +2,7 @@
  * environment, are rejected with -EINVAL and a message naming the value, the
  * key and its line (or the variable); the configuration is left as it was. */
 #ifndef _GNU_SOURCE
-#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
-#endif
 #endif
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +16,7 @@
 #include <string.h>
 
 #include "chi/config.h"
+#include "test_util.h"
 
 extern char **environ;
 
@@ -192,19 +191,6 @@ static void test_message_is_bounded(void **state)
 		assert_true(*p >= 0x20 && *p < 0x7f);
 }
 
-static void clear_chi_env(void)
-{
-	char name[256];
-	for (char **e = environ; *e;) {
-		if (!strncmp(*e, "CHI_", 4)) {
-			snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
-			unsetenv(name);
-			e = environ;
-		} else {
-			e++;
-		}
-	}
-}
 
 int main(void)
 {

@@ -1,9 +1,7 @@
 /* tests/test_config.c: chi_config defaults, YAML parsing of every key, sizes,
  * environment overrides, print -> parse round trip and the pool list. */
 #ifndef _GNU_SOURCE
-#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
-#endif
 #endif
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +16,7 @@
 #include <unistd.h>
 
 #include "chi/config.h"
+#include "test_util.h"
 
 extern char **environ;
 
@@ -488,19 +487,6 @@ static void test_validate(void **state)
 }
 
 /* Start from an environment without CHI_* variables. */
-static void clear_chi_env(void)
-{
-	char name[256];
-	for (char **e = environ; *e;) {
-		if (!strncmp(*e, "CHI_", 4)) {
-			snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
-			unsetenv(name);
-			e = environ; /* unsetenv may move the array */
-		} else {
-			e++;
-		}
-	}
-}
 
 int main(void)
 {

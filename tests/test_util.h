@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -39,6 +41,23 @@ static inline chi_runtime *test_start(uint32_t workers, uint32_t lanes, uint32_t
 	assert_int_equal(rc, 0);
 	assert_non_null(rt);
 	return rt;
+}
+
+/* Remove every CHI_* variable, so the caller's environment cannot change
+ * what a config test sees. */
+extern char **environ;
+static inline void clear_chi_env(void)
+{
+	char name[256];
+	for (char **e = environ; *e;) {
+		if (!strncmp(*e, "CHI_", 4)) {
+			snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
+			unsetenv(name);
+			e = environ; /* unsetenv may move the array */
+		} else {
+			e++;
+		}
+	}
 }
 
 #endif

@@ -8,9 +8,7 @@
  * overrides work on a copy committed only on success: on error the caller's
  * chi_config is unchanged. Defaults and printing live in config_print.c. */
 #ifndef _GNU_SOURCE
-#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
-#endif
 #endif
 #include "chi/config.h"
 

@@ -5,9 +5,7 @@
  * use the largest exact K/M/G suffix; strings are double-quoted with every
  * byte outside printable ASCII escaped, so the output is plain ASCII. */
 #ifndef _GNU_SOURCE
-#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
-#endif
 #endif
 #include "chi/config.h"
 

@@ -16,6 +16,18 @@
 #define CHI_FUT_COPY 0u
 #define CHI_FUT_POINTER 1u
 
+static void set_handle(chi_future *f, chi_client *c, chi_future_shm *fs, uint64_t off,
+		       chi_task *t, const chi_codec *codec, uint32_t kind)
+{
+	f->shm = fs;
+	f->client = c;
+	f->task = t;
+	f->codec = codec;
+	f->off = off;
+	f->kind = kind;
+	f->state = 0;
+}
+
 static int make_copy(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f,
 		     int try_only)
 {
@@ -74,13 +86,7 @@ static int make_copy(chi_client *c, chi_task *t, const chi_codec *codec, chi_fut
 		chi_client_free(c, off, CHI_FUTURE_BLOCK);
 		return rc;
 	}
-	f->shm = fs;
-	f->client = c;
-	f->task = t;
-	f->codec = codec;
-	f->off = off;
-	f->kind = CHI_FUT_COPY;
-	f->state = 0;
+	set_handle(f, c, fs, off, t, codec, CHI_FUT_COPY);
 	return 0;
 }
 
@@ -127,13 +133,7 @@ int chi_make_pointer_future(chi_ctx *ctx, chi_task *t, chi_future *f)
 		chi_client_free(c, off, CHI_FUTURE_BLOCK);
 		return rc;
 	}
-	f->shm = fs;
-	f->client = c;
-	f->task = t;
-	f->codec = NULL;
-	f->off = off;
-	f->kind = CHI_FUT_POINTER;
-	f->state = 0;
+	set_handle(f, c, fs, off, t, NULL, CHI_FUT_POINTER);
 	return 0;
 }
 
