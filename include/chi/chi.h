@@ -77,7 +77,9 @@ int chi_runtime_stop_requested(const chi_runtime *rt);
 /* ---- client ---- */
 
 /* Connect to a running runtime by name (NULL: $CHI_RUNTIME_NAME or "chi").
- * -ENOENT when none runs; -EPROTO for an incompatible layout. */
+ * -ENOENT when none runs; -EPROTO for an incompatible layout; -EAGAIN while
+ * it is still starting; -ECONNREFUSED for a dead or stopping runtime's
+ * segment. */
 int chi_client_connect(const char *name, chi_client **out);
 void chi_client_close(chi_client *c);
 uint32_t chi_client_id(const chi_client *c);

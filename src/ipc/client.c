@@ -19,6 +19,9 @@
 
 int chi_client_bind(chi_client *c, void *base)
 {
+	/* S1' in runtime.c: the directory is ready once dir_off is set */
+	if (!__atomic_load_n(&((chi_seg_hdr *)base)->dir_off, __ATOMIC_ACQUIRE))
+		return -EAGAIN; /* the runtime is still starting */
 	c->base = base;
 	c->hdr = (chi_seg_hdr *)base;
 	c->dir = chi_dir_of(base);
