@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <sched.h>
 
 #include "chi/chi.h"
 #include "ipc/client.h"
@@ -17,6 +18,7 @@
 
 #define CHI_FUT_POINTER 1u
 #define SPINS_PER_CLOCK 4096u
+#define SPINS_PER_YIELD 512u
 
 int chi_future_test(const chi_future *f)
 {
@@ -82,9 +84,13 @@ int64_t chi_future_wait_timeout(chi_future *f, uint64_t timeout_ns)
 	for (;;) {
 		if (chi_future_flags(fs) & CHI_FUTURE_COMPLETE) /* F2 */
 			return finish(f);
-		if (++spins % SPINS_PER_CLOCK)
+		if (++spins % SPINS_PER_CLOCK) {
+			/* more spinning threads than cores must not starve the
+			 * worker that would complete this future */
+			if (spins % SPINS_PER_YIELD == 0)
+				sched_yield();
 			chi_cpu_relax();
-		else {
+		} else {
 			now = chi_now_ns();
 			if (!start)
 				start = now;

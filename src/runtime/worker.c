@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -238,6 +239,7 @@ static void *worker_main(void *arg)
 			chi_cpu_relax();
 			continue;
 		}
+		sched_yield(); /* cheap when nothing else wants this core */
 		uint64_t now = chi_now_ns();
 		check_holes(w, now);
 		if (!idle_since)
