@@ -64,15 +64,26 @@ int chi_client_register(chi_client *c)
 	return -EUSERS;
 }
 
-int chi_client_check_runtime(const chi_client *c)
+int chi_client_check_runtime(chi_client *c)
 {
 	const chi_seg_hdr *h = c->hdr;
 	if (__atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) != c->epoch)
 		return -EOWNERDEAD;
 	if (__atomic_load_n(&h->stopping, __ATOMIC_ACQUIRE) >= CHI_STOP_DRAINED)
 		return -ESHUTDOWN;
-	if (!c->rt && !chi_seg_owner_alive(h))
+	if (c->rt)
+		return 0;
+	if (!chi_seg_owner_alive(h))
 		return -EOWNERDEAD;
+	/* a killed runtime may linger as a zombie that kill(pid, 0) still
+	 * finds: its monitor's heartbeat (every 10 ms) tells */
+	uint64_t alive = __atomic_load_n(&h->alive, __ATOMIC_ACQUIRE), now = chi_now_ns();
+	if (alive != c->last_alive || !c->last_alive_ns) {
+		c->last_alive = alive;
+		c->last_alive_ns = now;
+	} else if (now - c->last_alive_ns > CHI_HEARTBEAT_DEAD_NS) {
+		return -EOWNERDEAD;
+	}
 	return 0;
 }
 

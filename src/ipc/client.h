@@ -23,6 +23,8 @@ struct chi_client {
 	uint64_t busy_wait_ns;
 	uint64_t max_sleep_ns;
 	chi_runtime *rt;    /* set for the embedded runtime's own client */
+	uint64_t last_alive;    /* runtime heartbeat last seen, and when */
+	uint64_t last_alive_ns;
 };
 
 /* Map the directory of `base` into `c` (views, sizes); no registration. */
@@ -31,8 +33,11 @@ void chi_client_unbind(chi_client *c);
 /* Register in the client table: CAS a free entry to LIVE. */
 int chi_client_register(chi_client *c);
 /* Is the runtime behind this client still the one it attached to? 0 if yes,
- * -ESHUTDOWN if it is stopping, -EOWNERDEAD if it died or restarted. */
-int chi_client_check_runtime(const chi_client *c);
+ * -ESHUTDOWN if it stopped, -EOWNERDEAD if it died (pid gone, or heartbeat
+ * still for CHI_HEARTBEAT_DEAD_NS) or restarted. */
+int chi_client_check_runtime(chi_client *c);
+/* A heartbeat that has not moved for this long means the runtime is dead. */
+#define CHI_HEARTBEAT_DEAD_NS (2000ull * 1000 * 1000)
 /* Allocate / free a block in the main segment's arena. */
 uint64_t chi_client_alloc(chi_client *c, uint64_t size);
 void chi_client_free(chi_client *c, uint64_t off, uint64_t size);
