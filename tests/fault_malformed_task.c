@@ -10,6 +10,7 @@
 
 #include "chi/modules/test.h"
 #include "ipc/client.h"
+#include "task/future_ops.h"
 
 static chi_client *c;
 
@@ -20,17 +21,7 @@ static int64_t publish_raw(const void *wire, uint32_t len, uint32_t out_size, ch
 	uint64_t off = chi_client_alloc(c, CHI_FUTURE_BLOCK);
 	assert_true(off != 0);
 	chi_future_shm *fs = (chi_future_shm *)((char *)c->base + off);
-	/* futex and waiters atomically: the worker that completed this block's
-	 * previous use may still touch them (see src/ipc/submit.c) */
-	memset(fs, 0, offsetof(chi_future_shm, futex));
-	__atomic_store_n(&fs->futex, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&fs->waiters, 0, __ATOMIC_RELAXED);
-	memset(&fs->out_size, 0, sizeof(*fs) - offsetof(chi_future_shm, out_size));
-	fs->flags = CHI_FUTURE_COPY_FROM_CLIENT;
-	fs->out_size = out_size;
-	fs->data = data;
-	fs->data_cap = data_cap;
-	fs->client = c->id;
+	chi_future_block_init(fs, CHI_FUTURE_COPY_FROM_CLIENT, out_size, data, data_cap, 0, c->id, 0);
 	memcpy(fs->copy_space, wire, len);
 	assert_int_equal(chi_client_publish(c, 0, 0, off, 0), 0);
 	while (!(chi_future_flags(fs) & CHI_FUTURE_COMPLETE))

@@ -8,6 +8,10 @@
 #include "queue/lane.h"
 #include "shm/shm.h"
 
+/* chi_future.kind */
+#define CHI_FUT_COPY 0u
+#define CHI_FUT_POINTER 1u
+
 struct chi_client {
 	chi_seg seg;        /* this client's mapping (remote clients only) */
 	void *base;

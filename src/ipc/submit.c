@@ -13,9 +13,6 @@
 #include "runtime/runtime.h"
 #include "task/future_ops.h"
 
-#define CHI_FUT_COPY 0u
-#define CHI_FUT_POINTER 1u
-
 static void set_handle(chi_future *f, chi_client *c, chi_future_shm *fs, uint64_t off,
 		       chi_task *t, const chi_codec *codec, uint32_t kind)
 {
@@ -58,19 +55,9 @@ static int make_copy(chi_client *c, chi_task *t, const chi_codec *codec, chi_fut
 	}
 	uint32_t lane = chi_client_pick_lane(c);
 	/* F0: plain stores, published by the slot's release (P4) */
-	fs->flags = CHI_FUTURE_COPY_FROM_CLIENT;
-	fs->result = 0;
-	/* atomic: a worker that completed this block's previous use may still
-	 * be reading waiters / bumping futex (a spurious wake at worst) */
-	__atomic_store_n(&fs->futex, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&fs->waiters, 0, __ATOMIC_RELAXED);
-	fs->out_size = t->out_size;
-	fs->data_cap = data ? cap : 0;
-	fs->data = data ? chi_offptr_make(CHI_SEG_ID_MAIN, data) : CHI_OFFPTR_NULL;
-	fs->task_ptr = 0;
-	fs->client = c->id;
-	fs->lane = lane;
-	fs->t_submit = 0;
+	chi_future_block_init(fs, CHI_FUTURE_COPY_FROM_CLIENT, t->out_size,
+			      data ? chi_offptr_make(CHI_SEG_ID_MAIN, data) : CHI_OFFPTR_NULL,
+			      data ? cap : 0, 0, c->id, lane);
 
 	memcpy(buf, t, sizeof(chi_task));
 	chi_ar a;
@@ -112,18 +99,9 @@ int chi_make_pointer_future(chi_ctx *ctx, chi_task *t, chi_future *f)
 	if (!off)
 		return -ENOMEM;
 	chi_future_shm *fs = (chi_future_shm *)((char *)c->base + off);
-	fs->flags = CHI_FUTURE_POINTER;
-	fs->result = 0;
-	__atomic_store_n(&fs->futex, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&fs->waiters, 0, __ATOMIC_RELAXED);
-	fs->out_size = 0;
-	fs->data_cap = 0;
-	fs->data = CHI_OFFPTR_NULL;
-	fs->t_submit = 0;
-	fs->task_ptr = (uint64_t)(uintptr_t)t;
-	fs->client = c->id;
 	uint32_t lane = w->lanes[w->next_lane++ % w->nlanes];
-	fs->lane = lane;
+	chi_future_block_init(fs, CHI_FUTURE_POINTER, 0, CHI_OFFPTR_NULL, 0,
+			      (uint64_t)(uintptr_t)t, c->id, lane);
 	uint32_t prio = (t->flags & CHI_TASK_BULK) ? 1 : 0;
 	/* This worker consumes the lane it publishes on: never block on it. */
 	int rc;

@@ -16,7 +16,6 @@
 #include "runtime/runtime.h"
 #include "task/future_ops.h"
 
-#define CHI_FUT_POINTER 1u
 #define SPINS_PER_CLOCK 4096u
 #define SPINS_PER_YIELD 512u
 

@@ -18,6 +18,26 @@ static inline uint8_t *chi_future_wire(void *base, chi_future_shm *f, uint32_t *
 	return f->copy_space;
 }
 
+/* F0: fill a future block before it is published (submitter side). futex and
+ * waiters are stored atomically: a worker that completed the block's previous
+ * use may still read waiters / bump futex (a spurious wake at worst). */
+static inline void chi_future_block_init(chi_future_shm *fs, uint64_t flags, uint32_t out_size,
+					 chi_offptr data, uint32_t data_cap, uint64_t task_ptr,
+					 uint32_t client, uint32_t lane)
+{
+	fs->flags = flags;
+	fs->result = 0;
+	__atomic_store_n(&fs->futex, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fs->waiters, 0, __ATOMIC_RELAXED);
+	fs->out_size = out_size;
+	fs->data_cap = data_cap;
+	fs->data = data;
+	fs->task_ptr = task_ptr;
+	fs->client = client;
+	fs->lane = lane;
+	fs->t_submit = 0;
+}
+
 /* F1: complete the future with `result` (ERROR set when result < 0), as one
  * 16-byte store, then wake a sleeping host waiter. `flags` is the value the
  * submitter wrote (the runtime read it when it took the task). */
