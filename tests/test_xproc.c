@@ -51,6 +51,16 @@ static int child_main(const char *name, uint32_t id)
 		if (chi_call(c, &e.hdr, &chi_test_echo_codec) != n || memcmp(in, out, n))
 			wrong++;
 	}
+	/* an arena-sized transfer: its block lives in one of this client's
+	 * chunks, bigger than the default chunk */
+	static uint8_t big[600 * 1024], back[600 * 1024];
+	for (uint32_t k = 0; k < sizeof(big); k++)
+		big[k] = (uint8_t)(k * 7 + id);
+	chi_test_echo_task e;
+	chi_test_echo_init(&e, CHI_POOL_TEST, big, sizeof(big), back, sizeof(back));
+	if (chi_call(c, &e.hdr, &chi_test_echo_codec) != (int64_t)sizeof(big) ||
+	    memcmp(big, back, sizeof(big)))
+		wrong++;
 	chi_client_close(c);
 	return wrong ? 1 : 0;
 }

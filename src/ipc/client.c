@@ -54,6 +54,7 @@ int chi_client_register(chi_client *c)
 		if (__atomic_compare_exchange_n(&tab[i].state, &expect, CHI_CLIENT_LIVE, 0,
 						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 			tab[i].pid = (int32_t)getpid();
+			tab[i].chunks = 0;
 			tab[i].epoch = c->epoch;
 			tab[i].attach_ns = chi_now_ns();
 			c->slot = &tab[i];
@@ -85,16 +86,6 @@ int chi_client_check_runtime(chi_client *c)
 		return -EOWNERDEAD;
 	}
 	return 0;
-}
-
-uint64_t chi_client_alloc(chi_client *c, uint64_t size)
-{
-	return chi_alloc(c->base, &c->dir->alloc, size);
-}
-
-void chi_client_free(chi_client *c, uint64_t off, uint64_t size)
-{
-	chi_free(c->base, &c->dir->alloc, off, size);
 }
 
 void chi_client_wake_lane(chi_client *c, uint32_t lane)
@@ -176,8 +167,9 @@ void chi_client_close(chi_client *c)
 {
 	if (!c || c->rt) /* the embedded runtime's own client closes with it */
 		return;
+	/* the runtime returns its chunks once the lanes have moved past it */
 	if (c->slot)
-		__atomic_store_n(&c->slot->state, CHI_CLIENT_FREE, __ATOMIC_RELEASE);
+		__atomic_store_n(&c->slot->state, CHI_CLIENT_CLOSED, __ATOMIC_RELEASE);
 	chi_client_unbind(c);
 	chi_seg_close(&c->seg);
 	free(c);

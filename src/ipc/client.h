@@ -27,6 +27,7 @@ struct chi_client {
 	uint64_t busy_wait_ns;
 	uint64_t max_sleep_ns;
 	chi_runtime *rt;    /* set for the embedded runtime's own client */
+	uint64_t cur_chunk;     /* chunk this client allocates from (chunk.c) */
 	uint64_t last_alive;    /* runtime heartbeat last seen, and when */
 	uint64_t last_alive_ns;
 };
@@ -42,9 +43,13 @@ int chi_client_register(chi_client *c);
 int chi_client_check_runtime(chi_client *c);
 /* A heartbeat that has not moved for this long means the runtime is dead. */
 #define CHI_HEARTBEAT_DEAD_NS (2000ull * 1000 * 1000)
-/* Allocate / free a block in the main segment's arena. */
+/* Allocate / free a block in the main segment's arena: inside the client's
+ * own chunks for clients of other processes (chunk.c). */
 uint64_t chi_client_alloc(chi_client *c, uint64_t size);
 void chi_client_free(chi_client *c, uint64_t off, uint64_t size);
+/* Runtime: give a dead or closed client's chunks back to the main arena;
+ * returns how many. */
+uint64_t chi_chunks_release(void *base, chi_alloc_hdr *main, uint64_t *head);
 /* Wake the worker that owns `lane` if it sleeps (W3-W4 in worker.c). */
 void chi_client_wake_lane(chi_client *c, uint32_t lane);
 /* Publish a block on a lane at a priority; `try_only` never waits. */

@@ -8,7 +8,9 @@
  *   workers[w].sleeping / sleep_futex: Dekker pair between a worker going to
  *     sleep and a producer publishing (src/runtime/worker.c, W1-W4);
  *   clients[i].state: CAS by connecting clients and by the runtime when it
- *     reaps a dead one (src/ipc/client.c);
+ *     reaps a dead one (src/ipc/client.c); clients[i].chunks: pushed by the
+ *     client, read by the runtime once the client is DEAD or CLOSED
+ *     (src/ipc/chunk.c);
  *   pools[i]: written by the runtime (admin methods) under its pool lock,
  *     state last with release (PL1); readers load state with acquire (PL2). */
 #ifndef CHI_SRC_IPC_LAYOUT_H
@@ -22,7 +24,8 @@
 #define CHI_MAX_CLIENTS 256
 #define CHI_CLIENT_FREE 0u
 #define CHI_CLIENT_LIVE 1u
-#define CHI_CLIENT_DEAD 2u
+#define CHI_CLIENT_DEAD 2u   /* its process is gone: reclaim its chunks */
+#define CHI_CLIENT_CLOSED 3u /* closed normally: reclaim its chunks too */
 
 typedef struct CHI_ALIGNAS(64) chi_worker_shm {
 	/* line 0: read by producers on every publish (W3) */
@@ -44,7 +47,8 @@ typedef struct CHI_ALIGNAS(64) chi_client_shm {
 	int32_t pid;
 	uint64_t epoch;  /* runtime epoch the client attached under */
 	uint64_t attach_ns;
-	uint8_t pad[40];
+	uint64_t chunks;    /* offset of its newest arena chunk (src/ipc/chunk.c) */
+	uint8_t pad[32];
 } chi_client_shm;
 
 typedef struct chi_pool_shm {
@@ -70,6 +74,8 @@ typedef struct CHI_ALIGNAS(64) chi_main_dir {
 	uint64_t start_ns;
 	uint32_t max_clients;
 	uint32_t npools;
+	uint64_t clients_dead;     /* clients found dead by the reaper */
+	uint64_t chunks_reclaimed; /* arena chunks returned from gone clients */
 	chi_pool_shm pools[CHI_MAX_POOLS];
 } chi_main_dir;
 

@@ -133,18 +133,9 @@ static void *monitor_main(void *arg)
 {
 	chi_runtime *rt = arg;
 	chi_seg_hdr *h = chi_seg_hdr_of(&rt->main);
-	chi_client_shm *tab = (chi_client_shm *)((char *)rt->main.base + rt->dir->clients_off);
 	while (!__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
 		__atomic_store_n(&h->alive, h->alive + 1, __ATOMIC_RELEASE);
-		for (uint32_t i = 0; i < rt->dir->max_clients; i++) {
-			if (__atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE) != CHI_CLIENT_LIVE)
-				continue;
-			if (tab[i].pid > 0 && kill(tab[i].pid, 0) != 0 && errno == ESRCH) {
-				uint32_t live = CHI_CLIENT_LIVE; /* CL2 */
-				__atomic_compare_exchange_n(&tab[i].state, &live, CHI_CLIENT_DEAD, 0,
-							    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-			}
-		}
+		chi_reaper_tick(rt);
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
@@ -190,6 +181,9 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 	rc = chi_pools_create_from_config(rt);
 	if (rc)
 		goto fail_workers;
+	rc = chi_reaper_init(rt);
+	if (rc)
+		goto fail_workers;
 	rc = pthread_create(&rt->monitor, NULL, monitor_main, rt);
 	if (rc) {
 		rc = -rc;
@@ -200,6 +194,7 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 	return 0;
 fail_workers:
 	chi_workers_join(rt);
+	chi_reaper_fini(rt);
 	chi_pools_destroy_all(rt);
 fail_bind:
 	chi_client_unbind(&rt->self);
@@ -222,6 +217,7 @@ void chi_runtime_stop(chi_runtime *rt)
 	if (rt->monitor_started)
 		pthread_join(rt->monitor, NULL);
 	chi_pools_destroy_all(rt);
+	chi_reaper_fini(rt);
 	chi_client_unbind(&rt->self);
 	chi_seg_close(&rt->main);
 	pthread_mutex_destroy(&rt->pool_lock);

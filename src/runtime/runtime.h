@@ -52,6 +52,10 @@ struct chi_runtime {
 	uint32_t stop;           /* workers exit after draining */
 	uint32_t stop_requested; /* admin.stop was called */
 	int membarrier_ok;       /* MEMBARRIER_CMD_PRIVATE_EXPEDITED registered */
+	/* reaper (monitor thread only) */
+	uint8_t *reap_pending;
+	uint64_t *reap_tails;
+	uint64_t *reap_seqs;
 };
 
 /* The worker running on this thread, NULL elsewhere. */
@@ -72,6 +76,11 @@ int chi_pool_create(chi_runtime *rt, uint32_t id, const char *name, const char *
 		    const chi_pool_conf *conf, uint32_t *out_id);
 int chi_pool_destroy(chi_runtime *rt, uint32_t id);
 void chi_pools_destroy_all(chi_runtime *rt);
+
+/* reaper: dead clients and their chunks (reaper.c), run by the monitor */
+int chi_reaper_init(chi_runtime *rt);
+void chi_reaper_fini(chi_runtime *rt);
+void chi_reaper_tick(chi_runtime *rt);
 
 /* modules built in */
 extern const chi_module chi_admin_module;
