@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 bash scripts/build.sh build >/dev/null
-exec ./build/chi-demo "$@"
+exec ./build/chi demo "$@"

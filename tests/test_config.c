@@ -71,13 +71,18 @@ static void test_defaults_match_design(void **state)
 	assert_int_equal(c.gpu_lanes, 1);
 	assert_int_equal(c.gpu_workers, CHI_GPU_WORKERS_DEDICATED);
 	assert_int_equal(c.gpu_numa, CHI_NUMA_AUTO);
-	assert_int_equal(c.npools, 2);
+	assert_int_equal(c.npools, 3);
 	assert_string_equal(c.pools[0].name, "admin");
 	assert_string_equal(c.pools[0].module, "admin");
 	assert_int_equal(c.pools[0].id, 0);
 	assert_string_equal(c.pools[1].name, "test");
 	assert_string_equal(c.pools[1].module, "test");
 	assert_int_equal(c.pools[1].id, 1);
+	assert_string_equal(c.pools[2].name, "ram0");
+	assert_string_equal(c.pools[2].module, "bdev");
+	assert_int_equal(c.pools[2].id, CHI_POOL_BDEV);
+	assert_string_equal(c.pools[2].path, "");
+	assert_int_equal(c.pools[2].size, 64 * MiB);
 	assert_int_equal(chi_config_validate(&c, err, sizeof(err)), 0);
 	/* no file, no environment: load gives exactly the defaults */
 	chi_config d;
@@ -133,7 +138,7 @@ static void test_every_key_parsed(void **state)
 	assert_int_equal(c.gpu_lanes, 8);
 	assert_int_equal(c.gpu_workers, CHI_GPU_WORKERS_SHARED);
 	assert_int_equal(c.gpu_numa, 1);
-	assert_int_equal(c.npools, 2); /* no `pools` in the file: defaults stay */
+	assert_int_equal(c.npools, 3); /* no `pools` in the file: defaults stay */
 	assert_int_equal(chi_config_validate(&c, err, sizeof(err)), 0);
 
 	/* the other spellings of the enumerated keys */

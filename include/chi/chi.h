@@ -83,6 +83,8 @@ int chi_runtime_stop_requested(const chi_runtime *rt);
 int chi_client_connect(const char *name, chi_client **out);
 void chi_client_close(chi_client *c);
 uint32_t chi_client_id(const chi_client *c);
+/* Process id of the runtime this client is attached to. */
+int chi_client_owner_pid(const chi_client *c);
 
 /* ---- futures ---- */
 

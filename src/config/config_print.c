@@ -20,7 +20,7 @@ void chi_config_defaults(chi_config *c)
 	static const struct { const char *name, *module; uint64_t size; } pools[] = {
 		{ "admin", "admin", 0 },
 		{ "test", "test", 0 },
-		/* DESIGN.md: a RAM bdev joins these once the bdev module exists */
+		{ "ram0", "bdev", 64ull << 20 }, /* a RAM bdev (path "") */
 	};
 	memset(c, 0, sizeof(*c)); /* also the padding and string tails: memcmp-able */
 	strcpy(c->name, "chi");

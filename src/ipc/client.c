@@ -175,6 +175,11 @@ void chi_client_close(chi_client *c)
 	free(c);
 }
 
+int chi_client_owner_pid(const chi_client *c)
+{
+	return c->hdr->owner_pid;
+}
+
 uint32_t chi_client_id(const chi_client *c)
 {
 	return c->id;

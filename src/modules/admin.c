@@ -214,4 +214,5 @@ void chi_builtin_modules_register(void)
 {
 	chi_module_register(&chi_admin_module);
 	chi_module_register(&chi_test_module);
+	chi_module_register(&chi_bdev_module);
 }

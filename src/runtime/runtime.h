@@ -85,6 +85,7 @@ void chi_reaper_tick(chi_runtime *rt);
 /* modules built in */
 extern const chi_module chi_admin_module;
 extern const chi_module chi_test_module;
+extern const chi_module chi_bdev_module;
 void chi_builtin_modules_register(void);
 
 #endif

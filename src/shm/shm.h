@@ -42,6 +42,12 @@ void chi_seg_close(chi_seg *s);
 /* Is the process that owns this header alive? (kill(pid, 0)) */
 int chi_seg_owner_alive(const chi_seg_hdr *h);
 
+/* Remove this user's chi segments whose owner process is gone (all
+ * runtimes, or only `only_runtime`); calls report for each. Returns how many
+ * were removed, or a negative errno. */
+typedef void (*chi_cleanup_report)(const char *segment, int owner_pid, void *arg);
+int chi_shm_cleanup(const char *only_runtime, chi_cleanup_report report, void *arg);
+
 /* Allocator: lock-free size classes (256 B .. 2 GiB, powers of two), each a
  * Treiber stack with an ABA tag, fed by a bump pointer. Returns the byte
  * offset of the block inside the segment, 0 when out of memory. */

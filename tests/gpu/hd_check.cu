@@ -11,6 +11,7 @@
 #include "chi/proto/task.h"
 #include "chi/modules/test.h"
 #include "chi/modules/admin.h"
+#include "chi/modules/bdev.h"
 
 __global__ void chi_hd_check_kernel(chi_slot *slots, uint64_t *tail, uint64_t *head,
 				    uint8_t *buf, uint32_t cap, uint64_t *out)
@@ -88,5 +89,23 @@ __global__ void chi_hd_check_kernel(chi_slot *slots, uint64_t *tail, uint64_t *h
 	chi_admin_pool_task pt;
 	acc += chi_admin_pool_ser_in(&a, &pt.hdr) + chi_admin_pool_de_in(&a, &pt.hdr) +
 	       chi_admin_pool_ser_out(&a, &pt.hdr) + chi_admin_pool_de_out(&a, &pt.hdr);
+	chi_bdev_alloc_task ba;
+	chi_bdev_allocate_init(&ba, CHI_POOL_BDEV, 4096);
+	acc += chi_bdev_allocate_ser_in(&a, &ba.hdr) + chi_bdev_allocate_de_in(&a, &ba.hdr) +
+	       chi_bdev_allocate_ser_out(&a, &ba.hdr) + chi_bdev_allocate_de_out(&a, &ba.hdr);
+	chi_bdev_free_init(&ba, CHI_POOL_BDEV, 0, 4096);
+	acc += chi_bdev_free_ser_in(&a, &ba.hdr) + chi_bdev_free_de_in(&a, &ba.hdr);
+	chi_bdev_write_task bw;
+	chi_bdev_write_init(&bw, CHI_POOL_BDEV, 0, buf, 8);
+	acc += chi_bdev_write_ser_in(&a, &bw.hdr) + chi_bdev_write_de_in(&a, &bw.hdr) +
+	       chi_bdev_write_ser_out(&a, &bw.hdr) + chi_bdev_write_de_out(&a, &bw.hdr);
+	chi_bdev_read_task br;
+	chi_bdev_read_init(&br, CHI_POOL_BDEV, 0, buf + 256, 8);
+	acc += chi_bdev_read_ser_in(&a, &br.hdr) + chi_bdev_read_de_in(&a, &br.hdr) +
+	       chi_bdev_read_ser_out(&a, &br.hdr) + chi_bdev_read_de_out(&a, &br.hdr);
+	chi_bdev_stats_task bs;
+	chi_bdev_stats_init(&bs, CHI_POOL_BDEV);
+	acc += chi_bdev_stats_ser_in(&a, &bs.hdr) + chi_bdev_stats_de_in(&a, &bs.hdr) +
+	       chi_bdev_stats_ser_out(&a, &bs.hdr) + chi_bdev_stats_de_out(&a, &bs.hdr);
 	out[threadIdx.x] = acc;
 }

@@ -1,0 +1,277 @@
+/* chi/modules/bdev.h: the bdev module's tasks and their serializers, CHI_HD
+ * so that host clients, the runtime and GPU kernels share one text.
+ *
+ * A bdev pool is a block device on a real file (pool path) or on RAM (path
+ * "") of `size` bytes (the pool's capacity). Methods:
+ *   allocate  size -> offset of a run of 4096-byte blocks (size rounded up);
+ *             -ENOSPC when no run is free
+ *   free      offset, size: give an allocated run back (-EINVAL if it is not)
+ *   write     offset + bytes -> bytes written; the bytes travel in the future's
+ *             copy space or arena block (pinned memory for GPU submitters) and
+ *             the worker writes from there, zero copy
+ *   read      offset, len -> bytes, decoded into the client's buffer
+ *   stats     capacity, allocated bytes, reads, writes, bytes read, written
+ * Reads and writes are bounds-checked against the capacity (-ERANGE, nothing
+ * done) and need no allocation: allocate/free only manage space. One task
+ * moves at most memory.max_task_size bytes (less framing); chi_bdev_write and
+ * chi_bdev_read (host) split larger transfers. */
+#ifndef CHI_MODULES_BDEV_H
+#define CHI_MODULES_BDEV_H
+
+#include "chi/proto/archive.h"
+#include "chi/proto/task.h"
+
+#define CHI_BDEV_ALLOCATE 0
+#define CHI_BDEV_FREE 1
+#define CHI_BDEV_WRITE 2
+#define CHI_BDEV_READ 3
+#define CHI_BDEV_STATS 4
+#define CHI_BDEV_NMETHODS 5
+
+#define CHI_BDEV_BLOCK 4096u
+
+/* ---- allocate / free ---- */
+typedef struct chi_bdev_alloc_task {
+	chi_task hdr;
+	uint64_t size;   /* in: bytes wanted (allocate), bytes to free (free) */
+	uint64_t offset; /* out (allocate) / in (free): start of the run */
+} chi_bdev_alloc_task;
+CHI_INLINE void chi_bdev_allocate_init(chi_bdev_alloc_task *t, chi_pool_id pool, uint64_t size)
+{
+	chi_task_init(&t->hdr, pool, CHI_BDEV_ALLOCATE, 0);
+	t->size = size;
+	t->offset = 0;
+	t->hdr.in_size = 8;
+	t->hdr.out_size = 8;
+}
+CHI_INLINE int chi_bdev_allocate_ser_in(chi_ar *a, const chi_task *h)
+{
+	chi_ar_put_u64(a, ((const chi_bdev_alloc_task *)h)->size);
+	return a->err;
+}
+CHI_INLINE int chi_bdev_allocate_de_in(chi_ar *a, chi_task *h)
+{
+	((chi_bdev_alloc_task *)h)->size = chi_ar_get_u64(a);
+	return a->err;
+}
+CHI_INLINE int chi_bdev_allocate_ser_out(chi_ar *a, const chi_task *h)
+{
+	chi_ar_put_u64(a, ((const chi_bdev_alloc_task *)h)->offset);
+	return a->err;
+}
+CHI_INLINE int chi_bdev_allocate_de_out(chi_ar *a, chi_task *h)
+{
+	((chi_bdev_alloc_task *)h)->offset = chi_ar_get_u64(a);
+	return a->err;
+}
+
+CHI_INLINE void chi_bdev_free_init(chi_bdev_alloc_task *t, chi_pool_id pool, uint64_t offset,
+				   uint64_t size)
+{
+	chi_task_init(&t->hdr, pool, CHI_BDEV_FREE, 0);
+	t->size = size;
+	t->offset = offset;
+	t->hdr.in_size = 16;
+}
+CHI_INLINE int chi_bdev_free_ser_in(chi_ar *a, const chi_task *h)
+{
+	const chi_bdev_alloc_task *t = (const chi_bdev_alloc_task *)h;
+	chi_ar_put_u64(a, t->offset);
+	chi_ar_put_u64(a, t->size);
+	return a->err;
+}
+CHI_INLINE int chi_bdev_free_de_in(chi_ar *a, chi_task *h)
+{
+	chi_bdev_alloc_task *t = (chi_bdev_alloc_task *)h;
+	t->offset = chi_ar_get_u64(a);
+	t->size = chi_ar_get_u64(a);
+	return a->err;
+}
+
+/* ---- write ---- */
+typedef struct chi_bdev_write_task {
+	chi_task hdr;
+	uint64_t offset;     /* in */
+	const uint8_t *data; /* in: the bytes (runtime side: points into the archive) */
+	uint32_t len;        /* in */
+	uint32_t pad;
+	uint64_t written;    /* out */
+} chi_bdev_write_task;
+CHI_INLINE void chi_bdev_write_init(chi_bdev_write_task *t, chi_pool_id pool, uint64_t offset,
+				    const void *data, uint32_t len)
+{
+	chi_task_init(&t->hdr, pool, CHI_BDEV_WRITE, 0);
+	t->offset = offset;
+	t->data = (const uint8_t *)data;
+	t->len = len;
+	t->pad = 0;
+	t->written = 0;
+	t->hdr.in_size = 8 + 4 + len;
+	t->hdr.out_size = 8;
+}
+CHI_INLINE int chi_bdev_write_ser_in(chi_ar *a, const chi_task *h)
+{
+	const chi_bdev_write_task *t = (const chi_bdev_write_task *)h;
+	chi_ar_put_u64(a, t->offset);
+	chi_ar_put_bytes(a, t->data, t->len);
+	return a->err;
+}
+CHI_INLINE int chi_bdev_write_de_in(chi_ar *a, chi_task *h)
+{
+	chi_bdev_write_task *t = (chi_bdev_write_task *)h;
+	t->offset = chi_ar_get_u64(a);
+	t->data = chi_ar_get_bytes(a, &t->len); /* zero copy: points into the archive */
+	return a->err;
+}
+CHI_INLINE int chi_bdev_write_ser_out(chi_ar *a, const chi_task *h)
+{
+	chi_ar_put_u64(a, ((const chi_bdev_write_task *)h)->written);
+	return a->err;
+}
+CHI_INLINE int chi_bdev_write_de_out(chi_ar *a, chi_task *h)
+{
+	((chi_bdev_write_task *)h)->written = chi_ar_get_u64(a);
+	return a->err;
+}
+
+/* ---- read ---- */
+typedef struct chi_bdev_read_task {
+	chi_task hdr;
+	uint64_t offset;    /* in */
+	uint32_t len;       /* in: bytes wanted; buf holds len bytes */
+	uint32_t got;       /* out: bytes received */
+	uint8_t *buf;       /* out: the client's buffer */
+	const uint8_t *src; /* runtime side: where ser_out copies the bytes from */
+} chi_bdev_read_task;
+CHI_INLINE void chi_bdev_read_init(chi_bdev_read_task *t, chi_pool_id pool, uint64_t offset,
+				   void *buf, uint32_t len)
+{
+	chi_task_init(&t->hdr, pool, CHI_BDEV_READ, 0);
+	t->offset = offset;
+	t->len = len;
+	t->got = 0;
+	t->buf = (uint8_t *)buf;
+	t->src = (const uint8_t *)0;
+	t->hdr.in_size = 12;
+	t->hdr.out_size = 4 + len;
+}
+CHI_INLINE int chi_bdev_read_ser_in(chi_ar *a, const chi_task *h)
+{
+	const chi_bdev_read_task *t = (const chi_bdev_read_task *)h;
+	chi_ar_put_u64(a, t->offset);
+	chi_ar_put_u32(a, t->len);
+	return a->err;
+}
+CHI_INLINE int chi_bdev_read_de_in(chi_ar *a, chi_task *h)
+{
+	chi_bdev_read_task *t = (chi_bdev_read_task *)h;
+	t->offset = chi_ar_get_u64(a);
+	t->len = chi_ar_get_u32(a);
+	return a->err;
+}
+CHI_INLINE int chi_bdev_read_ser_out(chi_ar *a, const chi_task *h)
+{
+	const chi_bdev_read_task *t = (const chi_bdev_read_task *)h;
+	chi_ar_put_u32(a, t->got);
+	uint8_t *p = chi_ar_reserve(a, t->got);
+	if (p && t->got) {
+		if (t->src)
+			chi_ar_copy(p, t->src, t->got);
+		else
+			a->err = -CHI_EINVAL;
+	}
+	return a->err;
+}
+CHI_INLINE int chi_bdev_read_de_out(chi_ar *a, chi_task *h)
+{
+	chi_bdev_read_task *t = (chi_bdev_read_task *)h;
+	uint32_t n = chi_ar_get_u32(a);
+	const uint8_t *p = n <= t->len ? chi_ar_take(a, n) : (const uint8_t *)0;
+	if (p) {
+		if (n)
+			chi_ar_copy(t->buf, p, n);
+		t->got = n;
+	} else if (!a->err) {
+		a->err = -CHI_EBADMSG;
+	}
+	return a->err;
+}
+
+/* ---- stats ---- */
+typedef struct chi_bdev_stats_task {
+	chi_task hdr;
+	uint64_t capacity;      /* out: bytes */
+	uint64_t allocated;     /* out: bytes in allocated blocks */
+	uint64_t reads;         /* out: successful read tasks */
+	uint64_t writes;        /* out: successful write tasks */
+	uint64_t bytes_read;    /* out */
+	uint64_t bytes_written; /* out */
+} chi_bdev_stats_task;
+CHI_INLINE void chi_bdev_stats_init(chi_bdev_stats_task *t, chi_pool_id pool)
+{
+	chi_task_init(&t->hdr, pool, CHI_BDEV_STATS, 0);
+	t->capacity = t->allocated = t->reads = t->writes = 0;
+	t->bytes_read = t->bytes_written = 0;
+	t->hdr.out_size = 6 * 8;
+}
+CHI_INLINE int chi_bdev_stats_ser_in(chi_ar *a, const chi_task *h)
+{
+	(void)h;
+	return a->err;
+}
+CHI_INLINE int chi_bdev_stats_de_in(chi_ar *a, chi_task *h)
+{
+	(void)h;
+	return a->err;
+}
+CHI_INLINE int chi_bdev_stats_ser_out(chi_ar *a, const chi_task *h)
+{
+	const chi_bdev_stats_task *t = (const chi_bdev_stats_task *)h;
+	chi_ar_put_u64(a, t->capacity);
+	chi_ar_put_u64(a, t->allocated);
+	chi_ar_put_u64(a, t->reads);
+	chi_ar_put_u64(a, t->writes);
+	chi_ar_put_u64(a, t->bytes_read);
+	chi_ar_put_u64(a, t->bytes_written);
+	return a->err;
+}
+CHI_INLINE int chi_bdev_stats_de_out(chi_ar *a, chi_task *h)
+{
+	chi_bdev_stats_task *t = (chi_bdev_stats_task *)h;
+	t->capacity = chi_ar_get_u64(a);
+	t->allocated = chi_ar_get_u64(a);
+	t->reads = chi_ar_get_u64(a);
+	t->writes = chi_ar_get_u64(a);
+	t->bytes_read = chi_ar_get_u64(a);
+	t->bytes_written = chi_ar_get_u64(a);
+	return a->err;
+}
+
+#ifndef __CUDACC__
+#include "chi/chi.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
+extern const chi_codec chi_bdev_allocate_codec;
+extern const chi_codec chi_bdev_free_codec;
+extern const chi_codec chi_bdev_write_codec;
+extern const chi_codec chi_bdev_read_codec;
+extern const chi_codec chi_bdev_stats_codec;
+
+/* Bytes one task of chi_bdev_write / chi_bdev_read carries: 512 KiB, below
+ * the 1 MiB memory.max_task_size default; smaller when the runtime's
+ * max_task_size is smaller (then max_task_size less the write framing). */
+#define CHI_BDEV_CHUNK (512u * 1024u)
+/* Write (read) len bytes at off, any length: split into pieces of at most
+ * CHI_BDEV_CHUNK bytes with up to 8 pieces in flight. Returns len, or the
+ * first negative error (pieces already submitted are waited for; some may have
+ * been done). */
+int64_t chi_bdev_write(chi_client *c, chi_pool_id pool, uint64_t off, const void *buf,
+		       uint64_t len);
+int64_t chi_bdev_read(chi_client *c, chi_pool_id pool, uint64_t off, void *buf, uint64_t len);
+#ifdef __cplusplus
+}
+#endif
+#endif
+
+#endif

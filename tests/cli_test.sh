@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# tests/cli_test.sh CHI: the chi command end to end, with a real daemon:
+# start (returns once clients can connect), a second start with the same name
+# refused, status, config --print round trip, a bad key named with its line,
+# stop (and status afterwards fails), a SIGKILLed daemon's stale segment
+# removed by chi cleanup, and a fresh start on the same name afterwards.
+set -u
+chi=$1
+export CHI_RUNTIME_NAME=cli$$
+export CHI_RUNTIME_NUM_WORKERS=1
+tmp=$(mktemp -d)
+fail() { echo "FAIL: $*"; "$chi" stop >/dev/null 2>&1; rm -rf "$tmp"; exit 1; }
+seg=/dev/shm/chi.$(id -u).$CHI_RUNTIME_NAME.main
+
+"$chi" start >"$tmp/out" 2>&1 || fail "start: $(cat "$tmp/out")"
+[ -e "$seg" ] || fail "no segment after start returned"
+"$chi" start >"$tmp/out" 2>&1 && fail "second start with the same name succeeded"
+grep -q "already running" "$tmp/out" || fail "second start message: $(cat "$tmp/out")"
+
+"$chi" status >"$tmp/st" 2>&1 || fail "status: $(cat "$tmp/st")"
+grep -q "^runtime   $CHI_RUNTIME_NAME$" "$tmp/st" || fail "status name: $(cat "$tmp/st")"
+grep -q "^workers   1$" "$tmp/st" || fail "status workers: $(cat "$tmp/st")"
+grep -q "test(1, test)" "$tmp/st" || fail "status pools: $(cat "$tmp/st")"
+pid=$(awk '/^pid/{print $2}' "$tmp/st")
+kill -0 "$pid" 2>/dev/null || fail "status pid $pid is not alive"
+
+"$chi" config --print >"$tmp/c1" || fail "config --print"
+CHI_SERVER_CONF=$tmp/c1 "$chi" config --print >"$tmp/c2" || fail "config --print of printed config"
+cmp -s "$tmp/c1" "$tmp/c2" || fail "config --print does not round-trip"
+printf 'runtime:\n  name: x\n  num_workerz: 3\n' >"$tmp/bad.yaml"
+"$chi" config --print --config "$tmp/bad.yaml" >"$tmp/out" 2>&1 && fail "bad key accepted"
+grep -q "bad.yaml:3: unknown key 'runtime.num_workerz'" "$tmp/out" || fail "bad key message: $(cat "$tmp/out")"
+
+"$chi" stop >"$tmp/out" 2>&1 || fail "stop: $(cat "$tmp/out")"
+[ -e "$seg" ] && fail "segment left after stop"
+kill -0 "$pid" 2>/dev/null && fail "daemon $pid still running after stop"
+"$chi" status >/dev/null 2>&1 && fail "status succeeded after stop"
+
+"$chi" start >/dev/null 2>&1 || fail "restart"
+pid=$("$chi" status | awk '/^pid/{print $2}')
+kill -9 "$pid"
+for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+[ -e "$seg" ] || fail "killed daemon left no segment (nothing to clean)"
+"$chi" cleanup --name "$CHI_RUNTIME_NAME" >"$tmp/out" || fail "cleanup"
+grep -q "removed /chi.$(id -u).$CHI_RUNTIME_NAME.main (owner pid $pid is gone)" "$tmp/out" || fail "cleanup output: $(cat "$tmp/out")"
+[ -e "$seg" ] && fail "cleanup left the stale segment"
+"$chi" start >/dev/null 2>&1 || fail "start after cleanup"
+"$chi" stop >/dev/null 2>&1 || fail "final stop"
+rm -rf "$tmp"
+echo "cli test: OK"

@@ -1,0 +1,151 @@
+/* tests/fault_runtime_gone.c: failure row "runtime dies or stops". The
+ * runtime runs in a child process (this binary, spawned).
+ *   killed: SIGKILL while a client waits on a running task; the wait returns
+ *     -EOWNERDEAD within a bounded time, even though the killed runtime stays
+ *     a zombie (not reaped) so its pid still answers kill(pid, 0);
+ *   stopped: admin.stop while tasks are queued; the queued tasks still
+ *     complete (the stop drains), then a new submission gets -ESHUTDOWN and a
+ *     wait on a task published after the drain returns -ESHUTDOWN promptly. */
+#include "test_util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "chi/modules/admin.h"
+#include "chi/modules/test.h"
+#include "ipc/client.h"
+#include "shm/shm.h"
+#include "task/future_ops.h"
+
+extern char **environ;
+static char self_path[4096];
+
+static int runtime_child(const char *name)
+{
+	chi_config cfg;
+	test_config(&cfg, 1, 1, 64);
+	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
+	chi_runtime *rt;
+	if (chi_runtime_start(&cfg, &rt))
+		return 2;
+	while (!chi_runtime_stop_requested(rt)) {
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	chi_runtime_stop(rt);
+	return 0;
+}
+
+static pid_t spawn_runtime(char *name, chi_client **c)
+{
+	static int seq;
+	snprintf(name, 32, "rg%d_%d", (int)getpid(), seq++);
+	pid_t pid;
+	char *argv[] = {self_path, (char *)"--runtime", name, NULL};
+	assert_int_equal(posix_spawn(&pid, self_path, NULL, NULL, argv, environ), 0);
+	for (int i = 0; i < 500; i++) {
+		if (chi_client_connect(name, c) == 0)
+			return pid;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("runtime %s did not come up", name);
+	return -1;
+}
+
+static void test_killed(void **state)
+{
+	(void)state;
+	char name[32];
+	chi_client *c;
+	pid_t pid = spawn_runtime(name, &c);
+	chi_test_arg_task t;
+	chi_test_arg_init(&t, CHI_POOL_TEST, CHI_TEST_SPIN, 900 * 1000 * 1000);
+	chi_future f;
+	assert_int_equal(chi_make_copy_future(c, &t.hdr, &chi_test_arg_codec, &f), 0);
+	while (!__atomic_load_n(&c->lanes[0].popped, __ATOMIC_ACQUIRE))
+		chi_cpu_relax();
+	kill(pid, SIGKILL); /* not reaped yet: a zombie */
+	uint64_t t0 = chi_now_ns();
+	assert_int_equal(chi_future_wait(&f), -EOWNERDEAD);
+	uint64_t waited = chi_now_ns() - t0;
+	assert_true(waited < 4000000000ull); /* heartbeat limit 2 s + a slice */
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	/* no new work is accepted through a dead runtime either */
+	chi_client_close(c);
+	char seg[CHI_SEG_NAME_MAX];
+	chi_shm_name(seg, sizeof(seg), name, "main", -1);
+	assert_int_equal(chi_client_connect(name, &c), -ECONNREFUSED);
+	assert_int_equal(chi_shm_cleanup(name, NULL, NULL), 1);
+	assert_int_equal(chi_client_connect(name, &c), -ENOENT);
+}
+
+static void test_stopped(void **state)
+{
+	(void)state;
+	char name[32];
+	chi_client *c;
+	pid_t pid = spawn_runtime(name, &c);
+	chi_test_arg_task spin;
+	chi_future fs, fd[8], fstop;
+	chi_test_double_plus_task d[8];
+	chi_test_arg_init(&spin, CHI_POOL_TEST, CHI_TEST_SPIN, 200 * 1000 * 1000);
+	assert_int_equal(chi_make_copy_future(c, &spin.hdr, &chi_test_arg_codec, &fs), 0);
+	chi_task stop;
+	chi_task_init(&stop, CHI_POOL_ADMIN, CHI_ADMIN_STOP, 0);
+	assert_int_equal(chi_make_copy_future(c, &stop, &chi_admin_stop_codec, &fstop), 0);
+	for (int i = 0; i < 8; i++) {
+		chi_test_double_plus_init(&d[i], CHI_POOL_TEST, (uint64_t)i, 1);
+		assert_int_equal(chi_make_copy_future(c, &d[i].hdr, &chi_test_double_plus_codec, &fd[i]), 0);
+	}
+	/* everything published before the stop completes */
+	assert_int_equal(chi_future_wait(&fs), 0);
+	assert_int_equal(chi_future_wait(&fstop), 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(chi_future_wait(&fd[i]), 2 * i + 1);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* afterwards: new submissions are refused ... */
+	chi_test_double_plus_task x;
+	chi_future fx;
+	chi_test_double_plus_init(&x, CHI_POOL_TEST, 1, 1);
+	assert_int_equal(chi_make_copy_future(c, &x.hdr, &chi_test_double_plus_codec, &fx), -ESHUTDOWN);
+	/* ... and a wait on a task that slipped in after the drain ends promptly */
+	uint64_t off = chi_client_alloc(c, CHI_FUTURE_BLOCK);
+	assert_true(off != 0);
+	chi_future_shm *b = (chi_future_shm *)((char *)c->base + off);
+	chi_future_block_init(b, CHI_FUTURE_COPY_FROM_CLIENT, 8, CHI_OFFPTR_NULL, 0, 0, c->id, 0);
+	assert_int_equal(chi_lane_try_submit(&c->views[0][0], chi_offptr_make(CHI_SEG_ID_MAIN, off), 1, c->id), 0);
+	chi_future late = {b, c, &x.hdr, &chi_test_double_plus_codec, off, CHI_FUT_COPY, 0};
+	uint64_t t0 = chi_now_ns();
+	assert_int_equal(chi_future_wait(&late), -ESHUTDOWN);
+	assert_true(chi_now_ns() - t0 < 1000000000ull);
+	chi_client_close(c);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "--runtime"))
+		return runtime_child(argv[2]);
+	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+	if (n <= 0)
+		return 1;
+	self_path[n] = 0;
+#if defined(CHI_TSAN)
+	fprintf(stderr, "fault_runtime_gone: skipped under ThreadSanitizer (cross-process)\n");
+	return 77;
+#endif
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stopped),
+		cmocka_unit_test(test_killed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,22 @@
+/* tools/cli.h: the chi command's subcommands. Each returns the process exit
+ * status: 0 success, 1 failure (a readable message on stderr), 2 usage. */
+#ifndef CHI_TOOLS_CLI_H
+#define CHI_TOOLS_CLI_H
+
+#include "chi/config.h"
+
+int chi_cmd_start(int argc, char **argv);
+int chi_cmd_stop(int argc, char **argv);
+int chi_cmd_status(int argc, char **argv);
+int chi_cmd_config(int argc, char **argv);
+int chi_cmd_cleanup(int argc, char **argv);
+int chi_cmd_demo(int argc, char **argv);
+
+/* Load the effective configuration (defaults, --config file or
+ * CHI_SERVER_CONF, environment); prints the error and returns -1. */
+int chi_cli_load_config(chi_config *cfg, const char *path);
+
+/* The runtime name a client command talks to: --name, else the config's. */
+const char *chi_cli_runtime_name(const char *opt_name, const char *conf_path, chi_config *cfg);
+
+#endif

@@ -1,0 +1,169 @@
+/* tools/cmd_info.c: chi status, chi config --print, chi cleanup, and the
+ * configuration helpers the other commands share. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chi/chi.h"
+#include "chi/modules/admin.h"
+#include "cli.h"
+#include "ipc/client.h"
+#include "shm/shm.h"
+
+int chi_cli_load_config(chi_config *cfg, const char *path)
+{
+	char err[512];
+	if (chi_config_load(cfg, path, err, sizeof(err))) {
+		fprintf(stderr, "chi: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+const char *chi_cli_runtime_name(const char *opt_name, const char *conf_path, chi_config *cfg)
+{
+	if (chi_cli_load_config(cfg, conf_path))
+		return NULL;
+	return opt_name ? opt_name : cfg->name;
+}
+
+/* --name/--config parsing shared by status and cleanup */
+static int name_opts(int argc, char **argv, const char *usage, const char **name,
+		     const char **conf)
+{
+	static const struct option opts[] = {{"name", required_argument, 0, 'n'},
+					     {"config", required_argument, 0, 'c'},
+					     {"help", no_argument, 0, 'h'},
+					     {0, 0, 0, 0}};
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "n:c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'n': *name = optarg; break;
+		case 'c': *conf = optarg; break;
+		case 'h': printf("%s", usage); return 0;
+		default: fprintf(stderr, "%s", usage); return 2;
+		}
+	}
+	return -1;
+}
+
+int chi_cmd_status(int argc, char **argv)
+{
+	const char *name = NULL, *conf = NULL;
+	int rc = name_opts(argc, argv, "usage: chi status [--name NAME] [--config FILE]\n", &name,
+			   &conf);
+	if (rc >= 0)
+		return rc;
+	chi_config cfg;
+	if (!(name = chi_cli_runtime_name(name, conf, &cfg)))
+		return 1;
+	chi_client *c;
+	rc = chi_client_connect(name, &c);
+	if (rc) {
+		fprintf(stderr, "chi: no runtime named '%s' is running (%s)\n", name, chi_strerror(rc));
+		return 1;
+	}
+	chi_admin_stats_task *st = malloc(sizeof(*st));
+	chi_admin_list_task *pl = malloc(sizeof(*pl));
+	chi_admin_stats_init(st);
+	chi_admin_list_init(pl);
+	int64_t r1 = chi_call(c, &st->hdr, &chi_admin_stats_codec);
+	int64_t r2 = chi_call(c, &pl->hdr, &chi_admin_list_codec);
+	if (r1 < 0 || r2 < 0) {
+		fprintf(stderr, "chi: status query failed: %s\n", chi_strerror((int)(r1 < 0 ? r1 : r2)));
+		chi_client_close(c);
+		free(st);
+		free(pl);
+		return 1;
+	}
+	double up = (double)st->uptime_ns / 1e9;
+	printf("runtime   %s\n", name);
+	printf("pid       %d\n", c->hdr->owner_pid);
+	printf("uptime    %.1f s\n", up);
+	printf("workers   %u\n", st->nworkers);
+	printf("lanes     %u x 2 priorities, depth %u\n", st->nlanes, c->dir->depth);
+	printf("clients   %llu found dead, %llu arena chunks reclaimed\n",
+	       (unsigned long long)c->dir->clients_dead, (unsigned long long)c->dir->chunks_reclaimed);
+	printf("pools    ");
+	for (uint32_t i = 0; i < pl->count; i++)
+		printf(" %s(%u, %s)", pl->pools[i].name, pl->pools[i].id, pl->pools[i].module);
+	printf("\n\n%-5s %12s %12s %8s %10s %8s %8s\n", "lane", "popped", "completed", "errors",
+	       "queue_full", "holes", "depth");
+	for (uint32_t i = 0; i < st->nlanes; i++) {
+		chi_lane_stats *l = &st->lanes[i];
+		printf("%-5u %12llu %12llu %8llu %10llu %8llu %8llu\n", i,
+		       (unsigned long long)l->popped, (unsigned long long)l->completed,
+		       (unsigned long long)l->errors, (unsigned long long)l->queue_full,
+		       (unsigned long long)l->holes_skipped, (unsigned long long)l->depth);
+	}
+	chi_client_close(c);
+	free(st);
+	free(pl);
+	return 0;
+}
+
+int chi_cmd_config(int argc, char **argv)
+{
+	static const struct option opts[] = {{"print", no_argument, 0, 'p'},
+					     {"config", required_argument, 0, 'c'},
+					     {"help", no_argument, 0, 'h'},
+					     {0, 0, 0, 0}};
+	const char *conf = NULL;
+	int o, print = 0;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "pc:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'p': print = 1; break;
+		case 'c': conf = optarg; break;
+		case 'h': printf("usage: chi config --print [--config FILE]\n"); return 0;
+		default: fprintf(stderr, "usage: chi config --print [--config FILE]\n"); return 2;
+		}
+	}
+	if (!print) {
+		fprintf(stderr, "usage: chi config --print [--config FILE]\n");
+		return 2;
+	}
+	chi_config cfg;
+	if (chi_cli_load_config(&cfg, conf))
+		return 1;
+	static char buf[64 * 1024];
+	int n = chi_config_print(&cfg, buf, sizeof(buf));
+	if (n < 0) {
+		fprintf(stderr, "chi: cannot print the configuration: %s\n", chi_strerror(n));
+		return 1;
+	}
+	fputs(buf, stdout);
+	return 0;
+}
+
+static void report(const char *seg, int pid, void *arg)
+{
+	(void)arg;
+	if (pid > 0)
+		printf("removed %s (owner pid %d is gone)\n", seg, pid);
+	else
+		printf("removed %s (never finished initializing)\n", seg);
+}
+
+int chi_cmd_cleanup(int argc, char **argv)
+{
+	const char *name = NULL, *conf = NULL;
+	int rc = name_opts(argc, argv,
+			   "usage: chi cleanup [--name NAME]\n"
+			   "Removes this user's chi segments whose runtime is gone (all names, or NAME).\n",
+			   &name, &conf);
+	if (rc >= 0)
+		return rc;
+	int n = chi_shm_cleanup(name, report, NULL);
+	if (n < 0) {
+		fprintf(stderr, "chi: cannot scan /dev/shm: %s\n", chi_strerror(n));
+		return 1;
+	}
+	printf("chi cleanup: %d stale segment%s removed\n", n, n == 1 ? "" : "s");
+	return 0;
+}

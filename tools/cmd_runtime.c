@@ -1,0 +1,202 @@
+/* tools/cmd_runtime.c: chi start and chi stop.
+ *
+ * chi start daemonizes before anything else happens in the process (no
+ * threads, no CUDA: neither survives fork): fork, setsid, fork again; the
+ * grandchild starts the runtime and reports through a pipe, and the command
+ * returns only once clients can connect (or prints why the start failed).
+ * The daemon runs until SIGTERM/SIGINT or an admin.stop task, then stops in
+ * order (draining published tasks). Its messages go to
+ * /tmp/chi.<uid>.<name>.log. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chi/chi.h"
+#include "chi/modules/admin.h"
+#include "cli.h"
+#include "shm/shm.h"
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Run the runtime until asked to stop; `ready` (if >= 0) gets the start's
+ * result (an int) once clients can connect. */
+static int serve(const chi_config *cfg, int ready)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	chi_runtime *rt;
+	int rc = chi_runtime_start(cfg, &rt);
+	if (ready >= 0) {
+		ssize_t w = write(ready, &rc, sizeof(rc));
+		(void)w;
+		close(ready);
+	}
+	if (rc) {
+		fprintf(stderr, "chi: cannot start runtime '%s': %s\n", cfg->name, chi_strerror(rc));
+		return 1;
+	}
+	fprintf(stderr, "chi: runtime '%s' serving (pid %d)\n", cfg->name, (int)getpid());
+	while (!got_signal && !chi_runtime_stop_requested(rt))
+		sleep_ms(20);
+	fprintf(stderr, "chi: runtime '%s' stopping (%s)\n", cfg->name,
+		got_signal ? "signal" : "admin.stop");
+	chi_runtime_stop(rt);
+	return 0;
+}
+
+static void start_usage(FILE *o)
+{
+	fprintf(o, "usage: chi start [--foreground] [--config FILE]\n"
+		   "Starts a runtime; without --foreground it becomes a daemon and this\n"
+		   "command returns once clients can connect.\n");
+}
+
+int chi_cmd_start(int argc, char **argv)
+{
+	static const struct option opts[] = {{"foreground", no_argument, 0, 'f'},
+					     {"config", required_argument, 0, 'c'},
+					     {"help", no_argument, 0, 'h'},
+					     {0, 0, 0, 0}};
+	int fg = 0, o;
+	const char *conf = NULL;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "fc:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'f': fg = 1; break;
+		case 'c': conf = optarg; break;
+		case 'h': start_usage(stdout); return 0;
+		default: start_usage(stderr); return 2;
+		}
+	}
+	chi_config cfg;
+	if (chi_cli_load_config(&cfg, conf))
+		return 1;
+	if (fg)
+		return serve(&cfg, -1);
+
+	int p[2];
+	if (pipe(p) != 0) {
+		perror("chi: pipe");
+		return 1;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("chi: fork");
+		return 1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		setsid();
+		pid_t g = fork();
+		if (g != 0)
+			_exit(g < 0 ? 1 : 0);
+		char log[256];
+		snprintf(log, sizeof(log), "/tmp/chi.%u.%s.log", (unsigned)getuid(), cfg.name);
+		int devnull = open("/dev/null", O_RDWR);
+		int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		if (lfd >= 0) {
+			dup2(lfd, 1);
+			dup2(lfd, 2);
+		}
+		if (chdir("/") != 0)
+			_exit(1);
+		_exit(serve(&cfg, p[1]));
+	}
+	close(p[1]);
+	int st, rc = -EPIPE;
+	waitpid(pid, &st, 0);
+	ssize_t n = read(p[0], &rc, sizeof(rc));
+	close(p[0]);
+	if (n != (ssize_t)sizeof(rc))
+		rc = -EPIPE;
+	if (rc) {
+		fprintf(stderr, "chi: cannot start runtime '%s': %s\n", cfg.name,
+			rc == -EADDRINUSE ? "a runtime with this name is already running"
+					  : chi_strerror(rc));
+		return 1;
+	}
+	printf("chi: runtime '%s' started\n", cfg.name);
+	return 0;
+}
+
+int chi_cmd_stop(int argc, char **argv)
+{
+	static const struct option opts[] = {{"name", required_argument, 0, 'n'},
+					     {"config", required_argument, 0, 'c'},
+					     {"help", no_argument, 0, 'h'},
+					     {0, 0, 0, 0}};
+	const char *name = NULL, *conf = NULL;
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "n:c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'n': name = optarg; break;
+		case 'c': conf = optarg; break;
+		case 'h': printf("usage: chi stop [--name NAME] [--config FILE]\n"); return 0;
+		default: fprintf(stderr, "usage: chi stop [--name NAME] [--config FILE]\n"); return 2;
+		}
+	}
+	chi_config cfg;
+	name = chi_cli_runtime_name(name, conf, &cfg);
+	if (!name)
+		return 1;
+	chi_client *c;
+	int rc = chi_client_connect(name, &c);
+	if (rc) {
+		fprintf(stderr, "chi: no runtime named '%s' is running (%s)\n", name, chi_strerror(rc));
+		return 1;
+	}
+	char shm_name[CHI_SEG_NAME_MAX];
+	chi_shm_name(shm_name, sizeof(shm_name), name, "main", -1);
+	pid_t pid = (pid_t)chi_client_owner_pid(c);
+	chi_task t;
+	chi_task_init(&t, CHI_POOL_ADMIN, CHI_ADMIN_STOP, 0);
+	int64_t r = chi_call(c, &t, &chi_admin_stop_codec);
+	chi_client_close(c);
+	if (r < 0) {
+		fprintf(stderr, "chi: admin.stop failed: %s\n", chi_strerror((int)r));
+		return 1;
+	}
+	/* the runtime unlinks its segment last, then its process exits */
+	for (int i = 0; i < 1500; i++) {
+		chi_seg s;
+		int gone = chi_seg_open(&s, shm_name) == -ENOENT;
+		if (s.base)
+			chi_seg_close(&s);
+		if (gone && (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH))) {
+			printf("chi: runtime '%s' stopped\n", name);
+			return 0;
+		}
+		sleep_ms(10);
+	}
+	fprintf(stderr, "chi: runtime '%s' did not stop within 15 s\n", name);
+	return 1;
+}
