@@ -35,6 +35,13 @@ static uint64_t now_ns(void)
 }
 
 static chi_runtime *rt;
+static pthread_mutex_t range_lock[16] = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER};
 static uint32_t tasks_per_thread = 20000;
 
 struct worker_stats {
@@ -90,13 +97,17 @@ static void *client_thread(void *arg)
 					s->errors++;
 					break;
 				}
-			/* 1 MiB through the RAM bdev (pool ram0), read back, compared */
-			uint64_t off = (uint64_t)(s->id % 32) << 21;
+			/* 256 KiB through the RAM bdev (pool ram0), read back, compared;
+			 * threads with the same id % 16 share a range, so their data may
+			 * mix: each checks right after writing, under a per-range lock */
+			uint64_t off = (uint64_t)(s->id % 16) << 21; /* < 32 MiB */
+			pthread_mutex_lock(&range_lock[s->id % 16]);
 			for (uint32_t i = 0; i < 256 * 1024; i++)
 				big[i] = (uint8_t)(i * 13 + done + s->id);
 			int64_t w = chi_bdev_write(c, CHI_POOL_BDEV, off, big, 256 * 1024);
 			memset(big, 0, 256 * 1024);
 			int64_t r = chi_bdev_read(c, CHI_POOL_BDEV, off, big, 256 * 1024);
+			pthread_mutex_unlock(&range_lock[s->id % 16]);
 			if (w != 256 * 1024 || r != 256 * 1024)
 				s->errors++;
 			for (uint32_t i = 0; i < 256 * 1024; i++)
@@ -127,7 +138,8 @@ static void usage(FILE *o)
 }
 
 /* The second process: connect by name, stamped double_plus with 32 in
- * flight and an echo every 64 windows; exit 0 only if all were right. */
+ * flight, an echo every 64 windows, and 3 MiB written to and read back from
+ * the RAM bdev; exit 0 only if all were right. */
 static int demo_child(const char *name)
 {
 	chi_client *c;
@@ -161,6 +173,24 @@ static int demo_child(const char *name)
 				errors++;
 		}
 	}
+	/* 3 MiB through the RAM bdev, in a range the threads do not use */
+	enum { BIG = 3 << 20 };
+	uint8_t *b = malloc(BIG);
+	if (!b)
+		return 1;
+	for (uint32_t k = 0; k < BIG; k++)
+		b[k] = (uint8_t)(k * 31 + 7);
+	if (chi_bdev_write(c, CHI_POOL_BDEV, 40ull << 20, b, BIG) != BIG)
+		errors++;
+	memset(b, 0, BIG);
+	if (chi_bdev_read(c, CHI_POOL_BDEV, 40ull << 20, b, BIG) != BIG)
+		errors++;
+	for (uint32_t k = 0; k < BIG; k++)
+		if (b[k] != (uint8_t)(k * 31 + 7)) {
+			errors++;
+			break;
+		}
+	free(b);
 	chi_client_close(c);
 	return errors ? 1 : 0;
 }
