@@ -2,6 +2,7 @@
  *
  *   chi-bench cpu [--json] [--quick] [--entries a,b]   CPU entries
  *   chi-bench gpu [...]                                GPU entries (CUDA builds)
+ *   chi-bench bdev [--json] [--quick] [--dir D]        bdev file I/O vs fio
  *
  * With --json only JSON goes to stdout (DESIGN.md "bench JSON"). A command
  * that cannot run here exits 77. */
@@ -9,6 +10,8 @@
 #include <string.h>
 
 #include "bench_util.h"
+
+int chi_bench_bdev(int argc, char **argv); /* bench_bdev.c */
 
 /* Helper processes of cross-process entries; bench_xproc.c overrides. */
 __attribute__((weak)) int chi_bench_child(int argc, char **argv)
@@ -24,6 +27,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: chi-bench cpu [--json] [--quick] [--entries a,b]\n"
 		"       chi-bench gpu [--json] [--quick] [--entries a,b]\n"
+		"       chi-bench bdev [--json] [--quick] [--dir D]\n"
 		"       chi-bench cpu --help   (lists the entries)\n"
 		"  --json    print only {\"device\":..,\"results\":[..]} on stdout\n"
 		"  --quick   fewer iterations (smoke runs)\n");
@@ -44,6 +48,8 @@ int main(int argc, char **argv)
 		return chi_bench_child(argc - 1, argv + 1);
 	if (!strcmp(cmd, "cpu"))
 		return chi_bench_cpu(argc - 1, argv + 1);
+	if (!strcmp(cmd, "bdev"))
+		return chi_bench_bdev(argc - 1, argv + 1);
 	if (!strcmp(cmd, "gpu")) {
 		fprintf(stderr, "chi-bench gpu: not built (no CUDA)\n");
 		return 77;
