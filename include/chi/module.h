@@ -44,6 +44,11 @@ void *chi_ctx_pool_state(const chi_ctx *ctx);
 chi_runtime *chi_ctx_runtime(const chi_ctx *ctx);
 chi_pool_id chi_ctx_pool_id(const chi_ctx *ctx);
 uint32_t chi_ctx_worker(const chi_ctx *ctx);
+/* A copy future's serialized output area (NULL for pointer futures) and its
+ * size: a method may produce bulk output there in place, at the offset its
+ * ser_out will reserve for it, so ser_out writes only the framing (bdev read
+ * does this to pread straight into it). */
+uint8_t *chi_ctx_output(const chi_ctx *ctx, uint32_t *size);
 
 #ifdef __cplusplus
 }

@@ -8,8 +8,9 @@
  * (first fit over 4096-byte blocks) is guarded by a mutex, the counters are
  * atomics, and I/O is pread/pwrite (or memcpy on RAM), which needs no lock.
  * Writes go from the archive (zero copy); a read of a RAM pool is copied by
- * ser_out straight from the RAM, a read of a file is pread into a per-thread
- * staging buffer that ser_out copies into the output area. A pointer future
+ * ser_out straight from the RAM, a read of a file is pread straight into the
+ * future's output area (chi_ctx_output), 64-byte aligned in arena blocks, so
+ * each block is copied once, as by a plain pread. A pointer future
  * (a sub-task from another method) carries the caller's buffer: the read goes
  * straight into it. */
 #include <errno.h>
@@ -57,45 +58,6 @@ static void count(uint64_t *ops, uint64_t *bytes, uint64_t n)
 	__atomic_fetch_add(bytes, n, __ATOMIC_RELAXED);
 }
 
-/* ---- staging buffer of the calling thread, for file reads ---- */
-typedef struct stage {
-	uint8_t *p;
-	size_t cap;
-} stage;
-static pthread_key_t stage_key;
-static pthread_once_t stage_once = PTHREAD_ONCE_INIT;
-static int stage_ok;
-
-static void stage_free(void *v)
-{
-	stage *s = v;
-	free(s->p);
-	free(s);
-}
-static void stage_key_init(void) { stage_ok = pthread_key_create(&stage_key, stage_free) == 0; }
-
-static uint8_t *stage_get(size_t n)
-{
-	pthread_once(&stage_once, stage_key_init);
-	if (!stage_ok)
-		return NULL;
-	stage *s = pthread_getspecific(stage_key);
-	if (!s) {
-		s = calloc(1, sizeof(*s));
-		if (!s || pthread_setspecific(stage_key, s)) {
-			free(s);
-			return NULL;
-		}
-	}
-	if (s->cap < n) {
-		uint8_t *p = realloc(s->p, n);
-		if (!p)
-			return NULL;
-		s->p = p;
-		s->cap = n;
-	}
-	return s->p;
-}
 
 /* ---- I/O ---- */
 static int range_ok(const bdev *d, uint64_t off, uint64_t len)
@@ -250,7 +212,7 @@ static int64_t run_read(chi_ctx *ctx, chi_task *h)
 {
 	chi_bdev_read_task *t = (chi_bdev_read_task *)h;
 	bdev *d = chi_ctx_pool_state(ctx);
-	if ((uint64_t)t->len + 4 > t->hdr.out_size)
+	if ((uint64_t)t->len + CHI_BDEV_READ_HDR > t->hdr.out_size)
 		return -EMSGSIZE; /* the submitter reserved too little room */
 	if (!range_ok(d, t->offset, t->len))
 		return -ERANGE;
@@ -265,13 +227,16 @@ static int64_t run_read(chi_ctx *ctx, chi_task *h)
 	} else if (d->fd < 0) {
 		t->src = d->ram + t->offset; /* ser_out copies from the RAM */
 	} else if (t->len) {
-		uint8_t *p = stage_get(t->len);
-		if (!p)
-			return -ENOMEM;
-		int rc = pread_all(d->fd, p, t->len, t->offset);
+		/* pread straight into the output area, where ser_out would put
+		 * the bytes: one copy per block, as a plain pread has */
+		uint32_t cap;
+		uint8_t *out = chi_ctx_output(ctx, &cap);
+		if (!out || cap < CHI_BDEV_READ_HDR + (uint64_t)t->len)
+			return -EINVAL;
+		int rc = pread_all(d->fd, out + CHI_BDEV_READ_HDR, t->len, t->offset);
 		if (rc)
 			return rc;
-		t->src = p; /* valid until this thread's next read: ser_out runs first */
+		t->src = out + CHI_BDEV_READ_HDR;
 	}
 	count(&d->reads, &d->bytes_read, t->len);
 	t->got = t->len;
@@ -366,8 +331,8 @@ static int64_t transfer(chi_client *c, chi_pool_id pool, uint64_t off, uint8_t *
 	if (!c || (!buf && len) || len > INT64_MAX)
 		return -EINVAL;
 	uint64_t max = c->dir->max_task_size, chunk = CHI_BDEV_CHUNK;
-	if (max < chunk + 12) /* write framing: offset u64 + length u32 */
-		chunk = max > 12 ? max - 12 : 0;
+	if (max < chunk + CHI_BDEV_READ_HDR) /* the larger framing: a read's output */
+		chunk = max > CHI_BDEV_READ_HDR ? max - CHI_BDEV_READ_HDR : 0;
 	if (!chunk)
 		return -EMSGSIZE;
 	union {

@@ -63,6 +63,11 @@ void *chi_ctx_pool_state(const chi_ctx *ctx) { return ctx->pool ? ctx->pool->sta
 chi_runtime *chi_ctx_runtime(const chi_ctx *ctx) { return ctx->rt; }
 chi_pool_id chi_ctx_pool_id(const chi_ctx *ctx) { return ctx->pool ? ctx->pool->id : 0; }
 uint32_t chi_ctx_worker(const chi_ctx *ctx) { return ctx->w ? ctx->w->id : 0; }
+uint8_t *chi_ctx_output(const chi_ctx *ctx, uint32_t *size)
+{
+	*size = ctx->out ? ctx->out_size : 0;
+	return ctx->out;
+}
 
 int chi_pool_create(chi_runtime *rt, uint32_t id, const char *name, const char *module,
 		    const chi_pool_conf *conf, uint32_t *out_id)
@@ -97,7 +102,7 @@ int chi_pool_create(chi_runtime *rt, uint32_t id, const char *name, const char *
 	p->mod = m;
 	p->id = id;
 	p->state = NULL;
-	chi_ctx ctx = {rt, chi_tls_worker, p};
+	chi_ctx ctx = {rt, chi_tls_worker, p, NULL, 0};
 	if (m->create) {
 		rc = m->create(&ctx, conf, &p->state);
 		if (rc)

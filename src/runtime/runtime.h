@@ -35,6 +35,8 @@ struct chi_ctx {
 	chi_runtime *rt;
 	chi_worker *w;
 	chi_pool *pool;
+	uint8_t *out;      /* copy futures: the serialized output area */
+	uint32_t out_size; /* its size (the submitter's reservation) */
 };
 
 struct chi_runtime {

@@ -52,7 +52,7 @@ static int64_t run_pointer(chi_worker *w, chi_task *t)
 		return -ENOENT;
 	if (t->method >= p->mod->nmethods)
 		return -ENOSYS;
-	chi_ctx ctx = {w->rt, w, p};
+	chi_ctx ctx = {w->rt, w, p, NULL, 0}; /* outputs land in the task itself */
 	return p->mod->methods[t->method].run(&ctx, t);
 }
 
@@ -82,7 +82,7 @@ static int64_t run_copy(chi_worker *w, chi_future_shm *f)
 	rc = chi_wire_decode(m, wire, scratch);
 	if (rc)
 		return rc;
-	chi_ctx ctx = {rt, w, p};
+	chi_ctx ctx = {rt, w, p, wire + chi_task_out_off(h->in_size), f->out_size};
 	int64_t r = m->run(&ctx, (chi_task *)scratch);
 	if (r >= 0) {
 		rc = chi_wire_encode_out(m, wire, f->out_size, (chi_task *)scratch);

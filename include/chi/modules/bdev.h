@@ -135,6 +135,12 @@ CHI_INLINE int chi_bdev_write_de_out(chi_ar *a, chi_task *h)
 }
 
 /* ---- read ---- */
+/* Read output: [u32 got][28 bytes of zero padding][got bytes]. The padding
+ * puts the data 64-byte aligned in an arena block (the output area starts 32
+ * bytes into it), which the kernel's copy into it needs to run at full speed,
+ * and lets the runtime pread straight into place. */
+#define CHI_BDEV_READ_HDR 32u
+
 typedef struct chi_bdev_read_task {
 	chi_task hdr;
 	uint64_t offset;    /* in */
@@ -153,7 +159,7 @@ CHI_INLINE void chi_bdev_read_init(chi_bdev_read_task *t, chi_pool_id pool, uint
 	t->buf = (uint8_t *)buf;
 	t->src = (const uint8_t *)0;
 	t->hdr.in_size = 12;
-	t->hdr.out_size = 4 + len;
+	t->hdr.out_size = CHI_BDEV_READ_HDR + len;
 }
 CHI_INLINE int chi_bdev_read_ser_in(chi_ar *a, const chi_task *h)
 {
@@ -173,12 +179,16 @@ CHI_INLINE int chi_bdev_read_ser_out(chi_ar *a, const chi_task *h)
 {
 	const chi_bdev_read_task *t = (const chi_bdev_read_task *)h;
 	chi_ar_put_u32(a, t->got);
+	uint8_t *pad = chi_ar_reserve(a, CHI_BDEV_READ_HDR - 4);
+	if (pad)
+		for (uint32_t i = 0; i < CHI_BDEV_READ_HDR - 4; i++)
+			pad[i] = 0;
 	uint8_t *p = chi_ar_reserve(a, t->got);
 	if (p && t->got) {
-		if (t->src)
-			chi_ar_copy(p, t->src, t->got);
-		else
+		if (!t->src)
 			a->err = -CHI_EINVAL;
+		else if (t->src != p) /* already in place when the method read into it */
+			chi_ar_copy(p, t->src, t->got);
 	}
 	return a->err;
 }
@@ -186,6 +196,7 @@ CHI_INLINE int chi_bdev_read_de_out(chi_ar *a, chi_task *h)
 {
 	chi_bdev_read_task *t = (chi_bdev_read_task *)h;
 	uint32_t n = chi_ar_get_u32(a);
+	chi_ar_take(a, CHI_BDEV_READ_HDR - 4);
 	const uint8_t *p = n <= t->len ? chi_ar_take(a, n) : (const uint8_t *)0;
 	if (p) {
 		if (n)
