@@ -59,8 +59,10 @@ typedef struct chi_pool_shm {
 } chi_pool_shm;
 
 typedef struct CHI_ALIGNAS(64) chi_main_dir {
-	chi_alloc_hdr alloc;
-	uint32_t nlanes;
+	chi_alloc_hdr alloc; /* written on every allocation and free */
+	/* read-mostly from here on, on lines of their own: workers read
+	 * bulk_every on every poll, clients max_task_size on every submit */
+	uint32_t nlanes CHI_ALIGNAS(64);
 	uint32_t nworkers;
 	uint32_t depth;
 	uint32_t bulk_every;
