@@ -8,7 +8,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 for f in lib/libchi.a include/chi/chi.h include/chi/proto/ring.h include/chi/modules/test.h \
-         bin/chi-bench lib/pkgconfig/chi.pc lib/cmake/chi/chiConfig.cmake; do
+         include/chi/modules/bdev.h bin/chi bin/chi-bench lib/pkgconfig/chi.pc lib/cmake/chi/chiConfig.cmake; do
   test -e "$tmp/prefix/$f" || { echo "not installed: $f"; exit 1; }
 done
 export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
