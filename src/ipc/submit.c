@@ -99,7 +99,7 @@ int chi_make_pointer_future(chi_ctx *ctx, chi_task *t, chi_future *f)
 	if (!off)
 		return -ENOMEM;
 	chi_future_shm *fs = (chi_future_shm *)((char *)c->base + off);
-	uint32_t lane = w->lanes[w->next_lane++ % w->nlanes];
+	uint32_t lane = w->sub_lane;
 	chi_future_block_init(fs, CHI_FUTURE_POINTER, 0, CHI_OFFPTR_NULL, 0,
 			      (uint64_t)(uintptr_t)t, c->id, lane);
 	uint32_t prio = (t->flags & CHI_TASK_BULK) ? 1 : 0;

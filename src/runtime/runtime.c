@@ -123,6 +123,16 @@ static int chi_server_init(chi_runtime *rt)
 			l->slots[p] = chi_offptr_make(CHI_SEG_ID_MAIN,
 				L.slots + ((uint64_t)i * CHI_NPRIO + p) * cfg->queue_depth * sizeof(chi_slot));
 	}
+	for (uint32_t i = 0; i < nlanes; i++) {
+		chi_lane_ref *lr = &rt->lane_refs[rt->nlane_refs++];
+		lr->shm = &lanes[i];
+		chi_lane_views(base, &lanes[i], lr->v);
+		lr->base = base;
+		lr->size = L.total;
+		lr->seg_id = CHI_SEG_ID_MAIN;
+		lr->gpu = 0;
+		lr->index = i;
+	}
 	h->alloc_off = L.dir;
 	__atomic_store_n(&h->dir_off, L.dir, __ATOMIC_RELEASE); /* S1' */
 	rt->dir = d;

@@ -17,18 +17,32 @@ typedef struct chi_pool {
 	uint32_t live;  /* read by workers with acquire; written under pool_lock */
 } chi_pool;
 
+/* A lane a worker polls: a CPU lane of the main segment or a GPU lane of a
+ * per-GPU pinned segment, with the mapping its entries resolve against. */
+typedef struct chi_lane_ref {
+	chi_lane_shm *shm;
+	chi_ring_view v[CHI_NPRIO];
+	char *base;      /* this process's mapping of the lane's segment */
+	uint64_t size;
+	uint32_t seg_id; /* CHI_SEG_ID_MAIN, or CHI_SEG_ID_GPU_BASE + gpu id */
+	uint32_t gpu;    /* GPU lanes: no client ids, no hole checks */
+	uint32_t index;  /* CPU lanes: index in the main segment */
+} chi_lane_ref;
+
+#define CHI_MAX_LANE_REFS 1024
+
 typedef struct chi_worker {
 	chi_runtime *rt;
 	uint32_t id;
 	pthread_t thread;
 	chi_worker_shm *shm;
 	uint32_t nlanes;
-	uint32_t *lanes;      /* lane indexes this worker owns */
+	chi_lane_ref *lanes;  /* lanes this worker owns (its own copies) */
 	uint32_t *since_bulk; /* per owned lane */
 	uint64_t *hole_since; /* per owned lane x prio: when head first looked stuck */
 	uint32_t nesting;     /* chi_future_wait depth on this worker */
 	uint32_t depth;       /* tasks running on this thread (nested by waits) */
-	uint32_t next_lane;   /* sub-task lane rotation */
+	uint32_t sub_lane;    /* a CPU lane for sub-tasks: its own if it has one */
 } chi_worker;
 
 struct chi_ctx {
@@ -58,6 +72,11 @@ struct chi_runtime {
 	uint8_t *reap_pending;
 	uint64_t *reap_tails;
 	uint64_t *reap_seqs;
+	/* every lane workers poll: main-segment CPU lanes first, then GPU lanes
+	 * added by the GPU backend (src/gpu/) before the workers start */
+	chi_lane_ref lane_refs[CHI_MAX_LANE_REFS];
+	uint32_t nlane_refs;
+	void *gpu;               /* GPU backend state (src/gpu/), NULL without */
 };
 
 /* The worker running on this thread, NULL elsewhere. */
@@ -70,7 +89,9 @@ void chi_workers_join(chi_runtime *rt);
  * many it ran. */
 uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget);
 /* Run the task of one future block (copy or pointer) and complete it. */
-void chi_worker_process_new_task(chi_worker *w, uint32_t lane, chi_future_shm *f);
+void chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f);
+/* Lane assignment (gpu.workers: dedicated or shared), documented in worker.c. */
+int chi_lanes_assign(chi_runtime *rt);
 
 /* pools */
 int chi_pools_create_from_config(chi_runtime *rt);

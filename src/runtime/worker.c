@@ -56,15 +56,15 @@ static int64_t run_pointer(chi_worker *w, chi_task *t)
 	return p->mod->methods[t->method].run(&ctx, t);
 }
 
-static int64_t run_copy(chi_worker *w, chi_future_shm *f)
+static int64_t run_copy(chi_worker *w, chi_lane_ref *lr, chi_future_shm *f)
 {
 	chi_runtime *rt = w->rt;
-	void *base = rt->main.base;
+	void *base = lr->base;
 	uint32_t cap;
 	if (f->data) {
 		uint64_t off = chi_offptr_off(f->data);
-		if (chi_offptr_seg(f->data) != CHI_SEG_ID_MAIN || off >= rt->main.size ||
-		    f->data_cap > rt->main.size - off)
+		if (chi_offptr_seg(f->data) != lr->seg_id || off >= lr->size ||
+		    f->data_cap > lr->size - off)
 			return -EBADMSG;
 	}
 	uint8_t *wire = chi_future_wire(base, f, &cap);
@@ -92,7 +92,7 @@ static int64_t run_copy(chi_worker *w, chi_future_shm *f)
 	return r;
 }
 
-void chi_worker_process_new_task(chi_worker *w, uint32_t lane, chi_future_shm *f)
+void chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f)
 {
 	uint64_t flags = __atomic_load_n(&f->flags, __ATOMIC_RELAXED); /* visible via C1 */
 	int64_t r;
@@ -102,13 +102,13 @@ void chi_worker_process_new_task(chi_worker *w, uint32_t lane, chi_future_shm *f
 	if (w->depth++ == 0)
 		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1,
 				 w->rt->membarrier_ok ? __ATOMIC_RELAXED : __ATOMIC_SEQ_CST);
-	if (flags & CHI_FUTURE_POINTER)
-		r = run_pointer(w, (chi_task *)(uintptr_t)f->task_ptr);
+	if (flags & CHI_FUTURE_POINTER) /* only the runtime's own CPU lanes carry these */
+		r = lane->gpu ? -EBADMSG : run_pointer(w, (chi_task *)(uintptr_t)f->task_ptr);
 	else
-		r = run_copy(w, f);
+		r = run_copy(w, lane, f);
 	if (--w->depth == 0)
 		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1, __ATOMIC_RELEASE);
-	chi_lane_shm *l = &w->rt->self.lanes[lane];
+	chi_lane_shm *l = lane->shm;
 	if (r < 0)
 		bump(&l->errors);
 	bump(&l->completed);
@@ -117,28 +117,26 @@ void chi_worker_process_new_task(chi_worker *w, uint32_t lane, chi_future_shm *f
 
 uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 {
-	chi_client *c = &w->rt->self;
 	uint32_t ran = 0;
+	uint32_t bulk_every = w->rt->cfg.bulk_every;
 	for (uint32_t i = 0; i < w->nlanes && ran < budget; i++) {
-		uint32_t lane = w->lanes[i];
-		chi_ring_view *v = c->views[lane];
+		chi_lane_ref *lr = &w->lanes[i];
 		while (ran < budget) {
 			chi_offptr first;
 			uint32_t prio;
-			uint32_t n = chi_lane_pop(v, &w->since_bulk[i], w->rt->dir->bulk_every,
-						  &first, &prio);
+			uint32_t n = chi_lane_pop(lr->v, &w->since_bulk[i], bulk_every, &first, &prio);
 			if (!n)
 				break;
-			bump(&c->lanes[lane].popped);
+			bump(&lr->shm->popped);
 			w->hole_since[i * CHI_NPRIO + prio] = 0;
 			for (uint32_t k = 0; k < n; k++) {
 				chi_offptr p = first + (uint64_t)k * CHI_FUTURE_BLOCK;
 				uint64_t off = chi_offptr_off(p);
-				if (chi_offptr_seg(p) != CHI_SEG_ID_MAIN ||
-				    off + CHI_FUTURE_BLOCK > w->rt->main.size || (off & 15))
+				if (chi_offptr_seg(p) != lr->seg_id || off < CHI_FUTURE_BLOCK ||
+				    off + CHI_FUTURE_BLOCK > lr->size || (off & 15))
 					continue; /* a corrupt entry: nothing to complete */
-				chi_worker_process_new_task(w, lane,
-					(chi_future_shm *)chi_offptr_resolve(c->base, p));
+				chi_worker_process_new_task(w, lr,
+					(chi_future_shm *)chi_offptr_resolve(lr->base, p));
 			}
 			ran++;
 		}
@@ -170,12 +168,13 @@ static int claimant_dead(chi_runtime *rt, uint32_t id)
  * its claimant is dead; otherwise the stall is counted and we keep waiting. */
 static void check_holes(chi_worker *w, uint64_t now)
 {
-	chi_client *c = &w->rt->self;
 	uint64_t timeout = w->rt->cfg.hole_timeout_ms * 1000000ull;
 	for (uint32_t i = 0; i < w->nlanes; i++) {
-		uint32_t lane = w->lanes[i];
+		chi_lane_ref *lr = &w->lanes[i];
+		if (lr->gpu)
+			continue; /* GPU producers carry no client id (see src/gpu/) */
 		for (uint32_t p = 0; p < CHI_NPRIO; p++) {
-			chi_ring_view *r = &c->views[lane][p];
+			chi_ring_view *r = &lr->v[p];
 			uint64_t *since = &w->hole_since[i * CHI_NPRIO + p];
 			int later = 0;
 			if (!chi_ring_ready(r, 0))
@@ -195,10 +194,10 @@ static void check_holes(chi_worker *w, uint64_t now)
 			uint32_t who = chi_slot_state(ctl) == CHI_SLOT_CLAIMED ? chi_slot_client(ctl) : 0;
 			if (claimant_dead(w->rt, who)) {
 				chi_ring_skip(r);
-				bump(&c->lanes[lane].holes_skipped);
+				bump(&lr->shm->holes_skipped);
 				*since = 0;
 			} else {
-				bump(&c->lanes[lane].hole_stalls);
+				bump(&lr->shm->hole_stalls);
 				*since = now; /* count again after another timeout */
 			}
 		}
@@ -208,7 +207,7 @@ static void check_holes(chi_worker *w, uint64_t now)
 static int any_ready(chi_worker *w)
 {
 	for (uint32_t i = 0; i < w->nlanes; i++)
-		if (chi_lane_ready(w->rt->self.views[w->lanes[i]]))
+		if (chi_lane_ready(w->lanes[i].v))
 			return 1;
 	return 0;
 }
@@ -259,13 +258,47 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Lane assignment. CPU lane i belongs to worker i % num_workers. GPU lanes
+ * (gpu.workers):
+ *   dedicated: the last GPU-lane-count workers (at least one, never all of
+ *     them while there is more than one worker) poll only GPU lanes, and
+ *     CPU lanes are spread over the others;
+ *   shared: GPU lanes are spread over all workers after the CPU lanes.
+ * Every lane has exactly one worker, whatever the worker count. A worker that
+ * owns a GPU lane never sleeps longer than runtime.max_sleep_us, as every
+ * worker (a GPU cannot wake a futex). */
+int chi_lanes_assign(chi_runtime *rt)
+{
+	uint32_t nw = rt->cfg.num_workers, ncpu = 0, ngpu = 0;
+	for (uint32_t l = 0; l < rt->nlane_refs; l++)
+		rt->lane_refs[l].gpu ? ngpu++ : ncpu++;
+	uint32_t gw = 0; /* workers dedicated to GPU lanes */
+	if (ngpu && rt->cfg.gpu_workers == CHI_GPU_WORKERS_DEDICATED && nw > 1)
+		gw = ngpu < nw - 1 ? ngpu : nw - 1;
+	uint32_t cw = nw - gw; /* workers for CPU lanes */
+	uint32_t ci = 0, gi = 0;
+	for (uint32_t l = 0; l < rt->nlane_refs; l++) {
+		chi_lane_ref *lr = &rt->lane_refs[l];
+		uint32_t owner;
+		if (!lr->gpu)
+			owner = ci++ % cw;
+		else if (gw)
+			owner = cw + gi++ % gw;
+		else
+			owner = (ncpu + gi++) % nw;
+		lr->shm->worker = owner;
+	}
+	return 0;
+}
+
 int chi_workers_start(chi_runtime *rt)
 {
-	uint32_t nw = rt->cfg.num_workers, nl = rt->dir->nlanes;
+	uint32_t nw = rt->cfg.num_workers, nl = rt->nlane_refs;
 	rt->workers = calloc(nw, sizeof(chi_worker));
 	if (!rt->workers)
 		return -ENOMEM;
 	rt->nworkers = nw;
+	chi_lanes_assign(rt);
 	chi_worker_shm *wshm = (chi_worker_shm *)((char *)rt->main.base + rt->dir->workers_off);
 	for (uint32_t i = 0; i < nw; i++) {
 		chi_worker *w = &rt->workers[i];
@@ -273,17 +306,26 @@ int chi_workers_start(chi_runtime *rt)
 		w->id = i;
 		w->shm = &wshm[i];
 		w->shm->id = i;
+		w->sub_lane = i % rt->dir->nlanes;
 		for (uint32_t l = 0; l < nl; l++)
-			if (l % nw == i)
+			if (rt->lane_refs[l].shm->worker == i)
 				w->nlanes++;
-		w->lanes = calloc(w->nlanes ? w->nlanes : 1, sizeof(uint32_t));
+		w->lanes = calloc(w->nlanes ? w->nlanes : 1, sizeof(chi_lane_ref));
 		w->since_bulk = calloc(w->nlanes ? w->nlanes : 1, sizeof(uint32_t));
 		w->hole_since = calloc((w->nlanes ? w->nlanes : 1) * CHI_NPRIO, sizeof(uint64_t));
 		if (!w->lanes || !w->since_bulk || !w->hole_since)
 			return -ENOMEM;
-		for (uint32_t l = 0, k = 0; l < nl; l++)
-			if (l % nw == i)
-				w->lanes[k++] = l;
+		int own = 0;
+		for (uint32_t l = 0, k = 0; l < nl; l++) {
+			chi_lane_ref *lr = &rt->lane_refs[l];
+			if (lr->shm->worker != i)
+				continue;
+			if (!lr->gpu && !own) {
+				w->sub_lane = lr->index; /* sub-tasks go to its own CPU lane */
+				own = 1;
+			}
+			w->lanes[k++] = *lr;
+		}
 	}
 	for (uint32_t i = 0; i < nw; i++) {
 		int rc = pthread_create(&rt->workers[i].thread, NULL, worker_main, &rt->workers[i]);
