@@ -22,6 +22,7 @@
 #include "chi/config.h"
 #include "chi/proto/archive.h"
 #include "chi/proto/future.h"
+#include "chi/proto/gpu.h"
 #include "chi/proto/task.h"
 
 #ifdef __cplusplus
@@ -116,6 +117,25 @@ int chi_future_test(const chi_future *f);
 
 /* Submit and wait in one call. */
 int64_t chi_call(chi_client *c, chi_task *t, const chi_codec *codec);
+
+/* ---- GPU submission (kernels use include/chi/gpu/api.h) ---- */
+
+typedef struct chi_gpu_client chi_gpu_client;
+/* GPU queue segments the runtime made (0 without GPUs or a GPU backend). */
+uint32_t chi_gpu_count(const chi_client *c);
+/* Attach to GPU `gpu`'s queues: maps and registers its pinned segment in this
+ * process and builds this client's block pools in device memory. One GPU
+ * client per GPU at a time (-EBUSY); -ENODEV without such a GPU. */
+int chi_gpu_client_open(chi_client *c, uint32_t gpu, chi_gpu_client **out);
+/* The context kernels take (by value) to submit and wait. */
+const chi_gpu_ctx *chi_gpu_client_ctx(const chi_gpu_client *gc);
+void chi_gpu_client_close(chi_gpu_client *gc);
+/* Before chi_runtime_start: `n` simulated GPUs whose "device" memory is host
+ * memory, so CPU threads can drive the GPU lane code (tests). 0: none. */
+void chi_gpu_simulate(uint32_t n);
+/* From libchi_gpu (built with CUDA): use the real GPUs. Returns 0, or a
+ * negative errno when this build has no CUDA backend. */
+int chi_gpu_cuda_enable(void);
 
 /* ---- errors ---- */
 const char *chi_strerror(int err);

@@ -76,6 +76,8 @@ typedef struct CHI_ALIGNAS(64) chi_main_dir {
 	uint64_t start_ns;
 	uint32_t max_clients;
 	uint32_t npools;
+	uint32_t ngpus;            /* GPU queue segments (src/gpu/) */
+	uint32_t pad_gpus;
 	uint64_t clients_dead;     /* clients found dead by the reaper */
 	uint64_t chunks_reclaimed; /* arena chunks returned from gone clients */
 	chi_pool_shm pools[CHI_MAX_POOLS];

@@ -146,6 +146,7 @@ static void *monitor_main(void *arg)
 	while (!__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
 		__atomic_store_n(&h->alive, h->alive + 1, __ATOMIC_RELEASE);
 		chi_reaper_tick(rt);
+		chi_gpu_queues_heartbeat(rt);
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
@@ -178,6 +179,9 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 	int rc = chi_server_init(rt);
 	if (rc)
 		goto fail;
+	rc = chi_server_init_gpu_queues(rt);
+	if (rc)
+		goto fail_seg;
 	rc = chi_client_bind(&rt->self, rt->main.base);
 	if (rc)
 		goto fail_seg;
@@ -209,6 +213,7 @@ fail_workers:
 fail_bind:
 	chi_client_unbind(&rt->self);
 fail_seg:
+	chi_gpu_queues_fini(rt);
 	chi_seg_close(&rt->main);
 fail:
 	pthread_mutex_destroy(&rt->pool_lock);
@@ -228,6 +233,7 @@ void chi_runtime_stop(chi_runtime *rt)
 		pthread_join(rt->monitor, NULL);
 	chi_pools_destroy_all(rt);
 	chi_reaper_fini(rt);
+	chi_gpu_queues_fini(rt);
 	chi_client_unbind(&rt->self);
 	chi_seg_close(&rt->main);
 	pthread_mutex_destroy(&rt->pool_lock);

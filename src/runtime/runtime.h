@@ -105,6 +105,12 @@ int chi_reaper_init(chi_runtime *rt);
 void chi_reaper_fini(chi_runtime *rt);
 void chi_reaper_tick(chi_runtime *rt);
 
+/* GPU queues (src/gpu/gpu_queues.c): one pinned segment per GPU, its lanes
+ * added to lane_refs before the workers start */
+int chi_server_init_gpu_queues(chi_runtime *rt);
+void chi_gpu_queues_heartbeat(chi_runtime *rt);
+void chi_gpu_queues_fini(chi_runtime *rt);
+
 /* modules built in */
 extern const chi_module chi_admin_module;
 extern const chi_module chi_test_module;

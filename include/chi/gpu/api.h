@@ -1,0 +1,233 @@
+/* chi/gpu/api.h: submitting tasks from a GPU kernel (or from CPU threads
+ * standing in for one, in the gpu_protocol tests): the very same CHI_HD text.
+ *
+ *   chi_gpu_future f;
+ *   chi_test_double_plus_task t;
+ *   chi_test_double_plus_init(&t, CHI_POOL_TEST, v, gpu_id);
+ *   chi_gpu_make_copy_future(&ctx, lane, &t.hdr, chi_test_double_plus_ser_in, &f);
+ *   ...                                    // keep working, or submit more
+ *   int64_t r = chi_gpu_future_wait(&ctx, &f, &t.hdr, chi_test_double_plus_de_out, 0);
+ *
+ * Protocol (proto/gpu.h, proto/ring.h): take a future block of the lane
+ * (device-local admission), write the block and serialize the task into its
+ * copy space (or a data block), fence, claim a ticket with fetch_add on the
+ * lane's claim counter, write the slot's pointer, publish the slot with a
+ * fenced store and a second fence (P3-P4). The worker completes with one
+ * 16-byte store of (flags, result); the waiter reads both in one 16-byte
+ * load, then decodes outputs and gives the blocks back. GPU writes to pinned
+ * memory are posted and cheap; reads cost a PCIe round trip, so the submit
+ * path reads nothing from pinned memory. */
+#ifndef CHI_GPU_API_H
+#define CHI_GPU_API_H
+
+#include "chi/proto/archive.h"
+#include "chi/proto/gpu.h"
+#include "chi/proto/ring.h"
+
+#ifndef __CUDA_ARCH__
+#include <time.h>
+#endif
+
+typedef int (*chi_gpu_ser_fn)(chi_ar *a, const chi_task *t);
+typedef int (*chi_gpu_de_fn)(chi_ar *a, chi_task *t);
+
+#define CHI_GPU_NO_DATA 0xffffffffu
+
+typedef struct chi_gpu_future {
+	chi_future_shm *shm;
+	uint32_t lane;
+	uint32_t index;      /* future block index in the lane */
+	uint32_t data_index; /* data block index, or CHI_GPU_NO_DATA */
+	uint32_t pad;
+} chi_gpu_future;
+
+CHI_INLINE uint64_t chi_hd_now_ns(void)
+{
+#ifdef __CUDA_ARCH__
+	uint64_t t;
+	asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+	return t;
+#else
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+#endif
+}
+
+/* F2, device flavour: flags and result in one 16-byte load. */
+CHI_INLINE void chi_future_pair(const chi_future_shm *f, uint64_t *flags, int64_t *result)
+{
+#ifdef __CUDA_ARCH__
+	unsigned long long a, b;
+	asm volatile("ld.volatile.v2.u64 {%0, %1}, [%2];" : "=l"(a), "=l"(b) : "l"(f) : "memory");
+	__threadfence_system();
+	*flags = a;
+	*result = (int64_t)b;
+#else
+	*flags = chi_ld_acq_u64(&f->flags);
+	*result = (int64_t)chi_ld_rlx_u64((const uint64_t *)&f->result);
+#endif
+}
+
+CHI_INLINE void chi_gpu_backoff(uint32_t *ns)
+{
+#ifdef __CUDA_ARCH__
+	__nanosleep(*ns);
+	*ns = *ns < 1024 ? *ns * 2 : 1024;
+#else
+	(void)ns;
+	chi_cpu_relax();
+#endif
+}
+
+/* Take a block index from a pool (R1); waits while all are in flight. */
+CHI_INLINE uint32_t chi_gpu_pool_take(chi_gpu_pool *p)
+{
+	uint64_t t = chi_faa_u64(&p->take, 1);
+	uint64_t *e = &p->ring[t & p->mask];
+	uint64_t want = (t >> p->shift) + 1;
+	uint32_t ns = 32;
+	uint64_t v;
+	while (((v = chi_ld_acq_u64(e)) >> 32) != want) /* R1: pairs with give */
+		chi_gpu_backoff(&ns);
+	chi_st_rlx_u64(e, 0);
+	return (uint32_t)v - 1;
+}
+
+CHI_INLINE void chi_gpu_pool_give(chi_gpu_pool *p, uint32_t index)
+{
+	uint64_t g = chi_faa_u64(&p->give, 1);
+	chi_st_rel_u64(&p->ring[g & p->mask], (((g >> p->shift) + 1) << 32) | (uint64_t)(index + 1));
+}
+
+/* Serialize `t` into a future block of `lane` and publish it. -EMSGSIZE if
+ * the serialized task fits neither the copy space nor a data block (nothing
+ * is taken or published); -EINVAL if the serializer disagrees with in_size. */
+CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi_task *t,
+					chi_gpu_ser_fn ser, chi_gpu_future *f)
+{
+	lane %= g->nlanes;
+	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
+	int big = wire > CHI_COPY_SPACE;
+	if (big && (wire > g->data_size || !g->ndata))
+		return -CHI_EMSGSIZE;
+	uint32_t idx = chi_gpu_pool_take(&g->pools[lane]);
+	uint64_t off = g->blocks_off + ((uint64_t)lane * g->depth + idx) * CHI_FUTURE_BLOCK;
+	chi_future_shm *fs = (chi_future_shm *)(g->base + off);
+	uint8_t *buf = fs->copy_space;
+	uint32_t didx = CHI_GPU_NO_DATA;
+	uint64_t doff = 0;
+	if (big) {
+		didx = chi_gpu_pool_take(&g->pools[g->nlanes + lane]);
+		doff = g->data_off + ((uint64_t)lane * g->ndata + didx) * g->data_size;
+		buf = g->base + doff;
+	}
+	/* F0: plain stores, made visible by the publish below */
+	fs->flags = CHI_FUTURE_COPY_FROM_CLIENT;
+	fs->result = 0;
+	chi_st_rlx_u32(&fs->futex, 0); /* see chi_future_block_init */
+	chi_st_rlx_u32(&fs->waiters, 0);
+	fs->out_size = t->out_size;
+	fs->data_cap = big ? g->data_size : 0;
+	fs->data = big ? chi_offptr_make(g->seg_id, doff) : CHI_OFFPTR_NULL;
+	fs->task_ptr = 0;
+	fs->client = g->client;
+	fs->lane = lane;
+	fs->t_submit = 0;
+	chi_ar_copy(buf, (const uint8_t *)t, (uint32_t)sizeof(chi_task));
+	chi_ar a;
+	chi_ar_init(&a, buf + sizeof(chi_task), t->in_size);
+	int rc = ser(&a, t);
+	if (!rc && a.pos != t->in_size)
+		rc = -CHI_EINVAL;
+	if (rc) {
+		if (big)
+			chi_gpu_pool_give(&g->pools[g->nlanes + lane], didx);
+		chi_gpu_pool_give(&g->pools[lane], idx);
+		return rc;
+	}
+	uint32_t prio = (t->flags & CHI_TASK_BULK) ? 1u : 0u;
+	uint64_t r = (uint64_t)lane * CHI_NPRIO + prio;
+	chi_ring_view v;
+	v.slots = (chi_slot *)(g->base + g->slots_off) + r * g->depth;
+	v.tail = &g->counters[(uint64_t)lane * g->cs_lane + prio * g->cs_prio];
+	v.head = (uint64_t *)0;
+	v.mask = g->depth - 1;
+	v.shift = g->shift;
+	chi_fence_seq(); /* the block's contents before the slot (P4 fences again) */
+	uint64_t ticket = chi_ring_claim(&v);
+	chi_ring_publish(&v, ticket, chi_offptr_make(g->seg_id, off), 1, g->client);
+	f->shm = fs;
+	f->lane = lane;
+	f->index = idx;
+	f->data_index = didx;
+	f->pad = 0;
+	return 0;
+}
+
+CHI_INLINE int chi_gpu_future_test(const chi_gpu_future *f)
+{
+	uint64_t fl;
+	int64_t r;
+	chi_future_pair(f->shm, &fl, &r);
+	return (fl & CHI_FUTURE_COMPLETE) != 0;
+}
+
+/* Give the future's blocks back without waiting (after a completed wait). */
+CHI_INLINE void chi_gpu_future_release(const chi_gpu_ctx *g, const chi_gpu_future *f)
+{
+	if (f->data_index != CHI_GPU_NO_DATA)
+		chi_gpu_pool_give(&g->pools[g->nlanes + f->lane], f->data_index);
+	chi_gpu_pool_give(&g->pools[f->lane], f->index);
+}
+
+#define CHI_GPU_HEARTBEAT_NS (2000000000ull)
+
+/* Wait for completion (timeout_ns 0: no deadline), decode outputs into `t`
+ * with de_out (may be 0), give the blocks back. Returns the method's result
+ * or its negative error; -ETIMEDOUT at the deadline (the future stays
+ * pending: wait again); -EOWNERDEAD when the runtime's epoch changed or its
+ * heartbeat stopped for 2 s, so a kernel never hangs on a dead runtime. */
+CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, chi_task *t,
+				       chi_gpu_de_fn de_out, uint64_t timeout_ns)
+{
+	uint64_t fl = 0, start = 0, alive = 0, alive_at = 0;
+	int64_t r = 0;
+	uint32_t ns = 32;
+	for (uint32_t polls = 0;; polls++) {
+		chi_future_pair(f->shm, &fl, &r);
+		if (fl & CHI_FUTURE_COMPLETE)
+			break;
+		if ((polls & 1023u) == 1023u) {
+			uint64_t now = chi_hd_now_ns();
+			if (!start)
+				start = now;
+			if (timeout_ns && now - start >= timeout_ns)
+				return -CHI_ETIMEDOUT;
+			if (chi_ld_rlx_u64(&g->hdr->epoch) != g->epoch)
+				return -CHI_EOWNERDEAD;
+			uint64_t a = chi_ld_rlx_u64(&g->hdr->alive);
+			if (a != alive || !alive_at) {
+				alive = a;
+				alive_at = now;
+			} else if (now - alive_at > CHI_GPU_HEARTBEAT_NS) {
+				return -CHI_EOWNERDEAD;
+			}
+		}
+		chi_gpu_backoff(&ns);
+	}
+	if (r >= 0 && de_out && t && f->shm->out_size) {
+		const uint8_t *wire = f->data_index != CHI_GPU_NO_DATA
+			? g->base + g->data_off + ((uint64_t)f->lane * g->ndata + f->data_index) * g->data_size
+			: f->shm->copy_space;
+		chi_ar a;
+		chi_ar_init(&a, (void *)(wire + chi_task_out_off(t->in_size)), f->shm->out_size);
+		int rc = de_out(&a, t);
+		if (rc)
+			r = rc;
+	}
+	chi_gpu_future_release(g, f);
+	return r;
+}
+
+#endif

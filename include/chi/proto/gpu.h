@@ -1,0 +1,87 @@
+/* chi/proto/gpu.h: the per-GPU pinned segment and the state a GPU client
+ * uses to submit from kernels.
+ *
+ * Segment /chi.<uid>.<name>.gpu.<g> (backend id 1000 + g), created by the
+ * runtime, registered with cudaHostRegister(Portable | Mapped) in every
+ * process that uses it:
+ *   [chi_seg_hdr][chi_gpu_dir][lanes: chi_lane_shm x nlanes]
+ *   [slots: nlanes x 2 x depth x 16 B]
+ *   [future blocks: nlanes x depth x 256 B, lane l's at blocks_off + (l*depth+i)*256]
+ *   [data blocks: nlanes x ndata x data_size, lane l's likewise]
+ * Each lane owns depth future blocks, so a lane never has more futures in
+ * flight than ring slots: a producer that holds a block can claim a ticket
+ * with fetch_add and publish without ever reading the slot (ring.h, GPU
+ * flavour). The claim counters live in device memory (cudaMalloc by the
+ * runtime, exported with cudaIpcGetMemHandle in `counters_ipc`).
+ *
+ * Who frees blocks: the client that took them, after it read the result.
+ * Per-client pool state (chi_gpu_pool) lives in memory of that client (device
+ * memory on a GPU): the free rings of block indices. A GPU client owns the
+ * whole arena of a GPU segment while attached (one GPU client per GPU
+ * segment at a time: documented limit). */
+#ifndef CHI_PROTO_GPU_H
+#define CHI_PROTO_GPU_H
+
+#include "atomic.h"
+#include "future.h"
+#include "lane.h"
+#include "segment.h"
+
+#define CHI_GPU_DATA_BLOCK (64u * 1024u)
+
+typedef struct CHI_ALIGNAS(64) chi_gpu_dir {
+	uint32_t gpu_id;
+	uint32_t nlanes;
+	uint32_t depth;
+	uint32_t shift;
+	uint32_t ndata;       /* data blocks per lane */
+	uint32_t data_size;   /* bytes per data block */
+	uint64_t lanes_off;
+	uint64_t slots_off;
+	uint64_t blocks_off;
+	uint64_t data_off;
+	uint64_t max_task_size;
+	uint32_t counters_in_host; /* simulation: claim counters are the lanes' tail words */
+	uint32_t attached;         /* 1 while a GPU client owns the arena */
+	uint8_t counters_ipc[64];  /* cudaIpcMemHandle_t of the claim counters */
+} chi_gpu_dir;
+
+/* Free ring of block indices (one per lane and kind), a bounded MPMC queue
+ * on fetch_add: take ticket t = faa(take), wait until ring[t & mask] carries
+ * lap (t >> shift) + 1, read the index, clear the entry; free: ticket
+ * g = faa(give), ring[g & mask] = ((g >> shift) + 1) << 32 | (index + 1).
+ * R1: the freer's store is release, the taker's load acquire. At most `n`
+ * blocks exist, so a free never waits. */
+typedef struct chi_gpu_pool {
+	uint64_t take;
+	uint64_t give;
+	uint64_t *ring;
+	uint32_t mask;
+	uint32_t shift;
+} chi_gpu_pool;
+
+/* What a kernel needs, passed by value (all pointers valid on the side that
+ * submits: device pointers for a GPU, host pointers for CPU threads standing
+ * in for one in the gpu_protocol tests). */
+typedef struct chi_gpu_ctx {
+	uint8_t *base;        /* the segment as the submitter addresses it */
+	uint64_t *counters;   /* claim counter of (lane, prio) at lane*cs_lane + prio*cs_prio */
+	chi_gpu_pool *pools;  /* nlanes future-block pools, then nlanes data pools */
+	const chi_seg_hdr *hdr;
+	uint64_t epoch;
+	uint32_t seg_id;
+	uint32_t nlanes;
+	uint32_t depth;
+	uint32_t shift;
+	uint32_t ndata;
+	uint32_t data_size;
+	uint64_t slots_off;
+	uint64_t blocks_off;
+	uint64_t data_off;
+	uint32_t client;
+	uint32_t gpu_id;
+	uint32_t cs_lane;
+	uint32_t cs_prio;
+} chi_gpu_ctx;
+
+#endif

@@ -1,0 +1,45 @@
+/* src/gpu/gpu.h: the GPU backend seam. The runtime and clients talk to GPUs
+ * only through chi_gpu_ops, so the library builds and runs without CUDA:
+ *   - none: no backend (a build without CUDA, or one that did not enable it):
+ *     0 GPUs, logged;
+ *   - sim: N simulated GPUs in host memory (chi_gpu_simulate), so CI drives
+ *     the GPU lane code from CPU threads (ctest label gpu_protocol);
+ *   - cuda: src/gpu/cuda_backend.cu, enabled by chi_gpu_cuda_enable() from
+ *     libchi_gpu. */
+#ifndef CHI_SRC_GPU_H
+#define CHI_SRC_GPU_H
+
+#include "chi/chi.h"
+#include "chi/proto/gpu.h"
+#include "shm/shm.h"
+
+typedef struct chi_gpu_ops {
+	const char *name;
+	int sim;                                /* host memory stands in for the device */
+	int (*count)(char *why, size_t len);    /* GPUs visible (0 with a reason) */
+	int (*host_register)(void *base, uint64_t size, void **dev);
+	void (*host_unregister)(void *base);
+	int (*dev_alloc)(int gpu, uint64_t bytes, void **dev); /* zeroed */
+	void (*dev_free)(int gpu, void *dev);
+	int (*dev_export)(void *dev, uint8_t handle[64]);
+	int (*dev_import)(int gpu, const uint8_t handle[64], void **dev);
+	void (*dev_close)(void *dev);
+	int (*copy_to_dev)(void *dst, const void *src, uint64_t n);
+} chi_gpu_ops;
+
+void chi_gpu_set_ops(const chi_gpu_ops *ops);
+const chi_gpu_ops *chi_gpu_get_ops(void);
+
+typedef struct chi_gpu_seg {
+	chi_seg seg;
+	chi_gpu_dir *dir;
+	void *counters_dev; /* device claim counters (runtime's pointer) */
+} chi_gpu_seg;
+
+typedef struct chi_gpu_state {
+	const chi_gpu_ops *ops;
+	uint32_t n;
+	chi_gpu_seg segs[];
+} chi_gpu_state;
+
+#endif

@@ -1,0 +1,180 @@
+/* src/gpu/gpu_client.c: a client attaches to GPU g's segment and gets the
+ * context its kernels submit with (include/chi/proto/gpu.h, chi_gpu_ctx):
+ * the segment mapped and registered (cudaHostRegister Portable|Mapped in
+ * this process, so kernels of any process can submit), the claim counters
+ * (the runtime's device memory, opened with cudaIpcOpenMemHandle from another
+ * process), and this client's block pools, built in device memory. One GPU
+ * client per GPU segment at a time (`attached` in the directory). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu/gpu.h"
+#include "ipc/client.h"
+#include "runtime/runtime.h"
+
+struct chi_gpu_client {
+	chi_client *c;
+	const chi_gpu_ops *ops;
+	chi_seg seg;
+	chi_gpu_dir *dir;
+	void *dev_base;
+	void *pools_dev;
+	void *counters_imported;
+	chi_gpu_ctx ctx;
+};
+
+static uint32_t log2u(uint32_t v)
+{
+	uint32_t s = 0;
+	while ((1u << s) < v)
+		s++;
+	return s;
+}
+
+uint32_t chi_gpu_count(const chi_client *c)
+{
+	return c->dir->ngpus;
+}
+
+/* Build pools [2 * nl] (future blocks, then data blocks) and their rings in
+ * one device allocation. */
+static int build_pools(chi_gpu_client *gc)
+{
+	const chi_gpu_dir *d = gc->dir;
+	uint32_t nl = d->nlanes;
+	uint64_t hdr = (uint64_t)2 * nl * sizeof(chi_gpu_pool);
+	uint64_t bytes = hdr + (uint64_t)nl * (d->depth + (d->ndata ? d->ndata : 1)) * 8;
+	char *img = calloc(1, bytes);
+	if (!img)
+		return -ENOMEM;
+	int rc = gc->ops->dev_alloc((int)d->gpu_id, bytes, &gc->pools_dev);
+	if (rc) {
+		free(img);
+		return rc;
+	}
+	chi_gpu_pool *pools = (chi_gpu_pool *)img;
+	uint64_t at = hdr;
+	for (uint32_t k = 0; k < 2 * nl; k++) {
+		uint32_t n = k < nl ? d->depth : (d->ndata ? d->ndata : 1);
+		uint64_t *ring = (uint64_t *)(img + at);
+		pools[k].take = 0;
+		pools[k].give = k < nl || d->ndata ? n : 0;
+		pools[k].ring = (uint64_t *)((char *)gc->pools_dev + at);
+		pools[k].mask = n - 1;
+		pools[k].shift = log2u(n);
+		for (uint32_t i = 0; i < n && pools[k].give; i++)
+			ring[i] = (1ull << 32) | (uint64_t)(i + 1);
+		at += (uint64_t)n * 8;
+	}
+	rc = gc->ops->copy_to_dev(gc->pools_dev, img, bytes);
+	free(img);
+	return rc;
+}
+
+int chi_gpu_client_open(chi_client *c, uint32_t gpu, chi_gpu_client **out)
+{
+	const chi_gpu_ops *ops = chi_gpu_get_ops();
+	if (!ops)
+		return -ENODEV;
+	if (gpu >= c->dir->ngpus)
+		return -ENODEV;
+	chi_gpu_client *gc = calloc(1, sizeof(*gc));
+	if (!gc)
+		return -ENOMEM;
+	gc->c = c;
+	gc->ops = ops;
+	char name[CHI_SEG_NAME_MAX];
+	int rc = chi_shm_name(name, sizeof(name), c->hdr->name, "gpu", (int)gpu);
+	if (!rc)
+		rc = chi_seg_open(&gc->seg, name);
+	if (rc)
+		goto fail;
+	chi_seg_hdr *h = chi_seg_hdr_of(&gc->seg);
+	if (h->epoch != c->epoch || !h->dir_off) {
+		rc = -EOWNERDEAD;
+		goto fail_seg;
+	}
+	gc->dir = (chi_gpu_dir *)((char *)gc->seg.base + h->dir_off);
+	uint32_t free_ = 0;
+	if (!__atomic_compare_exchange_n(&gc->dir->attached, &free_, c->id, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED)) {
+		rc = -EBUSY;
+		goto fail_seg;
+	}
+	rc = ops->host_register(gc->seg.base, gc->seg.size, &gc->dev_base);
+	if (rc)
+		goto fail_attached;
+	chi_gpu_ctx *x = &gc->ctx;
+	const chi_gpu_dir *d = gc->dir;
+	if (d->counters_in_host) {
+		chi_lane_shm *ls = (chi_lane_shm *)((char *)gc->dev_base + d->lanes_off);
+		x->counters = &ls[0].ring[0].tail;
+		x->cs_lane = sizeof(chi_lane_shm) / 8;
+		x->cs_prio = sizeof(chi_ring_hdr) / 8;
+	} else {
+		if (c->rt && c->rt->gpu) /* the runtime's own process: its pointer */
+			x->counters = ((chi_gpu_state *)c->rt->gpu)->segs[gpu].counters_dev;
+		else {
+			rc = ops->dev_import((int)gpu, d->counters_ipc, &gc->counters_imported);
+			if (rc)
+				goto fail_register;
+			x->counters = gc->counters_imported;
+		}
+		x->cs_lane = CHI_NPRIO;
+		x->cs_prio = 1;
+	}
+	rc = build_pools(gc);
+	if (rc)
+		goto fail_counters;
+	x->base = gc->dev_base;
+	x->pools = gc->pools_dev;
+	x->hdr = (const chi_seg_hdr *)gc->dev_base;
+	x->epoch = c->epoch;
+	x->seg_id = CHI_SEG_ID_GPU_BASE + gpu;
+	x->nlanes = d->nlanes;
+	x->depth = d->depth;
+	x->shift = d->shift;
+	x->ndata = d->ndata;
+	x->data_size = d->data_size;
+	x->slots_off = d->slots_off;
+	x->blocks_off = d->blocks_off;
+	x->data_off = d->data_off;
+	x->client = c->id;
+	x->gpu_id = gpu;
+	*out = gc;
+	return 0;
+fail_counters:
+	if (gc->counters_imported)
+		ops->dev_close(gc->counters_imported);
+fail_register:
+	ops->host_unregister(gc->seg.base);
+fail_attached:
+	__atomic_store_n(&gc->dir->attached, 0, __ATOMIC_RELEASE);
+fail_seg:
+	chi_seg_close(&gc->seg);
+fail:
+	free(gc);
+	return rc;
+}
+
+const chi_gpu_ctx *chi_gpu_client_ctx(const chi_gpu_client *gc)
+{
+	return &gc->ctx;
+}
+
+void chi_gpu_client_close(chi_gpu_client *gc)
+{
+	if (!gc)
+		return;
+	gc->ops->dev_free((int)gc->ctx.gpu_id, gc->pools_dev);
+	if (gc->counters_imported)
+		gc->ops->dev_close(gc->counters_imported);
+	gc->ops->host_unregister(gc->seg.base);
+	__atomic_store_n(&gc->dir->attached, 0, __ATOMIC_RELEASE);
+	chi_seg_close(&gc->seg);
+	free(gc);
+}

@@ -1,0 +1,239 @@
+/* tests/test_gpu_protocol.c: the GPU submission path with simulated GPUs
+ * (chi_gpu_simulate: "device" memory is host memory), driven by CPU threads
+ * running the very CHI_HD code kernels run (include/chi/gpu/api.h): per-GPU
+ * segments and lanes, device-side block pools, fetch_add claims, publication,
+ * the worker's processing and the 16-byte completion read. Label
+ * gpu_protocol: it runs in CI, where there is no GPU. */
+#include "test_util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chi/gpu/api.h"
+#include "chi/modules/test.h"
+#include "gpu/gpu.h"
+#include "ipc/client.h"
+#include "runtime/runtime.h"
+
+static chi_runtime *start(uint32_t gpus, uint32_t workers, uint32_t gpu_lanes,
+			  chi_gpu_workers policy)
+{
+	chi_gpu_simulate(gpus);
+	chi_config cfg;
+	test_config(&cfg, workers, 0, 256);
+	cfg.gpu_lanes = gpu_lanes;
+	cfg.gpu_queue_depth = 64;
+	cfg.gpu_segment_size = 16u << 20;
+	cfg.gpu_workers = policy;
+	chi_runtime *rt;
+	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
+	return rt;
+}
+
+static void test_zero_gpus(void **state)
+{
+	(void)state;
+	chi_runtime *rt = start(0, 1, 1, CHI_GPU_WORKERS_DEDICATED);
+	chi_client *c = chi_runtime_client(rt);
+	assert_int_equal(chi_gpu_count(c), 0);
+	chi_gpu_client *gc;
+	assert_int_equal(chi_gpu_client_open(c, 0, &gc), -ENODEV);
+	assert_int_equal(rt->nlane_refs, 1);
+	chi_runtime_stop(rt);
+}
+
+struct thr {
+	const chi_gpu_ctx *ctx;
+	uint32_t id;
+	uint64_t wrong, done;
+};
+
+/* A "GPU thread": 8 futures in flight, stamped values, id = gpu id. */
+static void *gpu_thread(void *arg)
+{
+	struct thr *t = arg;
+	enum { INFL = 8, ROUNDS = 200 };
+	chi_test_double_plus_task task[INFL];
+	chi_gpu_future f[INFL];
+	for (uint32_t r = 0; r < ROUNDS; r++) {
+		for (uint32_t i = 0; i < INFL; i++) {
+			chi_test_double_plus_init(&task[i], CHI_POOL_TEST,
+						  ((uint64_t)t->id << 32) | (r * INFL + i), t->ctx->gpu_id);
+			if (chi_gpu_make_copy_future(t->ctx, t->id + i, &task[i].hdr,
+						     chi_test_double_plus_ser_in, &f[i]))
+				t->wrong++;
+		}
+		for (uint32_t i = 0; i < INFL; i++) {
+			uint64_t want = task[i].value * 2 + t->ctx->gpu_id;
+			int64_t res = chi_gpu_future_wait(t->ctx, &f[i], &task[i].hdr,
+							  chi_test_double_plus_de_out, 0);
+			if (res != (int64_t)want || task[i].result != want)
+				t->wrong++;
+			t->done++;
+		}
+	}
+	return NULL;
+}
+
+static void run_threads(const chi_gpu_ctx **ctx, uint32_t nctx, uint32_t per)
+{
+	enum { MAXT = 8 };
+	pthread_t th[MAXT];
+	struct thr t[MAXT];
+	uint32_t n = nctx * per;
+	assert_true(n <= MAXT);
+	for (uint32_t i = 0; i < n; i++) {
+		t[i] = (struct thr){ctx[i % nctx], i, 0, 0};
+		pthread_create(&th[i], NULL, gpu_thread, &t[i]);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(t[i].wrong, 0);
+		assert_int_equal(t[i].done, 200 * 8);
+	}
+}
+
+static void test_one_gpu(void **state)
+{
+	(void)state;
+	chi_runtime *rt = start(1, 2, 2, CHI_GPU_WORKERS_DEDICATED);
+	chi_client *c = chi_runtime_client(rt);
+	assert_int_equal(chi_gpu_count(c), 1);
+	chi_gpu_client *gc, *again;
+	assert_int_equal(chi_gpu_client_open(c, 0, &gc), 0);
+	assert_int_equal(chi_gpu_client_open(c, 0, &again), -EBUSY);
+	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
+	assert_int_equal(x->seg_id, CHI_SEG_ID_GPU_BASE);
+	assert_int_equal(x->nlanes, 2);
+	assert_int_equal(x->depth, 64);
+	/* dedicated: worker 1 polls the 2 GPU lanes, worker 0 the CPU lanes */
+	for (uint32_t l = 0; l < rt->nlane_refs; l++)
+		assert_int_equal(rt->lane_refs[l].shm->worker, rt->lane_refs[l].gpu ? 1 : 0);
+	run_threads(&x, 1, 4);
+
+	/* several sizes: inline, a data block, and one too large */
+	uint8_t in[3000], out[3000];
+	for (uint32_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i * 5 + 1);
+	const uint32_t sizes[] = {1, 40, 100, 3000}; /* 1 and 40 fit the copy space */
+	for (size_t k = 0; k < 4; k++) {
+		chi_test_echo_task e;
+		chi_gpu_future f;
+		memset(out, 0, sizeof(out));
+		chi_test_echo_init(&e, CHI_POOL_TEST, in, sizes[k], out, sizes[k]);
+		assert_int_equal(chi_gpu_make_copy_future(x, 0, &e.hdr, chi_test_echo_ser_in, &f), 0);
+		assert_int_equal(f.data_index != CHI_GPU_NO_DATA,
+				 chi_task_wire_size(e.hdr.in_size, e.hdr.out_size) > CHI_COPY_SPACE);
+		assert_int_equal(f.data_index != CHI_GPU_NO_DATA, sizes[k] >= 100);
+		assert_int_equal(chi_gpu_future_wait(x, &f, &e.hdr, chi_test_echo_de_out, 0), sizes[k]);
+		assert_memory_equal(out, in, sizes[k]);
+	}
+	static uint8_t big[70000];
+	chi_test_echo_task e;
+	chi_gpu_future f;
+	chi_test_echo_init(&e, CHI_POOL_TEST, big, sizeof(big), big, sizeof(big));
+	assert_int_equal(chi_gpu_make_copy_future(x, 0, &e.hdr, chi_test_echo_ser_in, &f), -EMSGSIZE);
+	/* a large output through a data block */
+	static uint8_t lo[60000];
+	chi_test_large_task lt;
+	chi_test_large_init(&lt, CHI_POOL_TEST, 77, sizeof(lo), lo);
+	assert_int_equal(chi_gpu_make_copy_future(x, 1, &lt.hdr, chi_test_large_ser_in, &f), 0);
+	assert_int_equal(chi_gpu_future_wait(x, &f, &lt.hdr, chi_test_large_de_out, 0), sizeof(lo));
+	for (uint32_t i = 0; i < sizeof(lo); i++)
+		if (lo[i] != chi_test_pattern(77, i))
+			fail_msg("large output byte %u", i);
+	/* unknown method from the "GPU": ERROR with a code, lane keeps serving */
+	chi_test_double_plus_task d;
+	chi_test_double_plus_init(&d, CHI_POOL_TEST, 1, 0);
+	d.hdr.method = 99;
+	assert_int_equal(chi_gpu_make_copy_future(x, 0, &d.hdr, chi_test_double_plus_ser_in, &f), 0);
+	assert_int_equal(chi_gpu_future_wait(x, &f, &d.hdr, chi_test_double_plus_de_out, 0), -ENOSYS);
+	/* a deadline: -ETIMEDOUT leaves the future pending */
+	chi_test_arg_task sp;
+	chi_test_arg_init(&sp, CHI_POOL_TEST, CHI_TEST_SPIN, 100 * 1000 * 1000);
+	assert_int_equal(chi_gpu_make_copy_future(x, 0, &sp.hdr, chi_test_arg_ser_in, &f), 0);
+	assert_int_equal(chi_gpu_future_wait(x, &f, &sp.hdr, NULL, 1000000), -ETIMEDOUT);
+	assert_int_equal(chi_gpu_future_wait(x, &f, &sp.hdr, NULL, 0), 0);
+	/* the GPU lanes counted what ran on them */
+	uint64_t popped = 0, errors = 0;
+	for (uint32_t l = 0; l < rt->nlane_refs; l++)
+		if (rt->lane_refs[l].gpu) {
+			popped += rt->lane_refs[l].shm->popped;
+			errors += rt->lane_refs[l].shm->errors;
+		}
+	assert_int_equal(popped, 4 * 200 * 8 + 4 + 1 + 1 + 1);
+	assert_int_equal(errors, 1);
+	chi_gpu_client_close(gc);
+	assert_int_equal(chi_gpu_client_open(c, 0, &gc), 0); /* free again */
+	chi_gpu_client_close(gc);
+	chi_runtime_stop(rt);
+}
+
+static void test_two_gpus_shared(void **state)
+{
+	(void)state;
+	chi_runtime *rt = start(2, 1, 1, CHI_GPU_WORKERS_DEDICATED);
+	chi_client *c = chi_runtime_client(rt);
+	assert_int_equal(chi_gpu_count(c), 2);
+	/* one worker: dedicated falls back to sharing, every lane is polled */
+	assert_int_equal(rt->nlane_refs, 3);
+	for (uint32_t l = 0; l < rt->nlane_refs; l++)
+		assert_int_equal(rt->lane_refs[l].shm->worker, 0);
+	chi_gpu_client *g0, *g1;
+	assert_int_equal(chi_gpu_client_open(c, 0, &g0), 0);
+	assert_int_equal(chi_gpu_client_open(c, 1, &g1), 0);
+	const chi_gpu_ctx *x[2] = {chi_gpu_client_ctx(g0), chi_gpu_client_ctx(g1)};
+	assert_int_equal(x[1]->seg_id, CHI_SEG_ID_GPU_BASE + 1);
+	assert_int_equal(x[1]->gpu_id, 1);
+	run_threads(x, 2, 2); /* results tagged value * 2 + gpu_id, per GPU */
+	chi_gpu_client_close(g0);
+	chi_gpu_client_close(g1);
+	chi_runtime_stop(rt);
+}
+
+/* CPU and GPU lanes both busy on one worker: neither starves. */
+static const chi_gpu_ctx *busy_ctx;
+static void *cpu_flood(void *arg)
+{
+	chi_client *c = arg;
+	uint64_t *wrong = calloc(1, sizeof(uint64_t));
+	for (uint32_t i = 0; i < 3000; i++) {
+		chi_test_double_plus_task t;
+		chi_test_double_plus_init(&t, CHI_POOL_TEST, i, 3);
+		if (chi_call(c, &t.hdr, &chi_test_double_plus_codec) != 2 * i + 3)
+			(*wrong)++;
+	}
+	return wrong;
+}
+
+static void test_cpu_and_gpu_lanes_busy(void **state)
+{
+	(void)state;
+	chi_runtime *rt = start(1, 1, 1, CHI_GPU_WORKERS_SHARED);
+	chi_client *c = chi_runtime_client(rt);
+	chi_gpu_client *gc;
+	assert_int_equal(chi_gpu_client_open(c, 0, &gc), 0);
+	busy_ctx = chi_gpu_client_ctx(gc);
+	pthread_t cpu;
+	pthread_create(&cpu, NULL, cpu_flood, c);
+	run_threads(&busy_ctx, 1, 2);
+	void *wrong;
+	pthread_join(cpu, &wrong);
+	assert_int_equal(*(uint64_t *)wrong, 0);
+	free(wrong);
+	chi_gpu_client_close(gc);
+	chi_runtime_stop(rt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_zero_gpus),
+		cmocka_unit_test(test_one_gpu),
+		cmocka_unit_test(test_two_gpus_shared),
+		cmocka_unit_test(test_cpu_and_gpu_lanes_busy),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
