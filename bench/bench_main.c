@@ -33,6 +33,10 @@ static void usage(FILE *out)
 		"  --quick   fewer iterations (smoke runs)\n");
 }
 
+#ifdef CHI_WITH_CUDA
+int chi_bench_gpu(int argc, char **argv);
+#endif
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -51,8 +55,12 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "bdev"))
 		return chi_bench_bdev(argc - 1, argv + 1);
 	if (!strcmp(cmd, "gpu")) {
+#ifdef CHI_WITH_CUDA
+		return chi_bench_gpu(argc - 1, argv + 1);
+#else
 		fprintf(stderr, "chi-bench gpu: not built (no CUDA)\n");
 		return 77;
+#endif
 	}
 	fprintf(stderr, "chi-bench: unknown command '%s'\n", cmd);
 	usage(stderr);

@@ -50,6 +50,9 @@ static int serve(const chi_config *cfg, int ready)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	chi_runtime *rt;
+#ifdef CHI_WITH_CUDA
+	chi_gpu_cuda_enable(); /* after daemonizing: the first CUDA call comes next */
+#endif
 	int rc = chi_runtime_start(cfg, &rt);
 	if (ready >= 0) {
 		ssize_t w = write(ready, &rc, sizeof(rc));

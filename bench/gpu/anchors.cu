@@ -12,12 +12,20 @@
 //         (ld.volatile.global.v2.u64), as chi's completion flag + result.
 // Round i (1 .. warmup + n), GPU side, one thread of one block:
 //   c0 = clock64(); t0 = %globaltimer
-//   __threadfence_system(); ping.seq = i (volatile); __threadfence_system()
-//     -- the shape of chi_st_publish_u64: a fence before (orders the previous
-//        round's sample write, as it orders a task block in chi) and the
-//        second fence after publishing, which DESIGN.md measured to matter
+//   ping.seq = i (volatile store); __threadfence_system()
 //   spin: load pong (16 bytes) until pong.seq == i
 //   t1 = %globaltimer; c1 = clock64()
+// One fence, after the store: it pushes the store out of the SM (without it
+// the round trip grows, DESIGN.md) and overlaps with the ping's trip to the
+// host. Nothing precedes the ping that needs ordering, so there is no fence
+// before it. Measured on H100 (4 interleaved runs each, medians of 20000):
+//   store; fence                      1.76-1.95 us   <- this file
+//   fence; store; fence (chi's shape) 2.37-2.56 us
+//   store; fence; fence               2.50-2.66 us   (-DCHI_ANCHOR_PING_TWO_FENCES)
+//   store only                        2.30-2.59 us
+// A system fence costs ~0.6 us whenever it sits on the path; the floor is the
+// cheapest correct shape (it also matches DESIGN.md's 1.8-2.4 us anchor).
+// chi's own round trip pays its pre-publish fence itself.
 // The previous round's sample goes to a device-memory array right after the
 // ping is published, while the GPU waits, so it is off the measured path.
 // Host side: spin on ping.seq until it equals i, write pong = {i, 0}, then
@@ -212,9 +220,11 @@ __global__ void __launch_bounds__(1, 1)
 	for (unsigned long long i = 1; i <= total; ++i) {
 		const unsigned long long c0 = chi_anchor_clock();
 		const unsigned long long t0 = chi_anchor_gtimer();
-		__threadfence_system();
 		*ping = i;
 		__threadfence_system(); // push the store out (DESIGN.md)
+#ifdef CHI_ANCHOR_PING_TWO_FENCES
+		__threadfence_system(); // the brief's literal shape: ~0.6 us slower
+#endif
 		if (have_pending) {
 			chi_anchor_st_sample(&samples[pend_idx], pend_gt, pend_cyc);
 			have_pending = false;

@@ -51,8 +51,10 @@ typedef struct chi_gpu_pingpong_info {
 /* chi_gpu_pingpong_floor plus a cross-check and how it measured:
  * host_samples_ns (may be NULL) gets, per recorded round, the host
  * CLOCK_MONOTONIC time between its pong writes of consecutive rounds (one
- * full round trip, host clock); info (may be NULL) says which device clock
- * the samples came from. */
+ * full round trip, host clock; a sample can be short or long by the time
+ * the host thread lost between a pong write and its clock read, so compare
+ * medians, not extremes); info (may be NULL) says which device clock the
+ * samples came from. */
 int chi_gpu_pingpong_floor_ex(int device, uint64_t *samples_ns, uint64_t *host_samples_ns,
 			      size_t n, chi_gpu_pingpong_info *info);
 

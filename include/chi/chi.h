@@ -133,8 +133,9 @@ void chi_gpu_client_close(chi_gpu_client *gc);
 /* Before chi_runtime_start: `n` simulated GPUs whose "device" memory is host
  * memory, so CPU threads can drive the GPU lane code (tests). 0: none. */
 void chi_gpu_simulate(uint32_t n);
-/* From libchi_gpu (built with CUDA): use the real GPUs. Returns 0, or a
- * negative errno when this build has no CUDA backend. */
+/* In libchi_gpu (CMake target chi::chi_gpu, built when CUDA is found): use
+ * the real GPUs from now on. Call it before chi_runtime_start and before
+ * opening GPU clients; it makes no CUDA call itself (safe before fork). */
 int chi_gpu_cuda_enable(void);
 
 /* ---- errors ---- */

@@ -218,9 +218,3 @@ void chi_gpu_queues_fini(chi_runtime *rt)
 	free(st);
 	rt->gpu = NULL;
 }
-
-/* libchi_gpu (src/gpu/cuda_backend.cu) overrides this when it is linked. */
-__attribute__((weak)) int chi_gpu_cuda_enable(void)
-{
-	return -ENOSYS;
-}

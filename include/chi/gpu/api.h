@@ -60,8 +60,7 @@ CHI_INLINE void chi_future_pair(const chi_future_shm *f, uint64_t *flags, int64_
 #ifdef __CUDA_ARCH__
 	unsigned long long a, b;
 	asm volatile("ld.volatile.v2.u64 {%0, %1}, [%2];" : "=l"(a), "=l"(b) : "l"(f) : "memory");
-	__threadfence_system();
-	*flags = a;
+	*flags = a; /* the waiter fences once it sees COMPLETE */
 	*result = (int64_t)b;
 #else
 	*flags = chi_ld_acq_u64(&f->flags);
@@ -154,7 +153,8 @@ CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi
 	v.head = (uint64_t *)0;
 	v.mask = g->depth - 1;
 	v.shift = g->shift;
-	chi_fence_seq(); /* the block's contents before the slot (P4 fences again) */
+	/* no fence here: P4's leading fence orders the block before the slot
+	 * (each system fence costs ~0.6 us on the H100) */
 	uint64_t ticket = chi_ring_claim(&v);
 	chi_ring_publish(&v, ticket, chi_offptr_make(g->seg_id, off), 1, g->client);
 	f->shm = fs;
@@ -196,8 +196,10 @@ CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, 
 	uint32_t ns = 32;
 	for (uint32_t polls = 0;; polls++) {
 		chi_future_pair(f->shm, &fl, &r);
-		if (fl & CHI_FUTURE_COMPLETE)
+		if (fl & CHI_FUTURE_COMPLETE) {
+			chi_fence_seq(); /* F2: outputs after the flag */
 			break;
+		}
 		if ((polls & 1023u) == 1023u) {
 			uint64_t now = chi_hd_now_ns();
 			if (!start)
@@ -214,7 +216,8 @@ CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, 
 				return -CHI_EOWNERDEAD;
 			}
 		}
-		chi_gpu_backoff(&ns);
+		if (polls >= 256) /* each poll is a PCIe read already: back off later */
+			chi_gpu_backoff(&ns);
 	}
 	if (r >= 0 && de_out && t && f->shm->out_size) {
 		const uint8_t *wire = f->data_index != CHI_GPU_NO_DATA

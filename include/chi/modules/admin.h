@@ -87,8 +87,12 @@ typedef struct chi_admin_stats_task {
 	chi_lane_stats lanes[CHI_STATS_MAX_LANES];
 } chi_admin_stats_task;
 
-#ifndef __CUDACC__
+/* host-side declarations (nvcc sees them in both passes; device code
+ * uses only the CHI_HD functions above) */
 #include "chi/chi.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
 extern const chi_codec chi_admin_pool_codec; /* create_pool, destroy_pool */
 extern const chi_codec chi_admin_list_codec;
 extern const chi_codec chi_admin_stats_codec;
@@ -98,6 +102,8 @@ void chi_admin_pool_init(chi_admin_pool_task *t, uint16_t method, uint32_t id, c
 			 const char *module, const char *path, uint64_t size);
 void chi_admin_list_init(chi_admin_list_task *t);
 void chi_admin_stats_init(chi_admin_stats_task *t);
+#ifdef __cplusplus
+}
 #endif
 
 #endif

@@ -258,7 +258,8 @@ CHI_INLINE int chi_bdev_stats_de_out(chi_ar *a, chi_task *h)
 	return a->err;
 }
 
-#ifndef __CUDACC__
+/* host-side declarations (nvcc sees them in both passes; device code
+ * uses only the CHI_HD functions above) */
 #include "chi/chi.h"
 #ifdef __cplusplus
 extern "C" {
@@ -282,7 +283,6 @@ int64_t chi_bdev_write(chi_client *c, chi_pool_id pool, uint64_t off, const void
 int64_t chi_bdev_read(chi_client *c, chi_pool_id pool, uint64_t off, void *buf, uint64_t len);
 #ifdef __cplusplus
 }
-#endif
 #endif
 
 #endif

@@ -229,13 +229,19 @@ CHI_INLINE int chi_test_arg_de_in(chi_ar *a, chi_task *h)
 	return a->err;
 }
 
-#ifndef __CUDACC__
+/* host-side declarations (nvcc sees them in both passes; device code
+ * uses only the CHI_HD functions above) */
 #include "chi/chi.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
 extern const chi_codec chi_test_noop_codec;
 extern const chi_codec chi_test_echo_codec;
 extern const chi_codec chi_test_double_plus_codec; /* double_plus and sub_double_plus */
 extern const chi_codec chi_test_large_codec;
 extern const chi_codec chi_test_arg_codec;          /* fail and spin */
+#ifdef __cplusplus
+}
 #endif
 
 #endif

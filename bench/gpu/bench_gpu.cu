@@ -1,0 +1,358 @@
+// bench/gpu/bench_gpu.cu: `chi-bench gpu` (DESIGN.md "GPU entries").
+//   pingpong_floor          anchor: 1 GPU thread <-> 1 host thread on a pinned
+//                           flag (bench/gpu/anchors.cu)
+//   launch_host_func        anchor: kernel launch + cudaLaunchHostFunc + sync
+//   gpu_roundtrip_thread    1 GPU thread, 1 test.noop in flight; 5 runs
+//                           interleaved with the floor, median of medians
+//   gpu_roundtrip_warp      32 threads of one warp, 1 in flight each
+//   gpu_throughput_lanes1/4 all SMs x 128 threads, 1 in flight per thread,
+//                           depth >= threads per lane, 1 worker per lane
+//   cpu_roundtrip_no_gpu    anchor: in-process CPU round trip, 1 worker, no
+//                           GPU lanes
+//   cpu_roundtrip_with_gpu_lanes  the same while that worker also polls a GPU lane
+// Warp-batched entries are not implemented yet (one lane entry per task).
+// Times on the GPU come from %globaltimer; throughput from CUDA events.
+#include <cuda_runtime.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern "C" {
+#include "bench_util.h"
+#include "chi/chi.h"
+#include "chi/modules/test.h"
+#include "gpu/anchors.h"
+}
+#include "chi/gpu/api.h"
+
+static int dev_count(void)
+{
+	int n = 0;
+	return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
+}
+
+typedef struct grt {
+	chi_runtime *rt;
+	chi_gpu_client *gc;
+	chi_gpu_ctx ctx;
+} grt;
+
+static int grt_start(grt *g, uint32_t lanes, uint32_t depth, uint32_t workers, int gpu_on)
+{
+	static int seq;
+	chi_config c;
+	chi_config_defaults(&c);
+	snprintf(c.name, sizeof(c.name), "bg%d_%d", (int)getpid(), seq++);
+	c.num_workers = workers;
+	c.lanes = 1;
+	c.queue_depth = 1024;
+	c.first_busy_wait_us = 60ull * 1000 * 1000;
+	c.gpu_enabled = gpu_on ? CHI_ON : CHI_OFF;
+	c.gpu_lanes = lanes;
+	c.gpu_queue_depth = depth;
+	c.gpu_segment_size = 256ull << 20;
+	c.gpu_workers = CHI_GPU_WORKERS_DEDICATED;
+	c.npools = 2;
+	memset(g, 0, sizeof(*g));
+	int rc = chi_runtime_start(&c, &g->rt);
+	if (rc)
+		return rc;
+	if (!gpu_on)
+		return 0;
+	rc = chi_gpu_client_open(chi_runtime_client(g->rt), 0, &g->gc);
+	if (rc) {
+		chi_runtime_stop(g->rt);
+		return rc;
+	}
+	g->ctx = *chi_gpu_client_ctx(g->gc);
+	return 0;
+}
+
+static void grt_stop(grt *g)
+{
+	if (g->gc)
+		chi_gpu_client_close(g->gc);
+	chi_runtime_stop(g->rt);
+}
+
+__global__ void roundtrip_kernel(chi_gpu_ctx g, uint32_t n, uint32_t warm, uint64_t *samples,
+				 unsigned long long *errors)
+{
+	uint32_t tid = threadIdx.x;
+	for (uint32_t i = 0; i < n + warm; i++) {
+		chi_test_noop_task t;
+		chi_test_noop_init(&t, CHI_POOL_TEST);
+		chi_gpu_future f;
+		uint64_t t0 = chi_hd_now_ns();
+		if (chi_gpu_make_copy_future(&g, 0, &t.hdr, chi_test_noop_ser, &f) ||
+		    chi_gpu_future_wait(&g, &f, &t.hdr, 0, 10000000000ull) != 0) {
+			atomicAdd(errors, 1ull);
+			return;
+		}
+		uint64_t t1 = chi_hd_now_ns();
+		if (i >= warm)
+			samples[(uint64_t)(i - warm) * blockDim.x + tid] = t1 - t0;
+	}
+}
+
+__global__ void throughput_kernel(chi_gpu_ctx g, uint32_t per_thread, unsigned long long *errors)
+{
+	uint32_t tid = blockIdx.x * blockDim.x + threadIdx.x;
+	for (uint32_t i = 0; i < per_thread; i++) {
+		chi_test_noop_task t;
+		chi_test_noop_init(&t, CHI_POOL_TEST);
+		chi_gpu_future f;
+		if (chi_gpu_make_copy_future(&g, tid, &t.hdr, chi_test_noop_ser, &f) ||
+		    chi_gpu_future_wait(&g, &f, &t.hdr, 0, 30000000000ull) != 0) {
+			atomicAdd(errors, 1ull);
+			return;
+		}
+	}
+}
+
+#define CUDA_TRY(x)                                                                  \
+	do {                                                                         \
+		cudaError_t e_ = (x);                                                \
+		if (e_ != cudaSuccess) {                                             \
+			fprintf(stderr, "chi-bench gpu: %s: %s\n", #x, cudaGetErrorString(e_)); \
+			return -EIO;                                                 \
+		}                                                                    \
+	} while (0)
+
+/* One kernel of `threads` threads (one block), n round trips each. */
+static int roundtrip_run(const grt *g, uint32_t threads, uint32_t n, uint64_t *host)
+{
+	uint64_t *d;
+	unsigned long long *err, herr = 0;
+	CUDA_TRY(cudaMalloc(&d, (size_t)n * threads * 8));
+	CUDA_TRY(cudaMalloc(&err, 8));
+	CUDA_TRY(cudaMemset(err, 0, 8));
+	roundtrip_kernel<<<1, threads>>>(g->ctx, n, n / 10 + 10, d, err);
+	CUDA_TRY(cudaGetLastError());
+	CUDA_TRY(cudaDeviceSynchronize());
+	CUDA_TRY(cudaMemcpy(host, d, (size_t)n * threads * 8, cudaMemcpyDeviceToHost));
+	CUDA_TRY(cudaMemcpy(&herr, err, 8, cudaMemcpyDeviceToHost));
+	cudaFree(d);
+	cudaFree(err);
+	return herr ? -EIO : 0;
+}
+
+static int e_floor(const chi_bench_opts *o, chi_bench_result *r)
+{
+	if (!dev_count())
+		return 77;
+	size_t n = o->quick ? 2000 : 20000;
+	uint64_t *s = (uint64_t *)malloc(n * 8);
+	int rc = chi_gpu_pingpong_floor(0, s, n);
+	if (!rc)
+		chi_bench_result_from_samples(r, s, n);
+	free(s);
+	return rc;
+}
+
+static int e_hostfunc(const chi_bench_opts *o, chi_bench_result *r)
+{
+	if (!dev_count())
+		return 77;
+	size_t n = o->quick ? 200 : 2000;
+	uint64_t *s = (uint64_t *)malloc(n * 8);
+	int rc = chi_gpu_launch_host_func(0, s, n);
+	if (!rc)
+		chi_bench_result_from_samples(r, s, n);
+	free(s);
+	return rc;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
+{
+	if (!dev_count())
+		return 77;
+	grt g;
+	int rc = grt_start(&g, 1, 1024, 2, 1);
+	if (rc)
+		return rc;
+	uint32_t n = o->quick ? 2000 : 20000;
+	uint64_t *s = (uint64_t *)malloc((size_t)n * 8), *fs = (uint64_t *)malloc((size_t)n * 8);
+	double med[5], fmed[5];
+	chi_bench_result tmp;
+	for (int k = 0; k < 5 && !rc; k++) { /* interleaved with the floor */
+		rc = chi_gpu_pingpong_floor(0, fs, n);
+		if (!rc) {
+			chi_bench_result_from_samples(&tmp, fs, n);
+			fmed[k] = tmp.median_ns;
+			rc = roundtrip_run(&g, 1, n, s);
+		}
+		if (!rc) {
+			chi_bench_result_from_samples(&tmp, s, n);
+			med[k] = tmp.median_ns;
+			if (k == 4)
+				*r = tmp;
+		}
+	}
+	grt_stop(&g);
+	if (!rc) {
+		qsort(med, 5, sizeof(double), cmp_d);
+		qsort(fmed, 5, sizeof(double), cmp_d);
+		snprintf(r->name, sizeof(r->name), "gpu_roundtrip_thread");
+		r->median_ns = med[2];
+		chi_bench_log(o, "gpu_roundtrip_thread: 5 runs interleaved with the floor: "
+				 "chi median of medians %.0f ns, floor %.0f ns, ratio %.2f "
+				 "(chi runs %.0f..%.0f, floor runs %.0f..%.0f)\n",
+			      med[2], fmed[2], med[2] / fmed[2], med[0], med[4], fmed[0], fmed[4]);
+	}
+	free(s);
+	free(fs);
+	return rc;
+}
+
+static int e_rt_warp(const chi_bench_opts *o, chi_bench_result *r)
+{
+	if (!dev_count())
+		return 77;
+	grt g;
+	int rc = grt_start(&g, 1, 1024, 2, 1);
+	if (rc)
+		return rc;
+	uint32_t n = o->quick ? 500 : 5000;
+	uint64_t *s = (uint64_t *)malloc((size_t)n * 32 * 8);
+	rc = roundtrip_run(&g, 32, n, s);
+	if (!rc)
+		chi_bench_result_from_samples(r, s, (size_t)n * 32);
+	grt_stop(&g);
+	free(s);
+	return rc;
+}
+
+static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lanes)
+{
+	if (!dev_count())
+		return 77;
+	cudaDeviceProp p;
+	CUDA_TRY(cudaGetDeviceProperties(&p, 0));
+	uint32_t blocks = (uint32_t)p.multiProcessorCount, threads = 128;
+	uint32_t total = blocks * threads, per_lane = (total + lanes - 1) / lanes, depth = 1024;
+	while (depth < per_lane)
+		depth *= 2; /* one block (and slot) per thread in flight */
+	grt g;
+	int rc = grt_start(&g, lanes, depth, lanes + 1, 1);
+	if (rc)
+		return rc;
+	uint32_t per = o->quick ? 16 : 128;
+	unsigned long long *err, herr = 0;
+	cudaEvent_t a, b;
+	CUDA_TRY(cudaMalloc(&err, 8));
+	CUDA_TRY(cudaMemset(err, 0, 8));
+	CUDA_TRY(cudaEventCreate(&a));
+	CUDA_TRY(cudaEventCreate(&b));
+	throughput_kernel<<<blocks, threads>>>(g.ctx, 2, err); /* warm-up */
+	CUDA_TRY(cudaDeviceSynchronize());
+	CUDA_TRY(cudaEventRecord(a));
+	throughput_kernel<<<blocks, threads>>>(g.ctx, per, err);
+	CUDA_TRY(cudaEventRecord(b));
+	CUDA_TRY(cudaEventSynchronize(b));
+	float ms = 0;
+	CUDA_TRY(cudaEventElapsedTime(&ms, a, b));
+	CUDA_TRY(cudaMemcpy(&herr, err, 8, cudaMemcpyDeviceToHost));
+	grt_stop(&g);
+	cudaFree(err);
+	if (herr)
+		return -EIO;
+	double tasks = (double)total * per;
+	r->ops_per_s = tasks / (ms / 1e3);
+	r->median_ns = ms * 1e6 / tasks;
+	r->p99_ns = r->median_ns;
+	r->lanes = lanes;
+	r->depth = depth;
+	chi_bench_log(o, "gpu_throughput_lanes%u: %u SMs x %u threads x %u tasks in %.1f ms, depth %u\n",
+		      lanes, blocks, threads, per, ms, depth);
+	return 0;
+}
+
+static int e_tp1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1); }
+static int e_tp4(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 4); }
+
+static int cpu_roundtrip(const chi_bench_opts *o, chi_bench_result *r, int gpu_lanes)
+{
+	if (!dev_count())
+		return 77;
+	grt g;
+	int rc = grt_start(&g, 1, 1024, 1, gpu_lanes); /* 1 worker polls CPU and GPU lanes */
+	if (rc)
+		return rc;
+	chi_client *c = chi_runtime_client(g.rt);
+	size_t n = o->quick ? 20000 : 200000;
+	uint64_t *s = (uint64_t *)malloc(n * 8);
+	for (size_t i = 0; i < n + 2000 && !rc; i++) {
+		chi_test_noop_task t;
+		chi_test_noop_init(&t, CHI_POOL_TEST);
+		chi_future f;
+		uint64_t t0 = chi_bench_now_ns();
+		rc = chi_make_copy_future(c, &t.hdr, &chi_test_noop_codec, &f);
+		if (!rc && chi_future_wait(&f) != 0)
+			rc = -EIO;
+		if (i >= 2000)
+			s[i - 2000] = chi_bench_now_ns() - t0;
+	}
+	grt_stop(&g);
+	if (!rc) {
+		chi_bench_result_from_samples(r, s, n);
+		r->lanes = 1;
+		r->depth = 1024;
+	}
+	free(s);
+	return rc;
+}
+static int e_cpu_nogpu(const chi_bench_opts *o, chi_bench_result *r) { return cpu_roundtrip(o, r, 0); }
+static int e_cpu_gpu(const chi_bench_opts *o, chi_bench_result *r) { return cpu_roundtrip(o, r, 1); }
+
+static const chi_bench_entry entries[] = {
+	{"pingpong_floor", CHI_BENCH_ANCHOR, NULL, e_floor, "GPU thread <-> host thread on a pinned flag"},
+	{"launch_host_func", CHI_BENCH_ANCHOR, NULL, e_hostfunc, "kernel launch + cudaLaunchHostFunc + sync"},
+	{"gpu_roundtrip_thread", CHI_BENCH_LATENCY, "pingpong_floor", e_rt_thread, "1 GPU thread, 1 noop in flight"},
+	{"gpu_roundtrip_warp", CHI_BENCH_LATENCY, "pingpong_floor", e_rt_warp, "32 threads, 1 noop in flight each"},
+	{"gpu_throughput_lanes1", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_tp1, "all SMs x 128 threads, 1 lane"},
+	{"gpu_throughput_lanes4", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_tp4, "all SMs x 128 threads, 4 lanes"},
+	{"cpu_roundtrip_no_gpu", CHI_BENCH_ANCHOR, NULL, e_cpu_nogpu, "CPU round trip, 1 worker, no GPU lanes"},
+	{"cpu_roundtrip_with_gpu_lanes", CHI_BENCH_LATENCY, "cpu_roundtrip_no_gpu", e_cpu_gpu, "CPU round trip while the worker polls a GPU lane"},
+};
+
+extern "C" int chi_bench_gpu(int argc, char **argv)
+{
+	chi_bench_opts o = {0, 0, 0};
+	const char *filter = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			o.json = 1;
+		else if (!strcmp(argv[i], "--quick"))
+			o.quick = 1;
+		else if (!strcmp(argv[i], "--entries") && i + 1 < argc)
+			filter = argv[++i];
+		else {
+			fprintf(stderr, "usage: chi-bench gpu [--json] [--quick] [--entries a,b]\n");
+			return 2;
+		}
+	}
+	if (!dev_count()) {
+		fprintf(stderr, "chi-bench gpu: no GPU\n");
+		return 77;
+	}
+	chi_gpu_cuda_enable();
+	cudaDeviceProp p;
+	cudaGetDeviceProperties(&p, 0);
+	char device[640];
+	char cpu[256];
+	chi_bench_cpu_device(cpu, sizeof(cpu));
+	snprintf(device, sizeof(device), "%.200s (%d SMs); %.250s", p.name, p.multiProcessorCount, cpu);
+	const chi_bench_entry *e[sizeof(entries) / sizeof(entries[0])];
+	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
+		e[i] = &entries[i];
+	return chi_bench_run(e, sizeof(entries) / sizeof(entries[0]), filter, &o, device);
+}

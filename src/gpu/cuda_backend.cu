@@ -1,0 +1,116 @@
+// src/gpu/cuda_backend.cu: the CUDA implementation of chi_gpu_ops
+// (src/gpu/gpu.h), in libchi_gpu. chi_gpu_cuda_enable() selects it. Every
+// CUDA error becomes a negative errno after a message naming the call; no
+// device, no driver (cudaErrorNoDevice, cudaErrorInsufficientDriver) are
+// normal states: count() reports 0 with the reason.
+#include <cuda_runtime.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+extern "C" {
+#include "gpu/gpu.h"
+}
+
+static int fail(const char *what, cudaError_t e)
+{
+	fprintf(stderr, "chi: %s: %s\n", what, cudaGetErrorString(e));
+	switch (e) {
+	case cudaErrorMemoryAllocation: return -ENOMEM;
+	case cudaErrorNoDevice:
+	case cudaErrorInsufficientDriver: return -ENODEV;
+	case cudaErrorInvalidValue: return -EINVAL;
+	default: return -EIO;
+	}
+}
+
+static int cu_count(char *why, size_t len)
+{
+	int n = 0;
+	cudaError_t e = cudaGetDeviceCount(&n);
+	if (e != cudaSuccess) {
+		snprintf(why, len, "%s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
+		cudaGetLastError();
+		return 0;
+	}
+	if (n == 0)
+		snprintf(why, len, "no CUDA device");
+	return n;
+}
+
+static int cu_register(void *base, uint64_t size, void **dev)
+{
+	cudaError_t e = cudaHostRegister(base, size, cudaHostRegisterPortable | cudaHostRegisterMapped);
+	if (e != cudaSuccess)
+		return fail("cudaHostRegister", e);
+	e = cudaHostGetDevicePointer(dev, base, 0);
+	if (e != cudaSuccess) {
+		cudaHostUnregister(base);
+		return fail("cudaHostGetDevicePointer", e);
+	}
+	return 0;
+}
+
+static void cu_unregister(void *base)
+{
+	cudaHostUnregister(base);
+}
+
+static int cu_alloc(int gpu, uint64_t bytes, void **dev)
+{
+	cudaError_t e = cudaSetDevice(gpu);
+	if (e == cudaSuccess)
+		e = cudaMalloc(dev, bytes);
+	if (e == cudaSuccess)
+		e = cudaMemset(*dev, 0, bytes);
+	if (e == cudaSuccess)
+		e = cudaDeviceSynchronize();
+	return e == cudaSuccess ? 0 : fail("cudaMalloc", e);
+}
+
+static void cu_free(int gpu, void *dev)
+{
+	cudaSetDevice(gpu);
+	cudaFree(dev);
+}
+
+static int cu_export(void *dev, uint8_t handle[64])
+{
+	cudaIpcMemHandle_t h;
+	cudaError_t e = cudaIpcGetMemHandle(&h, dev);
+	if (e != cudaSuccess)
+		return fail("cudaIpcGetMemHandle", e);
+	memcpy(handle, &h, sizeof(h) < 64 ? sizeof(h) : 64);
+	return 0;
+}
+
+static int cu_import(int gpu, const uint8_t handle[64], void **dev)
+{
+	cudaIpcMemHandle_t h;
+	memcpy(&h, handle, sizeof(h) < 64 ? sizeof(h) : 64);
+	cudaError_t e = cudaSetDevice(gpu);
+	if (e == cudaSuccess)
+		e = cudaIpcOpenMemHandle(dev, h, cudaIpcMemLazyEnablePeerAccess);
+	return e == cudaSuccess ? 0 : fail("cudaIpcOpenMemHandle", e);
+}
+
+static void cu_close(void *dev)
+{
+	cudaIpcCloseMemHandle(dev);
+}
+
+static int cu_copy(void *dst, const void *src, uint64_t n)
+{
+	cudaError_t e = cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice);
+	return e == cudaSuccess ? 0 : fail("cudaMemcpy", e);
+}
+
+static const chi_gpu_ops cuda_ops = {"cuda",    0,          cu_count,  cu_register,
+				     cu_unregister, cu_alloc, cu_free, cu_export,
+				     cu_import,     cu_close, cu_copy};
+
+extern "C" int chi_gpu_cuda_enable(void)
+{
+	chi_gpu_set_ops(&cuda_ops);
+	return 0;
+}

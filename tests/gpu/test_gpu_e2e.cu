@@ -1,0 +1,313 @@
+// tests/gpu/test_gpu_e2e.cu: kernels submitting to chi (label gpu). Needs a
+// GPU: main() checks for one first and exits 77 without (fails instead when
+// CHI_REQUIRE_GPU=1). Cases:
+//   init:      one queue segment per visible GPU, backend id 1000 + gpu
+//   many:      64 x 128 threads, 4 futures in flight each, test.double_plus,
+//              every thread checks value * 2 + gpu_id
+//   sizes:     echo inline and through a data block, one too large
+//              (-EMSGSIZE, nothing taken), large_output, unknown method
+//   bdev:      a kernel writes 48 KiB pieces to a file-backed bdev (the bytes
+//              travel in the pinned arena), reads them back and compares;
+//              the host then preads the file and compares too
+//   xproc:     a kernel in this process submits to a runtime in another
+//              process (spawned), through cudaIpc counters and a segment
+//              this process registered
+#include <cuda_runtime.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern "C" {
+#include "chi/chi.h"
+#include "chi/modules/admin.h"
+#include "chi/modules/bdev.h"
+#include "chi/modules/test.h"
+}
+#include "chi/gpu/api.h"
+
+extern char **environ;
+static int failures;
+#define CHECK(c)                                                                       \
+	do {                                                                           \
+		if (!(c)) {                                                            \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
+			failures++;                                                    \
+		}                                                                      \
+	} while (0)
+#define CUDA_OK(x) CHECK((x) == cudaSuccess)
+
+static const uint64_t WAIT_NS = 20ull * 1000 * 1000 * 1000;
+
+__global__ void many_kernel(chi_gpu_ctx g, unsigned long long *errors, unsigned long long *done)
+{
+	enum { K = 4 };
+	uint32_t tid = blockIdx.x * blockDim.x + threadIdx.x;
+	chi_test_double_plus_task t[K];
+	chi_gpu_future f[K];
+	for (int k = 0; k < K; k++) {
+		chi_test_double_plus_init(&t[k], CHI_POOL_TEST, ((uint64_t)tid << 8) | k, g.gpu_id);
+		if (chi_gpu_make_copy_future(&g, tid, &t[k].hdr, chi_test_double_plus_ser_in, &f[k]))
+			atomicAdd(errors, 1ull);
+	}
+	for (int k = 0; k < K; k++) {
+		uint64_t want = t[k].value * 2 + g.gpu_id;
+		int64_t r = chi_gpu_future_wait(&g, &f[k], &t[k].hdr, chi_test_double_plus_de_out, WAIT_NS);
+		if (r != (int64_t)want || t[k].result != want)
+			atomicAdd(errors, 1ull);
+		atomicAdd(done, 1ull);
+	}
+}
+
+__global__ void sizes_kernel(chi_gpu_ctx g, uint8_t *scratch, long long *res)
+{
+	// res[0..3]: echo 40, echo 3000 (data block), echo 70000 (too large),
+	// res[4]: large_output 60000, res[5]: unknown method, res[6]: bytes wrong
+	uint8_t *in = scratch, *out = scratch + 80000;
+	for (int i = 0; i < 70000; i++)
+		in[i] = (uint8_t)(i * 7 + 3);
+	const uint32_t sz[3] = {40, 3000, 70000};
+	long long wrong = 0;
+	for (int k = 0; k < 3; k++) {
+		chi_test_echo_task e;
+		chi_gpu_future f;
+		chi_test_echo_init(&e, CHI_POOL_TEST, in, sz[k], out, sz[k]);
+		int rc = chi_gpu_make_copy_future(&g, 0, &e.hdr, chi_test_echo_ser_in, &f);
+		if (rc) {
+			res[k] = rc;
+			continue;
+		}
+		res[k] = chi_gpu_future_wait(&g, &f, &e.hdr, chi_test_echo_de_out, WAIT_NS);
+		for (uint32_t i = 0; i < sz[k]; i++)
+			wrong += out[i] != in[i];
+	}
+	chi_test_large_task l;
+	chi_gpu_future f;
+	chi_test_large_init(&l, CHI_POOL_TEST, 5, 60000, out);
+	if (!chi_gpu_make_copy_future(&g, 0, &l.hdr, chi_test_large_ser_in, &f))
+		res[4] = chi_gpu_future_wait(&g, &f, &l.hdr, chi_test_large_de_out, WAIT_NS);
+	for (uint32_t i = 0; i < 60000; i++)
+		wrong += out[i] != chi_test_pattern(5, i);
+	chi_test_double_plus_task d;
+	chi_test_double_plus_init(&d, CHI_POOL_TEST, 1, 0);
+	d.hdr.method = 99;
+	if (!chi_gpu_make_copy_future(&g, 0, &d.hdr, chi_test_double_plus_ser_in, &f))
+		res[5] = chi_gpu_future_wait(&g, &f, &d.hdr, chi_test_double_plus_de_out, WAIT_NS);
+	res[6] = wrong;
+}
+
+#define PIECE (48u * 1024u)
+__global__ void bdev_kernel(chi_gpu_ctx g, chi_pool_id pool, uint8_t *buf, uint32_t pieces,
+			    long long *res)
+{
+	uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
+	if (p >= pieces)
+		return;
+	uint8_t *mine = buf + (uint64_t)p * PIECE;
+	for (uint32_t i = 0; i < PIECE; i++)
+		mine[i] = (uint8_t)(i * 31 + p);
+	chi_bdev_write_task w;
+	chi_gpu_future f;
+	chi_bdev_write_init(&w, pool, (uint64_t)p * PIECE, mine, PIECE);
+	long long r = -1;
+	if (!chi_gpu_make_copy_future(&g, p, &w.hdr, chi_bdev_write_ser_in, &f))
+		r = chi_gpu_future_wait(&g, &f, &w.hdr, chi_bdev_write_de_out, WAIT_NS);
+	if (r != PIECE) {
+		res[p] = r < 0 ? r : -1000;
+		return;
+	}
+	for (uint32_t i = 0; i < PIECE; i++)
+		mine[i] = 0;
+	chi_bdev_read_task rd;
+	chi_bdev_read_init(&rd, pool, (uint64_t)p * PIECE, mine, PIECE);
+	r = -1;
+	if (!chi_gpu_make_copy_future(&g, p, &rd.hdr, chi_bdev_read_ser_in, &f))
+		r = chi_gpu_future_wait(&g, &f, &rd.hdr, chi_bdev_read_de_out, WAIT_NS);
+	long long wrong = 0;
+	for (uint32_t i = 0; i < PIECE; i++)
+		wrong += mine[i] != (uint8_t)(i * 31 + p);
+	res[p] = wrong ? -2000 - wrong : r;
+}
+
+static chi_config gpu_config(const char *name)
+{
+	chi_config c;
+	chi_config_defaults(&c);
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	c.num_workers = 2;
+	c.gpu_lanes = 2;
+	c.gpu_queue_depth = 16384;
+	c.npools = 2;
+	return c;
+}
+
+static void case_many(const chi_gpu_ctx *g)
+{
+	unsigned long long *d;
+	CUDA_OK(cudaMalloc(&d, 16));
+	CUDA_OK(cudaMemset(d, 0, 16));
+	many_kernel<<<64, 128>>>(*g, d, d + 1);
+	CUDA_OK(cudaGetLastError());
+	CUDA_OK(cudaDeviceSynchronize());
+	unsigned long long h[2];
+	CUDA_OK(cudaMemcpy(h, d, 16, cudaMemcpyDeviceToHost));
+	printf("many: %llu tasks from 8192 GPU threads, %llu wrong\n", h[1], h[0]);
+	CHECK(h[0] == 0 && h[1] == 64 * 128 * 4);
+	cudaFree(d);
+}
+
+static void case_sizes(const chi_gpu_ctx *g)
+{
+	uint8_t *scratch;
+	long long *res, h[7];
+	CUDA_OK(cudaMalloc(&scratch, 160000));
+	CUDA_OK(cudaMalloc(&res, sizeof(h)));
+	CUDA_OK(cudaMemset(res, 0, sizeof(h)));
+	sizes_kernel<<<1, 1>>>(*g, scratch, res);
+	CUDA_OK(cudaGetLastError());
+	CUDA_OK(cudaDeviceSynchronize());
+	CUDA_OK(cudaMemcpy(h, res, sizeof(h), cudaMemcpyDeviceToHost));
+	printf("sizes: echo40 %lld echo3000 %lld echo70000 %lld large60000 %lld unknown %lld wrong-bytes %lld\n",
+	       h[0], h[1], h[2], h[3 + 1], h[5], h[6]);
+	CHECK(h[0] == 40 && h[1] == 3000 && h[2] == -EMSGSIZE && h[4] == 60000 && h[5] == -ENOSYS &&
+	      h[6] == 0);
+	cudaFree(scratch);
+	cudaFree(res);
+}
+
+static void case_bdev(chi_client *c, const chi_gpu_ctx *g)
+{
+	char path[] = "/tmp/chi_gpu_bdevXXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	close(fd);
+	const uint32_t pieces = 64;
+	chi_admin_pool_task p;
+	chi_admin_pool_init(&p, CHI_ADMIN_CREATE_POOL, 9, "gpudisk", "bdev", path,
+			    (uint64_t)pieces * PIECE);
+	CHECK(chi_call(c, &p.hdr, &chi_admin_pool_codec) == 9);
+	uint8_t *buf;
+	long long *res, h[64];
+	CUDA_OK(cudaMalloc(&buf, (size_t)pieces * PIECE));
+	CUDA_OK(cudaMalloc(&res, sizeof(h)));
+	bdev_kernel<<<2, 32>>>(*g, 9, buf, pieces, res);
+	CUDA_OK(cudaGetLastError());
+	CUDA_OK(cudaDeviceSynchronize());
+	CUDA_OK(cudaMemcpy(h, res, sizeof(h), cudaMemcpyDeviceToHost));
+	int bad = 0;
+	for (uint32_t i = 0; i < pieces; i++)
+		bad += h[i] != PIECE;
+	/* the bytes are on disk: pread the file */
+	fd = open(path, O_RDONLY);
+	uint8_t *file = (uint8_t *)malloc((size_t)pieces * PIECE);
+	CHECK(pread(fd, file, (size_t)pieces * PIECE, 0) == (ssize_t)pieces * PIECE);
+	close(fd);
+	uint64_t wrong = 0;
+	for (uint32_t q = 0; q < pieces; q++)
+		for (uint32_t i = 0; i < PIECE; i++)
+			wrong += file[(uint64_t)q * PIECE + i] != (uint8_t)(i * 31 + q);
+	printf("bdev: %u x %u KiB written and read back by a kernel, %d bad pieces, %llu wrong bytes in the file\n",
+	       pieces, PIECE >> 10, bad, (unsigned long long)wrong);
+	CHECK(bad == 0 && wrong == 0);
+	free(file);
+	unlink(path);
+	cudaFree(buf);
+	cudaFree(res);
+}
+
+static int runtime_child(const char *name)
+{
+	chi_gpu_cuda_enable();
+	chi_config cfg = gpu_config(name);
+	chi_runtime *rt;
+	if (chi_runtime_start(&cfg, &rt))
+		return 2;
+	while (!chi_runtime_stop_requested(rt)) {
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+	}
+	chi_runtime_stop(rt);
+	return 0;
+}
+
+static void case_xproc(const char *self)
+{
+	char name[32];
+	snprintf(name, sizeof(name), "gx%d", (int)getpid());
+	pid_t pid;
+	char *argv[] = {(char *)self, (char *)"--runtime", name, NULL};
+	CHECK(posix_spawn(&pid, self, NULL, NULL, argv, environ) == 0);
+	chi_client *c = NULL;
+	for (int i = 0; i < 1000 && chi_client_connect(name, &c); i++) {
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	CHECK(chi_gpu_count(c) >= 1);
+	chi_gpu_client *gc = NULL;
+	int rc = chi_gpu_client_open(c, 0, &gc);
+	CHECK(rc == 0);
+	if (!rc) {
+		printf("xproc: ");
+		case_many(chi_gpu_client_ctx(gc));
+		chi_gpu_client_close(gc);
+	}
+	chi_task stop;
+	chi_task_init(&stop, CHI_POOL_ADMIN, CHI_ADMIN_STOP, 0);
+	CHECK(chi_call(c, &stop, &chi_admin_stop_codec) == 0);
+	chi_client_close(c);
+	int st;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "--runtime"))
+		return runtime_child(argv[2]);
+	int n = 0;
+	cudaError_t e = cudaGetDeviceCount(&n);
+	if (e != cudaSuccess || n == 0) {
+		const char *req = getenv("CHI_REQUIRE_GPU");
+		fprintf(stderr, "test_gpu_e2e: no GPU (%s)\n", e ? cudaGetErrorString(e) : "0 devices");
+		return req && !strcmp(req, "1") ? 1 : 77;
+	}
+	chi_gpu_cuda_enable();
+	char name[32];
+	snprintf(name, sizeof(name), "ge%d", (int)getpid());
+	chi_config cfg = gpu_config(name);
+	chi_runtime *rt;
+	if (chi_runtime_start(&cfg, &rt)) {
+		fprintf(stderr, "cannot start runtime\n");
+		return 1;
+	}
+	chi_client *c = chi_runtime_client(rt);
+	printf("init: %d GPU(s) visible, %u queue segment(s)\n", n, chi_gpu_count(c));
+	CHECK(chi_gpu_count(c) == (uint32_t)n);
+	char seg[96];
+	snprintf(seg, sizeof(seg), "/dev/shm/chi.%u.%s.gpu.0", (unsigned)getuid(), name);
+	CHECK(access(seg, F_OK) == 0);
+	chi_gpu_client *gc;
+	CHECK(chi_gpu_client_open(c, 0, &gc) == 0);
+	const chi_gpu_ctx *g = chi_gpu_client_ctx(gc);
+	CHECK(g->seg_id == CHI_SEG_ID_GPU_BASE);
+	case_many(g);
+	case_sizes(g);
+	case_bdev(c, g);
+	chi_gpu_client_close(gc);
+	chi_runtime_stop(rt);
+	char self[4096];
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (sl > 0) {
+		self[sl] = 0;
+		case_xproc(self);
+	}
+	printf("test_gpu_e2e: %s (%d failed checks)\n", failures ? "FAILED" : "OK", failures);
+	return failures ? 1 : 0;
+}
