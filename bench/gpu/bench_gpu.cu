@@ -203,6 +203,7 @@ static int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
 		qsort(fmed, 5, sizeof(double), cmp_d);
 		snprintf(r->name, sizeof(r->name), "gpu_roundtrip_thread");
 		r->median_ns = med[2];
+		r->ops_per_s = 1e9 / med[2];
 		chi_bench_log(o, "gpu_roundtrip_thread: 5 runs interleaved with the floor: "
 				 "chi median of medians %.0f ns, floor %.0f ns, ratio %.2f "
 				 "(chi runs %.0f..%.0f, floor runs %.0f..%.0f)\n",
@@ -224,8 +225,12 @@ static int e_rt_warp(const chi_bench_opts *o, chi_bench_result *r)
 	uint32_t n = o->quick ? 500 : 5000;
 	uint64_t *s = (uint64_t *)malloc((size_t)n * 32 * 8);
 	rc = roundtrip_run(&g, 32, n, s);
-	if (!rc)
+	if (!rc) {
 		chi_bench_result_from_samples(r, s, (size_t)n * 32);
+		r->ops_per_s = 32e9 / r->median_ns; /* 32 round trips in flight */
+		r->lanes = 1;
+		r->depth = 1024;
+	}
 	grt_stop(&g);
 	free(s);
 	return rc;

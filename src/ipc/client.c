@@ -146,6 +146,10 @@ int chi_client_connect(const char *name, chi_client **out)
 		rc = -ECONNREFUSED; /* stale segment of a dead or stopping runtime */
 		goto fail_close;
 	}
+	if (!__atomic_load_n(&chi_seg_hdr_of(&c->seg)->ready, __ATOMIC_ACQUIRE)) {
+		rc = -EAGAIN; /* S3: the runtime is still starting */
+		goto fail_close;
+	}
 	rc = chi_client_bind(c, c->seg.base);
 	if (rc)
 		goto fail_close;

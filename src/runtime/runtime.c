@@ -204,6 +204,9 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 		goto fail_workers;
 	}
 	rt->monitor_started = 1;
+	/* S3: everything (GPU queues, workers, pools) is in place; pairs with
+	 * the acquire in chi_client_connect */
+	__atomic_store_n(&chi_seg_hdr_of(&rt->main)->ready, 1, __ATOMIC_RELEASE);
 	*out = rt;
 	return 0;
 fail_workers:

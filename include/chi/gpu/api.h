@@ -25,6 +25,7 @@
 #include "chi/proto/ring.h"
 
 #ifndef __CUDA_ARCH__
+#include <sched.h>
 #include <time.h>
 #endif
 
@@ -74,12 +75,18 @@ CHI_INLINE void chi_gpu_backoff(uint32_t *ns)
 	__nanosleep(*ns);
 	*ns = *ns < 1024 ? *ns * 2 : 1024;
 #else
-	(void)ns;
-	chi_cpu_relax();
+	/* CPU threads standing in for a GPU: more of them than cores must not
+	 * starve the one that would let them go on */
+	if ((++*ns & 63u) == 0)
+		sched_yield();
+	else
+		chi_cpu_relax();
 #endif
 }
 
-/* Take a block index from a pool (R1); waits while all are in flight. */
+/* Take a block index from a pool (R1); waits while all are in flight.
+ * Entry encoding: (tag << 32) | (index + 1) when full, (tag << 32) when the
+ * taker of that tag consumed it; tag = lap + 1. */
 CHI_INLINE uint32_t chi_gpu_pool_take(chi_gpu_pool *p)
 {
 	uint64_t t = chi_faa_u64(&p->take, 1);
@@ -87,16 +94,24 @@ CHI_INLINE uint32_t chi_gpu_pool_take(chi_gpu_pool *p)
 	uint64_t want = (t >> p->shift) + 1;
 	uint32_t ns = 32;
 	uint64_t v;
-	while (((v = chi_ld_acq_u64(e)) >> 32) != want) /* R1: pairs with give */
+	/* R1: pairs with R2 */
+	while (((v = chi_ld_acq_dev_u64(e)) >> 32) != want || (uint32_t)v == 0)
 		chi_gpu_backoff(&ns);
-	chi_st_rlx_u64(e, 0);
+	chi_st_rel_dev_u64(e, want << 32); /* R3: consumed at this tag */
 	return (uint32_t)v - 1;
 }
 
 CHI_INLINE void chi_gpu_pool_give(chi_gpu_pool *p, uint32_t index)
 {
 	uint64_t g = chi_faa_u64(&p->give, 1);
-	chi_st_rel_u64(&p->ring[g & p->mask], (((g >> p->shift) + 1) << 32) | (uint64_t)(index + 1));
+	uint64_t *e = &p->ring[g & p->mask];
+	uint64_t lap = g >> p->shift;
+	uint32_t ns = 32;
+	/* wait for the previous lap's taker (R3): until then its index is still
+	 * in the entry, and freers of later laps wait behind this one */
+	while (chi_ld_acq_dev_u64(e) != (lap << 32))
+		chi_gpu_backoff(&ns);
+	chi_st_rel_dev_u64(e, ((lap + 1) << 32) | (uint64_t)(index + 1)); /* R2 */
 }
 
 /* Serialize `t` into a future block of `lane` and publish it. -EMSGSIZE if
@@ -197,7 +212,8 @@ CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, 
 	for (uint32_t polls = 0;; polls++) {
 		chi_future_pair(f->shm, &fl, &r);
 		if (fl & CHI_FUTURE_COMPLETE) {
-			chi_fence_seq(); /* F2: outputs after the flag */
+			if (de_out)
+				chi_fence_seq(); /* F2: outputs after the flag */
 			break;
 		}
 		if ((polls & 1023u) == 1023u) {
@@ -216,7 +232,8 @@ CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, 
 				return -CHI_EOWNERDEAD;
 			}
 		}
-		if (polls >= 256) /* each poll is a PCIe read already: back off later */
+		if (polls >= 4) /* the first polls are PCIe reads already; then back
+				 * off so thousands of waiters do not flood the link */
 			chi_gpu_backoff(&ns);
 	}
 	if (r >= 0 && de_out && t && f->shm->out_size) {

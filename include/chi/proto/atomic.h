@@ -66,6 +66,20 @@ CHI_INLINE uint64_t chi_faa_u64(uint64_t *p, uint64_t v)
 {
 	return (uint64_t)atomicAdd((unsigned long long *)p, (unsigned long long)v);
 }
+/* Device-scope flavours, for words in device memory that only GPU threads
+ * touch (the block pools): __threadfence() instead of the system fence,
+ * which costs ~0.6 us on the H100. */
+CHI_INLINE uint64_t chi_ld_acq_dev_u64(const uint64_t *p)
+{
+	uint64_t v = *(const volatile uint64_t *)p;
+	__threadfence();
+	return v;
+}
+CHI_INLINE void chi_st_rel_dev_u64(uint64_t *p, uint64_t v)
+{
+	__threadfence();
+	*(volatile uint64_t *)p = v;
+}
 CHI_INLINE int chi_cas_u64(uint64_t *p, uint64_t *expected, uint64_t desired)
 {
 	unsigned long long old = atomicCAS((unsigned long long *)p,
@@ -122,6 +136,14 @@ CHI_INLINE void chi_st_publish_u64(uint64_t *p, uint64_t v)
 CHI_INLINE uint64_t chi_faa_u64(uint64_t *p, uint64_t v)
 {
 	return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
+}
+CHI_INLINE uint64_t chi_ld_acq_dev_u64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+CHI_INLINE void chi_st_rel_dev_u64(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 CHI_INLINE int chi_cas_u64(uint64_t *p, uint64_t *expected, uint64_t desired)
 {

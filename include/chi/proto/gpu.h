@@ -47,11 +47,16 @@ typedef struct CHI_ALIGNAS(64) chi_gpu_dir {
 } chi_gpu_dir;
 
 /* Free ring of block indices (one per lane and kind), a bounded MPMC queue
- * on fetch_add: take ticket t = faa(take), wait until ring[t & mask] carries
- * lap (t >> shift) + 1, read the index, clear the entry; free: ticket
- * g = faa(give), ring[g & mask] = ((g >> shift) + 1) << 32 | (index + 1).
- * R1: the freer's store is release, the taker's load acquire. At most `n`
- * blocks exist, so a free never waits. */
+ * on fetch_add. Entry: (tag << 32) | (index + 1) when it holds a free block
+ * for the taker of lap tag - 1; (tag << 32) once that taker consumed it.
+ *   take: t = faa(take); wait for tag (t >> shift) + 1 with an index (R1,
+ *         acquire, pairs with R2); store (tag << 32) (R3, release);
+ *   give: g = faa(give); wait for the consumed marker of lap (g >> shift)
+ *         (acquire, pairs with R3); store ((lap + 1) << 32) | (index + 1)
+ *         (R2, release).
+ * So entries of one slot are written strictly lap after lap, and a slow
+ * taker's index is never overwritten. At most `n` blocks exist. Only GPU
+ * threads touch the pools: device-scope fences. */
 typedef struct chi_gpu_pool {
 	uint64_t take;
 	uint64_t give;

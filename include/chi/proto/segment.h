@@ -27,7 +27,7 @@ typedef struct CHI_ALIGNAS(64) chi_seg_hdr {
 	uint64_t created_ns;
 	uint64_t alive;		/* heartbeat counter */
 	uint32_t stopping;
-	uint32_t pad0;
+	uint32_t ready;		/* main segment: 1 once clients may connect (S3) */
 	char name[64];
 	/* allocator state follows (src/shm/alloc.h), then the segment's
 	 * directory (kind-specific) at dir_off */

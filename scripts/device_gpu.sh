@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# scripts/device_gpu.sh DIR: run the GPU tests and benchmarks on a machine
+# with a GPU, from binaries built elsewhere and copied to DIR (with
+# DIR/lib holding libyaml-0.so.2 and libcmocka.so.0, which the GPU machine's
+# image lacks). Writes logs under $OUT when set.
+set -u
+dir=${1:-.carry}
+out=${OUT:-/tmp/chi-device-out}
+mkdir -p "$out"
+export LD_LIBRARY_PATH="$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export CHI_REQUIRE_GPU=1
+step() { echo; echo "=== $*"; }
+{
+step "machine"; nvidia-smi -L; nproc; uname -r
+step "test_gpu_e2e (label gpu, CHI_REQUIRE_GPU=1)"; timeout 300 "$dir/test_gpu_e2e"; echo "exit $?"
+step "test_gpu_protocol (simulated GPUs, CPU threads)"; timeout 300 "$dir/test_gpu_protocol" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
+step "chi start with GPU queues"; export CHI_RUNTIME_NAME=dev$$
+timeout 60 "$dir/chi" start; timeout 30 "$dir/chi" status; timeout 60 "$dir/chi" stop
+cat /tmp/chi.$(id -u).$CHI_RUNTIME_NAME.log; unset CHI_RUNTIME_NAME
+step "chi-bench gpu (table)"; timeout 400 "$dir/chi-bench" gpu; echo "exit $?"
+step "chi-bench gpu --json"; timeout 400 "$dir/chi-bench" gpu --json > "$out/gpu.json"; echo "exit $?"; cat "$out/gpu.json"
+} 2>&1 | tee "$out/log"
