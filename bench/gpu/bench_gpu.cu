@@ -10,7 +10,9 @@
 //   cpu_roundtrip_no_gpu    anchor: in-process CPU round trip, 1 worker, no
 //                           GPU lanes
 //   cpu_roundtrip_with_gpu_lanes  the same while that worker also polls a GPU lane
-// Warp-batched entries are not implemented yet (one lane entry per task).
+//   gpu_throughput_warp_batch_lanes1/2  the same, each warp's 32 tasks in one
+//                           lane entry
+// Submissions use caller-owned blocks (chi_gpu_make_copy_future_at).
 // Times on the GPU come from %globaltimer; throughput from CUDA events.
 #include <cuda_runtime.h>
 #include <errno.h>
@@ -86,7 +88,7 @@ __global__ void roundtrip_kernel(chi_gpu_ctx g, uint32_t n, uint32_t warm, uint6
 		chi_test_noop_init(&t, CHI_POOL_TEST);
 		chi_gpu_future f;
 		uint64_t t0 = chi_hd_now_ns();
-		if (chi_gpu_make_copy_future(&g, 0, &t.hdr, chi_test_noop_ser, &f) ||
+		if (chi_gpu_make_copy_future_at(&g, 0, tid, &t.hdr, chi_test_noop_ser, &f) ||
 		    chi_gpu_future_wait(&g, &f, &t.hdr, 0, 10000000000ull) != 0) {
 			atomicAdd(errors, 1ull);
 			return;
@@ -104,7 +106,25 @@ __global__ void throughput_kernel(chi_gpu_ctx g, uint32_t per_thread, unsigned l
 		chi_test_noop_task t;
 		chi_test_noop_init(&t, CHI_POOL_TEST);
 		chi_gpu_future f;
-		if (chi_gpu_make_copy_future(&g, tid, &t.hdr, chi_test_noop_ser, &f) ||
+		if (chi_gpu_make_copy_future_at(&g, tid, tid / g.nlanes, &t.hdr, chi_test_noop_ser, &f) ||
+		    chi_gpu_future_wait(&g, &f, &t.hdr, 0, 30000000000ull) != 0) {
+			atomicAdd(errors, 1ull);
+			return;
+		}
+	}
+}
+
+/* Each warp submits its 32 tasks as one lane entry (warp w: lane w % nlanes,
+ * blocks (w / nlanes) * 32 ..). */
+__global__ void warp_batch_kernel(chi_gpu_ctx g, uint32_t per_thread, unsigned long long *errors)
+{
+	uint32_t warp = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
+	for (uint32_t i = 0; i < per_thread; i++) {
+		chi_test_noop_task t;
+		chi_test_noop_init(&t, CHI_POOL_TEST);
+		chi_gpu_future f;
+		if (chi_gpu_make_copy_future_warp(&g, warp, (warp / g.nlanes) * 32, &t.hdr,
+						  chi_test_noop_ser, &f) ||
 		    chi_gpu_future_wait(&g, &f, &t.hdr, 0, 30000000000ull) != 0) {
 			atomicAdd(errors, 1ull);
 			return;
@@ -236,7 +256,7 @@ static int e_rt_warp(const chi_bench_opts *o, chi_bench_result *r)
 	return rc;
 }
 
-static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lanes)
+static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lanes, int warp)
 {
 	if (!dev_count())
 		return 77;
@@ -257,10 +277,16 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	CUDA_TRY(cudaMemset(err, 0, 8));
 	CUDA_TRY(cudaEventCreate(&a));
 	CUDA_TRY(cudaEventCreate(&b));
-	throughput_kernel<<<blocks, threads>>>(g.ctx, 2, err); /* warm-up */
+	if (warp)
+		warp_batch_kernel<<<blocks, threads>>>(g.ctx, 2, err); /* warm-up */
+	else
+		throughput_kernel<<<blocks, threads>>>(g.ctx, 2, err);
 	CUDA_TRY(cudaDeviceSynchronize());
 	CUDA_TRY(cudaEventRecord(a));
-	throughput_kernel<<<blocks, threads>>>(g.ctx, per, err);
+	if (warp)
+		warp_batch_kernel<<<blocks, threads>>>(g.ctx, per, err);
+	else
+		throughput_kernel<<<blocks, threads>>>(g.ctx, per, err);
 	CUDA_TRY(cudaEventRecord(b));
 	CUDA_TRY(cudaEventSynchronize(b));
 	float ms = 0;
@@ -276,13 +302,15 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	r->p99_ns = r->median_ns;
 	r->lanes = lanes;
 	r->depth = depth;
-	chi_bench_log(o, "gpu_throughput_lanes%u: %u SMs x %u threads x %u tasks in %.1f ms, depth %u\n",
-		      lanes, blocks, threads, per, ms, depth);
+	chi_bench_log(o, "gpu_throughput%s_lanes%u: %u SMs x %u threads x %u tasks in %.1f ms, depth %u\n",
+		      warp ? "_warp_batch" : "", lanes, blocks, threads, per, ms, depth);
 	return 0;
 }
 
-static int e_tp1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1); }
-static int e_tp4(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 4); }
+static int e_tp1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 0); }
+static int e_tp4(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 4, 0); }
+static int e_wb1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 1); }
+static int e_wb2(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 2, 1); }
 
 static int cpu_roundtrip(const chi_bench_opts *o, chi_bench_result *r, int gpu_lanes)
 {
@@ -325,6 +353,8 @@ static const chi_bench_entry entries[] = {
 	{"gpu_roundtrip_warp", CHI_BENCH_LATENCY, "pingpong_floor", e_rt_warp, "32 threads, 1 noop in flight each"},
 	{"gpu_throughput_lanes1", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_tp1, "all SMs x 128 threads, 1 lane"},
 	{"gpu_throughput_lanes4", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_tp4, "all SMs x 128 threads, 4 lanes"},
+	{"gpu_throughput_warp_batch_lanes1", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_wb1, "warps submit 32 tasks per lane entry, 1 lane"},
+	{"gpu_throughput_warp_batch_lanes2", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_wb2, "warps submit 32 tasks per lane entry, 2 lanes"},
 	{"cpu_roundtrip_no_gpu", CHI_BENCH_ANCHOR, NULL, e_cpu_nogpu, "CPU round trip, 1 worker, no GPU lanes"},
 	{"cpu_roundtrip_with_gpu_lanes", CHI_BENCH_LATENCY, "cpu_roundtrip_no_gpu", e_cpu_gpu, "CPU round trip while the worker polls a GPU lane"},
 };

@@ -12,6 +12,7 @@
 #include "chi/modules/test.h"
 #include "chi/modules/admin.h"
 #include "chi/modules/bdev.h"
+#include "chi/gpu/api.h"
 
 __global__ void chi_hd_check_kernel(chi_slot *slots, uint64_t *tail, uint64_t *head,
 				    uint8_t *buf, uint32_t cap, uint64_t *out)
@@ -107,5 +108,25 @@ __global__ void chi_hd_check_kernel(chi_slot *slots, uint64_t *tail, uint64_t *h
 	chi_bdev_stats_init(&bs, CHI_POOL_BDEV);
 	acc += chi_bdev_stats_ser_in(&a, &bs.hdr) + chi_bdev_stats_de_in(&a, &bs.hdr) +
 	       chi_bdev_stats_ser_out(&a, &bs.hdr) + chi_bdev_stats_de_out(&a, &bs.hdr);
+	out[threadIdx.x] = acc;
+}
+
+__global__ void chi_hd_check_gpu_api(chi_gpu_ctx g, long long *out)
+{
+	chi_test_double_plus_task t;
+	chi_test_double_plus_init(&t, CHI_POOL_TEST, 1, g.gpu_id);
+	chi_gpu_future f;
+	long long acc = chi_gpu_make_copy_future(&g, 0, &t.hdr, chi_test_double_plus_ser_in, &f);
+	acc += chi_gpu_future_test(&f);
+	acc += chi_gpu_future_wait(&g, &f, &t.hdr, chi_test_double_plus_de_out, 1000);
+	acc += chi_gpu_make_copy_future_at(&g, 0, threadIdx.x, &t.hdr, chi_test_double_plus_ser_in, &f);
+	chi_gpu_future_release(&g, &f);
+	acc += chi_gpu_make_copy_future_warp(&g, 0, 0, &t.hdr, chi_test_double_plus_ser_in, &f);
+	uint32_t idx = chi_gpu_pool_take(&g.pools[0]);
+	chi_gpu_pool_give(&g.pools[0], idx);
+	uint64_t fl;
+	int64_t r;
+	chi_future_pair(f.shm, &fl, &r);
+	acc += (long long)(fl + (uint64_t)r + chi_hd_now_ns());
 	out[threadIdx.x] = acc;
 }

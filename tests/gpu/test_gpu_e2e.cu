@@ -64,6 +64,27 @@ __global__ void many_kernel(chi_gpu_ctx g, unsigned long long *errors, unsigned 
 	}
 }
 
+/* warps submit 32 tasks as one lane entry, and threads with owned blocks */
+__global__ void warp_kernel(chi_gpu_ctx g, unsigned long long *errors, unsigned long long *done)
+{
+	uint32_t tid = blockIdx.x * blockDim.x + threadIdx.x, warp = tid / 32;
+	for (int round = 0; round < 3; round++) {
+		chi_test_double_plus_task t;
+		chi_gpu_future f;
+		chi_test_double_plus_init(&t, CHI_POOL_TEST, ((uint64_t)tid << 4) | round, g.gpu_id);
+		int rc = round == 1
+			? chi_gpu_make_copy_future_at(&g, tid, tid / g.nlanes, &t.hdr,
+						      chi_test_double_plus_ser_in, &f)
+			: chi_gpu_make_copy_future_warp(&g, warp, (warp / g.nlanes) * 32, &t.hdr,
+							chi_test_double_plus_ser_in, &f);
+		uint64_t want = t.value * 2 + g.gpu_id;
+		if (rc || chi_gpu_future_wait(&g, &f, &t.hdr, chi_test_double_plus_de_out, WAIT_NS) !=
+				  (int64_t)want || t.result != want)
+			atomicAdd(errors, 1ull);
+		atomicAdd(done, 1ull);
+	}
+}
+
 __global__ void sizes_kernel(chi_gpu_ctx g, uint8_t *scratch, long long *res)
 {
 	// res[0..3]: echo 40, echo 3000 (data block), echo 70000 (too large),
@@ -158,6 +179,21 @@ static void case_many(const chi_gpu_ctx *g)
 	CUDA_OK(cudaMemcpy(h, d, 16, cudaMemcpyDeviceToHost));
 	printf("many: %llu tasks from 8192 GPU threads, %llu wrong\n", h[1], h[0]);
 	CHECK(h[0] == 0 && h[1] == 64 * 128 * 4);
+	cudaFree(d);
+}
+
+static void case_warp(const chi_gpu_ctx *g)
+{
+	unsigned long long *d;
+	CUDA_OK(cudaMalloc(&d, 16));
+	CUDA_OK(cudaMemset(d, 0, 16));
+	warp_kernel<<<64, 128>>>(*g, d, d + 1);
+	CUDA_OK(cudaGetLastError());
+	CUDA_OK(cudaDeviceSynchronize());
+	unsigned long long h[2];
+	CUDA_OK(cudaMemcpy(h, d, 16, cudaMemcpyDeviceToHost));
+	printf("warp: %llu tasks (warp batches of 32 and owned blocks), %llu wrong\n", h[1], h[0]);
+	CHECK(h[0] == 0 && h[1] == 64 * 128 * 3);
 	cudaFree(d);
 }
 
@@ -298,6 +334,7 @@ int main(int argc, char **argv)
 	const chi_gpu_ctx *g = chi_gpu_client_ctx(gc);
 	CHECK(g->seg_id == CHI_SEG_ID_GPU_BASE);
 	case_many(g);
+	case_warp(g);
 	case_sizes(g);
 	case_bdev(c, g);
 	chi_gpu_client_close(gc);

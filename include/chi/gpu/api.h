@@ -73,7 +73,7 @@ CHI_INLINE void chi_gpu_backoff(uint32_t *ns)
 {
 #ifdef __CUDA_ARCH__
 	__nanosleep(*ns);
-	*ns = *ns < 1024 ? *ns * 2 : 1024;
+	*ns = *ns < 4096 ? *ns * 2 : 4096;
 #else
 	/* CPU threads standing in for a GPU: more of them than cores must not
 	 * starve the one that would let them go on */
@@ -114,18 +114,20 @@ CHI_INLINE void chi_gpu_pool_give(chi_gpu_pool *p, uint32_t index)
 	chi_st_rel_dev_u64(e, ((lap + 1) << 32) | (uint64_t)(index + 1)); /* R2 */
 }
 
-/* Serialize `t` into a future block of `lane` and publish it. -EMSGSIZE if
- * the serialized task fits neither the copy space nor a data block (nothing
- * is taken or published); -EINVAL if the serializer disagrees with in_size. */
-CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi_task *t,
-					chi_gpu_ser_fn ser, chi_gpu_future *f)
+#define CHI_GPU_OWNED 0x80000000u /* chi_gpu_future.index: caller-owned block */
+
+/* Fill future block `idx` of `lane` with `t` (and a data block if it does
+ * not fit the copy space). Returns the block's offset, or 0 on error (*rc). */
+CHI_INLINE uint64_t chi_gpu_fill(const chi_gpu_ctx *g, uint32_t lane, uint32_t idx, chi_task *t,
+				 chi_gpu_ser_fn ser, uint32_t *didx_out, int *rc)
 {
-	lane %= g->nlanes;
 	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
 	int big = wire > CHI_COPY_SPACE;
-	if (big && (wire > g->data_size || !g->ndata))
-		return -CHI_EMSGSIZE;
-	uint32_t idx = chi_gpu_pool_take(&g->pools[lane]);
+	*didx_out = CHI_GPU_NO_DATA;
+	if (big && (wire > g->data_size || !g->ndata)) {
+		*rc = -CHI_EMSGSIZE;
+		return 0;
+	}
 	uint64_t off = g->blocks_off + ((uint64_t)lane * g->depth + idx) * CHI_FUTURE_BLOCK;
 	chi_future_shm *fs = (chi_future_shm *)(g->base + off);
 	uint8_t *buf = fs->copy_space;
@@ -136,7 +138,7 @@ CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi
 		doff = g->data_off + ((uint64_t)lane * g->ndata + didx) * g->data_size;
 		buf = g->base + doff;
 	}
-	/* F0: plain stores, made visible by the publish below */
+	/* F0: plain stores, made visible by the publish (P4) */
 	fs->flags = CHI_FUTURE_COPY_FROM_CLIENT;
 	fs->result = 0;
 	chi_st_rlx_u32(&fs->futex, 0); /* see chi_future_block_init */
@@ -151,16 +153,22 @@ CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi
 	chi_ar_copy(buf, (const uint8_t *)t, (uint32_t)sizeof(chi_task));
 	chi_ar a;
 	chi_ar_init(&a, buf + sizeof(chi_task), t->in_size);
-	int rc = ser(&a, t);
-	if (!rc && a.pos != t->in_size)
-		rc = -CHI_EINVAL;
-	if (rc) {
+	*rc = ser(&a, t);
+	if (!*rc && a.pos != t->in_size)
+		*rc = -CHI_EINVAL;
+	if (*rc) {
 		if (big)
 			chi_gpu_pool_give(&g->pools[g->nlanes + lane], didx);
-		chi_gpu_pool_give(&g->pools[lane], idx);
-		return rc;
+		return 0;
 	}
-	uint32_t prio = (t->flags & CHI_TASK_BULK) ? 1u : 0u;
+	*didx_out = didx;
+	return off;
+}
+
+/* P1-P4 for `count` consecutive blocks starting at `off`, GPU flavour. */
+CHI_INLINE void chi_gpu_publish(const chi_gpu_ctx *g, uint32_t lane, uint32_t prio, uint64_t off,
+				uint32_t count)
+{
 	uint64_t r = (uint64_t)lane * CHI_NPRIO + prio;
 	chi_ring_view v;
 	v.slots = (chi_slot *)(g->base + g->slots_off) + r * g->depth;
@@ -168,17 +176,94 @@ CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi
 	v.head = (uint64_t *)0;
 	v.mask = g->depth - 1;
 	v.shift = g->shift;
-	/* no fence here: P4's leading fence orders the block before the slot
-	 * (each system fence costs ~0.6 us on the H100) */
 	uint64_t ticket = chi_ring_claim(&v);
-	chi_ring_publish(&v, ticket, chi_offptr_make(g->seg_id, off), 1, g->client);
-	f->shm = fs;
+	chi_ring_publish(&v, ticket, chi_offptr_make(g->seg_id, off), count, g->client);
+}
+
+/* Submit `t` in block `idx` of `lane`, which the caller owns exclusively
+ * (for example its thread index, < depth): no pool traffic, the fastest
+ * path. The caller must not reuse `idx` before the wait returned. */
+CHI_INLINE int chi_gpu_make_copy_future_at(const chi_gpu_ctx *g, uint32_t lane, uint32_t idx,
+					   chi_task *t, chi_gpu_ser_fn ser, chi_gpu_future *f)
+{
+	lane %= g->nlanes;
+	if (idx >= g->depth)
+		return -CHI_EINVAL;
+	int rc;
+	uint32_t didx;
+	uint64_t off = chi_gpu_fill(g, lane, idx, t, ser, &didx, &rc);
+	if (!off)
+		return rc;
+	chi_gpu_publish(g, lane, (t->flags & CHI_TASK_BULK) ? 1u : 0u, off, 1);
+	f->shm = (chi_future_shm *)(g->base + off);
+	f->lane = lane;
+	f->index = idx | CHI_GPU_OWNED;
+	f->data_index = didx;
+	f->pad = 0;
+	return 0;
+}
+
+/* Serialize `t` into a future block of `lane` taken from the lane's pool and
+ * publish it. -EMSGSIZE if the serialized task fits neither the copy space
+ * nor a data block (nothing is taken or published); -EINVAL if the
+ * serializer disagrees with in_size. */
+CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi_task *t,
+					chi_gpu_ser_fn ser, chi_gpu_future *f)
+{
+	lane %= g->nlanes;
+	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
+	if (wire > CHI_COPY_SPACE && (wire > g->data_size || !g->ndata))
+		return -CHI_EMSGSIZE;
+	uint32_t idx = chi_gpu_pool_take(&g->pools[lane]);
+	int rc;
+	uint32_t didx;
+	uint64_t off = chi_gpu_fill(g, lane, idx, t, ser, &didx, &rc);
+	if (!off) {
+		chi_gpu_pool_give(&g->pools[lane], idx);
+		return rc;
+	}
+	chi_gpu_publish(g, lane, (t->flags & CHI_TASK_BULK) ? 1u : 0u, off, 1);
+	f->shm = (chi_future_shm *)(g->base + off);
 	f->lane = lane;
 	f->index = idx;
 	f->data_index = didx;
 	f->pad = 0;
 	return 0;
 }
+
+#ifdef __CUDACC__
+/* Warp batch: all 32 threads of a full warp call this together, each with
+ * its own task; thread i uses block base + i of `lane` (caller-owned, base +
+ * 31 < depth). Each thread fences its own block, the warp syncs, and one
+ * leader publishes one lane entry carrying 32 blocks. Tasks must fit the
+ * copy space (-EMSGSIZE otherwise, for the whole warp). */
+__device__ static inline int chi_gpu_make_copy_future_warp(const chi_gpu_ctx *g, uint32_t lane,
+							   uint32_t base, chi_task *t,
+							   chi_gpu_ser_fn ser, chi_gpu_future *f)
+{
+	uint32_t me = threadIdx.x & 31u;
+	lane %= g->nlanes;
+	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
+	int bad = wire > CHI_COPY_SPACE || base + 31 >= g->depth;
+	if (__any_sync(0xffffffffu, bad))
+		return -CHI_EMSGSIZE;
+	int rc;
+	uint32_t didx;
+	uint64_t off = chi_gpu_fill(g, lane, base + me, t, ser, &didx, &rc);
+	__threadfence_system(); /* this thread's block, before the leader's publish */
+	if (__any_sync(0xffffffffu, off == 0))
+		return rc ? rc : -CHI_EINVAL;
+	if (me == 0)
+		chi_gpu_publish(g, lane, (t->flags & CHI_TASK_BULK) ? 1u : 0u, off, 32);
+	__syncwarp();
+	f->shm = (chi_future_shm *)(g->base + off);
+	f->lane = lane;
+	f->index = (base + me) | CHI_GPU_OWNED;
+	f->data_index = CHI_GPU_NO_DATA;
+	f->pad = 0;
+	return 0;
+}
+#endif
 
 CHI_INLINE int chi_gpu_future_test(const chi_gpu_future *f)
 {
@@ -193,7 +278,8 @@ CHI_INLINE void chi_gpu_future_release(const chi_gpu_ctx *g, const chi_gpu_futur
 {
 	if (f->data_index != CHI_GPU_NO_DATA)
 		chi_gpu_pool_give(&g->pools[g->nlanes + f->lane], f->data_index);
-	chi_gpu_pool_give(&g->pools[f->lane], f->index);
+	if (!(f->index & CHI_GPU_OWNED))
+		chi_gpu_pool_give(&g->pools[f->lane], f->index);
 }
 
 #define CHI_GPU_HEARTBEAT_NS (2000000000ull)

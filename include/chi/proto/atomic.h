@@ -58,8 +58,9 @@ CHI_INLINE void chi_st_rlx_u32(uint32_t *p, uint32_t v)
  * out of the SM instead of letting it linger (DESIGN.md, measured). */
 CHI_INLINE void chi_st_publish_u64(uint64_t *p, uint64_t v)
 {
-	__threadfence_system();
-	*(volatile uint64_t *)p = v;
+	/* a system-scope release store orders this thread's earlier writes
+	 * (the future block) before it; the fence after pushes it out */
+	asm volatile("st.release.sys.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
 	__threadfence_system();
 }
 CHI_INLINE uint64_t chi_faa_u64(uint64_t *p, uint64_t v)
