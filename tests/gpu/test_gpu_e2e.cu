@@ -72,10 +72,13 @@ __global__ void warp_kernel(chi_gpu_ctx g, unsigned long long *errors, unsigned 
 		chi_test_double_plus_task t;
 		chi_gpu_future f;
 		chi_test_double_plus_init(&t, CHI_POOL_TEST, ((uint64_t)tid << 4) | round, g.gpu_id);
+		/* both schemes give this thread the same block: lane warp % nlanes,
+		 * index (warp / nlanes) * 32 + its lane in the warp */
+		uint32_t base = (warp / g.nlanes) * 32;
 		int rc = round == 1
-			? chi_gpu_make_copy_future_at(&g, tid, tid / g.nlanes, &t.hdr,
+			? chi_gpu_make_copy_future_at(&g, warp, base + (tid & 31u), &t.hdr,
 						      chi_test_double_plus_ser_in, &f)
-			: chi_gpu_make_copy_future_warp(&g, warp, (warp / g.nlanes) * 32, &t.hdr,
+			: chi_gpu_make_copy_future_warp(&g, warp, base, &t.hdr,
 							chi_test_double_plus_ser_in, &f);
 		uint64_t want = t.value * 2 + g.gpu_id;
 		if (rc || chi_gpu_future_wait(&g, &f, &t.hdr, chi_test_double_plus_de_out, WAIT_NS) !=
