@@ -307,6 +307,86 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	return 0;
 }
 
+/* Every GPU at once, 1 lane each, one worker per lane; ops/s summed. */
+static int e_all_gpus(const chi_bench_opts *o, chi_bench_result *r)
+{
+	int n = dev_count();
+	if (n < 2)
+		return 77; /* the scaling entry needs several GPUs */
+	if (n > 16)
+		n = 16;
+	cudaDeviceProp p;
+	CUDA_TRY(cudaGetDeviceProperties(&p, 0));
+	uint32_t blocks = (uint32_t)p.multiProcessorCount, threads = 128, total = blocks * threads;
+	uint32_t depth = 1024;
+	while (depth < total)
+		depth *= 2;
+	static int seq;
+	chi_config c;
+	chi_config_defaults(&c);
+	snprintf(c.name, sizeof(c.name), "bga%d_%d", (int)getpid(), seq++);
+	c.num_workers = (uint32_t)n + 1;
+	c.lanes = 1;
+	c.first_busy_wait_us = 60ull * 1000 * 1000;
+	c.gpu_lanes = 1;
+	c.gpu_queue_depth = depth;
+	c.gpu_segment_size = 256ull << 20;
+	c.npools = 2;
+	chi_runtime *rt;
+	int rc = chi_runtime_start(&c, &rt);
+	if (rc)
+		return rc;
+	chi_gpu_client *gc[16] = {0};
+	unsigned long long *err[16] = {0};
+	uint32_t per = o->quick ? 16 : 128;
+	for (int g = 0; g < n && !rc; g++) {
+		rc = chi_gpu_client_open(chi_runtime_client(rt), (uint32_t)g, &gc[g]);
+		if (!rc && (cudaSetDevice(g) != cudaSuccess || cudaMalloc(&err[g], 8) != cudaSuccess ||
+			    cudaMemset(err[g], 0, 8) != cudaSuccess))
+			rc = -EIO;
+	}
+	uint64_t t0 = 0, t1 = 0;
+	for (int pass = 0; pass < 2 && !rc; pass++) { /* warm-up, then timed */
+		uint32_t k = pass ? per : 2;
+		if (pass)
+			t0 = chi_bench_now_ns();
+		for (int g = 0; g < n; g++) {
+			cudaSetDevice(g);
+			throughput_kernel<<<blocks, threads>>>(*chi_gpu_client_ctx(gc[g]), k, err[g]);
+		}
+		for (int g = 0; g < n; g++) {
+			cudaSetDevice(g);
+			if (cudaDeviceSynchronize() != cudaSuccess)
+				rc = -EIO;
+		}
+		if (pass)
+			t1 = chi_bench_now_ns();
+	}
+	unsigned long long herr = 0, e1;
+	for (int g = 0; g < n; g++) {
+		if (err[g] && cudaSetDevice(g) == cudaSuccess &&
+		    cudaMemcpy(&e1, err[g], 8, cudaMemcpyDeviceToHost) == cudaSuccess)
+			herr += e1;
+		if (err[g])
+			cudaFree(err[g]);
+		if (gc[g])
+			chi_gpu_client_close(gc[g]);
+	}
+	cudaSetDevice(0);
+	chi_runtime_stop(rt);
+	if (rc || herr)
+		return rc ? rc : -EIO;
+	double tasks = (double)total * per * n;
+	r->ops_per_s = tasks / ((double)(t1 - t0) / 1e9);
+	r->median_ns = (double)(t1 - t0) / tasks;
+	r->p99_ns = r->median_ns;
+	r->lanes = (uint32_t)n;
+	r->depth = depth;
+	chi_bench_log(o, "gpu_throughput_all_gpus: %d GPUs x %u SMs x %u threads x %u tasks in %.1f ms\n",
+		      n, blocks, threads, per, (double)(t1 - t0) / 1e6);
+	return 0;
+}
+
 static int e_tp1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 0); }
 static int e_tp4(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 4, 0); }
 static int e_wb1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 1); }
@@ -352,6 +432,7 @@ static const chi_bench_entry entries[] = {
 	{"gpu_roundtrip_thread", CHI_BENCH_LATENCY, "pingpong_floor", e_rt_thread, "1 GPU thread, 1 noop in flight"},
 	{"gpu_roundtrip_warp", CHI_BENCH_LATENCY, "pingpong_floor", e_rt_warp, "32 threads, 1 noop in flight each"},
 	{"gpu_throughput_lanes1", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_tp1, "all SMs x 128 threads, 1 lane"},
+	{"gpu_throughput_all_gpus", CHI_BENCH_THROUGHPUT, "gpu_throughput_lanes1", e_all_gpus, "every GPU at once, 1 lane each (ratio = scaling over 1 GPU)"},
 	{"gpu_throughput_lanes4", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_tp4, "all SMs x 128 threads, 4 lanes"},
 	{"gpu_throughput_warp_batch_lanes1", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_wb1, "warps submit 32 tasks per lane entry, 1 lane"},
 	{"gpu_throughput_warp_batch_lanes2", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_wb2, "warps submit 32 tasks per lane entry, 2 lanes"},

@@ -163,7 +163,9 @@ static chi_config gpu_config(const char *name)
 	chi_config c;
 	chi_config_defaults(&c);
 	snprintf(c.name, sizeof(c.name), "%s", name);
-	c.num_workers = 2;
+	int ndev = 0;
+	cudaGetDeviceCount(&ndev);
+	c.num_workers = 1 + 2 * (uint32_t)(ndev > 0 ? ndev : 1); /* a worker per GPU lane */
 	c.gpu_lanes = 2;
 	c.gpu_queue_depth = 16384;
 	c.npools = 2;
@@ -259,6 +261,39 @@ static void case_bdev(chi_client *c, const chi_gpu_ctx *g)
 	cudaFree(res);
 }
 
+/* Every GPU at once: one client context per GPU, the same kernel on each
+ * device concurrently; results tagged value * 2 + gpu_id checked per GPU. */
+static void case_all_gpus(chi_client *c, int n)
+{
+	chi_gpu_client *gc[16];
+	unsigned long long *d[16];
+	int m = n < 16 ? n : 16;
+	for (int g = 0; g < m; g++) {
+		CHECK(chi_gpu_client_open(c, (uint32_t)g, &gc[g]) == 0);
+		CUDA_OK(cudaSetDevice(g));
+		CUDA_OK(cudaMalloc(&d[g], 16));
+		CUDA_OK(cudaMemset(d[g], 0, 16));
+	}
+	for (int g = 0; g < m; g++) {
+		CUDA_OK(cudaSetDevice(g));
+		many_kernel<<<64, 128>>>(*chi_gpu_client_ctx(gc[g]), d[g], d[g] + 1);
+		CUDA_OK(cudaGetLastError());
+	}
+	for (int g = 0; g < m; g++) {
+		CUDA_OK(cudaSetDevice(g));
+		CUDA_OK(cudaDeviceSynchronize());
+		unsigned long long h[2];
+		CUDA_OK(cudaMemcpy(h, d[g], 16, cudaMemcpyDeviceToHost));
+		printf("all gpus: gpu %d (segment id %u): %llu tasks, %llu wrong\n", g,
+		       chi_gpu_client_ctx(gc[g])->seg_id, h[1], h[0]);
+		CHECK(h[0] == 0 && h[1] == 64 * 128 * 4);
+		CHECK(chi_gpu_client_ctx(gc[g])->seg_id == CHI_SEG_ID_GPU_BASE + (uint32_t)g);
+		cudaFree(d[g]);
+		chi_gpu_client_close(gc[g]);
+	}
+	CUDA_OK(cudaSetDevice(0));
+}
+
 static int runtime_child(const char *name)
 {
 	chi_gpu_cuda_enable();
@@ -341,6 +376,10 @@ int main(int argc, char **argv)
 	case_sizes(g);
 	case_bdev(c, g);
 	chi_gpu_client_close(gc);
+	if (n >= 2)
+		case_all_gpus(c, n);
+	else
+		printf("all gpus: 1 GPU here, the several-GPU case needs 2 or more\n");
 	chi_runtime_stop(rt);
 	char self[4096];
 	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
