@@ -24,6 +24,9 @@
 #include "cli.h"
 
 extern char **environ;
+#ifdef CHI_WITH_CUDA
+int chi_demo_gpu(chi_client *c, unsigned long long *tasks, unsigned long long *errors);
+#endif
 
 #define CHILD_TASKS 20000u
 
@@ -230,6 +233,9 @@ int chi_cmd_demo(int argc, char **argv)
 		cfg.num_workers = workers;
 	if (!getenv("CHI_RUNTIME_NAME"))
 		snprintf(cfg.name, sizeof(cfg.name), "demo%d", (int)getpid());
+#ifdef CHI_WITH_CUDA
+	chi_gpu_cuda_enable(); /* GPU queues when a GPU is present */
+#endif
 	int rc = chi_runtime_start(&cfg, &rt);
 	if (rc) {
 		fprintf(stderr, "chi demo: cannot start the runtime: %s\n", chi_strerror(rc));
@@ -264,6 +270,14 @@ int chi_cmd_demo(int argc, char **argv)
 		bytes += st[i].bytes;
 		nlat += st[i].nlat;
 	}
+#ifdef CHI_WITH_CUDA
+	unsigned long long gtasks = 0, gerrors = 0;
+	int gpu_ran = chi_demo_gpu(chi_runtime_client(rt), &gtasks, &gerrors) == 0;
+	tasks += gtasks;
+	errors += gerrors;
+#else
+	int gpu_ran = 0;
+#endif
 	int cst = -1;
 	if (child > 0)
 		waitpid(child, &cst, 0);
@@ -288,6 +302,7 @@ int chi_cmd_demo(int argc, char **argv)
 	printf("%-22s %14.1f\n", "p50 latency (us)", nlat ? (double)all[nlat / 2] / 1e3 : 0.0);
 	printf("%-22s %14.1f\n", "p99 latency (us)", nlat ? (double)all[nlat * 99 / 100] / 1e3 : 0.0);
 	printf("%-22s %14s\n", "second process", child_ok ? "all checked" : "FAILED");
+	printf("%-22s %14s\n", "GPU kernels", gpu_ran ? "all checked" : "no GPU here");
 	printf("(latency: submit to result in this process, %d futures in flight per thread)\n", 32);
 	printf("\n%s\n", errors ? "FAILED: some results were wrong" : "OK: every result checked");
 	for (uint32_t i = 0; i < threads; i++)

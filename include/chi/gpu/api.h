@@ -33,6 +33,9 @@ typedef int (*chi_gpu_ser_fn)(chi_ar *a, const chi_task *t);
 typedef int (*chi_gpu_de_fn)(chi_ar *a, chi_task *t);
 
 #define CHI_GPU_NO_DATA 0xffffffffu
+#ifndef CHI_GPU_POLL_CAP_NS
+#define CHI_GPU_POLL_CAP_NS 4096u /* longest __nanosleep between polls */
+#endif
 
 typedef struct chi_gpu_future {
 	chi_future_shm *shm;
@@ -73,7 +76,7 @@ CHI_INLINE void chi_gpu_backoff(uint32_t *ns)
 {
 #ifdef __CUDA_ARCH__
 	__nanosleep(*ns);
-	*ns = *ns < 4096 ? *ns * 2 : 4096;
+	*ns = *ns < CHI_GPU_POLL_CAP_NS ? *ns * 2 : CHI_GPU_POLL_CAP_NS;
 #else
 	/* CPU threads standing in for a GPU: more of them than cores must not
 	 * starve the one that would let them go on */
