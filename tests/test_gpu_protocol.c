@@ -150,6 +150,25 @@ static void test_one_gpu(void **state)
 	d.hdr.method = 99;
 	assert_int_equal(chi_gpu_make_copy_future(x, 0, &d.hdr, chi_test_double_plus_ser_in, &f), 0);
 	assert_int_equal(chi_gpu_future_wait(x, &f, &d.hdr, chi_test_double_plus_de_out, 0), -ENOSYS);
+	/* admission fails fast: with every block of lane 0 in flight a submit
+	 * gets -EAGAIN (nothing published), and works again after a wait */
+	{
+		chi_test_arg_task hold;
+		chi_gpu_future hf, fl[64];
+		chi_test_noop_task nt[64];
+		chi_test_arg_init(&hold, CHI_POOL_TEST, CHI_TEST_SPIN, 50 * 1000 * 1000);
+		assert_int_equal(chi_gpu_make_copy_future(x, 0, &hold.hdr, chi_test_arg_ser_in, &hf), 0);
+		for (int i = 0; i < 63; i++) {
+			chi_test_noop_init(&nt[i], CHI_POOL_TEST);
+			assert_int_equal(chi_gpu_make_copy_future(x, 0, &nt[i].hdr, chi_test_noop_ser, &fl[i]), 0);
+		}
+		chi_test_noop_init(&nt[63], CHI_POOL_TEST);
+		assert_int_equal(chi_gpu_make_copy_future(x, 0, &nt[63].hdr, chi_test_noop_ser, &fl[63]), -EAGAIN);
+		assert_int_equal(chi_gpu_future_wait(x, &hf, &hold.hdr, NULL, 0), 0);
+		assert_int_equal(chi_gpu_make_copy_future(x, 0, &nt[63].hdr, chi_test_noop_ser, &fl[63]), 0);
+		for (int i = 0; i < 64; i++)
+			assert_int_equal(chi_gpu_future_wait(x, &fl[i], &nt[i].hdr, NULL, 0), 0);
+	}
 	/* a deadline: -ETIMEDOUT leaves the future pending */
 	chi_test_arg_task sp;
 	chi_test_arg_init(&sp, CHI_POOL_TEST, CHI_TEST_SPIN, 100 * 1000 * 1000);
@@ -163,7 +182,7 @@ static void test_one_gpu(void **state)
 			popped += rt->lane_refs[l].shm->popped;
 			errors += rt->lane_refs[l].shm->errors;
 		}
-	assert_int_equal(popped, 4 * 200 * 8 + 4 + 1 + 1 + 1);
+	assert_int_equal(popped, 4 * 200 * 8 + 4 + 1 + 1 + 65 + 1);
 	assert_int_equal(errors, 1);
 	chi_gpu_client_close(gc);
 	assert_int_equal(chi_gpu_client_open(c, 0, &gc), 0); /* free again */

@@ -231,6 +231,8 @@ int chi_cmd_demo(int argc, char **argv)
 		return 1;
 	if (!conf && !getenv("CHI_RUNTIME_NUM_WORKERS"))
 		cfg.num_workers = workers;
+	if (!conf && !getenv("CHI_GPU_QUEUE_DEPTH"))
+		cfg.gpu_queue_depth = 32768; /* the GPU demo keeps 32768 tasks in flight */
 	if (!getenv("CHI_RUNTIME_NAME"))
 		snprintf(cfg.name, sizeof(cfg.name), "demo%d", (int)getpid());
 #ifdef CHI_WITH_CUDA

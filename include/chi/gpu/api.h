@@ -104,6 +104,30 @@ CHI_INLINE uint32_t chi_gpu_pool_take(chi_gpu_pool *p)
 	return (uint32_t)v - 1;
 }
 
+/* Admission that fails fast: -EAGAIN when every block of the pool is in
+ * flight (a thread that waited instead while holding blocks could deadlock
+ * with others doing the same). A ticket below `give` always has a freer, so
+ * the wait for its entry is short. */
+CHI_INLINE int chi_gpu_pool_try_take(chi_gpu_pool *p, uint32_t *index)
+{
+	uint64_t t = chi_ld_acq_dev_u64(&p->take);
+	for (;;) {
+		if (t >= chi_ld_acq_dev_u64(&p->give))
+			return -CHI_EAGAIN;
+		if (chi_cas_u64(&p->take, &t, t + 1))
+			break;
+	}
+	uint64_t *e = &p->ring[t & p->mask];
+	uint64_t want = (t >> p->shift) + 1;
+	uint32_t ns = 32;
+	uint64_t v;
+	while (((v = chi_ld_acq_dev_u64(e)) >> 32) != want || (uint32_t)v == 0) /* R1 */
+		chi_gpu_backoff(&ns);
+	chi_st_rel_dev_u64(e, want << 32); /* R3 */
+	*index = (uint32_t)v - 1;
+	return 0;
+}
+
 CHI_INLINE void chi_gpu_pool_give(chi_gpu_pool *p, uint32_t index)
 {
 	uint64_t g = chi_faa_u64(&p->give, 1);
@@ -137,7 +161,10 @@ CHI_INLINE uint64_t chi_gpu_fill(const chi_gpu_ctx *g, uint32_t lane, uint32_t i
 	uint32_t didx = CHI_GPU_NO_DATA;
 	uint64_t doff = 0;
 	if (big) {
-		didx = chi_gpu_pool_take(&g->pools[g->nlanes + lane]);
+		if (chi_gpu_pool_try_take(&g->pools[g->nlanes + lane], &didx)) {
+			*rc = -CHI_EAGAIN;
+			return 0;
+		}
 		doff = g->data_off + ((uint64_t)lane * g->ndata + didx) * g->data_size;
 		buf = g->base + doff;
 	}
@@ -207,9 +234,10 @@ CHI_INLINE int chi_gpu_make_copy_future_at(const chi_gpu_ctx *g, uint32_t lane, 
 }
 
 /* Serialize `t` into a future block of `lane` taken from the lane's pool and
- * publish it. -EMSGSIZE if the serialized task fits neither the copy space
- * nor a data block (nothing is taken or published); -EINVAL if the
- * serializer disagrees with in_size. */
+ * publish it. -EAGAIN when all of the lane's blocks (gpu.queue_depth) are in
+ * flight: wait on an earlier future and submit again; -EMSGSIZE if the
+ * serialized task fits neither the copy space nor a data block (nothing is
+ * taken or published); -EINVAL if the serializer disagrees with in_size. */
 CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi_task *t,
 					chi_gpu_ser_fn ser, chi_gpu_future *f)
 {
@@ -217,8 +245,10 @@ CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi
 	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
 	if (wire > CHI_COPY_SPACE && (wire > g->data_size || !g->ndata))
 		return -CHI_EMSGSIZE;
-	uint32_t idx = chi_gpu_pool_take(&g->pools[lane]);
-	int rc;
+	uint32_t idx;
+	int rc = chi_gpu_pool_try_take(&g->pools[lane], &idx);
+	if (rc)
+		return rc; /* every block of the lane is in flight: wait on some first */
 	uint32_t didx;
 	uint64_t off = chi_gpu_fill(g, lane, idx, t, ser, &didx, &rc);
 	if (!off) {
