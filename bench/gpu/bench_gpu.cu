@@ -159,30 +159,30 @@ static int roundtrip_run(const grt *g, uint32_t threads, uint32_t n, uint64_t *h
 	return herr ? -EIO : 0;
 }
 
-static int e_floor(const chi_bench_opts *o, chi_bench_result *r)
+/* An anchor measured by bench/gpu/anchors.cu: n samples (fewer with --quick). */
+static int anchor_entry(const chi_bench_opts *o, chi_bench_result *r,
+			int (*fn)(int, uint64_t *, size_t), size_t n, size_t nquick)
 {
 	if (!dev_count())
 		return 77;
-	size_t n = o->quick ? 2000 : 20000;
+	if (o->quick)
+		n = nquick;
 	uint64_t *s = (uint64_t *)malloc(n * 8);
-	int rc = chi_gpu_pingpong_floor(0, s, n);
+	int rc = s ? fn(0, s, n) : -ENOMEM;
 	if (!rc)
 		chi_bench_result_from_samples(r, s, n);
 	free(s);
 	return rc;
 }
 
+static int e_floor(const chi_bench_opts *o, chi_bench_result *r)
+{
+	return anchor_entry(o, r, chi_gpu_pingpong_floor, 20000, 2000);
+}
+
 static int e_hostfunc(const chi_bench_opts *o, chi_bench_result *r)
 {
-	if (!dev_count())
-		return 77;
-	size_t n = o->quick ? 200 : 2000;
-	uint64_t *s = (uint64_t *)malloc(n * 8);
-	int rc = chi_gpu_launch_host_func(0, s, n);
-	if (!rc)
-		chi_bench_result_from_samples(r, s, n);
-	free(s);
-	return rc;
+	return anchor_entry(o, r, chi_gpu_launch_host_func, 2000, 200);
 }
 
 static int cmp_d(const void *a, const void *b)

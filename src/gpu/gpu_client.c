@@ -27,13 +27,6 @@ struct chi_gpu_client {
 	chi_gpu_ctx ctx;
 };
 
-static uint32_t log2u(uint32_t v)
-{
-	uint32_t s = 0;
-	while ((1u << s) < v)
-		s++;
-	return s;
-}
 
 uint32_t chi_gpu_count(const chi_client *c)
 {
@@ -65,7 +58,7 @@ static int build_pools(chi_gpu_client *gc)
 		pools[k].give = k < nl || d->ndata ? n : 0;
 		pools[k].ring = (uint64_t *)((char *)gc->pools_dev + at);
 		pools[k].mask = n - 1;
-		pools[k].shift = log2u(n);
+		pools[k].shift = chi_log2_u32(n);
 		for (uint32_t i = 0; i < n && pools[k].give; i++)
 			ring[i] = (1ull << 32) | (uint64_t)(i + 1);
 		at += (uint64_t)n * 8;

@@ -62,13 +62,6 @@ void chi_gpu_simulate(uint32_t ngpus)
 	cur_ops = ngpus ? &sim_ops : NULL;
 }
 
-static uint32_t log2u(uint32_t v)
-{
-	uint32_t s = 0;
-	while ((1u << s) < v)
-		s++;
-	return s;
-}
 
 /* Lay out and create GPU g's segment. */
 static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi_gpu_seg *gs)
@@ -110,7 +103,7 @@ static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi
 	d->gpu_id = g;
 	d->nlanes = nl;
 	d->depth = depth;
-	d->shift = log2u(depth);
+	d->shift = chi_log2_u32(depth);
 	d->ndata = (uint32_t)ndata;
 	d->data_size = CHI_GPU_DATA_BLOCK;
 	d->lanes_off = lanes;

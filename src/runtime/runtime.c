@@ -41,13 +41,6 @@ static void layout_main(const chi_config *cfg, uint32_t nlanes, main_layout *L)
 	L->total = cfg->main_segment_size ? cfg->main_segment_size : ALIGN_UP(L->arena + arena, 4096);
 }
 
-static uint32_t log2u(uint32_t v)
-{
-	uint32_t s = 0;
-	while ((1u << s) < v)
-		s++;
-	return s;
-}
 
 /* Create the main segment; a stale one of a dead runtime is removed, a live
  * one refuses the start. */
@@ -116,7 +109,7 @@ static int chi_server_init(chi_runtime *rt)
 	for (uint32_t i = 0; i < nlanes; i++) {
 		chi_lane_shm *l = &lanes[i];
 		l->depth = cfg->queue_depth;
-		l->shift = log2u(cfg->queue_depth);
+		l->shift = chi_log2_u32(cfg->queue_depth);
 		l->worker = i % cfg->num_workers;
 		l->id = i;
 		for (uint32_t p = 0; p < CHI_NPRIO; p++)

@@ -36,6 +36,15 @@
 
 #define CHI_CACHELINE 64
 
+/* Smallest s with 2^s >= v (ring and pool sizes are powers of two). */
+CHI_INLINE uint32_t chi_log2_u32(uint32_t v)
+{
+	uint32_t s = 0;
+	while ((1u << s) < v)
+		s++;
+	return s;
+}
+
 /* errno values used by shared code; device code has no <errno.h>. Values are
  * Linux's. */
 #define CHI_EAGAIN 11
