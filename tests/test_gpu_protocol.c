@@ -204,6 +204,15 @@ static void test_two_gpus_shared(void **state)
 	assert_int_equal(chi_gpu_client_open(c, 0, &g0), 0);
 	assert_int_equal(chi_gpu_client_open(c, 1, &g1), 0);
 	const chi_gpu_ctx *x[2] = {chi_gpu_client_ctx(g0), chi_gpu_client_ctx(g1)};
+	chi_gpu_info gi;
+	assert_int_equal(chi_gpu_info_get(c, 1, &gi), 0);
+	assert_int_equal(gi.backend_id, CHI_SEG_ID_GPU_BASE + 1);
+	assert_int_equal(gi.lanes, 1);
+	assert_int_equal(gi.depth, 64);
+	assert_int_equal(gi.numa_node, -1); /* simulated GPUs have no PCI location */
+	assert_int_equal(gi.worker, 0);
+	assert_int_equal(gi.attached, c->id);
+	assert_int_equal(chi_gpu_info_get(c, 2, &gi), -ENODEV);
 	assert_int_equal(x[1]->seg_id, CHI_SEG_ID_GPU_BASE + 1);
 	assert_int_equal(x[1]->gpu_id, 1);
 	run_threads(x, 2, 2); /* results tagged value * 2 + gpu_id, per GPU */

@@ -1,8 +1,10 @@
-/* tools/chi.c: the chi command: start, stop, status, config, cleanup, demo. */
+/* tools/chi.c: the chi command: start, stop, status, stats, config, cleanup, demo. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+
+int chi_cmd_stats(int argc, char **argv); /* tools/cmd_stats.c */
 
 static const struct {
 	const char *name;
@@ -12,6 +14,7 @@ static const struct {
 	{"start", chi_cmd_start, "start a runtime daemon (returns once clients can connect)"},
 	{"stop", chi_cmd_stop, "stop a running runtime (it drains published tasks first)"},
 	{"status", chi_cmd_status, "show a runtime's name, pid, uptime, workers, lanes, pools"},
+	{"stats", chi_cmd_stats, "per lane/worker/method counters and latency (--json, --prometheus, --watch S)"},
 	{"config", chi_cmd_config, "show the effective configuration (--print)"},
 	{"cleanup", chi_cmd_cleanup, "remove shared-memory segments of dead runtimes"},
 	{"demo", chi_cmd_demo, "run an embedded runtime and check every result"},

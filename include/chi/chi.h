@@ -127,6 +127,17 @@ uint32_t chi_gpu_count(const chi_client *c);
  * process and builds this client's block pools in device memory. One GPU
  * client per GPU at a time (-EBUSY); -ENODEV without such a GPU. */
 int chi_gpu_client_open(chi_client *c, uint32_t gpu, chi_gpu_client **out);
+/* What `chi status` shows of GPU g's queues (without attaching). */
+typedef struct chi_gpu_info {
+	uint32_t backend_id; /* 1000 + g */
+	uint32_t lanes;
+	uint32_t depth;
+	int32_t numa_node;   /* -1: no placement */
+	char cpulist[64];    /* CPUs of that node */
+	uint32_t worker;     /* worker polling its first lane */
+	uint32_t attached;   /* client id of the GPU client, 0 if none */
+} chi_gpu_info;
+int chi_gpu_info_get(chi_client *c, uint32_t gpu, chi_gpu_info *out);
 /* The context kernels take (by value) to submit and wait. */
 const chi_gpu_ctx *chi_gpu_client_ctx(const chi_gpu_client *gc);
 void chi_gpu_client_close(chi_gpu_client *gc);

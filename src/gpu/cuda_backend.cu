@@ -105,9 +105,18 @@ static int cu_copy(void *dst, const void *src, uint64_t n)
 	return e == cudaSuccess ? 0 : fail("cudaMemcpy", e);
 }
 
-static const chi_gpu_ops cuda_ops = {"cuda",    0,          cu_count,  cu_register,
-				     cu_unregister, cu_alloc, cu_free, cu_export,
-				     cu_import,     cu_close, cu_copy};
+// "0000:3B:00.0": src/numa/ looks it up in sysfs for the GPU's NUMA node
+static int cu_pci_bus_id(int gpu, char *buf, size_t len)
+{
+	if (len < 13)
+		return -ENAMETOOLONG;
+	cudaError_t e = cudaDeviceGetPCIBusId(buf, (int)(len > 64 ? 64 : len), gpu);
+	return e == cudaSuccess ? 0 : fail("cudaDeviceGetPCIBusId", e);
+}
+
+static const chi_gpu_ops cuda_ops = {"cuda",        0,        cu_count, cu_register,
+				     cu_unregister, cu_alloc, cu_free,  cu_export,
+				     cu_import,     cu_close, cu_copy,  cu_pci_bus_id};
 
 extern "C" int chi_gpu_cuda_enable(void)
 {

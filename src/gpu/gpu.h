@@ -25,15 +25,26 @@ typedef struct chi_gpu_ops {
 	int (*dev_import)(int gpu, const uint8_t handle[64], void **dev);
 	void (*dev_close)(void *dev);
 	int (*copy_to_dev)(void *dst, const void *src, uint64_t n);
+	/* optional (NULL: no NUMA detection): the GPU's PCI bus id, e.g.
+	 * "0000:3B:00.0" (src/numa/ normalizes it) */
+	int (*pci_bus_id)(int gpu, char *buf, size_t len);
 } chi_gpu_ops;
 
 void chi_gpu_set_ops(const chi_gpu_ops *ops);
 const chi_gpu_ops *chi_gpu_get_ops(void);
+/* Tests: give simulated GPU `gpu` a PCI bus id (NULL clears it), so NUMA
+ * detection runs against a fake sysfs tree (chi_numa_set_sysfs_root). Call
+ * after chi_gpu_simulate, which clears them all. */
+void chi_gpu_simulate_pci(uint32_t gpu, const char *busid);
+
+#define CHI_GPU_CPUMASK_BITS 1024
 
 typedef struct chi_gpu_seg {
 	chi_seg seg;
 	chi_gpu_dir *dir;
 	void *counters_dev; /* device claim counters (runtime's pointer) */
+	int numa_node;      /* node the segment is bound to, -1: none (docs/numa.md) */
+	uint64_t cpus[CHI_GPU_CPUMASK_BITS / 64]; /* that node's CPUs, bit c = CPU c */
 } chi_gpu_seg;
 
 typedef struct chi_gpu_state {

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,6 +153,31 @@ fail_seg:
 fail:
 	free(gc);
 	return rc;
+}
+
+int chi_gpu_info_get(chi_client *c, uint32_t gpu, chi_gpu_info *out)
+{
+	if (gpu >= c->dir->ngpus)
+		return -ENODEV;
+	char name[CHI_SEG_NAME_MAX];
+	chi_seg seg;
+	int rc = chi_shm_name(name, sizeof(name), c->hdr->name, "gpu", (int)gpu);
+	if (!rc)
+		rc = chi_seg_open(&seg, name);
+	if (rc)
+		return rc;
+	const chi_seg_hdr *h = chi_seg_hdr_of(&seg);
+	const chi_gpu_dir *d = (const chi_gpu_dir *)((char *)seg.base + h->dir_off);
+	const chi_lane_shm *ls = (const chi_lane_shm *)((char *)seg.base + d->lanes_off);
+	out->backend_id = h->seg_id;
+	out->lanes = d->nlanes;
+	out->depth = d->depth;
+	out->numa_node = d->numa_node;
+	snprintf(out->cpulist, sizeof(out->cpulist), "%s", d->cpulist);
+	out->worker = d->nlanes ? ls[0].worker : 0;
+	out->attached = __atomic_load_n(&d->attached, __ATOMIC_ACQUIRE);
+	chi_seg_close(&seg);
+	return 0;
 }
 
 const chi_gpu_ctx *chi_gpu_client_ctx(const chi_gpu_client *gc)

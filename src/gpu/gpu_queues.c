@@ -13,6 +13,7 @@
 
 #include "gpu/gpu.h"
 #include "ipc/client.h"
+#include "numa/numa.h"
 #include "queue/lane.h"
 #include "runtime/runtime.h"
 
@@ -49,7 +50,21 @@ static int sim_copy(void *dst, const void *src, uint64_t n)
 	return 0;
 }
 static const chi_gpu_ops sim_ops = {"simulated", 1, sim_count_fn, sim_register, sim_unregister,
-				    sim_alloc, sim_free, NULL, NULL, NULL, sim_copy};
+				    sim_alloc, sim_free, NULL, NULL, NULL, sim_copy, NULL};
+
+/* simulated PCI bus ids (chi_gpu_simulate_pci): the same ops plus pci_bus_id */
+#define SIM_PCI_MAX 64
+static char sim_pci[SIM_PCI_MAX][32];
+static int sim_pci_fn(int gpu, char *buf, size_t len)
+{
+	if (gpu < 0 || gpu >= SIM_PCI_MAX || !sim_pci[gpu][0])
+		return -ENODEV;
+	int n = snprintf(buf, len, "%s", sim_pci[gpu]);
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+static const chi_gpu_ops sim_pci_ops = {"simulated", 1, sim_count_fn, sim_register,
+					sim_unregister, sim_alloc, sim_free, NULL, NULL, NULL,
+					sim_copy, sim_pci_fn};
 
 static const chi_gpu_ops *cur_ops;
 
@@ -60,6 +75,71 @@ void chi_gpu_simulate(uint32_t ngpus)
 {
 	sim_count = ngpus;
 	cur_ops = ngpus ? &sim_ops : NULL;
+	memset(sim_pci, 0, sizeof(sim_pci));
+}
+
+void chi_gpu_simulate_pci(uint32_t gpu, const char *busid)
+{
+	if (gpu >= SIM_PCI_MAX)
+		return;
+	snprintf(sim_pci[gpu], sizeof(sim_pci[gpu]), "%s", busid ? busid : "");
+	if (cur_ops == &sim_ops)
+		cur_ops = &sim_pci_ops;
+}
+
+/* The NUMA node for GPU g's segment (docs/numa.md): gpu.numa (off, auto or
+ * a node) and the node sysfs gives for the GPU's PCI bus id (backends
+ * without pci_bus_id: none). Logs why there is no placement; fills `cpus` and
+ * `cpulist` with the node's CPUs. Returns the node or -1 for no placement. */
+static int choose_node(const chi_config *cfg, const chi_gpu_ops *ops, uint32_t g,
+		       uint64_t cpus[CHI_GPU_CPUMASK_BITS / 64], char *cpulist, size_t len)
+{
+	const char *root = chi_numa_sysfs_root();
+	char bus[64] = "", local[1024] = "", why[160] = "";
+	int detected = -1;
+	memset(cpus, 0, CHI_GPU_CPUMASK_BITS / 8);
+	cpulist[0] = 0;
+	if (cfg->gpu_numa == CHI_NUMA_OFF) {
+		fprintf(stderr, "chi: gpu %u: gpu.numa is off: no NUMA placement\n", g);
+		return -1;
+	}
+	if (!ops->pci_bus_id) {
+		snprintf(why, sizeof(why), "the %s backend gives no PCI bus id", ops->name);
+	} else {
+		int rc = ops->pci_bus_id((int)g, bus, sizeof(bus));
+		if (!rc)
+			rc = chi_numa_gpu_node(root, bus, &detected, local, sizeof(local));
+		if (rc) {
+			detected = -1;
+			snprintf(why, sizeof(why), "no topology for PCI device '%s' under %s: %s",
+				 bus, root, strerror(-rc));
+		}
+	}
+	int node = chi_numa_resolve(cfg->gpu_numa, detected);
+	if (node < 0) {
+		if (why[0])
+			fprintf(stderr, "chi: gpu %u: no NUMA information (%s): no placement\n", g, why);
+		else
+			fprintf(stderr, "chi: gpu %u: no NUMA information (node -1): no placement\n", g);
+		return -1;
+	}
+	char list[1024];
+	if (chi_numa_node_cpulist(root, node, list, sizeof(list))) {
+		if (node == detected)
+			snprintf(list, sizeof(list), "%s", local);
+		else
+			list[0] = 0;
+	}
+	cpu_set_t set;
+	if (list[0] && !chi_numa_parse_cpulist(list, &set)) {
+		for (int c = 0; c < CPU_SETSIZE && c < CHI_GPU_CPUMASK_BITS; c++)
+			if (CPU_ISSET(c, &set))
+				cpus[c / 64] |= 1ull << (c % 64);
+	} else {
+		list[0] = 0;
+	}
+	snprintf(cpulist, len, "%s", list);
+	return node; /* make_segment logs it once it is bound */
 }
 
 
@@ -75,6 +155,7 @@ static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi
 	uint64_t blocks = ALIGN_UP(slots + (uint64_t)nl * CHI_NPRIO * depth * sizeof(chi_slot), 4096);
 	uint64_t data = ALIGN_UP(blocks + (uint64_t)nl * depth * CHI_FUTURE_BLOCK, 4096);
 	uint64_t size = cfg->gpu_segment_size;
+	gs->numa_node = -1;
 	if (data >= size) {
 		fprintf(stderr, "chi: gpu.segment_size %llu is too small for gpu.lanes %u x "
 				"gpu.queue_depth %u\n", (unsigned long long)size, nl, depth);
@@ -94,12 +175,29 @@ static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi
 	if (rc)
 		return rc;
 	shm_unlink(name); /* a stale one of a dead runtime: the main segment was ours to take */
-	rc = chi_seg_create(&gs->seg, name, size, CHI_SEG_ID_GPU_BASE + g, CHI_SEG_KIND_GPU,
-			    rt->epoch, cfg->name);
+	char cpulist[sizeof(((chi_gpu_dir *)0)->cpulist)];
+	int node = choose_node(cfg, ops, g, gs->cpus, cpulist, sizeof(cpulist)), prc = 0;
+	/* bound before its first touch (the header write included) */
+	rc = chi_seg_create_on_node(&gs->seg, name, size, CHI_SEG_ID_GPU_BASE + g,
+				    CHI_SEG_KIND_GPU, rt->epoch, cfg->name, node, &prc);
 	if (rc)
 		return rc;
+	if (prc) { /* placement is an optimization: run unplaced */
+		fprintf(stderr, "chi: gpu %u: cannot bind its segment to NUMA node %d: %s: "
+				"no placement\n", g, node, strerror(-prc));
+		node = -1;
+		memset(gs->cpus, 0, sizeof(gs->cpus));
+		cpulist[0] = 0;
+	}
+	if (node >= 0)
+		fprintf(stderr, "chi: gpu %u: NUMA node %d (cpus %s)%s\n", g, node,
+			cpulist[0] ? cpulist : "unknown",
+			cfg->gpu_numa >= 0 ? ", from gpu.numa" : "");
+	gs->numa_node = node;
 	char *base = gs->seg.base;
 	chi_gpu_dir *d = (chi_gpu_dir *)(base + dir);
+	d->numa_node = node;
+	memcpy(d->cpulist, cpulist, sizeof(d->cpulist));
 	d->gpu_id = g;
 	d->nlanes = nl;
 	d->depth = depth;

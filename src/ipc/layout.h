@@ -22,6 +22,7 @@
 #include "shm/shm.h"
 
 #define CHI_MAX_CLIENTS 256
+#define CHI_STATS_METHODS 16u /* per-method counters kept for methods 0..15 */
 #define CHI_CLIENT_FREE 0u
 #define CHI_CLIENT_LIVE 1u
 #define CHI_CLIENT_DEAD 2u   /* its process is gone: reclaim its chunks */
@@ -37,9 +38,16 @@ typedef struct CHI_ALIGNAS(64) chi_worker_shm {
 	/* line 1: written by the worker on every task */
 	uint64_t task_seq; /* +2 per outermost task; odd while one runs */
 	uint64_t sleeps;
-	uint64_t busy_ns;
-	uint64_t idle_ns;
-	uint8_t pad1[32];
+	uint64_t busy_ns;  /* running tasks (estimated at the loop's clock reads) */
+	uint64_t idle_ns;  /* spinning with nothing to do */
+	uint64_t sleep_ns; /* in futex_wait */
+	uint64_t tasks;    /* tasks run, nested ones included */
+	uint8_t pad1[16];
+	/* per pool x method counts of tasks this worker ran (single writer:
+	 * this worker; readers sum over workers). Methods >= CHI_STATS_METHODS - 1
+	 * share the last column ("other"). */
+	uint64_t pm_count[CHI_MAX_POOLS][CHI_STATS_METHODS];
+	uint64_t pm_errors[CHI_MAX_POOLS][CHI_STATS_METHODS];
 } chi_worker_shm;
 
 typedef struct CHI_ALIGNAS(64) chi_client_shm {

@@ -6,6 +6,7 @@
 
 #include "chi/modules/admin.h"
 #include "runtime/runtime.h"
+#include "runtime/stats.h"
 #include "task/future_ops.h"
 
 /* ---- codecs for list and stats (host only, fixed layouts) ---- */
@@ -53,6 +54,12 @@ static void put_lane_stats(chi_ar *a, const chi_lane_stats *s)
 	chi_ar_put_u64(a, s->hole_stalls);
 	chi_ar_put_u64(a, s->holes_skipped);
 	chi_ar_put_u64(a, s->depth);
+	chi_ar_put_u64(a, s->depth_hwm);
+	chi_ar_put_u64(a, s->lat_samples);
+	chi_ar_put_u64(a, s->lat_sum_ns);
+	chi_ar_put_u64(a, s->p50_ns);
+	chi_ar_put_u64(a, s->p99_ns);
+	chi_ar_put_u64(a, s->p999_ns);
 }
 static void get_lane_stats(chi_ar *a, chi_lane_stats *s)
 {
@@ -63,6 +70,12 @@ static void get_lane_stats(chi_ar *a, chi_lane_stats *s)
 	s->hole_stalls = chi_ar_get_u64(a);
 	s->holes_skipped = chi_ar_get_u64(a);
 	s->depth = chi_ar_get_u64(a);
+	s->depth_hwm = chi_ar_get_u64(a);
+	s->lat_samples = chi_ar_get_u64(a);
+	s->lat_sum_ns = chi_ar_get_u64(a);
+	s->p50_ns = chi_ar_get_u64(a);
+	s->p99_ns = chi_ar_get_u64(a);
+	s->p999_ns = chi_ar_get_u64(a);
 }
 static int stats_ser_out(chi_ar *a, const chi_task *h)
 {
@@ -72,6 +85,15 @@ static int stats_ser_out(chi_ar *a, const chi_task *h)
 	chi_ar_put_u64(a, t->uptime_ns);
 	for (uint32_t i = 0; i < t->nlanes; i++)
 		put_lane_stats(a, &t->lanes[i]);
+	chi_ar_put_u32(a, t->nworker_stats);
+	for (uint32_t i = 0; i < t->nworker_stats; i++) {
+		const chi_worker_stats *w = &t->workers[i];
+		chi_ar_put_u64(a, w->tasks);
+		chi_ar_put_u64(a, w->busy_ns);
+		chi_ar_put_u64(a, w->idle_ns);
+		chi_ar_put_u64(a, w->sleep_ns);
+		chi_ar_put_u64(a, w->sleeps);
+	}
 	return a->err;
 }
 static int stats_de_out(chi_ar *a, chi_task *h)
@@ -84,6 +106,48 @@ static int stats_de_out(chi_ar *a, chi_task *h)
 		return -EBADMSG;
 	for (uint32_t i = 0; i < t->nlanes; i++)
 		get_lane_stats(a, &t->lanes[i]);
+	t->nworker_stats = chi_ar_get_u32(a);
+	if (t->nworker_stats > CHI_STATS_MAX_WORKERS)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < t->nworker_stats; i++) {
+		chi_worker_stats *w = &t->workers[i];
+		w->tasks = chi_ar_get_u64(a);
+		w->busy_ns = chi_ar_get_u64(a);
+		w->idle_ns = chi_ar_get_u64(a);
+		w->sleep_ns = chi_ar_get_u64(a);
+		w->sleeps = chi_ar_get_u64(a);
+	}
+	return a->err;
+}
+
+static int pm_ser_out(chi_ar *a, const chi_task *h)
+{
+	const chi_admin_pool_stats_task *t = (const chi_admin_pool_stats_task *)h;
+	chi_ar_put_u32(a, t->count);
+	for (uint32_t i = 0; i < t->count; i++) {
+		chi_ar_put_u32(a, t->e[i].pool);
+		chi_ar_put_u32(a, t->e[i].method);
+		chi_ar_put_u64(a, t->e[i].count);
+		chi_ar_put_u64(a, t->e[i].errors);
+		chi_ar_put_str(a, t->e[i].pool_name);
+		chi_ar_put_str(a, t->e[i].method_name);
+	}
+	return a->err;
+}
+static int pm_de_out(chi_ar *a, chi_task *h)
+{
+	chi_admin_pool_stats_task *t = (chi_admin_pool_stats_task *)h;
+	t->count = chi_ar_get_u32(a);
+	if (t->count > CHI_STATS_MAX_PM)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < t->count; i++) {
+		t->e[i].pool = chi_ar_get_u32(a);
+		t->e[i].method = chi_ar_get_u32(a);
+		t->e[i].count = chi_ar_get_u64(a);
+		t->e[i].errors = chi_ar_get_u64(a);
+		chi_ar_get_str(a, t->e[i].pool_name, sizeof(t->e[i].pool_name));
+		chi_ar_get_str(a, t->e[i].method_name, sizeof(t->e[i].method_name));
+	}
 	return a->err;
 }
 
@@ -95,6 +159,8 @@ const chi_codec chi_admin_list_codec = {none_ser, none_de, list_ser_out, list_de
 const chi_codec chi_admin_stats_codec = {none_ser, none_de, stats_ser_out, stats_de_out,
 					 sizeof(chi_admin_stats_task)};
 const chi_codec chi_admin_stop_codec = {none_ser, none_de, NULL, NULL, sizeof(chi_task)};
+const chi_codec chi_admin_pool_stats_codec = {none_ser, none_de, pm_ser_out, pm_de_out,
+					      sizeof(chi_admin_pool_stats_task)};
 
 void chi_admin_pool_init(chi_admin_pool_task *t, uint16_t method, uint32_t id, const char *name,
 			 const char *module, const char *path, uint64_t size)
@@ -122,9 +188,21 @@ void chi_admin_list_init(chi_admin_list_task *t)
 void chi_admin_stats_init(chi_admin_stats_task *t)
 {
 	chi_task_init(&t->hdr, CHI_POOL_ADMIN, CHI_ADMIN_STATS, 0);
-	t->nlanes = t->nworkers = 0;
-	t->hdr.out_size = 16 + CHI_STATS_MAX_LANES * 7 * 8;
+	t->nlanes = t->nworkers = t->nworker_stats = 0;
+	t->hdr.out_size = 16 + CHI_STATS_MAX_LANES * CHI_LANE_STATS_U64 * 8 + 4 +
+			  CHI_STATS_MAX_WORKERS * CHI_WORKER_STATS_U64 * 8;
 }
+
+void chi_admin_pool_stats_init(chi_admin_pool_stats_task *t)
+{
+	chi_task_init(&t->hdr, CHI_POOL_ADMIN, CHI_ADMIN_POOL_STATS, 0);
+	t->count = 0;
+	t->hdr.out_size = 4 + CHI_STATS_MAX_PM * (4 + 4 + 8 + 8 + 4 + CHI_STATS_NAME + 4 +
+						   CHI_STATS_NAME);
+}
+
+_Static_assert(sizeof(chi_admin_stats_task) <= CHI_TASK_SCRATCH, "stats fits the scratch");
+_Static_assert(sizeof(chi_admin_pool_stats_task) <= CHI_TASK_SCRATCH, "pool_stats fits");
 
 /* ---- methods ---- */
 static int64_t run_create_pool(chi_ctx *ctx, chi_task *h)
@@ -176,6 +254,7 @@ static int64_t run_stats(chi_ctx *ctx, chi_task *h)
 	t->nlanes = c->nlanes < CHI_STATS_MAX_LANES ? c->nlanes : CHI_STATS_MAX_LANES;
 	t->nworkers = ctx->rt->nworkers;
 	t->uptime_ns = chi_now_ns() - ctx->rt->dir->start_ns;
+	static __thread uint64_t hist[CHI_LAT_BUCKETS];
 	for (uint32_t i = 0; i < t->nlanes; i++) {
 		chi_lane_shm *l = &c->lanes[i];
 		chi_lane_stats *s = &t->lanes[i];
@@ -185,12 +264,68 @@ static int64_t run_stats(chi_ctx *ctx, chi_task *h)
 		s->queue_full = __atomic_load_n(&l->queue_full, __ATOMIC_RELAXED);
 		s->hole_stalls = __atomic_load_n(&l->hole_stalls, __ATOMIC_RELAXED);
 		s->holes_skipped = __atomic_load_n(&l->holes_skipped, __ATOMIC_RELAXED);
+		s->depth_hwm = __atomic_load_n(&l->depth_hwm, __ATOMIC_RELAXED);
 		s->depth = 0;
 		for (uint32_t p = 0; p < CHI_NPRIO; p++)
 			s->depth += __atomic_load_n(&l->ring[p].tail, __ATOMIC_RELAXED) -
 				    __atomic_load_n(&l->ring[p].head, __ATOMIC_RELAXED);
+		/* a snapshot: the worker may be adding a sample meanwhile */
+		for (uint32_t b = 0; b < CHI_LAT_BUCKETS; b++)
+			hist[b] = __atomic_load_n(&l->lat_hist[b], __ATOMIC_RELAXED);
+		s->lat_sum_ns = __atomic_load_n(&l->lat_sum, __ATOMIC_RELAXED);
+		s->lat_samples = chi_lat_count(hist);
+		s->p50_ns = chi_lat_quantile(hist, 0.5);
+		s->p99_ns = chi_lat_quantile(hist, 0.99);
+		s->p999_ns = chi_lat_quantile(hist, 0.999);
+	}
+	chi_worker_shm *ws = (chi_worker_shm *)((char *)ctx->rt->main.base + ctx->rt->dir->workers_off);
+	uint32_t nw = ctx->rt->dir->nworkers;
+	t->nworker_stats = nw < CHI_STATS_MAX_WORKERS ? nw : CHI_STATS_MAX_WORKERS;
+	for (uint32_t i = 0; i < t->nworker_stats; i++) {
+		chi_worker_stats *w = &t->workers[i];
+		w->tasks = __atomic_load_n(&ws[i].tasks, __ATOMIC_RELAXED);
+		w->busy_ns = __atomic_load_n(&ws[i].busy_ns, __ATOMIC_RELAXED);
+		w->idle_ns = __atomic_load_n(&ws[i].idle_ns, __ATOMIC_RELAXED);
+		w->sleep_ns = __atomic_load_n(&ws[i].sleep_ns, __ATOMIC_RELAXED);
+		w->sleeps = __atomic_load_n(&ws[i].sleeps, __ATOMIC_RELAXED);
 	}
 	return 0;
+}
+
+static int64_t run_pool_stats(chi_ctx *ctx, chi_task *h)
+{
+	chi_admin_pool_stats_task *t = (chi_admin_pool_stats_task *)h;
+	chi_runtime *rt = ctx->rt;
+	chi_main_dir *d = rt->dir;
+	chi_worker_shm *ws = (chi_worker_shm *)((char *)rt->main.base + d->workers_off);
+	t->count = 0;
+	for (uint32_t p = 0; p < CHI_MAX_POOLS; p++) {
+		for (uint32_t m = 0; m < CHI_STATS_METHODS && t->count < CHI_STATS_MAX_PM; m++) {
+			uint64_t n = 0, e = 0;
+			for (uint32_t w = 0; w < d->nworkers; w++) {
+				n += __atomic_load_n(&ws[w].pm_count[p][m], __ATOMIC_RELAXED);
+				e += __atomic_load_n(&ws[w].pm_errors[p][m], __ATOMIC_RELAXED);
+			}
+			if (!n)
+				continue;
+			chi_pm_stats *s = &t->e[t->count++];
+			s->pool = p;
+			s->method = m;
+			s->count = n;
+			s->errors = e;
+			s->pool_name[0] = s->method_name[0] = 0;
+			if (__atomic_load_n(&d->pools[p].state, __ATOMIC_ACQUIRE))
+				snprintf(s->pool_name, sizeof(s->pool_name), "%s", d->pools[p].name);
+			chi_pool *pl = &rt->pools[p];
+			if (__atomic_load_n(&pl->live, __ATOMIC_ACQUIRE) && pl->mod &&
+			    m < pl->mod->nmethods && m + 1 < CHI_STATS_METHODS)
+				snprintf(s->method_name, sizeof(s->method_name), "%s",
+					 pl->mod->methods[m].name);
+			else if (m + 1 == CHI_STATS_METHODS)
+				snprintf(s->method_name, sizeof(s->method_name), "other");
+		}
+	}
+	return t->count;
 }
 
 static int64_t run_stop(chi_ctx *ctx, chi_task *h)
@@ -206,6 +341,7 @@ static const chi_method admin_methods[CHI_ADMIN_NMETHODS] = {
 	[CHI_ADMIN_LIST_POOLS] = {"list_pools", &chi_admin_list_codec, run_list_pools},
 	[CHI_ADMIN_STATS] = {"stats", &chi_admin_stats_codec, run_stats},
 	[CHI_ADMIN_STOP] = {"stop", &chi_admin_stop_codec, run_stop},
+	[CHI_ADMIN_POOL_STATS] = {"pool_stats", &chi_admin_pool_stats_codec, run_pool_stats},
 };
 
 const chi_module chi_admin_module = {"admin", CHI_ADMIN_NMETHODS, admin_methods, NULL, NULL};

@@ -22,10 +22,13 @@
 #include <sched.h>
 #include <signal.h>
 #include <unistd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "numa/numa.h"
 #include "runtime/runtime.h"
+#include "runtime/stats.h"
 #include "task/future_ops.h"
 #include "task/wire.h"
 
@@ -45,8 +48,21 @@ static inline void bump(uint64_t *ctr)
 	__atomic_store_n(ctr, __atomic_load_n(ctr, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
-static int64_t run_pointer(chi_worker *w, chi_task *t)
+/* pool and method of the task being run, for the per-worker pm counters;
+ * pool CHI_MAX_POOLS: not known (malformed entry) */
+typedef struct pm_id {
+	uint32_t pool, method;
+} pm_id;
+
+static inline void add(uint64_t *ctr, uint64_t v)
 {
+	__atomic_store_n(ctr, __atomic_load_n(ctr, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+static int64_t run_pointer(chi_worker *w, chi_task *t, pm_id *id)
+{
+	id->pool = t->pool;
+	id->method = t->method;
 	chi_pool *p = pool_get(w->rt, t->pool);
 	if (!p)
 		return -ENOENT;
@@ -56,7 +72,7 @@ static int64_t run_pointer(chi_worker *w, chi_task *t)
 	return p->mod->methods[t->method].run(&ctx, t);
 }
 
-static int64_t run_copy(chi_worker *w, chi_lane_ref *lr, chi_future_shm *f)
+static int64_t run_copy(chi_worker *w, chi_lane_ref *lr, chi_future_shm *f, pm_id *id)
 {
 	chi_runtime *rt = w->rt;
 	void *base = lr->base;
@@ -72,6 +88,8 @@ static int64_t run_copy(chi_worker *w, chi_lane_ref *lr, chi_future_shm *f)
 	if (rc)
 		return rc;
 	const chi_task *h = (const chi_task *)wire;
+	id->pool = h->pool;
+	id->method = h->method;
 	chi_pool *p = pool_get(rt, h->pool);
 	if (!p)
 		return -ENOENT;
@@ -96,23 +114,45 @@ void chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_s
 {
 	uint64_t flags = __atomic_load_n(&f->flags, __ATOMIC_RELAXED); /* visible via C1 */
 	int64_t r;
+	chi_lane_shm *l = lane->shm;
+	chi_worker_shm *ws = w->shm;
+	/* sample 1 task in CHI_LAT_SAMPLE (by the lane's completion count):
+	 * from the submitter's stamp when it set one, else from here */
+	uint64_t done = l->completed;
+	uint64_t t0 = 0;
+	if ((done & (CHI_LAT_SAMPLE - 1)) == 0) {
+		t0 = __atomic_load_n(&f->t_submit, __ATOMIC_RELAXED);
+		if (!t0)
+			t0 = chi_now_ns();
+	}
+	pm_id id = {CHI_MAX_POOLS, 0};
 	/* task_seq is odd while an outermost task runs: pool destruction
 	 * waits for it to move (pool.c, PD2). With membarrier the destroyer
 	 * supplies the full barrier, so this store can be relaxed. */
 	if (w->depth++ == 0)
-		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1,
+		__atomic_store_n(&ws->task_seq, ws->task_seq + 1,
 				 w->rt->membarrier_ok ? __ATOMIC_RELAXED : __ATOMIC_SEQ_CST);
 	if (flags & CHI_FUTURE_POINTER) /* only the runtime's own CPU lanes carry these */
-		r = lane->gpu ? -EBADMSG : run_pointer(w, (chi_task *)(uintptr_t)f->task_ptr);
+		r = lane->gpu ? -EBADMSG : run_pointer(w, (chi_task *)(uintptr_t)f->task_ptr, &id);
 	else
-		r = run_copy(w, lane, f);
+		r = run_copy(w, lane, f, &id);
 	if (--w->depth == 0)
-		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1, __ATOMIC_RELEASE);
-	chi_lane_shm *l = lane->shm;
+		__atomic_store_n(&ws->task_seq, ws->task_seq + 1, __ATOMIC_RELEASE);
 	if (r < 0)
 		bump(&l->errors);
-	bump(&l->completed);
+	__atomic_store_n(&l->completed, done + 1, __ATOMIC_RELAXED); /* single writer */
+	bump(&ws->tasks);
+	if (id.pool < CHI_MAX_POOLS) {
+		uint32_t m = id.method < CHI_STATS_METHODS ? id.method : CHI_STATS_METHODS - 1;
+		bump(&ws->pm_count[id.pool][m]);
+		if (r < 0)
+			bump(&ws->pm_errors[id.pool][m]);
+	}
 	chi_future_complete(f, flags, r); /* F1 */
+	if (t0) {
+		uint64_t t1 = chi_now_ns();
+		chi_lat_record(l->lat_hist, &l->lat_sum, t1 > t0 ? t1 - t0 : 0);
+	}
 }
 
 uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
@@ -127,7 +167,19 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 			uint32_t n = chi_lane_pop(lr->v, &w->since_bulk[i], bulk_every, &first, &prio);
 			if (!n)
 				break;
-			bump(&lr->shm->popped);
+			uint64_t popped = lr->shm->popped;
+			__atomic_store_n(&lr->shm->popped, popped + 1, __ATOMIC_RELAXED);
+			if ((popped & 63) == 0 && !lr->gpu) {
+				/* depth high-water mark, every 64th pop: reading tail
+				 * touches the producers' line, so not on every one */
+				uint64_t d = 0;
+				for (uint32_t p = 0; p < CHI_NPRIO; p++)
+					d += __atomic_load_n(lr->v[p].tail, __ATOMIC_RELAXED) -
+					     __atomic_load_n(lr->v[p].head, __ATOMIC_RELAXED);
+				d += 1; /* the entry just popped */
+				if (d > lr->shm->depth_hwm && d <= 2ull * (lr->v[0].mask + 1))
+					__atomic_store_n(&lr->shm->depth_hwm, d, __ATOMIC_RELAXED);
+			}
 			w->hole_since[i * CHI_NPRIO + prio] = 0;
 			for (uint32_t k = 0; k < n; k++) {
 				chi_offptr p = first + (uint64_t)k * CHI_FUTURE_BLOCK;
@@ -220,12 +272,28 @@ static void *worker_main(void *arg)
 	uint64_t max_sleep = rt->cfg.max_sleep_us * 1000ull;
 	uint64_t idle_since = 0;
 	unsigned spins = 0;
+	/* time accounting (busy/idle/sleep ns) at the clock reads the idle loop
+	 * makes anyway, plus one every 1024 rounds that found work: the span
+	 * since `mark` is idle if no task ran in it; if tasks ran, its last
+	 * 4096 spins (about spin_est ns, the last all-idle span) were idle and
+	 * the rest busy. */
+	uint64_t mark = chi_now_ns(), spin_est = 0;
+	unsigned rounds = 0;
+	int worked = 0;
+	chi_worker_shm *ws = w->shm;
 	chi_tls_worker = w;
-	w->shm->tid = (int32_t)gettid();
+	ws->tid = (int32_t)gettid();
 	for (;;) {
 		if (chi_worker_process_new_tasks(w, 64)) {
 			idle_since = 0;
 			spins = 0;
+			worked = 1;
+			if (++rounds % 1024 == 0) {
+				uint64_t now = chi_now_ns();
+				add(&ws->busy_ns, now - mark);
+				mark = now;
+				worked = 0;
+			}
 			continue;
 		}
 		if (__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
@@ -240,19 +308,33 @@ static void *worker_main(void *arg)
 		}
 		sched_yield(); /* cheap when nothing else wants this core */
 		uint64_t now = chi_now_ns();
+		uint64_t dt = now - mark;
+		if (worked) {
+			uint64_t idle = spin_est < dt ? spin_est : dt;
+			add(&ws->idle_ns, idle);
+			add(&ws->busy_ns, dt - idle);
+			worked = 0;
+		} else {
+			add(&ws->idle_ns, dt);
+			spin_est = dt;
+		}
+		mark = now;
 		check_holes(w, now);
 		if (!idle_since)
 			idle_since = now;
 		if (now - idle_since < busy_ns)
 			continue;
-		__atomic_store_n(&w->shm->sleeping, 1, __ATOMIC_SEQ_CST); /* W1 */
+		__atomic_store_n(&ws->sleeping, 1, __ATOMIC_SEQ_CST); /* W1 */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		uint32_t v = __atomic_load_n(&w->shm->sleep_futex, __ATOMIC_SEQ_CST);
+		uint32_t v = __atomic_load_n(&ws->sleep_futex, __ATOMIC_SEQ_CST);
 		if (!any_ready(w) && !__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
-			chi_futex_wait(&w->shm->sleep_futex, v, max_sleep);
-			w->shm->sleeps++;
+			chi_futex_wait(&ws->sleep_futex, v, max_sleep);
+			bump(&ws->sleeps);
+			uint64_t t1 = chi_now_ns();
+			add(&ws->sleep_ns, t1 - now);
+			mark = t1;
 		}
-		__atomic_store_n(&w->shm->sleeping, 0, __ATOMIC_RELAXED); /* W2 */
+		__atomic_store_n(&ws->sleeping, 0, __ATOMIC_RELAXED); /* W2 */
 	}
 	chi_tls_worker = NULL;
 	return NULL;
@@ -335,6 +417,14 @@ int chi_workers_start(chi_runtime *rt)
 				pthread_join(rt->workers[j].thread, NULL);
 			rt->nworkers = 0;
 			return -rc;
+		}
+		/* a worker polling GPU lanes runs on its GPU's NUMA node (numa.c) */
+		cpu_set_t set;
+		if (chi_numa_worker_cpus(rt, i, &set) == 0) {
+			int prc = chi_numa_pin_thread(rt->workers[i].thread, &set);
+			if (prc)
+				fprintf(stderr, "chi: worker %u: cannot pin to its GPU's NUMA node: %s\n",
+					i, strerror(-prc));
 		}
 	}
 	return 0;

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #endif
 #include "shm.h"
+#include "numa/numa.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,15 @@ static uint64_t now_ns(void)
 int chi_seg_create(chi_seg *s, const char *name, uint64_t size, uint32_t seg_id,
 		   uint32_t kind, uint64_t epoch, const char *runtime_name)
 {
+	return chi_seg_create_on_node(s, name, size, seg_id, kind, epoch, runtime_name, -1, NULL);
+}
+
+int chi_seg_create_on_node(chi_seg *s, const char *name, uint64_t size, uint32_t seg_id,
+			   uint32_t kind, uint64_t epoch, const char *runtime_name, int node,
+			   int *place_rc)
+{
+	if (place_rc)
+		*place_rc = 0;
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 	if (strlen(name) >= sizeof(s->name) || size < 4096)
@@ -62,6 +72,13 @@ int chi_seg_create(chi_seg *s, const char *name, uint64_t size, uint32_t seg_id,
 	s->fd = fd;
 	s->created = 1;
 	snprintf(s->name, sizeof(s->name), "%s", name);
+
+	/* bind before the header write below, the mapping's first touch; the
+	 * policy of a shm mapping is the object's, so it also holds for pages
+	 * other processes fault in (cudaHostRegister in a client included) */
+	int prc = chi_numa_place(p, size, node);
+	if (place_rc)
+		*place_rc = prc;
 
 	chi_seg_hdr *h = (chi_seg_hdr *)p;
 	h->version = CHI_LAYOUT_VERSION;

@@ -33,6 +33,14 @@ int chi_shm_name(char *out, size_t cap, const char *runtime, const char *kind, i
  * fill its header; the header's magic is stored last (S1). */
 int chi_seg_create(chi_seg *s, const char *name, uint64_t size, uint32_t seg_id,
 		   uint32_t kind, uint64_t epoch, const char *runtime_name);
+/* The same, with the mapping bound to NUMA node `node` (chi_numa_place:
+ * mbind MPOL_BIND) before anything touches it, the header included; node < 0:
+ * no binding (chi_seg_create). A failed binding does not fail the creation:
+ * its negative errno goes to *place_rc (may be NULL), 0 when bound or not
+ * asked. */
+int chi_seg_create_on_node(chi_seg *s, const char *name, uint64_t size, uint32_t seg_id,
+			   uint32_t kind, uint64_t epoch, const char *runtime_name, int node,
+			   int *place_rc);
 /* Map an existing segment and validate magic and layout version (S2).
  * -ENOENT: no such segment; -EPROTO: not a chi segment of this version. */
 int chi_seg_open(chi_seg *s, const char *name);

@@ -1,5 +1,5 @@
 /* chi/modules/admin.h: the admin module (pool 0): create_pool, destroy_pool,
- * list_pools, stats, stop. */
+ * list_pools, stats, stop, pool_stats (docs/stats.md). */
 #ifndef CHI_MODULES_ADMIN_H
 #define CHI_MODULES_ADMIN_H
 
@@ -11,7 +11,8 @@
 #define CHI_ADMIN_LIST_POOLS 2
 #define CHI_ADMIN_STATS 3
 #define CHI_ADMIN_STOP 4
-#define CHI_ADMIN_NMETHODS 5
+#define CHI_ADMIN_POOL_STATS 5
+#define CHI_ADMIN_NMETHODS 6
 
 #define CHI_POOL_ID_ANY 0xffffffffu
 #define CHI_POOL_NAME_MAX 48
@@ -75,17 +76,47 @@ typedef struct chi_admin_list_task {
 } chi_admin_list_task;
 
 /* ---- stats ---- */
+/* Per lane counters (include/chi/proto/lane.h) with the latency quantiles
+ * the runtime computes from the lane's histogram (ns, sampled tasks);
+ * per worker time accounting. Fits CHI_TASK_SCRATCH. */
 #define CHI_STATS_MAX_LANES 64
+#define CHI_STATS_MAX_WORKERS 16
 typedef struct chi_lane_stats {
 	uint64_t popped, completed, errors, queue_full, hole_stalls, holes_skipped, depth;
+	uint64_t depth_hwm;
+	uint64_t lat_samples, lat_sum_ns, p50_ns, p99_ns, p999_ns;
 } chi_lane_stats;
+#define CHI_LANE_STATS_U64 13
+typedef struct chi_worker_stats {
+	uint64_t tasks, busy_ns, idle_ns, sleep_ns, sleeps;
+} chi_worker_stats;
+#define CHI_WORKER_STATS_U64 5
 typedef struct chi_admin_stats_task {
 	chi_task hdr;
 	uint32_t nlanes;   /* out */
-	uint32_t nworkers; /* out */
+	uint32_t nworkers; /* out: workers running */
 	uint64_t uptime_ns;
 	chi_lane_stats lanes[CHI_STATS_MAX_LANES];
+	uint32_t nworker_stats; /* out: entries in workers[] (<= CHI_STATS_MAX_WORKERS) */
+	uint32_t pad;
+	chi_worker_stats workers[CHI_STATS_MAX_WORKERS];
 } chi_admin_stats_task;
+
+/* ---- pool_stats: tasks run per pool and method (summed over workers) ---- */
+#define CHI_STATS_MAX_PM 80
+#define CHI_STATS_NAME 32
+typedef struct chi_pm_stats {
+	uint32_t pool, method;
+	uint64_t count, errors;
+	char pool_name[CHI_STATS_NAME];
+	char method_name[CHI_STATS_NAME];
+} chi_pm_stats;
+typedef struct chi_admin_pool_stats_task {
+	chi_task hdr;
+	uint32_t count; /* out: entries with count > 0 */
+	uint32_t pad;
+	chi_pm_stats e[CHI_STATS_MAX_PM];
+} chi_admin_pool_stats_task;
 
 /* host-side declarations (nvcc sees them in both passes; device code
  * uses only the CHI_HD functions above) */
@@ -97,11 +128,13 @@ extern const chi_codec chi_admin_pool_codec; /* create_pool, destroy_pool */
 extern const chi_codec chi_admin_list_codec;
 extern const chi_codec chi_admin_stats_codec;
 extern const chi_codec chi_admin_stop_codec;
+extern const chi_codec chi_admin_pool_stats_codec;
 
 void chi_admin_pool_init(chi_admin_pool_task *t, uint16_t method, uint32_t id, const char *name,
 			 const char *module, const char *path, uint64_t size);
 void chi_admin_list_init(chi_admin_list_task *t);
 void chi_admin_stats_init(chi_admin_stats_task *t);
+void chi_admin_pool_stats_init(chi_admin_pool_stats_task *t);
 #ifdef __cplusplus
 }
 #endif

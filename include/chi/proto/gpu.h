@@ -44,6 +44,9 @@ typedef struct CHI_ALIGNAS(64) chi_gpu_dir {
 	uint32_t counters_in_host; /* simulation: claim counters are the lanes' tail words */
 	uint32_t attached;         /* 1 while a GPU client owns the arena */
 	uint8_t counters_ipc[64];  /* cudaIpcMemHandle_t of the claim counters */
+	int32_t numa_node;         /* node the segment is bound to, -1: none (docs/numa.md) */
+	char cpulist[64];          /* that node's CPUs as sysfs lists them ("" if none;
+				      truncated if longer) */
 } chi_gpu_dir;
 
 /* Free ring of block indices (one per lane and kind), a bounded MPMC queue

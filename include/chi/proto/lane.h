@@ -7,8 +7,15 @@
  *                   theirs in device memory and leave this one unused)
  *   ring[p].head    the consumer (relaxed; read by stats)
  *   slots[p], depth, shift, worker, id: written once by the runtime at init
- *   counters: consumer side (popped, completed, errors) plus queue_full,
+ *   counters: consumer side (popped, completed, errors, hole_stalls,
+ *             holes_skipped, depth_hwm, lat_sum, lat_hist) plus queue_full,
  *             which producers bump only on the slow (full) path.
+ *   depth_hwm: highest depth (tail - head, both priorities) the consumer saw;
+ *             sampled on every 8th pop of a CPU lane (GPU lanes keep their
+ *             claim counter on the device: 0 there). A lower bound.
+ *   lat_hist: latency histogram of sampled tasks (1 in CHI_LAT_SAMPLE by
+ *             completion count) in ns, log-linear buckets (src/runtime/stats.h);
+ *             lat_sum: sum of the sampled latencies (ns).
  * Each ring header sits on its own cache lines so producers hammering tail do
  * not slow the consumer's head. */
 #ifndef CHI_PROTO_LANE_H
@@ -19,6 +26,12 @@
 #define CHI_PRIO_LATENCY 0u
 #define CHI_PRIO_BULK 1u
 #define CHI_NPRIO 2u
+
+/* latency histogram: values < 8 ns exact, then 61 power-of-two ranges
+ * [2^e, 2^(e+1)) for e = 3..63, each split into 8 linear sub-buckets */
+#define CHI_LAT_SUB 8u
+#define CHI_LAT_BUCKETS 496u
+#define CHI_LAT_SAMPLE 64u /* 1 task in CHI_LAT_SAMPLE is timed */
 
 typedef struct CHI_ALIGNAS(64) chi_ring_hdr {
 	uint64_t tail;
@@ -46,8 +59,12 @@ typedef struct CHI_ALIGNAS(64) chi_lane_shm {
 	uint64_t holes_skipped;
 	/* producer-side, slow path only */
 	uint64_t queue_full;
-	uint8_t pad1[16];
+	uint64_t depth_hwm; /* consumer */
+	uint64_t lat_sum;   /* consumer */
+	/* consumer-side latency histogram, sampled tasks only */
+	uint64_t lat_hist[CHI_LAT_BUCKETS];
 } chi_lane_shm;
-CHI_STATIC_ASSERT(sizeof(chi_lane_shm) == 384, "lane header size");
+CHI_STATIC_ASSERT(sizeof(chi_lane_shm) == 384 + CHI_LAT_BUCKETS * 8, "lane header size");
+CHI_STATIC_ASSERT(sizeof(chi_lane_shm) % 64 == 0, "lane header is whole lines");
 
 #endif

@@ -1,0 +1,266 @@
+/* src/numa/numa.c: sysfs topology, mbind and CPU affinity behind
+ * chi_numa_ops, and the worker placement rule (numa.h, docs/numa.md). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "numa/numa.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "gpu/gpu.h"
+#include "runtime/runtime.h"
+
+/* ---- ops ---- */
+static long real_mbind(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
+		       unsigned long maxnode, unsigned flags)
+{
+#ifdef SYS_mbind
+	return syscall(SYS_mbind, addr, len, mode, nodemask, maxnode, flags);
+#else
+	(void)addr, (void)len, (void)mode, (void)nodemask, (void)maxnode, (void)flags;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static int real_set_affinity(pthread_t t, size_t setsize, const cpu_set_t *set)
+{
+	return pthread_setaffinity_np(t, setsize, set); /* an errno value */
+}
+
+static const chi_numa_ops real_ops = {real_mbind, real_set_affinity};
+static const chi_numa_ops *cur_ops = &real_ops;
+
+void chi_numa_set_ops(const chi_numa_ops *ops) { cur_ops = ops ? ops : &real_ops; }
+const chi_numa_ops *chi_numa_get_ops(void) { return cur_ops; }
+
+/* ---- sysfs root ---- */
+static char sysfs_root[256] = "/sys";
+
+void chi_numa_set_sysfs_root(const char *root)
+{
+	snprintf(sysfs_root, sizeof(sysfs_root), "%s", root && *root ? root : "/sys");
+}
+const char *chi_numa_sysfs_root(void) { return sysfs_root; }
+
+/* ---- topology ---- */
+
+/* Read a small file, trimmed of trailing white space. */
+static int read_small(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	size_t n = fread(buf, 1, len - 1, f);
+	int err = ferror(f);
+	fclose(f);
+	if (err)
+		return -EIO;
+	buf[n] = 0;
+	while (n && isspace((unsigned char)buf[n - 1]))
+		buf[--n] = 0;
+	return 0;
+}
+
+/* Up to `max` hex digits (at least one) ending at `stop`; strict, unlike %x. */
+static int hex_field(const char **p, char stop, int max, unsigned *out)
+{
+	unsigned v = 0;
+	int n = 0;
+	for (; isxdigit((unsigned char)**p); (*p)++, n++) {
+		if (n == max)
+			return -EINVAL;
+		int c = tolower((unsigned char)**p);
+		v = v * 16 + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
+	}
+	if (!n || **p != stop)
+		return -EINVAL;
+	if (stop)
+		(*p)++;
+	*out = v;
+	return 0;
+}
+
+int chi_numa_norm_busid(const char *busid, char *out, size_t len)
+{
+	unsigned dom = 0, bus, dev, fn;
+	if (!busid)
+		return -EINVAL;
+	const char *p = busid;
+	/* three ':'-separated fields before the '.': domain:bus:dev, else bus:dev */
+	int colons = 0;
+	for (const char *q = busid; *q; q++)
+		colons += *q == ':';
+	if (colons == 2 && hex_field(&p, ':', 8, &dom))
+		return -EINVAL;
+	if ((colons != 1 && colons != 2) || hex_field(&p, ':', 2, &bus) ||
+	    hex_field(&p, '.', 2, &dev) || hex_field(&p, 0, 1, &fn))
+		return -EINVAL;
+	if (dom > 0xffff || dev > 0x1f || fn > 7)
+		return -EINVAL;
+	int n = snprintf(out, len, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
+}
+
+int chi_numa_gpu_node(const char *root, const char *pci_bus_id, int *node, char *cpulist,
+		      size_t len)
+{
+	char id[32], path[512], buf[32];
+	int rc = chi_numa_norm_busid(pci_bus_id, id, sizeof(id));
+	if (rc)
+		return rc;
+	if (!root || !*root)
+		root = sysfs_root;
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/numa_node", root, id);
+	rc = read_small(path, buf, sizeof(buf));
+	if (rc)
+		return rc;
+	char *end;
+	errno = 0;
+	long v = strtol(buf, &end, 10);
+	if (end == buf || *end || errno || v < -1 || v >= CHI_NUMA_MAX_NODES)
+		return -EINVAL;
+	*node = (int)v;
+	if (cpulist && len) {
+		snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/local_cpulist", root, id);
+		if (read_small(path, cpulist, len))
+			cpulist[0] = 0;
+	}
+	return 0;
+}
+
+int chi_numa_node_cpulist(const char *root, int node, char *cpulist, size_t len)
+{
+	char path[512];
+	if (node < 0 || !len)
+		return -EINVAL;
+	if (!root || !*root)
+		root = sysfs_root;
+	snprintf(path, sizeof(path), "%s/devices/system/node/node%d/cpulist", root, node);
+	return read_small(path, cpulist, len);
+}
+
+static int parse_cpu(const char **p, long *out)
+{
+	if (!isdigit((unsigned char)**p))
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	long v = strtol(*p, &end, 10);
+	if (errno || v < 0 || v >= CPU_SETSIZE)
+		return -EINVAL;
+	*p = end;
+	*out = v;
+	return 0;
+}
+
+int chi_numa_parse_cpulist(const char *s, cpu_set_t *set)
+{
+	cpu_set_t tmp;
+	CPU_ZERO(&tmp);
+	if (!s)
+		return -EINVAL;
+	const char *p = s;
+	for (;;) {
+		long a, b;
+		if (parse_cpu(&p, &a))
+			return -EINVAL;
+		b = a;
+		if (*p == '-') {
+			p++;
+			if (parse_cpu(&p, &b) || b < a)
+				return -EINVAL;
+		}
+		for (long c = a; c <= b; c++)
+			CPU_SET((int)c, &tmp);
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		if (*p == '\n')
+			p++;
+		if (*p)
+			return -EINVAL;
+		break;
+	}
+	*set = tmp;
+	return 0;
+}
+
+int chi_numa_resolve(int cfg_numa, int detected_node)
+{
+	if (cfg_numa == CHI_NUMA_OFF)
+		return -1;
+	if (cfg_numa >= 0)
+		return cfg_numa;
+	/* CHI_NUMA_AUTO */
+	return detected_node >= 0 ? detected_node : -1;
+}
+
+/* ---- policy ---- */
+int chi_numa_place(void *addr, uint64_t len, int node)
+{
+	if (node < 0)
+		return 0;
+	if (node >= CHI_NUMA_MAX_NODES || !addr)
+		return -EINVAL;
+	long page = sysconf(_SC_PAGESIZE);
+	if (page <= 0)
+		page = 4096;
+	if ((uintptr_t)addr % (uintptr_t)page)
+		return -EINVAL;
+	uint64_t rlen = (len + (uint64_t)page - 1) / (uint64_t)page * (uint64_t)page;
+	unsigned long mask[CHI_NUMA_MASK_LONGS];
+	memset(mask, 0, sizeof(mask));
+	mask[(unsigned)node / (8 * sizeof(unsigned long))] |=
+		1ul << ((unsigned)node % (8 * sizeof(unsigned long)));
+	errno = 0;
+	long rc = cur_ops->mbind(addr, (unsigned long)rlen, CHI_MPOL_BIND, mask,
+				 CHI_NUMA_MAX_NODES + 1, 0);
+	if (rc == 0)
+		return 0;
+	return errno ? -errno : -EIO;
+}
+
+int chi_numa_pin_thread(pthread_t t, const cpu_set_t *set)
+{
+	if (!set || CPU_COUNT(set) == 0)
+		return -EINVAL;
+	int rc = cur_ops->set_affinity(t, sizeof(cpu_set_t), set);
+	return rc > 0 ? -rc : rc;
+}
+
+/* ---- workers ----
+ * A worker that owns GPU lanes runs on the CPUs of those GPUs' nodes (the
+ * union when its lanes belong to GPUs on different nodes, as in gpu.workers:
+ * shared with few workers); GPUs without a placement (node -1) add nothing.
+ * Any other worker is not pinned (-ENOENT): CPU lanes are fed from any
+ * socket, so the scheduler places those best. */
+int chi_numa_worker_cpus(struct chi_runtime *rt, uint32_t worker, cpu_set_t *set)
+{
+	chi_gpu_state *st = rt ? rt->gpu : NULL;
+	if (!st || !set)
+		return -ENOENT;
+	CPU_ZERO(set);
+	int any = 0;
+	for (uint32_t l = 0; l < rt->nlane_refs; l++) {
+		const chi_lane_ref *lr = &rt->lane_refs[l];
+		if (!lr->gpu || lr->shm->worker != worker)
+			continue;
+		uint32_t g = lr->seg_id - CHI_SEG_ID_GPU_BASE;
+		if (g >= st->n || st->segs[g].numa_node < 0)
+			continue;
+		for (int c = 0; c < CPU_SETSIZE && c < CHI_GPU_CPUMASK_BITS; c++)
+			if (st->segs[g].cpus[c / 64] >> (c % 64) & 1) {
+				CPU_SET(c, set);
+				any = 1;
+			}
+	}
+	return any ? 0 : -ENOENT;
+}

@@ -1,0 +1,365 @@
+/* src/runtime/stats.c: see stats.h. */
+#include "runtime/stats.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chi/chi.h"
+
+uint64_t chi_lat_bucket_lo(uint32_t b)
+{
+	if (b < 8)
+		return b;
+	uint32_t e = b / CHI_LAT_SUB + 2u, s = b % CHI_LAT_SUB;
+	return (1ull << e) + ((uint64_t)s << (e - 3u));
+}
+
+uint64_t chi_lat_bucket_hi(uint32_t b)
+{
+	if (b + 1 >= CHI_LAT_BUCKETS)
+		return UINT64_MAX;
+	return chi_lat_bucket_lo(b + 1);
+}
+
+uint64_t chi_lat_count(const uint64_t *hist)
+{
+	uint64_t n = 0;
+	for (uint32_t b = 0; b < CHI_LAT_BUCKETS; b++)
+		n += hist[b];
+	return n;
+}
+
+uint64_t chi_lat_quantile(const uint64_t *hist, double q)
+{
+	uint64_t n = chi_lat_count(hist);
+	if (!n)
+		return 0;
+	if (q > 1)
+		q = 1;
+	uint64_t rank = (uint64_t)(q * (double)n);
+	if ((double)rank < q * (double)n)
+		rank++; /* ceil */
+	if (rank < 1)
+		rank = 1;
+	uint64_t seen = 0;
+	for (uint32_t b = 0; b < CHI_LAT_BUCKETS; b++) {
+		seen += hist[b];
+		if (seen >= rank) {
+			uint64_t lo = chi_lat_bucket_lo(b), hi = chi_lat_bucket_hi(b);
+			if (hi == UINT64_MAX)
+				return lo;
+			return lo + (hi - 1 - lo) / 2;
+		}
+	}
+	return 0;
+}
+
+int chi_stats_query(chi_client *c, const char *runtime, chi_stats_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->runtime = runtime;
+	s->st = malloc(sizeof(*s->st));
+	s->ps = malloc(sizeof(*s->ps));
+	if (!s->st || !s->ps) {
+		chi_stats_free(s);
+		return -ENOMEM;
+	}
+	chi_admin_stats_init(s->st);
+	chi_admin_pool_stats_init(s->ps);
+	int64_t r = chi_call(c, &s->st->hdr, &chi_admin_stats_codec);
+	if (r >= 0)
+		r = chi_call(c, &s->ps->hdr, &chi_admin_pool_stats_codec);
+	if (r < 0) {
+		chi_stats_free(s);
+		return (int)r;
+	}
+	return 0;
+}
+
+void chi_stats_free(chi_stats_snapshot *s)
+{
+	free(s->st);
+	free(s->ps);
+	s->st = NULL;
+	s->ps = NULL;
+}
+
+/* ---- a bounded appender ---- */
+typedef struct sbuf {
+	char *p;
+	size_t cap, len;
+} sbuf;
+
+__attribute__((format(printf, 2, 3))) static void put(sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	size_t room = b->len < b->cap ? b->cap - b->len : 0;
+	int n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->len += (size_t)n;
+}
+
+static size_t done(sbuf *b)
+{
+	if (b->cap)
+		b->p[b->len < b->cap ? b->len : b->cap - 1] = 0;
+	return b->len;
+}
+
+/* escape for a JSON string or a Prometheus label value (both: \ " and
+ * newline; JSON also other control characters) */
+static void put_esc(sbuf *b, const char *s, int json)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '\\' || ch == '"')
+			put(b, "\\%c", ch);
+		else if (ch == '\n')
+			put(b, "\\n");
+		else if (ch < 0x20)
+			json ? put(b, "\\u%04x", ch) : put(b, "?");
+		else
+			put(b, "%c", ch);
+	}
+}
+
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+static void put_ns(sbuf *b, uint64_t ns)
+{
+	if (ns < 10000)
+		put(b, " %8llu ns", (unsigned long long)ns);
+	else if (ns < 10000000)
+		put(b, " %8.1f us", (double)ns / 1e3);
+	else
+		put(b, " %8.1f ms", (double)ns / 1e6);
+}
+
+size_t chi_stats_format_table(const chi_stats_snapshot *s, char *buf, size_t cap)
+{
+	sbuf b = {buf, cap, 0};
+	const chi_admin_stats_task *st = s->st;
+	put(&b, "runtime %s   uptime %.1f s   workers %u   lanes %u\n\n", s->runtime,
+	    (double)st->uptime_ns / 1e9, st->nworkers, st->nlanes);
+	put(&b, "%-5s %12s %12s %8s %10s %6s %6s %6s %6s %9s %11s %11s %11s\n", "lane", "popped",
+	    "completed", "errors", "queue_full", "stalls", "holes", "depth", "hwm", "samples", "p50",
+	    "p99", "p99.9");
+	for (uint32_t i = 0; i < st->nlanes; i++) {
+		const chi_lane_stats *l = &st->lanes[i];
+		put(&b, "%-5u %12llu %12llu %8llu %10llu %6llu %6llu %6llu %6llu %9llu", i,
+		    (unsigned long long)l->popped, (unsigned long long)l->completed,
+		    (unsigned long long)l->errors, (unsigned long long)l->queue_full,
+		    (unsigned long long)l->hole_stalls, (unsigned long long)l->holes_skipped,
+		    (unsigned long long)l->depth, (unsigned long long)l->depth_hwm,
+		    (unsigned long long)l->lat_samples);
+		put_ns(&b, l->p50_ns);
+		put_ns(&b, l->p99_ns);
+		put_ns(&b, l->p999_ns);
+		put(&b, "\n");
+	}
+	put(&b, "\n%-6s %12s %7s %7s %7s %8s\n", "worker", "tasks", "busy%", "idle%", "sleep%",
+	    "sleeps");
+	for (uint32_t i = 0; i < st->nworker_stats; i++) {
+		const chi_worker_stats *w = &st->workers[i];
+		uint64_t tot = w->busy_ns + w->idle_ns + w->sleep_ns;
+		put(&b, "%-6u %12llu %7.1f %7.1f %7.1f %8llu\n", i, (unsigned long long)w->tasks,
+		    pct(w->busy_ns, tot), pct(w->idle_ns, tot), pct(w->sleep_ns, tot),
+		    (unsigned long long)w->sleeps);
+	}
+	put(&b, "\n%-20s %-20s %12s %10s\n", "pool", "method", "tasks", "errors");
+	for (uint32_t i = 0; s->ps && i < s->ps->count; i++) {
+		const chi_pm_stats *e = &s->ps->e[i];
+		char pn[48], mn[48];
+		snprintf(pn, sizeof(pn), "%s(%u)", e->pool_name[0] ? e->pool_name : "?", e->pool);
+		snprintf(mn, sizeof(mn), "%s(%u)", e->method_name[0] ? e->method_name : "?", e->method);
+		put(&b, "%-20s %-20s %12llu %10llu\n", pn, mn, (unsigned long long)e->count,
+		    (unsigned long long)e->errors);
+	}
+	return done(&b);
+}
+
+size_t chi_stats_format_json(const chi_stats_snapshot *s, char *buf, size_t cap)
+{
+	sbuf b = {buf, cap, 0};
+	const chi_admin_stats_task *st = s->st;
+	put(&b, "{\"runtime\":\"");
+	put_esc(&b, s->runtime, 1);
+	put(&b, "\",\"uptime_ns\":%llu,\"workers_running\":%u,\"lanes\":[",
+	    (unsigned long long)st->uptime_ns, st->nworkers);
+	for (uint32_t i = 0; i < st->nlanes; i++) {
+		const chi_lane_stats *l = &st->lanes[i];
+		put(&b,
+		    "%s{\"lane\":%u,\"popped\":%llu,\"completed\":%llu,\"errors\":%llu,"
+		    "\"queue_full\":%llu,\"hole_stalls\":%llu,\"holes_skipped\":%llu,\"depth\":%llu,"
+		    "\"depth_hwm\":%llu,\"latency_ns\":{\"samples\":%llu,\"sum\":%llu,\"p50\":%llu,"
+		    "\"p99\":%llu,\"p999\":%llu}}",
+		    i ? "," : "", i, (unsigned long long)l->popped, (unsigned long long)l->completed,
+		    (unsigned long long)l->errors, (unsigned long long)l->queue_full,
+		    (unsigned long long)l->hole_stalls, (unsigned long long)l->holes_skipped,
+		    (unsigned long long)l->depth, (unsigned long long)l->depth_hwm,
+		    (unsigned long long)l->lat_samples, (unsigned long long)l->lat_sum_ns,
+		    (unsigned long long)l->p50_ns, (unsigned long long)l->p99_ns,
+		    (unsigned long long)l->p999_ns);
+	}
+	put(&b, "],\"workers\":[");
+	for (uint32_t i = 0; i < st->nworker_stats; i++) {
+		const chi_worker_stats *w = &st->workers[i];
+		put(&b,
+		    "%s{\"worker\":%u,\"tasks\":%llu,\"busy_ns\":%llu,\"idle_ns\":%llu,"
+		    "\"sleep_ns\":%llu,\"sleeps\":%llu}",
+		    i ? "," : "", i, (unsigned long long)w->tasks, (unsigned long long)w->busy_ns,
+		    (unsigned long long)w->idle_ns, (unsigned long long)w->sleep_ns,
+		    (unsigned long long)w->sleeps);
+	}
+	put(&b, "],\"methods\":[");
+	for (uint32_t i = 0; s->ps && i < s->ps->count; i++) {
+		const chi_pm_stats *e = &s->ps->e[i];
+		put(&b, "%s{\"pool\":%u,\"pool_name\":\"", i ? "," : "", e->pool);
+		put_esc(&b, e->pool_name, 1);
+		put(&b, "\",\"method\":%u,\"method_name\":\"", e->method);
+		put_esc(&b, e->method_name, 1);
+		put(&b, "\",\"tasks\":%llu,\"errors\":%llu}", (unsigned long long)e->count,
+		    (unsigned long long)e->errors);
+	}
+	put(&b, "]}\n");
+	return done(&b);
+}
+
+/* ---- Prometheus text exposition format 0.0.4 ---- */
+static void head(sbuf *b, const char *name, const char *type, const char *help)
+{
+	put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void rt_label(sbuf *b, const chi_stats_snapshot *s)
+{
+	put(b, "runtime=\"");
+	put_esc(b, s->runtime, 0);
+	put(b, "\"");
+}
+
+#define LANE_U64(name, type, help, field)                                                  \
+	do {                                                                               \
+		head(&b, name, type, help);                                                \
+		for (uint32_t i = 0; i < st->nlanes; i++) {                                \
+			put(&b, "%s{", name);                                              \
+			rt_label(&b, s);                                                   \
+			put(&b, ",lane=\"%u\"} %llu\n", i,                                 \
+			    (unsigned long long)st->lanes[i].field);                       \
+		}                                                                          \
+	} while (0)
+
+#define WORKER_VAL(name, type, help, fmt, expr)                                            \
+	do {                                                                               \
+		head(&b, name, type, help);                                                \
+		for (uint32_t i = 0; i < st->nworker_stats; i++) {                         \
+			const chi_worker_stats *w = &st->workers[i];                       \
+			put(&b, "%s{", name);                                              \
+			rt_label(&b, s);                                                   \
+			put(&b, ",worker=\"%u\"} " fmt "\n", i, expr);                     \
+		}                                                                          \
+	} while (0)
+
+static void pm_labels(sbuf *b, const chi_stats_snapshot *s, const chi_pm_stats *e)
+{
+	rt_label(b, s);
+	put(b, ",pool_id=\"%u\",pool=\"", e->pool);
+	put_esc(b, e->pool_name, 0);
+	put(b, "\",method_id=\"%u\",method=\"", e->method);
+	put_esc(b, e->method_name, 0);
+	put(b, "\"");
+}
+
+size_t chi_stats_format_prometheus(const chi_stats_snapshot *s, char *buf, size_t cap)
+{
+	sbuf b = {buf, cap, 0};
+	const chi_admin_stats_task *st = s->st;
+	head(&b, "chi_uptime_seconds", "gauge", "Seconds since the runtime started.");
+	put(&b, "chi_uptime_seconds{");
+	rt_label(&b, s);
+	put(&b, "} %.9g\n", (double)st->uptime_ns / 1e9);
+	head(&b, "chi_workers", "gauge", "Worker threads running.");
+	put(&b, "chi_workers{");
+	rt_label(&b, s);
+	put(&b, "} %u\n", st->nworkers);
+
+	LANE_U64("chi_lane_entries_popped_total", "counter",
+		 "Ring entries the lane's worker popped (an entry may carry several tasks).",
+		 popped);
+	LANE_U64("chi_lane_tasks_completed_total", "counter", "Tasks completed from the lane.",
+		 completed);
+	LANE_U64("chi_lane_task_errors_total", "counter",
+		 "Tasks from the lane that completed with an error.", errors);
+	LANE_U64("chi_lane_queue_full_total", "counter",
+		 "Submissions refused (or delayed) because the lane was full.", queue_full);
+	LANE_U64("chi_lane_hole_stalls_total", "counter",
+		 "Times the lane's head stayed unpublished past the hole timeout.", hole_stalls);
+	LANE_U64("chi_lane_holes_skipped_total", "counter",
+		 "Slots of dead claimants the worker skipped.", holes_skipped);
+	LANE_U64("chi_lane_depth", "gauge", "Entries claimed but not yet popped.", depth);
+	LANE_U64("chi_lane_depth_high_water", "gauge",
+		 "Highest depth the worker saw (sampled every 8th pop).", depth_hwm);
+
+	const char *lat = "chi_lane_task_latency_seconds";
+	head(&b, lat, "summary",
+	     "Task latency of sampled tasks (1 in 64): submit to completion when the "
+	     "submitter stamps it, else start of processing to completion.");
+	static const struct {
+		const char *q;
+		size_t off;
+	} qs[] = {{"0.5", offsetof(chi_lane_stats, p50_ns)},
+		  {"0.99", offsetof(chi_lane_stats, p99_ns)},
+		  {"0.999", offsetof(chi_lane_stats, p999_ns)}};
+	for (uint32_t i = 0; i < st->nlanes; i++) {
+		const chi_lane_stats *l = &st->lanes[i];
+		for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
+			uint64_t v;
+			memcpy(&v, (const char *)l + qs[k].off, sizeof(v));
+			put(&b, "%s{", lat);
+			rt_label(&b, s);
+			put(&b, ",lane=\"%u\",quantile=\"%s\"} %.9g\n", i, qs[k].q, (double)v / 1e9);
+		}
+		put(&b, "%s_sum{", lat);
+		rt_label(&b, s);
+		put(&b, ",lane=\"%u\"} %.9g\n", i, (double)l->lat_sum_ns / 1e9);
+		put(&b, "%s_count{", lat);
+		rt_label(&b, s);
+		put(&b, ",lane=\"%u\"} %llu\n", i, (unsigned long long)l->lat_samples);
+	}
+
+	WORKER_VAL("chi_worker_tasks_total", "counter", "Tasks the worker ran.", "%llu",
+		   (unsigned long long)w->tasks);
+	WORKER_VAL("chi_worker_busy_seconds_total", "counter", "Seconds the worker ran tasks.",
+		   "%.9g", (double)w->busy_ns / 1e9);
+	WORKER_VAL("chi_worker_idle_seconds_total", "counter",
+		   "Seconds the worker polled with nothing to do.", "%.9g",
+		   (double)w->idle_ns / 1e9);
+	WORKER_VAL("chi_worker_sleep_seconds_total", "counter",
+		   "Seconds the worker slept on its futex.", "%.9g", (double)w->sleep_ns / 1e9);
+	WORKER_VAL("chi_worker_sleeps_total", "counter", "Times the worker went to sleep.",
+		   "%llu", (unsigned long long)w->sleeps);
+
+	uint32_t npm = s->ps ? s->ps->count : 0;
+	head(&b, "chi_method_tasks_total", "counter", "Tasks run per pool and method.");
+	for (uint32_t i = 0; i < npm; i++) {
+		put(&b, "chi_method_tasks_total{");
+		pm_labels(&b, s, &s->ps->e[i]);
+		put(&b, "} %llu\n", (unsigned long long)s->ps->e[i].count);
+	}
+	head(&b, "chi_method_task_errors_total", "counter",
+	     "Tasks per pool and method that completed with an error.");
+	for (uint32_t i = 0; i < npm; i++) {
+		put(&b, "chi_method_task_errors_total{");
+		pm_labels(&b, s, &s->ps->e[i]);
+		put(&b, "} %llu\n", (unsigned long long)s->ps->e[i].errors);
+	}
+	return done(&b);
+}

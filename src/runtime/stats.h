@@ -1,0 +1,61 @@
+/* src/runtime/stats.h: latency histograms (log-linear buckets over ns) and
+ * the formatters behind `chi stats` (table, JSON, Prometheus text).
+ *
+ * Bucket b of a histogram of CHI_LAT_BUCKETS (include/chi/proto/lane.h):
+ *   v < 8:  b = v (exact)
+ *   v >= 8: e = floor(log2 v) (3..63), s = the 3 bits below the top one,
+ *           b = (e - 2) * 8 + s; it covers [2^e + s 2^(e-3), 2^e + (s+1) 2^(e-3)).
+ * So a bucket is at most 1/8 of its lower bound wide (12.5 %). */
+#ifndef CHI_SRC_RUNTIME_STATS_H
+#define CHI_SRC_RUNTIME_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chi/modules/admin.h"
+#include "chi/proto/lane.h"
+
+static inline uint32_t chi_lat_bucket(uint64_t v)
+{
+	if (v < 8)
+		return (uint32_t)v;
+	uint32_t e = 63u - (uint32_t)__builtin_clzll(v);
+	return (e - 2u) * CHI_LAT_SUB + (uint32_t)((v >> (e - 3u)) & 7u);
+}
+
+/* Single writer (the lane's worker): relaxed load + store. */
+static inline void chi_lat_record(uint64_t *hist, uint64_t *sum, uint64_t v)
+{
+	uint64_t *b = &hist[chi_lat_bucket(v)];
+	__atomic_store_n(b, __atomic_load_n(b, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(sum, __atomic_load_n(sum, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+uint64_t chi_lat_bucket_lo(uint32_t b);
+uint64_t chi_lat_bucket_hi(uint32_t b); /* exclusive; UINT64_MAX for the last */
+/* The q-quantile (0 < q <= 1) of the histogram: the midpoint of the bucket
+ * holding the ceil(q * count)-th smallest sample; 0 when empty. */
+uint64_t chi_lat_quantile(const uint64_t *hist, double q);
+uint64_t chi_lat_count(const uint64_t *hist);
+
+/* Everything `chi stats` shows: the answers of admin.stats and
+ * admin.pool_stats plus pool names from admin.list_pools. */
+typedef struct chi_stats_snapshot {
+	const char *runtime;
+	chi_admin_stats_task *st;
+	chi_admin_pool_stats_task *ps;
+} chi_stats_snapshot;
+
+/* Query a runtime (three admin calls). Allocates st and ps; free with
+ * chi_stats_free. Returns 0 or a negative errno. */
+struct chi_client;
+int chi_stats_query(struct chi_client *c, const char *runtime, chi_stats_snapshot *s);
+void chi_stats_free(chi_stats_snapshot *s);
+
+/* Write the snapshot into buf (NUL-terminated, truncated to cap). Returns
+ * the length it needed, like snprintf. */
+size_t chi_stats_format_table(const chi_stats_snapshot *s, char *buf, size_t cap);
+size_t chi_stats_format_json(const chi_stats_snapshot *s, char *buf, size_t cap);
+size_t chi_stats_format_prometheus(const chi_stats_snapshot *s, char *buf, size_t cap);
+
+#endif

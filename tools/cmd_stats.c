@@ -1,0 +1,113 @@
+/* tools/cmd_stats.c: chi stats [--name N] [--config F] [--json|--prometheus]
+ * [--watch S]: per lane, worker, pool/method counters and sampled latency
+ * quantiles of a running runtime (docs/stats.md). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "chi/chi.h"
+#include "cli.h"
+#include "runtime/stats.h"
+
+int chi_cmd_stats(int argc, char **argv);
+
+static volatile sig_atomic_t interrupted;
+static void on_int(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static const char usage[] =
+	"usage: chi stats [--name NAME] [--config FILE] [--json | --prometheus] [--watch S]\n"
+	"  --json        one JSON object\n"
+	"  --prometheus  Prometheus text exposition format\n"
+	"  --watch S     print again every S seconds until interrupted\n";
+
+int chi_cmd_stats(int argc, char **argv)
+{
+	static const struct option opts[] = {{"name", required_argument, 0, 'n'},
+					     {"config", required_argument, 0, 'c'},
+					     {"json", no_argument, 0, 'j'},
+					     {"prometheus", no_argument, 0, 'p'},
+					     {"watch", required_argument, 0, 'w'},
+					     {"help", no_argument, 0, 'h'},
+					     {0, 0, 0, 0}};
+	const char *name = NULL, *conf = NULL;
+	int o, fmt = 0; /* 0 table, 1 json, 2 prometheus */
+	double watch = 0;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "n:c:jpw:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'n': name = optarg; break;
+		case 'c': conf = optarg; break;
+		case 'j': fmt = 1; break;
+		case 'p': fmt = 2; break;
+		case 'w': {
+			char *end;
+			watch = strtod(optarg, &end);
+			if (*end || !(watch > 0)) {
+				fprintf(stderr, "chi: --watch wants a positive number of seconds\n");
+				return 2;
+			}
+			break;
+		}
+		case 'h': printf("%s", usage); return 0;
+		default: fprintf(stderr, "%s", usage); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s", usage);
+		return 2;
+	}
+	chi_config cfg;
+	if (!(name = chi_cli_runtime_name(name, conf, &cfg)))
+		return 1;
+	chi_client *c;
+	int rc = chi_client_connect(name, &c);
+	if (rc) {
+		fprintf(stderr, "chi: no runtime named '%s' is running (%s)\n", name, chi_strerror(rc));
+		return 1;
+	}
+	if (watch > 0) {
+		struct sigaction sa = {0};
+		sa.sa_handler = on_int;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	size_t cap = 1 << 20;
+	char *buf = malloc(cap);
+	int status = 0;
+	for (int first = 1; buf && !interrupted; first = 0) {
+		chi_stats_snapshot s;
+		rc = chi_stats_query(c, name, &s);
+		if (rc) {
+			fprintf(stderr, "chi: stats query failed: %s\n", chi_strerror(rc));
+			status = 1;
+			break;
+		}
+		size_t n = fmt == 1   ? chi_stats_format_json(&s, buf, cap)
+			   : fmt == 2 ? chi_stats_format_prometheus(&s, buf, cap)
+				      : chi_stats_format_table(&s, buf, cap);
+		chi_stats_free(&s);
+		if (n >= cap)
+			fprintf(stderr, "chi: stats output truncated\n");
+		if (watch > 0 && !first && fmt == 0)
+			fputs("\n", stdout);
+		fputs(buf, stdout);
+		fflush(stdout);
+		if (!(watch > 0))
+			break;
+		struct timespec ts = {(time_t)watch, (long)((watch - (double)(time_t)watch) * 1e9)};
+		while (!interrupted && nanosleep(&ts, &ts) != 0)
+			;
+	}
+	free(buf);
+	chi_client_close(c);
+	return status;
+}
