@@ -3,7 +3,8 @@
 # start (returns once clients can connect), a second start with the same name
 # refused, status, config --print round trip, a bad key named with its line,
 # stop (and status afterwards fails), a SIGKILLed daemon's stale segment
-# removed by chi cleanup, and a fresh start on the same name afterwards.
+# removed by chi cleanup, and a fresh start on the same name afterwards, with
+# chi stats and a /metrics scrape of --metrics-port.
 set -u
 chi=$1
 export CHI_RUNTIME_NAME=cli$$
@@ -44,7 +45,16 @@ for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 "$chi" cleanup --name "$CHI_RUNTIME_NAME" >"$tmp/out" || fail "cleanup"
 grep -q "removed /chi.$(id -u).$CHI_RUNTIME_NAME.main (owner pid $pid is gone)" "$tmp/out" || fail "cleanup output: $(cat "$tmp/out")"
 [ -e "$seg" ] && fail "cleanup left the stale segment"
-"$chi" start >/dev/null 2>&1 || fail "start after cleanup"
+port=$((20000 + $$ % 20000))
+"$chi" start --metrics-port "$port" >/dev/null 2>&1 || fail "start after cleanup, with --metrics-port"
+"$chi" stats >"$tmp/stats" 2>&1 || fail "chi stats: $(cat "$tmp/stats")"
+exec 3<>"/dev/tcp/127.0.0.1/$port" || fail "nothing listens on 127.0.0.1:$port"
+printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3
+cat <&3 >"$tmp/metrics"
+exec 3>&-
+head -1 "$tmp/metrics" | grep -q "200 OK" || fail "/metrics status: $(head -1 "$tmp/metrics")"
+grep -q "^# TYPE chi_workers gauge" "$tmp/metrics" || fail "/metrics body: $(head -20 "$tmp/metrics")"
+grep -q "^chi_workers{runtime=\"$CHI_RUNTIME_NAME\"} 1" "$tmp/metrics" || fail "/metrics workers line"
 "$chi" stop >/dev/null 2>&1 || fail "final stop"
 rm -rf "$tmp"
 echo "cli test: OK"

@@ -25,6 +25,7 @@
 #include "chi/chi.h"
 #include "chi/modules/admin.h"
 #include "cli.h"
+#include "metrics_http.h"
 #include "shm/shm.h"
 
 static volatile sig_atomic_t got_signal;
@@ -42,7 +43,7 @@ static void sleep_ms(long ms)
 
 /* Run the runtime until asked to stop; `ready` (if >= 0) gets the start's
  * result (an int) once clients can connect. */
-static int serve(const chi_config *cfg, int ready)
+static int serve(const chi_config *cfg, int ready, int metrics_port)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -63,18 +64,29 @@ static int serve(const chi_config *cfg, int ready)
 		fprintf(stderr, "chi: cannot start runtime '%s': %s\n", cfg->name, chi_strerror(rc));
 		return 1;
 	}
+	chi_metrics m;
+	memset(&m, 0, sizeof(m));
+	if (metrics_port > 0) {
+		int mrc = chi_metrics_start(&m, rt, cfg->name, metrics_port);
+		if (mrc)
+			fprintf(stderr, "chi: cannot serve metrics on 127.0.0.1:%d: %s\n", metrics_port,
+				chi_strerror(mrc));
+		else
+			fprintf(stderr, "chi: metrics on http://127.0.0.1:%d/metrics\n", metrics_port);
+	}
 	fprintf(stderr, "chi: runtime '%s' serving (pid %d)\n", cfg->name, (int)getpid());
 	while (!got_signal && !chi_runtime_stop_requested(rt))
 		sleep_ms(20);
 	fprintf(stderr, "chi: runtime '%s' stopping (%s)\n", cfg->name,
 		got_signal ? "signal" : "admin.stop");
+	chi_metrics_stop(&m);
 	chi_runtime_stop(rt);
 	return 0;
 }
 
 static void start_usage(FILE *o)
 {
-	fprintf(o, "usage: chi start [--foreground] [--config FILE]\n"
+	fprintf(o, "usage: chi start [--foreground] [--config FILE] [--metrics-port PORT]\n"
 		   "Starts a runtime; without --foreground it becomes a daemon and this\n"
 		   "command returns once clients can connect.\n");
 }
@@ -83,15 +95,23 @@ int chi_cmd_start(int argc, char **argv)
 {
 	static const struct option opts[] = {{"foreground", no_argument, 0, 'f'},
 					     {"config", required_argument, 0, 'c'},
+					     {"metrics-port", required_argument, 0, 'm'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
-	int fg = 0, o;
+	int fg = 0, o, port = 0;
 	const char *conf = NULL;
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "fc:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'f': fg = 1; break;
 		case 'c': conf = optarg; break;
+		case 'm':
+			port = atoi(optarg);
+			if (port <= 0 || port > 65535) {
+				fprintf(stderr, "chi: --metrics-port: '%s' is not a port number\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h': start_usage(stdout); return 0;
 		default: start_usage(stderr); return 2;
 		}
@@ -100,7 +120,7 @@ int chi_cmd_start(int argc, char **argv)
 	if (chi_cli_load_config(&cfg, conf))
 		return 1;
 	if (fg)
-		return serve(&cfg, -1);
+		return serve(&cfg, -1, port);
 
 	int p[2];
 	if (pipe(p) != 0) {
@@ -131,7 +151,7 @@ int chi_cmd_start(int argc, char **argv)
 		}
 		if (chdir("/") != 0)
 			_exit(1);
-		_exit(serve(&cfg, p[1]));
+		_exit(serve(&cfg, p[1], port));
 	}
 	close(p[1]);
 	int st, rc = -EPIPE;
