@@ -35,6 +35,8 @@ static int dev_count(void)
 	return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
 }
 
+static int g_numa = CHI_NUMA_AUTO; /* gpu.numa for the runtimes below */
+
 typedef struct grt {
 	chi_runtime *rt;
 	chi_gpu_client *gc;
@@ -56,6 +58,7 @@ static int grt_start(grt *g, uint32_t lanes, uint32_t depth, uint32_t workers, i
 	c.gpu_queue_depth = depth;
 	c.gpu_segment_size = 256ull << 20;
 	c.gpu_workers = CHI_GPU_WORKERS_DEDICATED;
+	c.gpu_numa = g_numa;
 	c.npools = 2;
 	memset(g, 0, sizeof(*g));
 	int rc = chi_runtime_start(&c, &g->rt);
@@ -440,19 +443,63 @@ static const chi_bench_entry entries[] = {
 	{"cpu_roundtrip_with_gpu_lanes", CHI_BENCH_LATENCY, "cpu_roundtrip_no_gpu", e_cpu_gpu, "CPU round trip while the worker polls a GPU lane"},
 };
 
+/* NUMA nodes this machine has (directories node<N> under sysfs). */
+static int numa_nodes(void)
+{
+	int n = 0;
+	char p[64];
+	for (int i = 0; i < 1024; i++) {
+		snprintf(p, sizeof(p), "/sys/devices/system/node/node%d", i);
+		if (access(p, F_OK) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* --numa: the round trip and one-lane throughput with the GPU queues placed
+ * on their GPU's node (gpu.numa auto) and not placed (off), same run. */
+static int numa_compare(const chi_bench_opts *o)
+{
+	int nodes = numa_nodes();
+	if (nodes <= 1) {
+		printf("chi-bench gpu --numa: this machine has %d NUMA node%s: NUMA-aware and "
+		       "unaware placement are the same here, nothing to compare.\n",
+		       nodes, nodes == 1 ? "" : "s");
+		return 0;
+	}
+	chi_bench_result r[2][2];
+	const int modes[2] = {CHI_NUMA_AUTO, CHI_NUMA_OFF};
+	for (int m = 0; m < 2; m++) {
+		g_numa = modes[m];
+		chi_bench_result_init(&r[m][0], "gpu_roundtrip_thread");
+		chi_bench_result_init(&r[m][1], "gpu_throughput_lanes1");
+		if (e_rt_thread(o, &r[m][0]) || throughput(o, &r[m][1], 1, 0))
+			return 1;
+	}
+	g_numa = CHI_NUMA_AUTO;
+	printf("%d NUMA nodes; gpu.numa auto (placed) vs off (not placed):\n", nodes);
+	printf("gpu_roundtrip_thread   %8.0f ns vs %8.0f ns\n", r[0][0].median_ns, r[1][0].median_ns);
+	printf("gpu_throughput_lanes1  %8.2f M/s vs %8.2f M/s\n", r[0][1].ops_per_s / 1e6,
+	       r[1][1].ops_per_s / 1e6);
+	return 0;
+}
+
 extern "C" int chi_bench_gpu(int argc, char **argv)
 {
 	chi_bench_opts o = {0, 0, 0};
 	const char *filter = NULL;
+	int numa = 0;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
+		if (!strcmp(argv[i], "--numa"))
+			numa = 1;
+		else if (!strcmp(argv[i], "--json"))
 			o.json = 1;
 		else if (!strcmp(argv[i], "--quick"))
 			o.quick = 1;
 		else if (!strcmp(argv[i], "--entries") && i + 1 < argc)
 			filter = argv[++i];
 		else {
-			fprintf(stderr, "usage: chi-bench gpu [--json] [--quick] [--entries a,b]\n");
+			fprintf(stderr, "usage: chi-bench gpu [--json] [--quick] [--entries a,b] [--numa]\n");
 			return 2;
 		}
 	}
@@ -461,6 +508,8 @@ extern "C" int chi_bench_gpu(int argc, char **argv)
 		return 77;
 	}
 	chi_gpu_cuda_enable();
+	if (numa)
+		return numa_compare(&o);
 	cudaDeviceProp p;
 	cudaGetDeviceProperties(&p, 0);
 	char device[640];
