@@ -201,15 +201,15 @@ static int is_name(const char *s, size_t n, int colon)
 	return 1;
 }
 
+static char *seen[512];
+static int nseen;
+
 /* Returns NULL when `text` is valid, else a description of the first error. */
-static const char *prom_check(const char *text, int *nsamples)
+static const char *prom_check_inner(const char *text, int *nsamples)
 {
 	static char err[512];
 	char fam[256] = "", type[32] = "", helped[256] = "";
-	char *seen[512];
-	int nseen = 0;
 	*nsamples = 0;
-	nseries = 0;
 	size_t len = strlen(text);
 	if (!len || text[len - 1] != '\n')
 		return "output does not end with a newline";
@@ -337,11 +337,21 @@ static const char *prom_check(const char *text, int *nsamples)
 		series[nseries++] = strndup(line, sl);
 		(*nsamples)++;
 	}
+	return NULL;
+}
+
+/* The parser, with its bookkeeping freed whatever it returns. */
+static const char *prom_check(const char *text, int *nsamples)
+{
+	nseen = 0;
+	nseries = 0;
+	const char *err = prom_check_inner(text, nsamples);
 	for (int i = 0; i < nseen; i++)
 		free(seen[i]);
 	for (int i = 0; i < nseries; i++)
 		free(series[i]);
-	return NULL;
+	nseen = nseries = 0;
+	return err;
 }
 
 static void test_prometheus(void **state)
