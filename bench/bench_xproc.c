@@ -56,250 +56,7 @@
 
 extern char **environ;
 
-#define XP_MAGIC 0x6368696278707231ull /* "chibxpr1" */
-#define RT_DEPTH 1024
-#define TP_CLIENTS 2
-#define TP_WINDOW 128
-#define SPINS_PER_CLOCK 4096u
-#define CHILD_TIMEOUT_NS (120ull * 1000000000ull)
-
-/* The shared area of one helper process. */
-typedef struct xp_shm {
-	_Alignas(64) uint64_t word; /* ping-pong word */
-	char pad0[56];
-	_Alignas(64) uint64_t count; /* throughput: completions so far (child) */
-	char pad1[56];
-	_Alignas(64) uint64_t magic;
-	uint64_t attached; /* child: 1 once mapped (the name may go), 2 once ready */
-	uint64_t phase;    /* parent: 0 warm-up, 1 measure, 2 stop */
-	uint64_t cap;      /* parent: room for samples */
-	uint64_t nsamples; /* child: samples written */
-	uint64_t done;     /* child: 1 when finished successfully */
-	uint64_t pad2[2];
-	uint64_t samples[];
-} xp_shm;
-
-/* ---- shared segment ---- */
-
-typedef struct xp_seg {
-	char name[128];
-	xp_shm *p;
-	size_t size;
-	int linked;
-} xp_seg;
-
-static unsigned xp_seq;
-
-static void xp_unlink(xp_seg *s)
-{
-	if (s->linked) {
-		shm_unlink(s->name);
-		s->linked = 0;
-	}
-}
-
-static void xp_close(xp_seg *s)
-{
-	xp_unlink(s);
-	if (s->p)
-		munmap(s->p, s->size);
-	s->p = NULL;
-}
-
-static int xp_create(xp_seg *s, const char *base, int idx, uint64_t cap)
-{
-	memset(s, 0, sizeof(*s));
-	if (idx >= 0)
-		snprintf(s->name, sizeof(s->name), "/chibench.%u.%s.c%d", (unsigned)getuid(), base,
-			 idx);
-	else
-		snprintf(s->name, sizeof(s->name), "/chibench.%u.%s", (unsigned)getuid(), base);
-	s->size = sizeof(xp_shm) + cap * sizeof(uint64_t);
-	int fd = shm_open(s->name, O_RDWR | O_CREAT | O_EXCL, 0600);
-	if (fd < 0) {
-		int e = errno;
-		fprintf(stderr, "chi-bench: shm_open(%s): %s\n", s->name, strerror(e));
-		return -e;
-	}
-	s->linked = 1;
-	if (ftruncate(fd, (off_t)s->size)) {
-		int e = errno;
-		fprintf(stderr, "chi-bench: ftruncate(%s): %s\n", s->name, strerror(e));
-		close(fd);
-		xp_unlink(s);
-		return -e;
-	}
-	void *p = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	int e = errno;
-	close(fd);
-	if (p == MAP_FAILED) {
-		fprintf(stderr, "chi-bench: mmap(%s): %s\n", s->name, strerror(e));
-		xp_unlink(s);
-		return -e;
-	}
-	s->p = p;
-	s->p->cap = cap;
-	__atomic_store_n(&s->p->magic, XP_MAGIC, __ATOMIC_RELEASE);
-	return 0;
-}
-
-/* Child side: map the parent's segment and say so. */
-static xp_shm *xp_attach(const char *name, size_t *size)
-{
-	int fd = shm_open(name, O_RDWR, 0600);
-	if (fd < 0) {
-		fprintf(stderr, "chi-bench child: shm_open(%s): %s\n", name, strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fd, &st) || (size_t)st.st_size < sizeof(xp_shm)) {
-		fprintf(stderr, "chi-bench child: %s: bad size\n", name);
-		close(fd);
-		return NULL;
-	}
-	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		fprintf(stderr, "chi-bench child: mmap(%s): %s\n", name, strerror(errno));
-		return NULL;
-	}
-	xp_shm *x = p;
-	if (__atomic_load_n(&x->magic, __ATOMIC_ACQUIRE) != XP_MAGIC) {
-		fprintf(stderr, "chi-bench child: %s: bad magic\n", name);
-		munmap(p, (size_t)st.st_size);
-		return NULL;
-	}
-	*size = (size_t)st.st_size;
-	return x;
-}
-
-/* ---- helper processes ---- */
-
-static void sleep_ns(uint64_t ns)
-{
-	struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-static int spawn_child(const char *entry, char *const argv[], pid_t *pid)
-{
-	int rc = posix_spawn(pid, chi_bench_self(), NULL, NULL, argv, environ);
-	if (rc) {
-		fprintf(stderr, "chi-bench: %s: posix_spawn(%s): %s\n", entry, chi_bench_self(),
-			strerror(rc));
-		return -rc;
-	}
-	return 0;
-}
-
-/* Reap a child; 0 if it exited 0, else a message and -ECHILD. */
-static int check_status(const char *entry, pid_t pid, int st)
-{
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	if (WIFEXITED(st))
-		fprintf(stderr, "chi-bench: %s: client process %d exited with status %d\n", entry,
-			(int)pid, WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		fprintf(stderr, "chi-bench: %s: client process %d killed by signal %d (%s)\n",
-			entry, (int)pid, WTERMSIG(st), strsignal(WTERMSIG(st)));
-	else
-		fprintf(stderr, "chi-bench: %s: client process %d ended abnormally\n", entry,
-			(int)pid);
-	return -ECHILD;
-}
-
-/* Wait for a child to end within timeout_ns (then kill it). *pid = 0 after. */
-static int reap_child(const char *entry, pid_t *pid, uint64_t timeout_ns)
-{
-	if (*pid <= 0)
-		return 0;
-	uint64_t end = chi_bench_now_ns() + timeout_ns;
-	for (;;) {
-		int st;
-		pid_t r = waitpid(*pid, &st, WNOHANG);
-		if (r == *pid) {
-			int rc = check_status(entry, *pid, st);
-			*pid = 0;
-			return rc;
-		}
-		if (r < 0 && errno != EINTR) {
-			int e = errno;
-			fprintf(stderr, "chi-bench: %s: waitpid(%d): %s\n", entry, (int)*pid,
-				strerror(e));
-			*pid = 0;
-			return -e;
-		}
-		if (chi_bench_now_ns() > end) {
-			fprintf(stderr, "chi-bench: %s: client process %d did not finish in %.0f s; "
-				"killing it\n", entry, (int)*pid, (double)timeout_ns / 1e9);
-			kill(*pid, SIGKILL);
-			waitpid(*pid, &st, 0);
-			*pid = 0;
-			return -ETIMEDOUT;
-		}
-		sleep_ns(20 * 1000000ull);
-	}
-}
-
-/* Is the child still running? If not, reap it and report (returns < 0). */
-static int child_alive(const char *entry, pid_t *pid)
-{
-	int st;
-	pid_t r = waitpid(*pid, &st, WNOHANG);
-	if (r == 0)
-		return 0;
-	if (r == *pid) {
-		int rc = check_status(entry, *pid, st);
-		*pid = 0;
-		if (rc == 0) {
-			fprintf(stderr, "chi-bench: %s: client process ended too early\n", entry);
-			rc = -EPROTO;
-		}
-		return rc;
-	}
-	*pid = 0;
-	return -ECHILD;
-}
-
-/* Wait (sleeping) until the child's attached word reaches `want`. */
-static int wait_attached(const char *entry, xp_shm *x, uint64_t want, pid_t *pid)
-{
-	uint64_t end = chi_bench_now_ns() + 30ull * 1000000000ull;
-	while (__atomic_load_n(&x->attached, __ATOMIC_ACQUIRE) < want) {
-		int rc = child_alive(entry, pid);
-		if (rc)
-			return rc;
-		if (chi_bench_now_ns() > end) {
-			fprintf(stderr, "chi-bench: %s: client process %d not ready after 30 s\n",
-				entry, (int)*pid);
-			return -ETIMEDOUT;
-		}
-		sleep_ns(200 * 1000ull);
-	}
-	return 0;
-}
-
-static void kill_child(pid_t *pid)
-{
-	if (*pid > 0) {
-		int st;
-		kill(*pid, SIGKILL);
-		waitpid(*pid, &st, 0);
-		*pid = 0;
-	}
-}
-
-static void unique_base(char *buf, size_t len)
-{
-	snprintf(buf, len, "bx%ld_%u", (long)getpid(), xp_seq++);
-}
-
-static void u64s(char *buf, size_t len, uint64_t v)
-{
-	snprintf(buf, len, "%llu", (unsigned long long)v);
-}
+#include "xproc_util.h"
 
 /* ---- cpu_pingpong_xproc ---- */
 
@@ -328,7 +85,7 @@ static int spin_until(uint64_t *w, uint64_t want, uint64_t deadline, const char 
 		if (++spins % SPINS_PER_CLOCK)
 			continue;
 		if (pid) {
-			int rc = child_alive(entry, pid);
+			int rc = xp_child_alive(entry, pid);
 			if (rc)
 				return rc;
 		} else if (getppid() == 1) {
@@ -349,20 +106,20 @@ static int run_pingpong_xproc(const chi_bench_opts *o, chi_bench_result *r)
 	if (!s)
 		return -ENOMEM;
 	char base[64], nbuf[32];
-	unique_base(base, sizeof(base));
+	xp_unique_base(base, sizeof(base));
 	xp_seg seg;
 	int rc = xp_create(&seg, base, -1, 0);
 	if (rc) {
 		free(s);
 		return rc;
 	}
-	u64s(nbuf, sizeof(nbuf), total);
+	xp_u64s(nbuf, sizeof(nbuf), total);
 	char *argv[] = {(char *)chi_bench_self(), (char *)CHI_BENCH_CHILD_ARG, (char *)"pingpong",
 			seg.name, nbuf, NULL};
 	pid_t pid = 0;
-	rc = spawn_child(entry, argv, &pid);
+	rc = xp_spawn_child(entry, argv, &pid);
 	if (!rc)
-		rc = wait_attached(entry, seg.p, 1, &pid);
+		rc = xp_wait_attached(entry, seg.p, 1, &pid);
 	xp_unlink(&seg); /* mapped on both sides (or failed): the name can go */
 	xp_shm *x = seg.p;
 	uint64_t deadline = chi_bench_now_ns() + CHILD_TIMEOUT_NS;
@@ -377,9 +134,9 @@ static int run_pingpong_xproc(const chi_bench_opts *o, chi_bench_result *r)
 	if (rc == -ETIMEDOUT)
 		fprintf(stderr, "chi-bench: %s: no answer from the pong process\n", entry);
 	if (rc)
-		kill_child(&pid);
+		xp_kill_child(&pid);
 	else
-		rc = reap_child(entry, &pid, 10ull * 1000000000ull);
+		rc = xp_reap_child(entry, &pid, 10ull * 1000000000ull);
 	if (!rc) {
 		chi_bench_result_from_samples(r, s, it.samples);
 		r->ops_per_s = 1e9 / r->median_ns;
@@ -442,7 +199,7 @@ static int child_connect(const char *role, const char *name, chi_client **c)
 	uint64_t end = chi_bench_now_ns() + 10ull * 1000000000ull;
 	int rc;
 	while ((rc = chi_client_connect(name, c)) == -EAGAIN && chi_bench_now_ns() < end)
-		sleep_ns(1000000ull);
+		xp_sleep_ns(1000000ull);
 	if (rc)
 		fprintf(stderr, "chi-bench child %s: chi_client_connect(%s): %s\n", role, name,
 			chi_strerror(rc));
@@ -461,7 +218,7 @@ typedef struct rt_params {
 static int run_roundtrip(const rt_params *p, chi_bench_result *r)
 {
 	char base[64], wbuf[32], sbuf[32], gbuf[32];
-	unique_base(base, sizeof(base));
+	xp_unique_base(base, sizeof(base));
 	xp_seg seg;
 	int rc = xp_create(&seg, base, -1, p->samples);
 	if (rc)
@@ -472,20 +229,20 @@ static int run_roundtrip(const rt_params *p, chi_bench_result *r)
 		xp_close(&seg);
 		return rc;
 	}
-	u64s(wbuf, sizeof(wbuf), p->warmup);
-	u64s(sbuf, sizeof(sbuf), p->samples);
-	u64s(gbuf, sizeof(gbuf), p->gap_us);
+	xp_u64s(wbuf, sizeof(wbuf), p->warmup);
+	xp_u64s(sbuf, sizeof(sbuf), p->samples);
+	xp_u64s(gbuf, sizeof(gbuf), p->gap_us);
 	char *argv[] = {(char *)chi_bench_self(), (char *)CHI_BENCH_CHILD_ARG, (char *)"roundtrip",
 			base, seg.name, wbuf, sbuf, gbuf, NULL};
 	pid_t pid = 0;
-	rc = spawn_child(p->entry, argv, &pid);
+	rc = xp_spawn_child(p->entry, argv, &pid);
 	if (!rc)
-		rc = wait_attached(p->entry, seg.p, 1, &pid);
+		rc = xp_wait_attached(p->entry, seg.p, 1, &pid);
 	xp_unlink(&seg);
 	if (!rc)
-		rc = reap_child(p->entry, &pid, CHILD_TIMEOUT_NS);
+		rc = xp_reap_child(p->entry, &pid, CHILD_TIMEOUT_NS);
 	else
-		kill_child(&pid);
+		xp_kill_child(&pid);
 	chi_runtime_stop(rt);
 	if (!rc) {
 		xp_shm *x = seg.p;
@@ -566,12 +323,12 @@ static int child_roundtrip(int argc, char **argv)
 	int rc = 0;
 	for (uint64_t i = 0; i < warmup && !rc; i++) {
 		if (gap_ns)
-			sleep_ns(gap_ns);
+			xp_sleep_ns(gap_ns);
 		rc = noop_roundtrip(c);
 	}
 	for (uint64_t i = 0; i < samples && !rc; i++) {
 		if (gap_ns)
-			sleep_ns(gap_ns);
+			xp_sleep_ns(gap_ns);
 		uint64_t t0 = chi_bench_now_ns();
 		rc = noop_roundtrip(c);
 		x->samples[i] = chi_bench_now_ns() - t0;
@@ -594,7 +351,7 @@ static int run_throughput_xproc(const chi_bench_opts *o, chi_bench_result *r)
 	double warm = seconds / 10;
 	uint64_t cap = (uint64_t)(seconds * 1e9 / 20.0 / TP_WINDOW) + 64; /* >= 20 ns/task */
 	char base[64];
-	unique_base(base, sizeof(base));
+	xp_unique_base(base, sizeof(base));
 	xp_seg seg[TP_CLIENTS];
 	pid_t pid[TP_CLIENTS] = {0};
 	memset(seg, 0, sizeof(seg));
@@ -610,23 +367,23 @@ static int run_throughput_xproc(const chi_bench_opts *o, chi_bench_result *r)
 		snprintf(wbuf, sizeof(wbuf), "%d", TP_WINDOW);
 		char *argv[] = {(char *)chi_bench_self(), (char *)CHI_BENCH_CHILD_ARG,
 				(char *)"throughput", base, seg[i].name, idbuf, wbuf, NULL};
-		rc = spawn_child(entry, argv, &pid[i]);
+		rc = xp_spawn_child(entry, argv, &pid[i]);
 	}
 	/* every client connected and its window submitted */
 	for (int i = 0; i < TP_CLIENTS && !rc; i++)
-		rc = wait_attached(entry, seg[i].p, 2, &pid[i]);
+		rc = xp_wait_attached(entry, seg[i].p, 2, &pid[i]);
 	for (int i = 0; i < TP_CLIENTS; i++)
 		xp_unlink(&seg[i]);
 
 	uint64_t c0 = 0, c1 = 0, t0 = 0, t1 = 0;
 	if (!rc) {
-		sleep_ns((uint64_t)(warm * 1e9));
+		xp_sleep_ns((uint64_t)(warm * 1e9));
 		t0 = chi_bench_now_ns();
 		for (int i = 0; i < TP_CLIENTS; i++) {
 			c0 += __atomic_load_n(&seg[i].p->count, __ATOMIC_ACQUIRE);
 			__atomic_store_n(&seg[i].p->phase, 1, __ATOMIC_RELEASE);
 		}
-		sleep_ns((uint64_t)(seconds * 1e9));
+		xp_sleep_ns((uint64_t)(seconds * 1e9));
 		t1 = chi_bench_now_ns();
 		for (int i = 0; i < TP_CLIENTS; i++) {
 			c1 += __atomic_load_n(&seg[i].p->count, __ATOMIC_ACQUIRE);
@@ -637,9 +394,9 @@ static int run_throughput_xproc(const chi_bench_opts *o, chi_bench_result *r)
 		if (seg[i].p)
 			__atomic_store_n(&seg[i].p->phase, 2, __ATOMIC_RELEASE);
 		if (rc)
-			kill_child(&pid[i]);
+			xp_kill_child(&pid[i]);
 		else
-			rc = reap_child(entry, &pid[i], 30ull * 1000000000ull);
+			rc = xp_reap_child(entry, &pid[i], 30ull * 1000000000ull);
 	}
 	if (rt)
 		chi_runtime_stop(rt);
