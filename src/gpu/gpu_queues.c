@@ -274,6 +274,7 @@ int chi_server_init_gpu_queues(chi_runtime *rt)
 			lr->seg_id = CHI_SEG_ID_GPU_BASE + g;
 			lr->gpu = 1;
 			lr->index = l;
+			lr->gpu_attached = &gs->dir->attached;
 		}
 		fprintf(stderr, "chi: gpu %u: queue segment %s (backend id %u, %s), %u lane(s) x 2, "
 				"depth %u, %u data blocks of %u KiB per lane\n",

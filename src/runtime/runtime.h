@@ -27,6 +27,7 @@ typedef struct chi_lane_ref {
 	uint32_t seg_id; /* CHI_SEG_ID_MAIN, or CHI_SEG_ID_GPU_BASE + gpu id */
 	uint32_t gpu;    /* GPU lanes: no client ids, no hole checks */
 	uint32_t index;  /* CPU lanes: index in the main segment */
+	const uint32_t *gpu_attached; /* GPU lanes: client id attached to the segment */
 } chi_lane_ref;
 
 #define CHI_MAX_LANE_REFS 1024

@@ -197,7 +197,9 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 }
 
 /* Is the claimant of a hole gone? id 0: the claimant died before it could
- * mark the slot; then any dead client counts. */
+ * mark the slot; then any dead client counts. A known claimant whose entry
+ * is no longer LIVE (dead, closed, or already reaped: the reaper waits only
+ * for CPU lanes) cannot publish any more, so it counts as gone too. */
 static int claimant_dead(chi_runtime *rt, uint32_t id)
 {
 	chi_client_shm *tab = (chi_client_shm *)((char *)rt->main.base + rt->dir->clients_off);
@@ -205,7 +207,7 @@ static int claimant_dead(chi_runtime *rt, uint32_t id)
 		if (id && i + 1 != id)
 			continue;
 		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
-		if (st == CHI_CLIENT_DEAD)
+		if (st == CHI_CLIENT_DEAD || (id && st != CHI_CLIENT_LIVE))
 			return 1;
 		if (st == CHI_CLIENT_LIVE &&
 		    (tab[i].epoch != rt->epoch ||
@@ -217,14 +219,13 @@ static int claimant_dead(chi_runtime *rt, uint32_t id)
 
 /* Holes (DESIGN.md): a slot at head that stays unpublished for
  * runtime.hole_timeout_ms while a later slot is published is skipped only if
- * its claimant is dead; otherwise the stall is counted and we keep waiting. */
+ * its claimant is dead; otherwise the stall is counted and we keep waiting.
+ * On a GPU lane the claimant is the GPU client attached to its segment. */
 static void check_holes(chi_worker *w, uint64_t now)
 {
 	uint64_t timeout = w->rt->cfg.hole_timeout_ms * 1000000ull;
 	for (uint32_t i = 0; i < w->nlanes; i++) {
 		chi_lane_ref *lr = &w->lanes[i];
-		if (lr->gpu)
-			continue; /* GPU producers carry no client id (see src/gpu/) */
 		for (uint32_t p = 0; p < CHI_NPRIO; p++) {
 			chi_ring_view *r = &lr->v[p];
 			uint64_t *since = &w->hole_since[i * CHI_NPRIO + p];
@@ -244,7 +245,11 @@ static void check_holes(chi_worker *w, uint64_t now)
 				continue;
 			uint64_t ctl = chi_ring_peek(r, 0);
 			uint32_t who = chi_slot_state(ctl) == CHI_SLOT_CLAIMED ? chi_slot_client(ctl) : 0;
-			if (claimant_dead(w->rt, who)) {
+			/* GPU producers do not mark their slot (a PCIe write saved):
+			 * the claimant is the one GPU client attached to the segment */
+			if (lr->gpu_attached)
+				who = __atomic_load_n(lr->gpu_attached, __ATOMIC_ACQUIRE);
+			if ((!lr->gpu_attached || who) && claimant_dead(w->rt, who)) {
 				chi_ring_skip(r);
 				bump(&lr->shm->holes_skipped);
 				*since = 0;
