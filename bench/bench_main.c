@@ -3,6 +3,8 @@
  *   chi-bench cpu [--json] [--quick] [--entries a,b]   CPU entries
  *   chi-bench gpu [...]                                GPU entries (CUDA builds)
  *   chi-bench bdev [--json] [--quick] [--dir D]        bdev file I/O vs fio
+ *   chi-bench drain [--json] [--quick]                 a worker's cost per
+ *                                                      GPU-lane task (no GPU)
  *
  * With --json only JSON goes to stdout (DESIGN.md "bench JSON"). A command
  * that cannot run here exits 77. */
@@ -12,6 +14,7 @@
 #include "bench_util.h"
 
 int chi_bench_bdev(int argc, char **argv); /* bench_bdev.c */
+int chi_bench_drain(int argc, char **argv); /* bench_drain.c */
 
 /* Helper processes of cross-process entries; bench_xproc.c overrides. */
 __attribute__((weak)) int chi_bench_child(int argc, char **argv)
@@ -28,6 +31,7 @@ static void usage(FILE *out)
 		"usage: chi-bench cpu [--json] [--quick] [--entries a,b]\n"
 		"       chi-bench gpu [--json] [--quick] [--entries a,b]\n"
 		"       chi-bench bdev [--json] [--quick] [--dir D]\n"
+		"       chi-bench drain [--json] [--quick] [--entries a,b]\n"
 		"       chi-bench cpu --help   (lists the entries)\n"
 		"  --json    print only {\"device\":..,\"results\":[..]} on stdout\n"
 		"  --quick   fewer iterations (smoke runs)\n");
@@ -54,6 +58,8 @@ int main(int argc, char **argv)
 		return chi_bench_cpu(argc - 1, argv + 1);
 	if (!strcmp(cmd, "bdev"))
 		return chi_bench_bdev(argc - 1, argv + 1);
+	if (!strcmp(cmd, "drain"))
+		return chi_bench_drain(argc - 1, argv + 1);
 	if (!strcmp(cmd, "gpu")) {
 #ifdef CHI_WITH_CUDA
 		return chi_bench_gpu(argc - 1, argv + 1);

@@ -16,6 +16,7 @@
 // Times on the GPU come from %globaltimer; throughput from CUDA events.
 #include <cuda_runtime.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,9 @@ static int grt_start(grt *g, uint32_t lanes, uint32_t depth, uint32_t workers, i
 		return rc;
 	}
 	g->ctx = *chi_gpu_client_ctx(g->gc);
+	const char *cap = getenv("CHI_BENCH_POLL_CAP_NS"); /* experiments: the wait's back-off cap */
+	if (cap)
+		g->ctx.poll_cap_ns = (uint32_t)strtoul(cap, NULL, 0);
 	return 0;
 }
 
@@ -102,18 +106,34 @@ __global__ void roundtrip_kernel(chi_gpu_ctx g, uint32_t n, uint32_t warm, uint6
 	}
 }
 
-__global__ void throughput_kernel(chi_gpu_ctx g, uint32_t per_thread, unsigned long long *errors)
+/* acc (CHI_BENCH_DIAG=1, else NULL): summed ns in submit [0] and wait [1] */
+__global__ void throughput_kernel(chi_gpu_ctx g, uint32_t per_thread, unsigned long long *errors,
+				  unsigned long long *acc)
 {
 	uint32_t tid = blockIdx.x * blockDim.x + threadIdx.x;
+	uint64_t ts = 0, tw = 0;
 	for (uint32_t i = 0; i < per_thread; i++) {
 		chi_test_noop_task t;
 		chi_test_noop_init(&t, CHI_POOL_TEST);
 		chi_gpu_future f;
-		if (chi_gpu_make_copy_future_at(&g, tid, tid / g.nlanes, &t.hdr, chi_test_noop_ser, &f) ||
-		    chi_gpu_future_wait(&g, &f, &t.hdr, 0, 30000000000ull) != 0) {
+		uint64_t t0 = acc ? chi_hd_now_ns() : 0;
+		if (chi_gpu_make_copy_future_at(&g, tid, tid / g.nlanes, &t.hdr, chi_test_noop_ser, &f)) {
 			atomicAdd(errors, 1ull);
 			return;
 		}
+		uint64_t t1 = acc ? chi_hd_now_ns() : 0;
+		if (chi_gpu_future_wait(&g, &f, &t.hdr, 0, 30000000000ull) != 0) {
+			atomicAdd(errors, 1ull);
+			return;
+		}
+		if (acc) {
+			ts += t1 - t0;
+			tw += chi_hd_now_ns() - t1;
+		}
+	}
+	if (acc) {
+		atomicAdd(&acc[0], (unsigned long long)ts);
+		atomicAdd(&acc[1], (unsigned long long)tw);
 	}
 }
 
@@ -259,6 +279,59 @@ static int e_rt_warp(const chi_bench_opts *o, chi_bench_result *r)
 	return rc;
 }
 
+/* CHI_BENCH_DIAG=1: a host thread samples each lane's backlog (slots
+ * published and not yet popped) while the timed kernel runs: a backlog near
+ * the thread count means the worker is the limit, near zero the GPU side. */
+typedef struct backlog_sampler {
+	pthread_t th;
+	const chi_slot *slots;
+	uint32_t depth, lanes, stop, samples;
+	uint64_t sum, max;
+} backlog_sampler;
+
+static void *backlog_main(void *arg)
+{
+	backlog_sampler *b = (backlog_sampler *)arg;
+	while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t n = 0;
+		for (uint32_t l = 0; l < b->lanes; l++) {
+			const chi_slot *r = b->slots + (uint64_t)l * CHI_NPRIO * b->depth;
+			for (uint32_t i = 0; i < b->depth; i++)
+				n += chi_slot_state(__atomic_load_n(&r[i].ctl, __ATOMIC_RELAXED)) ==
+				     CHI_SLOT_PUBLISHED;
+		}
+		b->sum += n;
+		b->max = n > b->max ? n : b->max;
+		b->samples++;
+		usleep(200);
+	}
+	return NULL;
+}
+
+static void backlog_start(backlog_sampler *b, const grt *g, uint32_t lanes)
+{
+	memset(b, 0, sizeof(*b));
+	cudaPointerAttributes at;
+	if (cudaPointerGetAttributes(&at, g->ctx.base) != cudaSuccess || !at.hostPointer)
+		return;
+	b->slots = (const chi_slot *)((const uint8_t *)at.hostPointer + g->ctx.slots_off);
+	b->depth = g->ctx.depth;
+	b->lanes = lanes;
+	if (pthread_create(&b->th, NULL, backlog_main, b))
+		b->slots = NULL;
+}
+
+static void backlog_stop(backlog_sampler *b, const chi_bench_opts *o)
+{
+	if (!b->slots)
+		return;
+	__atomic_store_n(&b->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(b->th, NULL);
+	chi_bench_log(o, "  diag: backlog over %u lanes: mean %.0f, max %llu (%u samples)\n",
+		      b->lanes, b->samples ? (double)b->sum / b->samples : 0.0,
+		      (unsigned long long)b->max, b->samples);
+}
+
 static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lanes, int warp)
 {
 	if (!dev_count())
@@ -283,17 +356,36 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	if (warp)
 		warp_batch_kernel<<<blocks, threads>>>(g.ctx, 2, err); /* warm-up */
 	else
-		throughput_kernel<<<blocks, threads>>>(g.ctx, 2, err);
+		throughput_kernel<<<blocks, threads>>>(g.ctx, 2, err, NULL);
 	CUDA_TRY(cudaDeviceSynchronize());
+	unsigned long long *acc = NULL;
+	backlog_sampler bs;
+	int diag = getenv("CHI_BENCH_DIAG") && !warp;
+	if (diag) {
+		CUDA_TRY(cudaMalloc(&acc, 16));
+		CUDA_TRY(cudaMemset(acc, 0, 16));
+	}
+	if (getenv("CHI_BENCH_DIAG"))
+		backlog_start(&bs, &g, lanes);
 	CUDA_TRY(cudaEventRecord(a));
 	if (warp)
 		warp_batch_kernel<<<blocks, threads>>>(g.ctx, per, err);
 	else
-		throughput_kernel<<<blocks, threads>>>(g.ctx, per, err);
+		throughput_kernel<<<blocks, threads>>>(g.ctx, per, err, acc);
 	CUDA_TRY(cudaEventRecord(b));
 	CUDA_TRY(cudaEventSynchronize(b));
 	float ms = 0;
 	CUDA_TRY(cudaEventElapsedTime(&ms, a, b));
+	if (getenv("CHI_BENCH_DIAG"))
+		backlog_stop(&bs, o);
+	if (acc) {
+		unsigned long long h[2];
+		CUDA_TRY(cudaMemcpy(h, acc, 16, cudaMemcpyDeviceToHost));
+		double n = (double)blocks * threads * per;
+		chi_bench_log(o, "  diag: per task on the GPU: submit %.0f ns, wait %.0f ns\n",
+			      h[0] / n, h[1] / n);
+		cudaFree(acc);
+	}
 	CUDA_TRY(cudaMemcpy(&herr, err, 8, cudaMemcpyDeviceToHost));
 	grt_stop(&g);
 	cudaFree(err);
@@ -355,7 +447,7 @@ static int e_all_gpus(const chi_bench_opts *o, chi_bench_result *r)
 			t0 = chi_bench_now_ns();
 		for (int g = 0; g < n; g++) {
 			cudaSetDevice(g);
-			throughput_kernel<<<blocks, threads>>>(*chi_gpu_client_ctx(gc[g]), k, err[g]);
+			throughput_kernel<<<blocks, threads>>>(*chi_gpu_client_ctx(gc[g]), k, err[g], NULL);
 		}
 		for (int g = 0; g < n; g++) {
 			cudaSetDevice(g);

@@ -32,7 +32,10 @@ typedef struct chi_lane_ref {
 
 #define CHI_MAX_LANE_REFS 1024
 
-typedef struct chi_worker {
+/* Line-aligned, as are the arrays it points to (chi_line_calloc): workers
+ * write their own fields on every task, and neighbours sharing a line were
+ * measured to slow each other (chi-bench gpu, 4 lanes slower than 1). */
+typedef struct CHI_ALIGNAS(64) chi_worker {
 	chi_runtime *rt;
 	uint32_t id;
 	pthread_t thread;

@@ -110,6 +110,22 @@ static int64_t run_copy(chi_worker *w, chi_lane_ref *lr, chi_future_shm *f, pm_i
 	return r;
 }
 
+/* task_seq bracket (pool.c, PD2) around a run of tasks rather than each
+ * one: odd from the first entry popped here to the return. A pool's
+ * destroyer then waits for at most `budget` entries. */
+static inline void seq_open(chi_worker *w)
+{
+	if (w->depth++ == 0)
+		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1,
+				 w->rt->membarrier_ok ? __ATOMIC_RELAXED : __ATOMIC_SEQ_CST);
+}
+
+static inline void seq_close(chi_worker *w)
+{
+	if (--w->depth == 0)
+		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1, __ATOMIC_RELEASE);
+}
+
 void chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f)
 {
 	uint64_t flags = __atomic_load_n(&f->flags, __ATOMIC_RELAXED); /* visible via C1 */
@@ -129,15 +145,12 @@ void chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_s
 	/* task_seq is odd while an outermost task runs: pool destruction
 	 * waits for it to move (pool.c, PD2). With membarrier the destroyer
 	 * supplies the full barrier, so this store can be relaxed. */
-	if (w->depth++ == 0)
-		__atomic_store_n(&ws->task_seq, ws->task_seq + 1,
-				 w->rt->membarrier_ok ? __ATOMIC_RELAXED : __ATOMIC_SEQ_CST);
+	seq_open(w);
 	if (flags & CHI_FUTURE_POINTER) /* only the runtime's own CPU lanes carry these */
 		r = lane->gpu ? -EBADMSG : run_pointer(w, (chi_task *)(uintptr_t)f->task_ptr, &id);
 	else
 		r = run_copy(w, lane, f, &id);
-	if (--w->depth == 0)
-		__atomic_store_n(&ws->task_seq, ws->task_seq + 1, __ATOMIC_RELEASE);
+	seq_close(w);
 	if (r < 0)
 		bump(&l->errors);
 	__atomic_store_n(&l->completed, done + 1, __ATOMIC_RELAXED); /* single writer */
@@ -148,17 +161,47 @@ void chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_s
 		if (r < 0)
 			bump(&ws->pm_errors[id.pool][m]);
 	}
-	chi_future_complete(f, flags, r); /* F1 */
+	if (lane->gpu) /* F1 without the futex handshake: nobody sleeps on a
+			* GPU-lane future (a GPU cannot wait on a futex) */
+		chi_future_complete_nowake(f, flags, r);
+	else
+		chi_future_complete(f, flags, r); /* F1 */
 	if (t0) {
 		uint64_t t1 = chi_now_ns();
 		chi_lat_record(l->lat_hist, &l->lat_sum, t1 > t0 ? t1 - t0 : 0);
 	}
 }
 
+/* Software pipeline for GPU lanes, which under load hold a backlog of blocks
+ * the GPU wrote over PCIe (cold in this core's caches: two misses a task if
+ * taken one by one). After each pop: the slot line PF_SLOT entries past head
+ * comes into cache, and the block of the entry PF_BLOCK past head, whose slot
+ * is cached by then. Hints only: nothing read here is trusted, and the entry
+ * is checked again when it is popped. */
+#define PF_SLOT 16u
+#define PF_BLOCK 6u
+#define PF_INNER 8u /* blocks ahead inside a warp-batch entry */
+static inline void prefetch_ahead(const chi_lane_ref *lr, const chi_ring_view *v)
+{
+	uint64_t h = __atomic_load_n(v->head, __ATOMIC_RELAXED);
+	__builtin_prefetch(&v->slots[(h + PF_SLOT) & v->mask], 0);
+	const chi_slot *s = &v->slots[(h + PF_BLOCK) & v->mask];
+	uint64_t ctl = __atomic_load_n(&s->ctl, __ATOMIC_RELAXED);
+	if (chi_slot_state(ctl) != CHI_SLOT_PUBLISHED)
+		return;
+	chi_offptr p = __atomic_load_n(&s->ptr, __ATOMIC_RELAXED);
+	uint64_t off = chi_offptr_off(p);
+	if (chi_offptr_seg(p) != lr->seg_id || off + CHI_FUTURE_BLOCK > lr->size)
+		return;
+	__builtin_prefetch(lr->base + off, 1); /* header: the completion store */
+	__builtin_prefetch(lr->base + off + 64, 0);
+}
+
 uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 {
 	uint32_t ran = 0;
 	uint32_t bulk_every = w->rt->cfg.bulk_every;
+	int open = 0;
 	for (uint32_t i = 0; i < w->nlanes && ran < budget; i++) {
 		chi_lane_ref *lr = &w->lanes[i];
 		while (ran < budget) {
@@ -181,18 +224,37 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 					__atomic_store_n(&lr->shm->depth_hwm, d, __ATOMIC_RELAXED);
 			}
 			w->hole_since[i * CHI_NPRIO + prio] = 0;
+			if (!open) {
+				seq_open(w);
+				open = 1;
+			}
+			uint64_t off0 = chi_offptr_off(first);
+			if (chi_offptr_seg(first) != lr->seg_id || off0 < CHI_FUTURE_BLOCK ||
+			    (off0 & 15) || off0 + (uint64_t)n * CHI_FUTURE_BLOCK > lr->size) {
+				ran++; /* a corrupt entry: nothing to complete */
+				continue;
+			}
+			uint8_t *b = (uint8_t *)lr->base + off0;
+			if (lr->gpu) {
+				prefetch_ahead(lr, &lr->v[prio]);
+				for (uint32_t k = 1; k < n && k <= PF_INNER; k++) {
+					__builtin_prefetch(b + k * CHI_FUTURE_BLOCK, 1);
+					__builtin_prefetch(b + k * CHI_FUTURE_BLOCK + 64, 0);
+				}
+			}
 			for (uint32_t k = 0; k < n; k++) {
-				chi_offptr p = first + (uint64_t)k * CHI_FUTURE_BLOCK;
-				uint64_t off = chi_offptr_off(p);
-				if (chi_offptr_seg(p) != lr->seg_id || off < CHI_FUTURE_BLOCK ||
-				    off + CHI_FUTURE_BLOCK > lr->size || (off & 15))
-					continue; /* a corrupt entry: nothing to complete */
+				if (k + PF_INNER < n) { /* a warp batch: blocks ahead */
+					__builtin_prefetch(b + (k + PF_INNER) * CHI_FUTURE_BLOCK, 1);
+					__builtin_prefetch(b + (k + PF_INNER) * CHI_FUTURE_BLOCK + 64, 0);
+				}
 				chi_worker_process_new_task(w, lr,
-					(chi_future_shm *)chi_offptr_resolve(lr->base, p));
+					(chi_future_shm *)(void *)(b + (uint64_t)k * CHI_FUTURE_BLOCK));
 			}
 			ran++;
 		}
 	}
+	if (open)
+		seq_close(w);
 	return ran;
 }
 
@@ -378,10 +440,21 @@ int chi_lanes_assign(chi_runtime *rt)
 	return 0;
 }
 
+/* calloc on whole cache lines of its own (see chi_worker). */
+static void *chi_line_calloc(size_t n, size_t size)
+{
+	size_t bytes = (n ? n : 1) * size;
+	bytes = (bytes + 63) & ~(size_t)63;
+	void *p = aligned_alloc(64, bytes);
+	if (p)
+		memset(p, 0, bytes);
+	return p;
+}
+
 int chi_workers_start(chi_runtime *rt)
 {
 	uint32_t nw = rt->cfg.num_workers, nl = rt->nlane_refs;
-	rt->workers = calloc(nw, sizeof(chi_worker));
+	rt->workers = chi_line_calloc(nw, sizeof(chi_worker));
 	if (!rt->workers)
 		return -ENOMEM;
 	rt->nworkers = nw;
@@ -397,9 +470,9 @@ int chi_workers_start(chi_runtime *rt)
 		for (uint32_t l = 0; l < nl; l++)
 			if (rt->lane_refs[l].shm->worker == i)
 				w->nlanes++;
-		w->lanes = calloc(w->nlanes ? w->nlanes : 1, sizeof(chi_lane_ref));
-		w->since_bulk = calloc(w->nlanes ? w->nlanes : 1, sizeof(uint32_t));
-		w->hole_since = calloc((w->nlanes ? w->nlanes : 1) * CHI_NPRIO, sizeof(uint64_t));
+		w->lanes = chi_line_calloc(w->nlanes, sizeof(chi_lane_ref));
+		w->since_bulk = chi_line_calloc(w->nlanes, sizeof(uint32_t));
+		w->hole_since = chi_line_calloc((size_t)w->nlanes * CHI_NPRIO, sizeof(uint64_t));
 		if (!w->lanes || !w->since_bulk || !w->hole_since)
 			return -ENOMEM;
 		int own = 0;

@@ -39,7 +39,7 @@ void chi_futex_wake(uint32_t *word, int n)
 	syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
-void chi_future_complete(chi_future_shm *f, uint64_t flags, int64_t result)
+void chi_future_complete_nowake(chi_future_shm *f, uint64_t flags, int64_t result)
 {
 	uint64_t done = (flags & ~(CHI_FUTURE_COMPLETE | CHI_FUTURE_ERROR)) | CHI_FUTURE_COMPLETE |
 			(result < 0 ? CHI_FUTURE_ERROR : 0);
@@ -54,6 +54,11 @@ void chi_future_complete(chi_future_shm *f, uint64_t flags, int64_t result)
 	__atomic_store_n(&f->result, result, __ATOMIC_RELAXED);
 	__atomic_store_n(&f->flags, done, __ATOMIC_RELEASE);
 #endif
+}
+
+void chi_future_complete(chi_future_shm *f, uint64_t flags, int64_t result)
+{
+	chi_future_complete_nowake(f, flags, result);
 	/* Dekker with the waiter: pair store, full fence, then read waiters. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&f->waiters, __ATOMIC_SEQ_CST)) {

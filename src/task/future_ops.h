@@ -43,6 +43,11 @@ static inline void chi_future_block_init(chi_future_shm *fs, uint64_t flags, uin
  * submitter wrote (the runtime read it when it took the task). */
 void chi_future_complete(chi_future_shm *f, uint64_t flags, int64_t result);
 
+/* F1 alone, for futures nobody sleeps on (GPU lanes: a kernel polls, it
+ * cannot wait on a futex): no fence, no read of `waiters`, so the store
+ * retires in the background while the worker goes on. */
+void chi_future_complete_nowake(chi_future_shm *f, uint64_t flags, int64_t result);
+
 /* Waiter side of the sleep protocol: sleep until the future completes, the
  * futex word changes, or timeout_ns passes. */
 void chi_future_sleep(chi_future_shm *f, uint64_t timeout_ns);

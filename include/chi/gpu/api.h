@@ -72,12 +72,13 @@ CHI_INLINE void chi_future_pair(const chi_future_shm *f, uint64_t *flags, int64_
 #endif
 }
 
-CHI_INLINE void chi_gpu_backoff(uint32_t *ns)
+CHI_INLINE void chi_gpu_backoff_to(uint32_t *ns, uint32_t cap)
 {
 #ifdef __CUDA_ARCH__
 	__nanosleep(*ns);
-	*ns = *ns < CHI_GPU_POLL_CAP_NS ? *ns * 2 : CHI_GPU_POLL_CAP_NS;
+	*ns = *ns < cap ? *ns * 2 : cap;
 #else
+	(void)cap;
 	/* CPU threads standing in for a GPU: more of them than cores must not
 	 * starve the one that would let them go on */
 	if ((++*ns & 63u) == 0)
@@ -85,6 +86,11 @@ CHI_INLINE void chi_gpu_backoff(uint32_t *ns)
 	else
 		chi_cpu_relax();
 #endif
+}
+
+CHI_INLINE void chi_gpu_backoff(uint32_t *ns)
+{
+	chi_gpu_backoff_to(ns, CHI_GPU_POLL_CAP_NS);
 }
 
 /* Take a block index from a pool (R1); waits while all are in flight.
@@ -144,7 +150,11 @@ CHI_INLINE void chi_gpu_pool_give(chi_gpu_pool *p, uint32_t index)
 #define CHI_GPU_OWNED 0x80000000u /* chi_gpu_future.index: caller-owned block */
 
 /* Fill future block `idx` of `lane` with `t` (and a data block if it does
- * not fit the copy space). Returns the block's offset, or 0 on error (*rc). */
+ * not fit the copy space). Returns the block's offset, or 0 on error (*rc).
+ * Pinned memory sees only 16-byte stores: the 64-byte block header as four,
+ * and a task that fits the copy space is serialized into a local staging
+ * buffer first, then copied out 16 bytes at a time (the serializers write
+ * byte by byte, and every store to pinned memory is a PCIe write). */
 CHI_INLINE uint64_t chi_gpu_fill(const chi_gpu_ctx *g, uint32_t lane, uint32_t idx, chi_task *t,
 				 chi_gpu_ser_fn ser, uint32_t *didx_out, int *rc)
 {
@@ -157,7 +167,8 @@ CHI_INLINE uint64_t chi_gpu_fill(const chi_gpu_ctx *g, uint32_t lane, uint32_t i
 	}
 	uint64_t off = g->blocks_off + ((uint64_t)lane * g->depth + idx) * CHI_FUTURE_BLOCK;
 	chi_future_shm *fs = (chi_future_shm *)(g->base + off);
-	uint8_t *buf = fs->copy_space;
+	uint64_t stage[CHI_COPY_SPACE / 8];
+	uint8_t *buf = (uint8_t *)stage;
 	uint32_t didx = CHI_GPU_NO_DATA;
 	uint64_t doff = 0;
 	if (big) {
@@ -166,20 +177,11 @@ CHI_INLINE uint64_t chi_gpu_fill(const chi_gpu_ctx *g, uint32_t lane, uint32_t i
 			return 0;
 		}
 		doff = g->data_off + ((uint64_t)lane * g->ndata + didx) * g->data_size;
-		buf = g->base + doff;
+		buf = g->base + doff; /* large: serialized in place */
 	}
-	/* F0: plain stores, made visible by the publish (P4) */
-	fs->flags = CHI_FUTURE_COPY_FROM_CLIENT;
-	fs->result = 0;
-	chi_st_rlx_u32(&fs->futex, 0); /* see chi_future_block_init */
-	chi_st_rlx_u32(&fs->waiters, 0);
-	fs->out_size = t->out_size;
-	fs->data_cap = big ? g->data_size : 0;
-	fs->data = big ? chi_offptr_make(g->seg_id, doff) : CHI_OFFPTR_NULL;
-	fs->task_ptr = 0;
-	fs->client = g->client;
-	fs->lane = lane;
-	fs->t_submit = 0;
+	uint32_t n16 = ((uint32_t)sizeof(chi_task) + t->in_size + 15u) & ~15u;
+	if (!big) /* the tail past in_size: defined bytes (the output area's) */
+		stage[n16 / 8 - 1] = stage[n16 / 8 - 2] = 0;
 	chi_ar_copy(buf, (const uint8_t *)t, (uint32_t)sizeof(chi_task));
 	chi_ar a;
 	chi_ar_init(&a, buf + sizeof(chi_task), t->in_size);
@@ -191,6 +193,18 @@ CHI_INLINE uint64_t chi_gpu_fill(const chi_gpu_ctx *g, uint32_t lane, uint32_t i
 			chi_gpu_pool_give(&g->pools[g->nlanes + lane], didx);
 		return 0;
 	}
+	/* F0: plain stores, made visible by the publish (P4). Words: flags,
+	 * result | futex, waiters | out_size, data_cap | data | task_ptr |
+	 * client, lane | t_submit (little-endian halves, proto/future.h). */
+	uint64_t *h = (uint64_t *)fs;
+	chi_st_pair_u64(h, CHI_FUTURE_COPY_FROM_CLIENT, 0);
+	chi_st_pair_u64(h + 2, 0, (uint64_t)t->out_size | (uint64_t)(big ? g->data_size : 0) << 32);
+	chi_st_pair_u64(h + 4, big ? chi_offptr_make(g->seg_id, doff) : CHI_OFFPTR_NULL, 0);
+	chi_st_pair_u64(h + 6, (uint64_t)g->client | (uint64_t)lane << 32, 0);
+	if (!big)
+		for (uint32_t i = 0; i < n16 / 8; i += 2)
+			chi_st_pair_u64((uint64_t *)(void *)fs->copy_space + i, stage[i],
+					stage[i + 1]);
 	*didx_out = didx;
 	return off;
 }
@@ -327,7 +341,7 @@ CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, 
 {
 	uint64_t fl = 0, start = 0, alive = 0, alive_at = 0;
 	int64_t r = 0;
-	uint32_t ns = 32;
+	uint32_t ns = 32, cap = g->poll_cap_ns ? g->poll_cap_ns : CHI_GPU_POLL_CAP_NS;
 	for (uint32_t polls = 0;; polls++) {
 		chi_future_pair(f->shm, &fl, &r);
 		if (fl & CHI_FUTURE_COMPLETE) {
@@ -353,7 +367,7 @@ CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, 
 		}
 		if (polls >= 4) /* the first polls are PCIe reads already; then back
 				 * off so thousands of waiters do not flood the link */
-			chi_gpu_backoff(&ns);
+			chi_gpu_backoff_to(&ns, cap);
 	}
 	if (r >= 0 && de_out && t && f->shm->out_size) {
 		const uint8_t *wire = f->data_index != CHI_GPU_NO_DATA

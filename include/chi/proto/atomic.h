@@ -54,6 +54,13 @@ CHI_INLINE void chi_st_rlx_u32(uint32_t *p, uint32_t v)
 {
 	*(volatile uint32_t *)p = v;
 }
+/* Two words at a 16-byte aligned p in one store: to pinned memory that is
+ * one PCIe write instead of two. Not single-copy atomic for the reader:
+ * publish with a release store after it. */
+CHI_INLINE void chi_st_pair_u64(uint64_t *p, uint64_t a, uint64_t b)
+{
+	asm volatile("st.volatile.v2.u64 [%0], {%1, %2};" ::"l"(p), "l"(a), "l"(b) : "memory");
+}
 /* Publication on the device: a second system fence after the store pushes it
  * out of the SM instead of letting it linger (DESIGN.md, measured). */
 CHI_INLINE void chi_st_publish_u64(uint64_t *p, uint64_t v)
@@ -126,6 +133,11 @@ CHI_INLINE void chi_st_rlx_u64(uint64_t *p, uint64_t v)
 CHI_INLINE void chi_st_rlx_u32(uint32_t *p, uint32_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+CHI_INLINE void chi_st_pair_u64(uint64_t *p, uint64_t a, uint64_t b)
+{
+	__atomic_store_n(p, a, __ATOMIC_RELAXED);
+	__atomic_store_n(p + 1, b, __ATOMIC_RELAXED);
 }
 /* Publication on the host is sequentially consistent: the producer reads the
  * worker's sleeping flag right after it (Dekker pair with the worker's

@@ -90,6 +90,8 @@ typedef struct chi_gpu_ctx {
 	uint32_t gpu_id;
 	uint32_t cs_lane;
 	uint32_t cs_prio;
+	uint32_t poll_cap_ns; /* longest __nanosleep between a wait's polls (0: CHI_GPU_POLL_CAP_NS) */
+	uint32_t pad;
 } chi_gpu_ctx;
 
 #endif
