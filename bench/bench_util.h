@@ -8,6 +8,8 @@
  * name, anchor, anchor_median_ns, anchor_ops_per_s and ratio:
  *   latency entries:    ratio = median_ns / anchor's median_ns
  *   throughput entries: ratio = ops_per_s / anchor's ops_per_s
+ * An entry that measures its anchor itself, interleaved with its own runs,
+ * sets anchor_median_ns; the ratio then uses that figure.
  * Anchor entries themselves have no anchor (JSON null for anchor fields and
  * ratio). Fields that do not apply are NaN (JSON null) or 0 (lanes, depth).
  *

@@ -23,15 +23,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size -= 4;
 	uint32_t cap = size > sizeof(wire) ? (uint32_t)sizeof(wire) : (uint32_t)size;
 	memcpy(wire, data, cap);
-	if (chi_wire_check(wire, cap, out_size, 1u << 20))
+	chi_task hdr;
+	if (chi_wire_check(wire, cap, out_size, 1u << 20, &hdr))
 		return 0;
-	const chi_task *h = (const chi_task *)wire;
+	const chi_task *h = &hdr;
 	const chi_module *mods[2] = {&chi_admin_module, &chi_test_module};
 	for (int m = 0; m < 2; m++) {
 		if (h->method >= mods[m]->nmethods)
 			continue;
 		const chi_method *me = &mods[m]->methods[h->method];
-		if (chi_wire_decode(me, wire, scratch) == 0) {
+		if (chi_wire_decode(me->codec, h, wire, scratch) == 0) {
 			/* decode succeeded: the client-side output decoder must also
 			 * survive whatever sits in the output area */
 			chi_ar a;

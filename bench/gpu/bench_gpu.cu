@@ -6,6 +6,7 @@
 //                           interleaved with the floor, median of medians
 //   gpu_roundtrip_warp      32 threads of one warp, 1 in flight each
 //   gpu_throughput_lanes1/4 all SMs x 128 threads, 1 in flight per thread,
+//                           median of 3 timed kernels,
 //                           depth >= threads per lane, 1 worker per lane
 //   cpu_roundtrip_no_gpu    anchor: in-process CPU round trip, 1 worker, no
 //                           GPU lanes
@@ -148,7 +149,7 @@ __global__ void warp_batch_kernel(chi_gpu_ctx g, uint32_t per_thread, unsigned l
 		chi_gpu_future f;
 		if (chi_gpu_make_copy_future_warp(&g, warp, (warp / g.nlanes) * 32, &t.hdr,
 						  chi_test_noop_ser, &f) ||
-		    chi_gpu_future_wait(&g, &f, &t.hdr, 0, 30000000000ull) != 0) {
+		    chi_gpu_future_wait_warp(&g, &f, &t.hdr, 0, 30000000000ull) != 0) {
 			atomicAdd(errors, 1ull);
 			return;
 		}
@@ -226,6 +227,7 @@ static int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
 	uint64_t *s = (uint64_t *)malloc((size_t)n * 8), *fs = (uint64_t *)malloc((size_t)n * 8);
 	double med[5], fmed[5];
 	chi_bench_result tmp;
+	chi_bench_result_init(&tmp, "");
 	for (int k = 0; k < 5 && !rc; k++) { /* interleaved with the floor */
 		rc = chi_gpu_pingpong_floor(0, fs, n);
 		if (!rc) {
@@ -247,6 +249,7 @@ static int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
 		snprintf(r->name, sizeof(r->name), "gpu_roundtrip_thread");
 		r->median_ns = med[2];
 		r->ops_per_s = 1e9 / med[2];
+		r->anchor_median_ns = fmed[2]; /* the ratio is against the interleaved floor */
 		chi_bench_log(o, "gpu_roundtrip_thread: 5 runs interleaved with the floor: "
 				 "chi median of medians %.0f ns, floor %.0f ns, ratio %.2f "
 				 "(chi runs %.0f..%.0f, floor runs %.0f..%.0f)\n",
@@ -332,6 +335,8 @@ static void backlog_stop(backlog_sampler *b, const chi_bench_opts *o)
 		      (unsigned long long)b->max, b->samples);
 }
 
+#define TP_RUNS 3
+
 static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lanes, int warp)
 {
 	if (!dev_count())
@@ -358,47 +363,62 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	else
 		throughput_kernel<<<blocks, threads>>>(g.ctx, 2, err, NULL);
 	CUDA_TRY(cudaDeviceSynchronize());
-	unsigned long long *acc = NULL;
-	backlog_sampler bs;
-	int diag = getenv("CHI_BENCH_DIAG") && !warp;
-	if (diag) {
-		CUDA_TRY(cudaMalloc(&acc, 16));
-		CUDA_TRY(cudaMemset(acc, 0, 16));
-	}
-	if (getenv("CHI_BENCH_DIAG"))
-		backlog_start(&bs, &g, lanes);
-	CUDA_TRY(cudaEventRecord(a));
-	if (warp)
-		warp_batch_kernel<<<blocks, threads>>>(g.ctx, per, err);
-	else
-		throughput_kernel<<<blocks, threads>>>(g.ctx, per, err, acc);
-	CUDA_TRY(cudaEventRecord(b));
-	CUDA_TRY(cudaEventSynchronize(b));
-	float ms = 0;
-	CUDA_TRY(cudaEventElapsedTime(&ms, a, b));
-	if (getenv("CHI_BENCH_DIAG"))
-		backlog_stop(&bs, o);
-	if (acc) {
-		unsigned long long h[2];
-		CUDA_TRY(cudaMemcpy(h, acc, 16, cudaMemcpyDeviceToHost));
-		double n = (double)blocks * threads * per;
-		chi_bench_log(o, "  diag: per task on the GPU: submit %.0f ns, wait %.0f ns\n",
-			      h[0] / n, h[1] / n);
-		cudaFree(acc);
+	/* TP_RUNS timed kernels (1 with --quick), median reported: one run's
+	 * figure moved by up to 2x between runs on the device machine */
+	uint32_t nruns = o->quick ? 1 : TP_RUNS;
+	float ms[TP_RUNS];
+	for (uint32_t k = 0; k < nruns; k++) {
+		int diag = getenv("CHI_BENCH_DIAG") && k == 0;
+		unsigned long long *acc = NULL;
+		backlog_sampler bs;
+		if (diag && !warp) {
+			CUDA_TRY(cudaMalloc(&acc, 16));
+			CUDA_TRY(cudaMemset(acc, 0, 16));
+		}
+		if (diag)
+			backlog_start(&bs, &g, lanes);
+		CUDA_TRY(cudaEventRecord(a));
+		if (warp)
+			warp_batch_kernel<<<blocks, threads>>>(g.ctx, per, err);
+		else
+			throughput_kernel<<<blocks, threads>>>(g.ctx, per, err, acc);
+		CUDA_TRY(cudaEventRecord(b));
+		CUDA_TRY(cudaEventSynchronize(b));
+		CUDA_TRY(cudaEventElapsedTime(&ms[k], a, b));
+		if (diag)
+			backlog_stop(&bs, o);
+		if (acc) {
+			unsigned long long h[2];
+			CUDA_TRY(cudaMemcpy(h, acc, 16, cudaMemcpyDeviceToHost));
+			double n = (double)blocks * threads * per;
+			chi_bench_log(o, "  diag: per task on the GPU: submit %.0f ns, wait %.0f ns\n",
+				      h[0] / n, h[1] / n);
+			cudaFree(acc);
+		}
 	}
 	CUDA_TRY(cudaMemcpy(&herr, err, 8, cudaMemcpyDeviceToHost));
 	grt_stop(&g);
 	cudaFree(err);
 	if (herr)
 		return -EIO;
-	double tasks = (double)total * per;
-	r->ops_per_s = tasks / (ms / 1e3);
-	r->median_ns = ms * 1e6 / tasks;
-	r->p99_ns = r->median_ns;
+	float sorted[TP_RUNS];
+	memcpy(sorted, ms, sizeof(float) * nruns);
+	for (uint32_t i = 1; i < nruns; i++) /* insertion sort of <= 3 */
+		for (uint32_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+			float t = sorted[j];
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	double tasks = (double)total * per, med = sorted[nruns / 2];
+	r->ops_per_s = tasks / (med / 1e3);
+	r->median_ns = med * 1e6 / tasks;
+	r->p99_ns = sorted[nruns - 1] * 1e6 / tasks; /* the slowest run */
 	r->lanes = lanes;
 	r->depth = depth;
-	chi_bench_log(o, "gpu_throughput%s_lanes%u: %u SMs x %u threads x %u tasks in %.1f ms, depth %u\n",
-		      warp ? "_warp_batch" : "", lanes, blocks, threads, per, ms, depth);
+	chi_bench_log(o, "gpu_throughput%s_lanes%u: %u SMs x %u threads x %u tasks, depth %u: "
+			 "median of %u runs %.1f ms (%.1f..%.1f ms)\n",
+		      warp ? "_warp_batch" : "", lanes, blocks, threads, per, depth, nruns, med,
+		      sorted[0], sorted[nruns - 1]);
 	return 0;
 }
 

@@ -94,6 +94,26 @@ void chi_workers_join(chi_runtime *rt);
 uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget);
 /* Run the task of one future block (copy or pointer) and complete it. */
 void chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f);
+/* The same for the n consecutive blocks of one lane entry at b, checked to
+ * lie inside the lane's segment (run_task.c). */
+void chi_worker_run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n);
+
+/* task_seq bracket (pool.c, PD2): odd while this worker runs tasks, nested
+ * by depth. Opened around a whole run of entries rather than each task, so
+ * a pool's destroyer waits for at most that run. With membarrier the
+ * destroyer supplies the full barrier, so the opening store can be relaxed. */
+static inline void chi_worker_seq_open(chi_worker *w)
+{
+	if (w->depth++ == 0)
+		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1,
+				 w->rt->membarrier_ok ? __ATOMIC_RELAXED : __ATOMIC_SEQ_CST);
+}
+
+static inline void chi_worker_seq_close(chi_worker *w)
+{
+	if (--w->depth == 0)
+		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1, __ATOMIC_RELEASE);
+}
 /* Lane assignment (gpu.workers: dedicated or shared), documented in worker.c. */
 int chi_lanes_assign(chi_runtime *rt);
 

@@ -34,142 +34,15 @@
 
 __thread chi_worker *chi_tls_worker;
 
-static chi_pool *pool_get(chi_runtime *rt, uint32_t id)
-{
-	if (id >= CHI_MAX_POOLS)
-		return NULL;
-	chi_pool *p = &rt->pools[id];
-	return __atomic_load_n(&p->live, __ATOMIC_ACQUIRE) ? p : NULL;
-}
-
 static inline void bump(uint64_t *ctr)
 {
 	/* single writer (the lane's consumer): no read-modify-write needed */
 	__atomic_store_n(ctr, __atomic_load_n(ctr, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
-/* pool and method of the task being run, for the per-worker pm counters;
- * pool CHI_MAX_POOLS: not known (malformed entry) */
-typedef struct pm_id {
-	uint32_t pool, method;
-} pm_id;
-
 static inline void add(uint64_t *ctr, uint64_t v)
 {
 	__atomic_store_n(ctr, __atomic_load_n(ctr, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
-}
-
-static int64_t run_pointer(chi_worker *w, chi_task *t, pm_id *id)
-{
-	id->pool = t->pool;
-	id->method = t->method;
-	chi_pool *p = pool_get(w->rt, t->pool);
-	if (!p)
-		return -ENOENT;
-	if (t->method >= p->mod->nmethods)
-		return -ENOSYS;
-	chi_ctx ctx = {w->rt, w, p, NULL, 0}; /* outputs land in the task itself */
-	return p->mod->methods[t->method].run(&ctx, t);
-}
-
-static int64_t run_copy(chi_worker *w, chi_lane_ref *lr, chi_future_shm *f, pm_id *id)
-{
-	chi_runtime *rt = w->rt;
-	void *base = lr->base;
-	uint32_t cap;
-	if (f->data) {
-		uint64_t off = chi_offptr_off(f->data);
-		if (chi_offptr_seg(f->data) != lr->seg_id || off >= lr->size ||
-		    f->data_cap > lr->size - off)
-			return -EBADMSG;
-	}
-	uint8_t *wire = chi_future_wire(base, f, &cap);
-	int rc = chi_wire_check(wire, cap, f->out_size, rt->cfg.max_task_size);
-	if (rc)
-		return rc;
-	const chi_task *h = (const chi_task *)wire;
-	id->pool = h->pool;
-	id->method = h->method;
-	chi_pool *p = pool_get(rt, h->pool);
-	if (!p)
-		return -ENOENT;
-	if (h->method >= p->mod->nmethods)
-		return -ENOSYS;
-	const chi_method *m = &p->mod->methods[h->method];
-	uint64_t scratch[CHI_TASK_SCRATCH / 8];
-	rc = chi_wire_decode(m, wire, scratch);
-	if (rc)
-		return rc;
-	chi_ctx ctx = {rt, w, p, wire + chi_task_out_off(h->in_size), f->out_size};
-	int64_t r = m->run(&ctx, (chi_task *)scratch);
-	if (r >= 0) {
-		rc = chi_wire_encode_out(m, wire, f->out_size, (chi_task *)scratch);
-		if (rc)
-			r = rc;
-	}
-	return r;
-}
-
-/* task_seq bracket (pool.c, PD2) around a run of tasks rather than each
- * one: odd from the first entry popped here to the return. A pool's
- * destroyer then waits for at most `budget` entries. */
-static inline void seq_open(chi_worker *w)
-{
-	if (w->depth++ == 0)
-		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1,
-				 w->rt->membarrier_ok ? __ATOMIC_RELAXED : __ATOMIC_SEQ_CST);
-}
-
-static inline void seq_close(chi_worker *w)
-{
-	if (--w->depth == 0)
-		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1, __ATOMIC_RELEASE);
-}
-
-void chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f)
-{
-	uint64_t flags = __atomic_load_n(&f->flags, __ATOMIC_RELAXED); /* visible via C1 */
-	int64_t r;
-	chi_lane_shm *l = lane->shm;
-	chi_worker_shm *ws = w->shm;
-	/* sample 1 task in CHI_LAT_SAMPLE (by the lane's completion count):
-	 * from the submitter's stamp when it set one, else from here */
-	uint64_t done = l->completed;
-	uint64_t t0 = 0;
-	if ((done & (CHI_LAT_SAMPLE - 1)) == 0) {
-		t0 = __atomic_load_n(&f->t_submit, __ATOMIC_RELAXED);
-		if (!t0)
-			t0 = chi_now_ns();
-	}
-	pm_id id = {CHI_MAX_POOLS, 0};
-	/* task_seq is odd while an outermost task runs: pool destruction
-	 * waits for it to move (pool.c, PD2). With membarrier the destroyer
-	 * supplies the full barrier, so this store can be relaxed. */
-	seq_open(w);
-	if (flags & CHI_FUTURE_POINTER) /* only the runtime's own CPU lanes carry these */
-		r = lane->gpu ? -EBADMSG : run_pointer(w, (chi_task *)(uintptr_t)f->task_ptr, &id);
-	else
-		r = run_copy(w, lane, f, &id);
-	seq_close(w);
-	if (r < 0)
-		bump(&l->errors);
-	__atomic_store_n(&l->completed, done + 1, __ATOMIC_RELAXED); /* single writer */
-	bump(&ws->tasks);
-	if (id.pool < CHI_MAX_POOLS) {
-		uint32_t m = id.method < CHI_STATS_METHODS ? id.method : CHI_STATS_METHODS - 1;
-		bump(&ws->pm_count[id.pool][m]);
-		if (r < 0)
-			bump(&ws->pm_errors[id.pool][m]);
-	}
-	if (lane->gpu) /* F1 without the futex handshake: nobody sleeps on a
-			* GPU-lane future (a GPU cannot wait on a futex) */
-		chi_future_complete_nowake(f, flags, r);
-	else
-		chi_future_complete(f, flags, r); /* F1 */
-	if (t0) {
-		uint64_t t1 = chi_now_ns();
-		chi_lat_record(l->lat_hist, &l->lat_sum, t1 > t0 ? t1 - t0 : 0);
-	}
 }
 
 /* Software pipeline for GPU lanes, which under load hold a backlog of blocks
@@ -180,7 +53,6 @@ void chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_s
  * is checked again when it is popped. */
 #define PF_SLOT 16u
 #define PF_BLOCK 6u
-#define PF_INNER 8u /* blocks ahead inside a warp-batch entry */
 static inline void prefetch_ahead(const chi_lane_ref *lr, const chi_ring_view *v)
 {
 	uint64_t h = __atomic_load_n(v->head, __ATOMIC_RELAXED);
@@ -225,7 +97,7 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 			}
 			w->hole_since[i * CHI_NPRIO + prio] = 0;
 			if (!open) {
-				seq_open(w);
+				chi_worker_seq_open(w);
 				open = 1;
 			}
 			uint64_t off0 = chi_offptr_off(first);
@@ -235,26 +107,14 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 				continue;
 			}
 			uint8_t *b = (uint8_t *)lr->base + off0;
-			if (lr->gpu) {
+			if (lr->gpu)
 				prefetch_ahead(lr, &lr->v[prio]);
-				for (uint32_t k = 1; k < n && k <= PF_INNER; k++) {
-					__builtin_prefetch(b + k * CHI_FUTURE_BLOCK, 1);
-					__builtin_prefetch(b + k * CHI_FUTURE_BLOCK + 64, 0);
-				}
-			}
-			for (uint32_t k = 0; k < n; k++) {
-				if (k + PF_INNER < n) { /* a warp batch: blocks ahead */
-					__builtin_prefetch(b + (k + PF_INNER) * CHI_FUTURE_BLOCK, 1);
-					__builtin_prefetch(b + (k + PF_INNER) * CHI_FUTURE_BLOCK + 64, 0);
-				}
-				chi_worker_process_new_task(w, lr,
-					(chi_future_shm *)(void *)(b + (uint64_t)k * CHI_FUTURE_BLOCK));
-			}
+			chi_worker_run_entry(w, lr, b, n);
 			ran++;
 		}
 	}
 	if (open)
-		seq_close(w);
+		chi_worker_seq_close(w);
 	return ran;
 }
 

@@ -12,11 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(__SANITIZE_THREAD__) && \
-	!defined(CHI_TSAN)
-#include <emmintrin.h>
-#define CHI_PAIR_SSE 1
-#endif
 
 uint64_t chi_now_ns(void)
 {
@@ -37,23 +32,6 @@ int chi_futex_wait(uint32_t *word, uint32_t expected, uint64_t timeout_ns)
 void chi_futex_wake(uint32_t *word, int n)
 {
 	syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0);
-}
-
-void chi_future_complete_nowake(chi_future_shm *f, uint64_t flags, int64_t result)
-{
-	uint64_t done = (flags & ~(CHI_FUTURE_COMPLETE | CHI_FUTURE_ERROR)) | CHI_FUTURE_COMPLETE |
-			(result < 0 ? CHI_FUTURE_ERROR : 0);
-#ifdef CHI_PAIR_SSE
-	/* F1: one aligned 16-byte store (single-copy atomic on CPUs with AVX),
-	 * so a GPU reading the pair in one load never sees flags without the
-	 * result. x86 keeps it ordered after the output bytes (TSO). */
-	__atomic_signal_fence(__ATOMIC_RELEASE);
-	_mm_store_si128((__m128i *)(void *)f, _mm_set_epi64x(result, (long long)done));
-#else
-	/* F1 (portable/TSan flavour): result, then flags with release. */
-	__atomic_store_n(&f->result, result, __ATOMIC_RELAXED);
-	__atomic_store_n(&f->flags, done, __ATOMIC_RELEASE);
-#endif
 }
 
 void chi_future_complete(chi_future_shm *f, uint64_t flags, int64_t result)

@@ -6,6 +6,12 @@
 
 #include "chi/proto/future.h"
 
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__SANITIZE_THREAD__) && \
+	!defined(CHI_TSAN)
+#include <emmintrin.h>
+#define CHI_PAIR_SSE 1
+#endif
+
 /* The serialized task of a copy future: its inline copy space, or its arena
  * block when `data` is set. *cap receives the room there. */
 static inline uint8_t *chi_future_wire(void *base, chi_future_shm *f, uint32_t *cap)
@@ -45,8 +51,24 @@ void chi_future_complete(chi_future_shm *f, uint64_t flags, int64_t result);
 
 /* F1 alone, for futures nobody sleeps on (GPU lanes: a kernel polls, it
  * cannot wait on a futex): no fence, no read of `waiters`, so the store
- * retires in the background while the worker goes on. */
-void chi_future_complete_nowake(chi_future_shm *f, uint64_t flags, int64_t result);
+ * retires in the background while the worker goes on. Inline: it runs for
+ * every GPU-lane task. */
+static inline void chi_future_complete_nowake(chi_future_shm *f, uint64_t flags, int64_t result)
+{
+	uint64_t done = (flags & ~(CHI_FUTURE_COMPLETE | CHI_FUTURE_ERROR)) | CHI_FUTURE_COMPLETE |
+			(result < 0 ? CHI_FUTURE_ERROR : 0);
+#ifdef CHI_PAIR_SSE
+	/* F1: one aligned 16-byte store (single-copy atomic on CPUs with AVX),
+	 * so a GPU reading the pair in one load never sees flags without the
+	 * result. x86 keeps it ordered after the output bytes (TSO). */
+	__atomic_signal_fence(__ATOMIC_RELEASE);
+	_mm_store_si128((__m128i *)(void *)f, _mm_set_epi64x(result, (long long)done));
+#else
+	/* F1 (portable/TSan flavour): result, then flags with release. */
+	__atomic_store_n(&f->result, result, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->flags, done, __ATOMIC_RELEASE);
+#endif
+}
 
 /* Waiter side of the sleep protocol: sleep until the future completes, the
  * futex word changes, or timeout_ns passes. */

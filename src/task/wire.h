@@ -10,44 +10,47 @@
 #include "chi/module.h"
 
 /* Layout of a serialized task: [chi_task 16 B][input in_size B][pad to 8]
- * [output out_size B]. Inline: they run for every task a worker takes.
+ * [output out_size B]. Inline: they run for every task a worker takes, and
+ * the header is read from the (untrusted, shared) block once, into *h.
  *
- * chi_wire_check: the header at `wire` against the room `cap` and the
- *   reserved output size: 0, or -EBADMSG when the sizes do not fit.
+ * chi_wire_check: copy the header at `wire` to *h and check it against the
+ *   room `cap` and the reserved output size: 0, or -EBADMSG when the sizes
+ *   do not fit.
  * chi_wire_decode: the inputs of a checked wire into a zeroed task struct
  *   in `scratch` (CHI_TASK_SCRATCH bytes). 0 or -EBADMSG.
  * chi_wire_encode_out: a task's outputs into the wire's output area: 0, or
  *   -EMSGSIZE if they do not fit in the reserved room. */
-static inline int chi_wire_check(const uint8_t *wire, uint32_t cap, uint32_t out_size, uint64_t max_task)
+static inline int chi_wire_check(const uint8_t *wire, uint32_t cap, uint32_t out_size,
+				 uint64_t max_task, chi_task *h)
 {
-	chi_task h;
 	if (cap < sizeof(chi_task))
 		return -EBADMSG;
-	memcpy(&h, wire, sizeof(h));
-	if (h.in_size > max_task || out_size > max_task || h.out_size != out_size)
+	memcpy(h, wire, sizeof(*h));
+	if (h->in_size > max_task || out_size > max_task || h->out_size != out_size)
 		return -EBADMSG;
-	if (chi_task_wire_size(h.in_size, out_size) > cap)
+	if (chi_task_wire_size(h->in_size, out_size) > cap)
 		return -EBADMSG;
 	return 0;
 }
 
-static inline int chi_wire_decode(const chi_method *m, uint8_t *wire, void *scratch)
+static inline int chi_wire_decode(const chi_codec *codec, const chi_task *h, const uint8_t *wire,
+				  uint64_t *scratch)
 {
-	const chi_task *h = (const chi_task *)wire;
-	uint32_t tsize = m->codec->task_size;
+	uint32_t tsize = codec->task_size;
 	if (tsize < sizeof(chi_task) || tsize > CHI_TASK_SCRATCH)
 		return -EINVAL;
 	/* header copied, the rest zeroed word by word: a memset of a variable
 	 * size became `rep stos`, whose start-up cost was the largest single
 	 * item of a GPU-lane noop (perf, chi-bench drain); scratch holds
 	 * CHI_TASK_SCRATCH bytes, so rounding tsize up to 8 stays inside */
-	uint64_t *w = scratch;
-	memcpy(w, h, sizeof(chi_task));
+	memcpy(scratch, h, sizeof(chi_task));
 	for (uint32_t i = sizeof(chi_task) / 8; i < (tsize + 7) / 8; i++)
-		w[i] = 0;
+		scratch[i] = 0;
+	if (!codec->de_in)
+		return h->in_size ? -EBADMSG : 0; /* trailing bytes nobody reads */
 	chi_ar a;
-	chi_ar_init(&a, wire + sizeof(chi_task), h->in_size);
-	int rc = m->codec->de_in ? m->codec->de_in(&a, (chi_task *)scratch) : 0;
+	chi_ar_init(&a, (void *)(wire + sizeof(chi_task)), h->in_size);
+	int rc = codec->de_in(&a, (chi_task *)scratch);
 	if (!rc && a.err)
 		rc = a.err;
 	if (!rc && a.pos != h->in_size)
@@ -55,15 +58,14 @@ static inline int chi_wire_decode(const chi_method *m, uint8_t *wire, void *scra
 	return rc ? -EBADMSG : 0;
 }
 
-static inline int chi_wire_encode_out(const chi_method *m, uint8_t *wire, uint32_t out_size,
-			const chi_task *task)
+static inline int chi_wire_encode_out(const chi_codec *codec, const chi_task *h, uint8_t *wire,
+				      uint32_t out_size, const chi_task *task)
 {
-	if (!m->codec->ser_out || !out_size)
+	if (!codec->ser_out || !out_size)
 		return 0;
-	const chi_task *h = (const chi_task *)wire;
 	chi_ar a;
 	chi_ar_init(&a, wire + chi_task_out_off(h->in_size), out_size);
-	int rc = m->codec->ser_out(&a, task);
+	int rc = codec->ser_out(&a, task);
 	return rc ? rc : a.err;
 }
 

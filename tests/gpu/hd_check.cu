@@ -116,12 +116,16 @@ __global__ void chi_hd_check_gpu_api(chi_gpu_ctx g, long long *out)
 	chi_test_double_plus_task t;
 	chi_test_double_plus_init(&t, CHI_POOL_TEST, 1, g.gpu_id);
 	chi_gpu_future f;
+	uint64_t fl0;
+	int64_t r0;
 	long long acc = chi_gpu_make_copy_future(&g, 0, &t.hdr, chi_test_double_plus_ser_in, &f);
 	acc += chi_gpu_future_test(&f);
 	acc += chi_gpu_future_wait(&g, &f, &t.hdr, chi_test_double_plus_de_out, 1000);
 	acc += chi_gpu_make_copy_future_at(&g, 0, threadIdx.x, &t.hdr, chi_test_double_plus_ser_in, &f);
 	chi_gpu_future_release(&g, &f);
 	acc += chi_gpu_make_copy_future_warp(&g, 0, 0, &t.hdr, chi_test_double_plus_ser_in, &f);
+	acc += chi_gpu_future_wait_warp(&g, &f, &t.hdr, chi_test_double_plus_de_out, 1000);
+	acc += chi_gpu_future_poll(&g, &f, 1000, &fl0, &r0);
 	uint32_t idx = chi_gpu_pool_take(&g.pools[0]);
 	chi_gpu_pool_give(&g.pools[0], idx);
 	uint64_t fl;

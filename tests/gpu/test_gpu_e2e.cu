@@ -81,8 +81,12 @@ __global__ void warp_kernel(chi_gpu_ctx g, unsigned long long *errors, unsigned 
 			: chi_gpu_make_copy_future_warp(&g, warp, base, &t.hdr,
 							chi_test_double_plus_ser_in, &f);
 		uint64_t want = t.value * 2 + g.gpu_id;
-		if (rc || chi_gpu_future_wait(&g, &f, &t.hdr, chi_test_double_plus_de_out, WAIT_NS) !=
-				  (int64_t)want || t.result != want)
+		int64_t r = rc ? rc
+			: round == 2 ? chi_gpu_future_wait_warp(&g, &f, &t.hdr, chi_test_double_plus_de_out,
+								WAIT_NS)
+				     : chi_gpu_future_wait(&g, &f, &t.hdr, chi_test_double_plus_de_out,
+							   WAIT_NS);
+		if (r != (int64_t)want || t.result != want)
 			atomicAdd(errors, 1ull);
 		atomicAdd(done, 1ull);
 	}
