@@ -92,11 +92,38 @@ void chi_workers_join(chi_runtime *rt);
 /* Take and run at most `budget` entries from the worker's lanes; returns how
  * many it ran. */
 uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget);
-/* Run the task of one future block (copy or pointer) and complete it. */
-void chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f);
+/* State of one run of tasks inside a task_seq bracket (run_task.c): the
+ * (pool, method) lookup cached while ids repeat (safe inside the bracket:
+ * a pool seen live cannot be destroyed before it closes), per-worker
+ * counters summed until chi_run_state_flush, and the decode scratch. */
+typedef struct chi_pm_cache {
+	uint32_t pool, method; /* ids of the last lookup */
+	struct chi_pool *p;    /* NULL: not looked up, or the lookup failed */
+	const chi_method *m;
+	int err;               /* the lookup's error when p is NULL after a lookup */
+	uint32_t tp, tm;       /* ids of the task being run (tp CHI_MAX_POOLS:
+				* its header was not read) */
+} chi_pm_cache;
+typedef struct chi_pm_run {
+	uint32_t pool, method, count, errors; /* a run of tasks with equal ids */
+} chi_pm_run;
+typedef struct chi_run_state {
+	chi_pm_cache c;
+	chi_pm_run run;
+	uint64_t tasks;
+	uint64_t scratch[CHI_TASK_SCRATCH / 8];
+} chi_run_state;
+void chi_run_state_init(chi_run_state *st);
+void chi_run_state_flush(chi_worker *w, chi_run_state *st);
+/* Run the task of one future block (copy or pointer) and complete it; seq:
+ * the lane's completion count at this task (latency sampling). Returns the
+ * task's result. */
+int64_t chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f,
+				    uint64_t seq, chi_run_state *st);
 /* The same for the n consecutive blocks of one lane entry at b, checked to
- * lie inside the lane's segment (run_task.c). */
-void chi_worker_run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n);
+ * lie inside the lane's segment, then the lane's counters. */
+void chi_worker_run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
+			  chi_run_state *st);
 
 /* task_seq bracket (pool.c, PD2): odd while this worker runs tasks, nested
  * by depth. Opened around a whole run of entries rather than each task, so

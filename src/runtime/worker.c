@@ -1,7 +1,8 @@
 /* src/runtime/worker.c: workers. Each worker owns lanes (lane i belongs to
  * worker i % num_workers) and is their only consumer. It takes entries with
  * chi_lane_pop (priority rule in src/queue/lane.c), runs each task
- * (chi_worker_process_new_task) and completes its future.
+ * (chi_worker_process_new_task, src/runtime/run_task.c) and completes its
+ * future.
  *
  * Idle policy: spin, reading the clock every 4096 polls, for
  * runtime.first_busy_wait_us; then sleep on the worker's futex for at most
@@ -74,6 +75,7 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 	uint32_t ran = 0;
 	uint32_t bulk_every = w->rt->cfg.bulk_every;
 	int open = 0;
+	chi_run_state st; /* initialized with the bracket */
 	for (uint32_t i = 0; i < w->nlanes && ran < budget; i++) {
 		chi_lane_ref *lr = &w->lanes[i];
 		while (ran < budget) {
@@ -98,6 +100,7 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 			w->hole_since[i * CHI_NPRIO + prio] = 0;
 			if (!open) {
 				chi_worker_seq_open(w);
+				chi_run_state_init(&st);
 				open = 1;
 			}
 			uint64_t off0 = chi_offptr_off(first);
@@ -109,12 +112,14 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 			uint8_t *b = (uint8_t *)lr->base + off0;
 			if (lr->gpu)
 				prefetch_ahead(lr, &lr->v[prio]);
-			chi_worker_run_entry(w, lr, b, n);
+			chi_worker_run_entry(w, lr, b, n, &st);
 			ran++;
 		}
 	}
-	if (open)
+	if (open) {
+		chi_run_state_flush(w, &st);
 		chi_worker_seq_close(w);
+	}
 	return ran;
 }
 
