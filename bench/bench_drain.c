@@ -120,6 +120,7 @@ static int runtime_drain(const chi_bench_opts *o, chi_bench_result *r, uint32_t 
 	c.gpu_queue_depth = DEPTH;
 	c.gpu_segment_size = 64ull << 20;
 	c.gpu_workers = CHI_GPU_WORKERS_SHARED;
+	c.gpu_clients = 1; /* the bench's client fills every block */
 	c.npools = 2;
 	chi_runtime *rt;
 	int rc = chi_runtime_start(&c, &rt);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chi/gpu/api.h"
 #include "chi/modules/test.h"
@@ -30,6 +31,7 @@ static chi_runtime *start(uint32_t gpus, uint32_t workers, uint32_t gpu_lanes,
 	cfg.gpu_queue_depth = 64;
 	cfg.gpu_segment_size = 16u << 20;
 	cfg.gpu_workers = policy;
+	cfg.gpu_clients = 1; /* one GPU client owns every block (tests/test_gpu_slices.c: several) */
 	chi_runtime *rt;
 	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
 	return rt;
@@ -214,7 +216,8 @@ static void test_two_gpus_shared(void **state)
 	assert_int_equal(gi.depth, 64);
 	assert_int_equal(gi.numa_node, -1); /* simulated GPUs have no PCI location */
 	assert_int_equal(gi.worker, 0);
-	assert_int_equal(gi.attached, c->id);
+	assert_int_equal(gi.slices, 1);
+	assert_int_equal(gi.clients, 1);
 	assert_int_equal(chi_gpu_info_get(c, 2, &gi), -ENODEV);
 	assert_int_equal(x[1]->seg_id, CHI_SEG_ID_GPU_BASE + 1);
 	assert_int_equal(x[1]->gpu_id, 1);
@@ -303,9 +306,11 @@ static void test_pool_stress(void **state)
 	assert_int_equal(spool.give - spool.take, 4); /* all 4 back */
 }
 
-/* A GPU client (a child process, simulated GPU) claims a slot of GPU lane 0
- * and is killed before publishing: the hole is skipped once the runtime
- * sees the attached client dead, and a task queued behind it completes. */
+/* A GPU client (a child process, simulated GPU) claims and marks a slot of
+ * GPU lane 0 and is killed before publishing: the hole is skipped once the
+ * runtime sees its claimant dead, a task queued behind it completes, and the
+ * reaper then returns the dead client's slice, so another GPU client can
+ * attach (gpu.clients 1: the only slice). */
 static char self_path[4096];
 extern char **environ;
 
@@ -323,7 +328,8 @@ static int gpu_hole_child(const char *name)
 	v.head = NULL;
 	v.mask = x->depth - 1;
 	v.shift = x->shift;
-	(void)chi_ring_claim(&v); /* claimed, never published */
+	uint64_t t = chi_ring_claim(&v);
+	chi_ring_mark(&v, t, x->client); /* claimed and marked (P2), never published */
 	raise(SIGKILL);
 	return 3;
 }
@@ -361,6 +367,7 @@ static void test_killed_gpu_client_hole(void **state)
 	x.blocks_off = s->dir->blocks_off;
 	x.data_off = s->dir->data_off;
 	x.data_size = s->dir->data_size;
+	x.blk_count = s->dir->depth;
 	x.client = 1;
 	chi_test_double_plus_task t;
 	chi_gpu_future f;
@@ -371,6 +378,24 @@ static void test_killed_gpu_client_hole(void **state)
 	assert_int_equal(chi_gpu_future_wait(&x, &f, &t.hdr, chi_test_double_plus_de_out,
 					     5000000000ull), 42);
 	assert_int_equal(ls[0].holes_skipped, 1);
+	/* the dead client's slice comes back (reaper, S3) */
+	chi_client *c = chi_runtime_client(rt);
+	chi_gpu_client *gc = NULL;
+	int rc = -EBUSY;
+	for (int i = 0; i < 500 && rc == -EBUSY; i++) {
+		rc = chi_gpu_client_open(c, 0, &gc);
+		if (rc == -EBUSY)
+			usleep(10 * 1000);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(rt->dir->gpu_slices_reclaimed, 1);
+	assert_int_equal(chi_gpu_client_ctx(gc)->blk_count, x.depth);
+	chi_test_double_plus_init(&t, CHI_POOL_TEST, 5, 0);
+	assert_int_equal(chi_gpu_make_copy_future(chi_gpu_client_ctx(gc), 0, &t.hdr,
+						  chi_test_double_plus_ser_in, &f), 0);
+	assert_int_equal(chi_gpu_future_wait(chi_gpu_client_ctx(gc), &f, &t.hdr,
+					     chi_test_double_plus_de_out, 5000000000ull), 10);
+	chi_gpu_client_close(gc);
 	chi_runtime_stop(rt);
 }
 

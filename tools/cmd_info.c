@@ -87,15 +87,17 @@ int chi_cmd_status(int argc, char **argv)
 	printf("uptime    %.1f s\n", up);
 	printf("workers   %u\n", st->nworkers);
 	printf("lanes     %u x 2 priorities, depth %u\n", st->nlanes, c->dir->depth);
-	printf("clients   %llu found dead, %llu arena chunks reclaimed\n",
-	       (unsigned long long)c->dir->clients_dead, (unsigned long long)c->dir->chunks_reclaimed);
+	printf("clients   %llu found dead, %llu arena chunks and %llu GPU slices reclaimed\n",
+	       (unsigned long long)c->dir->clients_dead, (unsigned long long)c->dir->chunks_reclaimed,
+	       (unsigned long long)c->dir->gpu_slices_reclaimed);
 	for (uint32_t g = 0; g < chi_gpu_count(c); g++) {
 		chi_gpu_info gi;
 		if (chi_gpu_info_get(c, g, &gi) == 0)
-			printf("gpu %-5u backend id %u, %u lane(s) x 2, depth %u, NUMA node %d%s%s%s, worker %u%s\n",
+			printf("gpu %-5u backend id %u, %u lane(s) x 2, depth %u, NUMA node %d%s%s%s, "
+			       "worker %u, GPU clients %u of %u\n",
 			       g, gi.backend_id, gi.lanes, gi.depth, gi.numa_node,
 			       gi.cpulist[0] ? " (cpus " : "", gi.cpulist, gi.cpulist[0] ? ")" : "",
-			       gi.worker, gi.attached ? ", a GPU client attached" : "");
+			       gi.worker, gi.clients, gi.slices);
 	}
 	if (!chi_gpu_count(c))
 		printf("gpus      none (no GPU, no driver, or a build without CUDA)\n");

@@ -233,6 +233,8 @@ int chi_cmd_demo(int argc, char **argv)
 		cfg.num_workers = workers;
 	if (!conf && !getenv("CHI_GPU_QUEUE_DEPTH"))
 		cfg.gpu_queue_depth = 32768; /* the GPU demo keeps 32768 tasks in flight */
+	if (!conf && !getenv("CHI_GPU_CLIENTS"))
+		cfg.gpu_clients = 1; /* from its one GPU client */
 	if (!getenv("CHI_RUNTIME_NAME"))
 		snprintf(cfg.name, sizeof(cfg.name), "demo%d", (int)getpid());
 #ifdef CHI_WITH_CUDA

@@ -58,6 +58,7 @@ static int grt_start(grt *g, uint32_t lanes, uint32_t depth, uint32_t workers, i
 	c.gpu_enabled = gpu_on ? CHI_ON : CHI_OFF;
 	c.gpu_lanes = lanes;
 	c.gpu_queue_depth = depth;
+	c.gpu_clients = 1; /* the one client owns every block: one per thread */
 	c.gpu_segment_size = 256ull << 20;
 	c.gpu_workers = CHI_GPU_WORKERS_DEDICATED;
 	c.gpu_numa = g_numa;
@@ -445,6 +446,7 @@ static int e_all_gpus(const chi_bench_opts *o, chi_bench_result *r)
 	c.first_busy_wait_us = 60ull * 1000 * 1000;
 	c.gpu_lanes = 1;
 	c.gpu_queue_depth = depth;
+	c.gpu_clients = 1; /* the one client owns every block: one per thread */
 	c.gpu_segment_size = 256ull << 20;
 	c.npools = 2;
 	chi_runtime *rt;

@@ -124,8 +124,11 @@ typedef struct chi_gpu_client chi_gpu_client;
 /* GPU queue segments the runtime made (0 without GPUs or a GPU backend). */
 uint32_t chi_gpu_count(const chi_client *c);
 /* Attach to GPU `gpu`'s queues: maps and registers its pinned segment in this
- * process and builds this client's block pools in device memory. One GPU
- * client per GPU at a time (-EBUSY); -ENODEV without such a GPU. */
+ * process, takes a free slice of its arena (gpu.clients slices: each GPU
+ * client gets depth / gpu.clients future blocks per lane, ctx->blk_count)
+ * and builds this client's block pools over it in device memory. -EBUSY when
+ * gpu.clients GPU clients are attached (a closed or dead one's slice returns
+ * once nothing of it is queued or running); -ENODEV without such a GPU. */
 int chi_gpu_client_open(chi_client *c, uint32_t gpu, chi_gpu_client **out);
 /* What `chi status` shows of GPU g's queues (without attaching). */
 typedef struct chi_gpu_info {
@@ -135,11 +138,14 @@ typedef struct chi_gpu_info {
 	int32_t numa_node;   /* -1: no placement */
 	char cpulist[64];    /* CPUs of that node */
 	uint32_t worker;     /* worker polling its first lane */
-	uint32_t attached;   /* client id of the GPU client, 0 if none */
+	uint32_t clients;    /* slices held by GPU clients (attached or draining) */
+	uint32_t slices;     /* gpu.clients: GPU clients at once */
 } chi_gpu_info;
 int chi_gpu_info_get(chi_client *c, uint32_t gpu, chi_gpu_info *out);
 /* The context kernels take (by value) to submit and wait. */
 const chi_gpu_ctx *chi_gpu_client_ctx(const chi_gpu_client *gc);
+/* Detach. Wait on every future first: the slice is released at once when
+ * nothing of it is queued or running, else by the runtime's reaper later. */
 void chi_gpu_client_close(chi_gpu_client *gc);
 /* Before chi_runtime_start: `n` simulated GPUs whose "device" memory is host
  * memory, so CPU threads can drive the GPU lane code (tests). 0: none. */

@@ -45,6 +45,7 @@ typedef struct chi_config {
 	uint64_t gpu_segment_size;     /* gpu.segment_size, 64M */
 	uint32_t gpu_queue_depth;      /* gpu.queue_depth, 0 = runtime.queue_depth */
 	uint32_t gpu_lanes;            /* gpu.lanes, 1 */
+	uint32_t gpu_clients;          /* gpu.clients, 4: GPU clients per GPU at once */
 	chi_gpu_workers gpu_workers;   /* gpu.workers, dedicated */
 	int gpu_numa;                  /* gpu.numa: CHI_NUMA_AUTO, CHI_NUMA_OFF or a node */
 	/* pools */

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #endif
 #include "chi/config.h"
+#include "chi/proto/gpu.h" /* CHI_GPU_MAX_SLICES */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -50,6 +51,7 @@ static const struct key keys[] = {
 	KEY("gpu", "segment_size", K_SIZE, gpu_segment_size, 4096, UINT64_MAX, false),
 	KEY("gpu", "queue_depth", K_U32, gpu_queue_depth, 0, 1u << 24, true),
 	KEY("gpu", "lanes", K_U32, gpu_lanes, 1, 1024, false),
+	KEY("gpu", "clients", K_U32, gpu_clients, 1, CHI_GPU_MAX_SLICES, false),
 	KEY("gpu", "workers", K_GPU_WORKERS, gpu_workers, 0, 0, false),
 	KEY("gpu", "numa", K_NUMA, gpu_numa, 0, 4095, false),
 };

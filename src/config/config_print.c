@@ -38,6 +38,7 @@ void chi_config_defaults(chi_config *c)
 	c->gpu_segment_size = 64ull << 20;
 	c->gpu_queue_depth = 0;
 	c->gpu_lanes = 1;
+	c->gpu_clients = 4;
 	c->gpu_workers = CHI_GPU_WORKERS_DEDICATED;
 	c->gpu_numa = CHI_NUMA_AUTO;
 	c->npools = sizeof(pools) / sizeof(pools[0]);
@@ -154,6 +155,7 @@ int chi_config_print(const chi_config *c, char *buf, size_t len)
 	put_size(&o, "  ", "segment_size", c->gpu_segment_size);
 	put(&o, "  queue_depth: %u\n", c->gpu_queue_depth);
 	put(&o, "  lanes: %u\n", c->gpu_lanes);
+	put(&o, "  clients: %u\n", c->gpu_clients);
 	put(&o, "  workers: %s\n", word((int)c->gpu_workers, NULL, NULL, "dedicated", "shared", num));
 	put(&o, "  numa: %s\n", word(c->gpu_numa, "off", "auto", NULL, NULL, num));
 	put(&o, "pools:%s\n", c->npools ? "" : " []");

@@ -45,6 +45,8 @@ typedef struct chi_gpu_seg {
 	void *counters_dev; /* device claim counters (runtime's pointer) */
 	int numa_node;      /* node the segment is bound to, -1: none (docs/numa.md) */
 	uint64_t cpus[CHI_GPU_CPUMASK_BITS / 64]; /* that node's CPUs, bit c = CPU c */
+	uint8_t reap_pending[CHI_GPU_MAX_SLICES]; /* gpu_slices.c: task_seqs taken */
+	uint64_t *reap_seqs; /* nslices x workers */
 } chi_gpu_seg;
 
 typedef struct chi_gpu_state {
@@ -52,5 +54,10 @@ typedef struct chi_gpu_state {
 	uint32_t n;
 	chi_gpu_seg segs[];
 } chi_gpu_state;
+
+/* Slices (include/chi/proto/gpu.h, S1-S3; src/gpu/gpu_slices.c). Does any
+ * slot of the segment at `base` still refer to slice k of client `id`: one
+ * PUBLISHED with a block of the slice, or one CLAIMED by id? */
+int chi_gpu_slice_busy(const chi_gpu_dir *d, const uint8_t *base, uint32_t k, uint32_t id);
 
 #endif

@@ -3,8 +3,9 @@
  * the segment mapped and registered (cudaHostRegister Portable|Mapped in
  * this process, so kernels of any process can submit), the claim counters
  * (the runtime's device memory, opened with cudaIpcOpenMemHandle from another
- * process), and this client's block pools, built in device memory. One GPU
- * client per GPU segment at a time (`attached` in the directory). */
+ * process), a slice of the arena (S1-S3 in include/chi/proto/gpu.h: up to
+ * gpu.clients GPU clients per GPU) and this client's block pools over it,
+ * built in device memory. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gpu/gpu.h"
 #include "ipc/client.h"
@@ -34,14 +36,26 @@ uint32_t chi_gpu_count(const chi_client *c)
 	return c->dir->ngpus;
 }
 
-/* Build pools [2 * nl] (future blocks, then data blocks) and their rings in
- * one device allocation. */
+/* A free ring holds a power of two of entries. */
+static uint32_t ring_size(uint32_t n)
+{
+	uint32_t p = 1;
+	while (p < n)
+		p *= 2;
+	return p;
+}
+
+/* Build pools [2 * nl] (future blocks, then data blocks) over this client's
+ * slice and their rings in one device allocation. The rings hold lane-wide
+ * block indices (blk_base + i). */
 static int build_pools(chi_gpu_client *gc)
 {
 	const chi_gpu_dir *d = gc->dir;
+	const chi_gpu_ctx *x = &gc->ctx;
 	uint32_t nl = d->nlanes;
+	uint32_t nb = ring_size(x->blk_count), nd = ring_size(x->data_count ? x->data_count : 1);
 	uint64_t hdr = (uint64_t)2 * nl * sizeof(chi_gpu_pool);
-	uint64_t bytes = hdr + (uint64_t)nl * (d->depth + (d->ndata ? d->ndata : 1)) * 8;
+	uint64_t bytes = hdr + (uint64_t)nl * (nb + nd) * 8;
 	char *img = calloc(1, bytes);
 	if (!img)
 		return -ENOMEM;
@@ -53,15 +67,20 @@ static int build_pools(chi_gpu_client *gc)
 	chi_gpu_pool *pools = (chi_gpu_pool *)img;
 	uint64_t at = hdr;
 	for (uint32_t k = 0; k < 2 * nl; k++) {
-		uint32_t n = k < nl ? d->depth : (d->ndata ? d->ndata : 1);
+		int blk = k < nl;
+		uint32_t n = blk ? nb : nd;                       /* ring entries */
+		uint32_t have = blk ? x->blk_count : x->data_count; /* free blocks */
+		uint32_t first = blk ? x->blk_base : x->data_base;
 		uint64_t *ring = (uint64_t *)(img + at);
 		pools[k].take = 0;
-		pools[k].give = k < nl || d->ndata ? n : 0;
+		pools[k].give = have;
 		pools[k].ring = (uint64_t *)((char *)gc->pools_dev + at);
 		pools[k].mask = n - 1;
 		pools[k].shift = chi_log2_u32(n);
-		for (uint32_t i = 0; i < n && pools[k].give; i++)
-			ring[i] = (1ull << 32) | (uint64_t)(i + 1);
+		/* entries past `have` start as consumed markers of lap 0, as a
+		 * taken entry would be (R3), for the first freers of lap 0 */
+		for (uint32_t i = 0; i < n; i++)
+			ring[i] = i < have ? (1ull << 32) | (uint64_t)(first + i + 1) : 0;
 		at += (uint64_t)n * 8;
 	}
 	rc = gc->ops->copy_to_dev(gc->pools_dev, img, bytes);
@@ -93,17 +112,26 @@ int chi_gpu_client_open(chi_client *c, uint32_t gpu, chi_gpu_client **out)
 		goto fail_seg;
 	}
 	gc->dir = (chi_gpu_dir *)((char *)gc->seg.base + h->dir_off);
-	uint32_t free_ = 0;
-	if (!__atomic_compare_exchange_n(&gc->dir->attached, &free_, c->id, 0, __ATOMIC_ACQ_REL,
-					 __ATOMIC_RELAXED)) {
-		rc = -EBUSY;
-		goto fail_seg;
+	chi_gpu_ctx *x = &gc->ctx;
+	const chi_gpu_dir *d = gc->dir;
+	rc = -EBUSY; /* S1: a free slice */
+	for (uint32_t k = 0; k < d->nslices && k < CHI_GPU_MAX_SLICES && rc; k++) {
+		uint32_t free_ = 0;
+		if (__atomic_compare_exchange_n(&gc->dir->slice_owner[k], &free_, c->id, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			x->slice = k;
+			rc = 0;
+		}
 	}
+	if (rc)
+		goto fail_seg;
+	x->blk_base = x->slice * d->blk_per_slice;
+	x->blk_count = d->blk_per_slice;
+	x->data_base = x->slice * d->data_per_slice;
+	x->data_count = d->data_per_slice;
 	rc = ops->host_register(gc->seg.base, gc->seg.size, &gc->dev_base);
 	if (rc)
 		goto fail_attached;
-	chi_gpu_ctx *x = &gc->ctx;
-	const chi_gpu_dir *d = gc->dir;
 	if (d->counters_in_host) {
 		chi_lane_shm *ls = (chi_lane_shm *)((char *)gc->dev_base + d->lanes_off);
 		x->counters = &ls[0].ring[0].tail;
@@ -147,7 +175,7 @@ fail_counters:
 fail_register:
 	ops->host_unregister(gc->seg.base);
 fail_attached:
-	__atomic_store_n(&gc->dir->attached, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&gc->dir->slice_owner[x->slice], 0, __ATOMIC_RELEASE);
 fail_seg:
 	chi_seg_close(&gc->seg);
 fail:
@@ -175,7 +203,10 @@ int chi_gpu_info_get(chi_client *c, uint32_t gpu, chi_gpu_info *out)
 	out->numa_node = d->numa_node;
 	snprintf(out->cpulist, sizeof(out->cpulist), "%s", d->cpulist);
 	out->worker = d->nlanes ? ls[0].worker : 0;
-	out->attached = __atomic_load_n(&d->attached, __ATOMIC_ACQUIRE);
+	out->slices = d->nslices;
+	out->clients = 0;
+	for (uint32_t k = 0; k < d->nslices && k < CHI_GPU_MAX_SLICES; k++)
+		out->clients += __atomic_load_n(&d->slice_owner[k], __ATOMIC_ACQUIRE) != 0;
 	chi_seg_close(&seg);
 	return 0;
 }
@@ -183,6 +214,28 @@ int chi_gpu_info_get(chi_client *c, uint32_t gpu, chi_gpu_info *out)
 const chi_gpu_ctx *chi_gpu_client_ctx(const chi_gpu_client *gc)
 {
 	return &gc->ctx;
+}
+
+/* S2: release the slice now if nothing of it is queued and every worker
+ * leaves what it runs within ~100 ms; otherwise leave it to the reaper. */
+static void release_slice(chi_gpu_client *gc)
+{
+	chi_client *c = gc->c;
+	uint32_t k = gc->ctx.slice, nw = c->dir->nworkers;
+	const chi_worker_shm *ws = c->workers;
+	uint64_t *seqs = calloc(nw ? nw : 1, sizeof(uint64_t));
+	int done = 0;
+	if (seqs && !chi_gpu_slice_busy(gc->dir, gc->seg.base, k, c->id)) {
+		chi_workers_seq_snapshot(ws, nw, seqs);
+		for (int i = 0; i < 1000 && !done; i++) {
+			done = chi_workers_seq_moved(ws, nw, seqs);
+			if (!done)
+				usleep(100);
+		}
+	}
+	free(seqs);
+	__atomic_store_n(&gc->dir->slice_owner[k], done ? 0 : c->id | CHI_GPU_SLICE_RELEASING,
+			 __ATOMIC_RELEASE);
 }
 
 void chi_gpu_client_close(chi_gpu_client *gc)
@@ -193,7 +246,7 @@ void chi_gpu_client_close(chi_gpu_client *gc)
 	if (gc->counters_imported)
 		gc->ops->dev_close(gc->counters_imported);
 	gc->ops->host_unregister(gc->seg.base);
-	__atomic_store_n(&gc->dir->attached, 0, __ATOMIC_RELEASE);
+	release_slice(gc);
 	chi_seg_close(&gc->seg);
 	free(gc);
 }

@@ -209,6 +209,12 @@ static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi
 	d->blocks_off = blocks;
 	d->data_off = data;
 	d->max_task_size = cfg->max_task_size;
+	/* slices: gpu.clients GPU clients at once, each with an equal share */
+	d->nslices = cfg->gpu_clients ? cfg->gpu_clients : 1;
+	if (d->nslices > depth)
+		d->nslices = depth;
+	d->blk_per_slice = depth / d->nslices;
+	d->data_per_slice = (uint32_t)ndata / d->nslices;
 	chi_lane_shm *ls = (chi_lane_shm *)(base + lanes);
 	for (uint32_t l = 0; l < nl; l++) {
 		ls[l].depth = depth;
@@ -228,6 +234,14 @@ static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi
 			chi_seg_close(&gs->seg);
 			return rc;
 		}
+	}
+	gs->reap_seqs = calloc((size_t)d->nslices * (cfg->num_workers ? cfg->num_workers : 1),
+			       sizeof(uint64_t));
+	if (!gs->reap_seqs) {
+		if (gs->counters_dev)
+			ops->dev_free((int)g, gs->counters_dev);
+		chi_seg_close(&gs->seg);
+		return -ENOMEM;
 	}
 	gs->dir = d;
 	chi_seg_hdr_of(&gs->seg)->dir_off = dir;
@@ -274,12 +288,13 @@ int chi_server_init_gpu_queues(chi_runtime *rt)
 			lr->seg_id = CHI_SEG_ID_GPU_BASE + g;
 			lr->gpu = 1;
 			lr->index = l;
-			lr->gpu_attached = &gs->dir->attached;
 		}
 		fprintf(stderr, "chi: gpu %u: queue segment %s (backend id %u, %s), %u lane(s) x 2, "
-				"depth %u, %u data blocks of %u KiB per lane\n",
+				"depth %u, %u data blocks of %u KiB per lane; %u GPU client(s) at once, "
+				"%u future and %u data blocks per lane each\n",
 			g, gs->seg.name, CHI_SEG_ID_GPU_BASE + g, ops->name, gs->dir->nlanes,
-			gs->dir->depth, gs->dir->ndata, gs->dir->data_size >> 10);
+			gs->dir->depth, gs->dir->ndata, gs->dir->data_size >> 10, gs->dir->nslices,
+			gs->dir->blk_per_slice, gs->dir->data_per_slice);
 	}
 	rt->gpu = st;
 	rt->dir->ngpus = st->n;
@@ -305,6 +320,7 @@ void chi_gpu_queues_fini(chi_runtime *rt)
 		__atomic_store_n(&chi_seg_hdr_of(&gs->seg)->stopping, CHI_STOP_DRAINED, __ATOMIC_RELEASE);
 		if (gs->counters_dev)
 			st->ops->dev_free((int)g, gs->counters_dev);
+		free(gs->reap_seqs);
 		chi_seg_close(&gs->seg);
 	}
 	free(st);

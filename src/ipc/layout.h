@@ -88,6 +88,7 @@ typedef struct CHI_ALIGNAS(64) chi_main_dir {
 	uint32_t pad_gpus;
 	uint64_t clients_dead;     /* clients found dead by the reaper */
 	uint64_t chunks_reclaimed; /* arena chunks returned from gone clients */
+	uint64_t gpu_slices_reclaimed; /* GPU arena slices released by the reaper (gpu_slices.c) */
 	chi_pool_shm pools[CHI_MAX_POOLS];
 } chi_main_dir;
 

@@ -25,9 +25,8 @@ typedef struct chi_lane_ref {
 	char *base;      /* this process's mapping of the lane's segment */
 	uint64_t size;
 	uint32_t seg_id; /* CHI_SEG_ID_MAIN, or CHI_SEG_ID_GPU_BASE + gpu id */
-	uint32_t gpu;    /* GPU lanes: no client ids, no hole checks */
+	uint32_t gpu;    /* a GPU lane (its futures complete without futex wakes) */
 	uint32_t index;  /* CPU lanes: index in the main segment */
-	const uint32_t *gpu_attached; /* GPU lanes: client id attached to the segment */
 } chi_lane_ref;
 
 #define CHI_MAX_LANE_REFS 1024
@@ -125,10 +124,11 @@ int64_t chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_futur
 void chi_worker_run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 			  chi_run_state *st);
 
-/* task_seq bracket (pool.c, PD2): odd while this worker runs tasks, nested
- * by depth. Opened around a whole run of entries rather than each task, so
- * a pool's destroyer waits for at most that run. With membarrier the
- * destroyer supplies the full barrier, so the opening store can be relaxed. */
+/* task_seq bracket (pool.c, PD2; reaper.c): odd while this worker may hold
+ * or run tasks, nested by depth. Opened before a call's first pop and closed
+ * after its last task (not per task), so a pool's destroyer or the reaper
+ * waits for at most that call. With membarrier the destroyer supplies the
+ * full barrier, so the opening store can be relaxed. */
 static inline void chi_worker_seq_open(chi_worker *w)
 {
 	if (w->depth++ == 0)
@@ -155,6 +155,14 @@ void chi_pools_destroy_all(chi_runtime *rt);
 int chi_reaper_init(chi_runtime *rt);
 void chi_reaper_fini(chi_runtime *rt);
 void chi_reaper_tick(chi_runtime *rt);
+/* Workers' task_seq: snapshot, and "has each left what it ran then" (even,
+ * or moved since the snapshot). */
+void chi_workers_seq_snapshot(const chi_worker_shm *ws, uint32_t n, uint64_t *seqs);
+int chi_workers_seq_moved(const chi_worker_shm *ws, uint32_t n, const uint64_t *seqs);
+/* GPU slices of gone clients (src/gpu/gpu_slices.c): one reaper step, and
+ * whether client `id` still holds a slice of some GPU. */
+void chi_gpu_slices_tick(chi_runtime *rt);
+int chi_gpu_slices_held(chi_runtime *rt, uint32_t id);
 
 /* GPU queues (src/gpu/gpu_queues.c): one pinned segment per GPU, its lanes
  * added to lane_refs before the workers start */

@@ -74,8 +74,11 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 {
 	uint32_t ran = 0;
 	uint32_t bulk_every = w->rt->cfg.bulk_every;
-	int open = 0;
-	chi_run_state st; /* initialized with the bracket */
+	/* the bracket opens before the first pop: a reaper that saw a popped
+	 * entry's slot empty then sees this worker's task_seq odd (reaper.c) */
+	chi_run_state st;
+	chi_worker_seq_open(w);
+	chi_run_state_init(&st);
 	for (uint32_t i = 0; i < w->nlanes && ran < budget; i++) {
 		chi_lane_ref *lr = &w->lanes[i];
 		while (ran < budget) {
@@ -98,11 +101,6 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 					__atomic_store_n(&lr->shm->depth_hwm, d, __ATOMIC_RELAXED);
 			}
 			w->hole_since[i * CHI_NPRIO + prio] = 0;
-			if (!open) {
-				chi_worker_seq_open(w);
-				chi_run_state_init(&st);
-				open = 1;
-			}
 			uint64_t off0 = chi_offptr_off(first);
 			if (chi_offptr_seg(first) != lr->seg_id || off0 < CHI_FUTURE_BLOCK ||
 			    (off0 & 15) || off0 + (uint64_t)n * CHI_FUTURE_BLOCK > lr->size) {
@@ -116,10 +114,8 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 			ran++;
 		}
 	}
-	if (open) {
-		chi_run_state_flush(w, &st);
-		chi_worker_seq_close(w);
-	}
+	chi_run_state_flush(w, &st);
+	chi_worker_seq_close(w);
 	return ran;
 }
 
@@ -146,8 +142,7 @@ static int claimant_dead(chi_runtime *rt, uint32_t id)
 
 /* Holes (DESIGN.md): a slot at head that stays unpublished for
  * runtime.hole_timeout_ms while a later slot is published is skipped only if
- * its claimant is dead; otherwise the stall is counted and we keep waiting.
- * On a GPU lane the claimant is the GPU client attached to its segment. */
+ * its claimant is dead; otherwise the stall is counted and we keep waiting. */
 static void check_holes(chi_worker *w, uint64_t now)
 {
 	uint64_t timeout = w->rt->cfg.hole_timeout_ms * 1000000ull;
@@ -171,12 +166,10 @@ static void check_holes(chi_worker *w, uint64_t now)
 			if (now - *since < timeout)
 				continue;
 			uint64_t ctl = chi_ring_peek(r, 0);
+			/* CPU and GPU producers mark the slot they claim (P2); id 0:
+			 * it died before its mark landed, and any dead client counts */
 			uint32_t who = chi_slot_state(ctl) == CHI_SLOT_CLAIMED ? chi_slot_client(ctl) : 0;
-			/* GPU producers do not mark their slot (a PCIe write saved):
-			 * the claimant is the one GPU client attached to the segment */
-			if (lr->gpu_attached)
-				who = __atomic_load_n(lr->gpu_attached, __ATOMIC_ACQUIRE);
-			if ((!lr->gpu_attached || who) && claimant_dead(w->rt, who)) {
+			if (claimant_dead(w->rt, who)) {
 				chi_ring_skip(r);
 				bump(&lr->shm->holes_skipped);
 				*since = 0;

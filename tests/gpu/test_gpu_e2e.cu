@@ -10,7 +10,9 @@
 //              travel in the pinned arena), reads them back and compares;
 //              the host then preads the file and compares too
 //   xproc:     a kernel in this process submits to a runtime in another
-//              process (spawned), through cudaIpc counters and a segment
+//              process (spawned), through cudaIpc counters and a segment;
+//              then two GPU clients of this process (two slices, gpu.clients
+//              2) run kernels at once, and a third is refused
 //              this process registered
 #include <cuda_runtime.h>
 #include <errno.h>
@@ -172,24 +174,29 @@ static chi_config gpu_config(const char *name)
 	c.num_workers = 1 + 2 * (uint32_t)(ndev > 0 ? ndev : 1); /* a worker per GPU lane */
 	c.gpu_lanes = 2;
 	c.gpu_queue_depth = 16384;
+	c.gpu_clients = 1; /* one GPU client at a time here, with every block */
 	c.npools = 2;
 	return c;
 }
 
-static void case_many(const chi_gpu_ctx *g)
+/* `blocks` x 128 threads, 4 futures in flight each (from the pools: the
+ * client's blocks must cover them) */
+static void case_many_n(const chi_gpu_ctx *g, uint32_t blocks)
 {
 	unsigned long long *d;
 	CUDA_OK(cudaMalloc(&d, 16));
 	CUDA_OK(cudaMemset(d, 0, 16));
-	many_kernel<<<64, 128>>>(*g, d, d + 1);
+	many_kernel<<<blocks, 128>>>(*g, d, d + 1);
 	CUDA_OK(cudaGetLastError());
 	CUDA_OK(cudaDeviceSynchronize());
 	unsigned long long h[2];
 	CUDA_OK(cudaMemcpy(h, d, 16, cudaMemcpyDeviceToHost));
-	printf("many: %llu tasks from 8192 GPU threads, %llu wrong\n", h[1], h[0]);
-	CHECK(h[0] == 0 && h[1] == 64 * 128 * 4);
+	printf("many: %llu tasks from %u GPU threads, %llu wrong\n", h[1], blocks * 128, h[0]);
+	CHECK(h[0] == 0 && h[1] == (unsigned long long)blocks * 128 * 4);
 	cudaFree(d);
 }
+
+static void case_many(const chi_gpu_ctx *g) { case_many_n(g, 64); }
 
 static void case_warp(const chi_gpu_ctx *g)
 {
@@ -298,10 +305,68 @@ static void case_all_gpus(chi_client *c, int n)
 	CUDA_OK(cudaSetDevice(0));
 }
 
+/* Two GPU clients (two slices of the arena) submitting at once, on two
+ * streams: owned blocks, 3 rounds of 1 task in flight per thread, results
+ * tagged per client. */
+__global__ void slice_kernel(chi_gpu_ctx g, uint64_t tag, unsigned long long *errors,
+			     unsigned long long *done)
+{
+	uint32_t tid = blockIdx.x * blockDim.x + threadIdx.x;
+	for (uint32_t round = 0; round < 3; round++) {
+		chi_test_double_plus_task t;
+		chi_gpu_future f;
+		chi_test_double_plus_init(&t, CHI_POOL_TEST, (tag << 40) | ((uint64_t)tid << 4) | round,
+					  g.gpu_id);
+		uint64_t want = t.value * 2 + g.gpu_id;
+		int64_t r = chi_gpu_make_copy_future_at(&g, tid, tid / g.nlanes, &t.hdr,
+						       chi_test_double_plus_ser_in, &f);
+		if (!r)
+			r = chi_gpu_future_wait(&g, &f, &t.hdr, chi_test_double_plus_de_out, WAIT_NS);
+		if (r != (int64_t)want || t.result != want)
+			atomicAdd(errors, 1ull);
+		atomicAdd(done, 1ull);
+	}
+}
+
+static void case_slices(chi_client *c)
+{
+	chi_gpu_client *gc[3] = {NULL, NULL, NULL};
+	CHECK(chi_gpu_client_open(c, 0, &gc[0]) == 0);
+	CHECK(chi_gpu_client_open(c, 0, &gc[1]) == 0);
+	CHECK(chi_gpu_client_open(c, 0, &gc[2]) == -EBUSY); /* gpu.clients 2 */
+	if (!gc[0] || !gc[1])
+		return;
+	unsigned long long *d;
+	cudaStream_t s[2];
+	CUDA_OK(cudaMalloc(&d, 32));
+	CUDA_OK(cudaMemset(d, 0, 32));
+	for (int k = 0; k < 2; k++) {
+		CUDA_OK(cudaStreamCreate(&s[k]));
+		slice_kernel<<<64, 128, 0, s[k]>>>(*chi_gpu_client_ctx(gc[k]), (uint64_t)k + 1, d + 2 * k,
+						   d + 2 * k + 1);
+		CUDA_OK(cudaGetLastError());
+	}
+	CUDA_OK(cudaDeviceSynchronize());
+	unsigned long long h[4];
+	CUDA_OK(cudaMemcpy(h, d, 32, cudaMemcpyDeviceToHost));
+	for (int k = 0; k < 2; k++) {
+		const chi_gpu_ctx *x = chi_gpu_client_ctx(gc[k]);
+		printf("slices: client %d (blocks %u..%u of each lane): %llu tasks, %llu wrong\n", k,
+		       x->blk_base, x->blk_base + x->blk_count - 1, h[2 * k + 1], h[2 * k]);
+		CHECK(h[2 * k] == 0 && h[2 * k + 1] == 64 * 128 * 3);
+		cudaStreamDestroy(s[k]);
+	}
+	CHECK(chi_gpu_client_ctx(gc[0])->blk_base != chi_gpu_client_ctx(gc[1])->blk_base);
+	cudaFree(d);
+	chi_gpu_client_close(gc[0]);
+	chi_gpu_client_close(gc[1]);
+}
+
 static int runtime_child(const char *name)
 {
 	chi_gpu_cuda_enable();
 	chi_config cfg = gpu_config(name);
+	cfg.gpu_clients = 2; /* case_xproc: two GPU clients of the other process at once */
 	chi_runtime *rt;
 	if (chi_runtime_start(&cfg, &rt))
 		return 2;
@@ -334,8 +399,9 @@ static void case_xproc(const char *self)
 	CHECK(rc == 0);
 	if (!rc) {
 		printf("xproc: ");
-		case_many(chi_gpu_client_ctx(gc));
+		case_many_n(chi_gpu_client_ctx(gc), 32); /* a half-arena slice */
 		chi_gpu_client_close(gc);
+		case_slices(c);
 	}
 	chi_task stop;
 	chi_task_init(&stop, CHI_POOL_ADMIN, CHI_ADMIN_STOP, 0);

@@ -161,7 +161,7 @@ CHI_INLINE uint64_t chi_gpu_fill(const chi_gpu_ctx *g, uint32_t lane, uint32_t i
 	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
 	int big = wire > CHI_COPY_SPACE;
 	*didx_out = CHI_GPU_NO_DATA;
-	if (big && (wire > g->data_size || !g->ndata)) {
+	if (big && (wire > g->data_size || !g->data_count)) {
 		*rc = -CHI_EMSGSIZE;
 		return 0;
 	}
@@ -221,27 +221,34 @@ CHI_INLINE void chi_gpu_publish(const chi_gpu_ctx *g, uint32_t lane, uint32_t pr
 	v.mask = g->depth - 1;
 	v.shift = g->shift;
 	uint64_t ticket = chi_ring_claim(&v);
+	/* P2: mark the claim with this client's id (one posted write; the
+	 * publish to the same word follows it), so a hole left by a client
+	 * that dies here is attributed to it */
+	chi_ring_mark(&v, ticket, g->client);
 	chi_ring_publish(&v, ticket, chi_offptr_make(g->seg_id, off), count, g->client);
 }
 
-/* Submit `t` in block `idx` of `lane`, which the caller owns exclusively
- * (for example its thread index, < depth): no pool traffic, the fastest
- * path. The caller must not reuse `idx` before the wait returned. */
+/* Submit `t` in block `idx` of this client's slice of `lane` (idx <
+ * blk_count: the client's blocks per lane), which the caller owns
+ * exclusively (for example its thread index): no pool traffic, the fastest
+ * path. The caller must not reuse `idx` before the wait returned, nor use it
+ * while the pool (chi_gpu_make_copy_future) hands out blocks of the same
+ * lane. -EINVAL when idx is out of the slice. */
 CHI_INLINE int chi_gpu_make_copy_future_at(const chi_gpu_ctx *g, uint32_t lane, uint32_t idx,
 					   chi_task *t, chi_gpu_ser_fn ser, chi_gpu_future *f)
 {
 	lane %= g->nlanes;
-	if (idx >= g->depth)
+	if (idx >= g->blk_count)
 		return -CHI_EINVAL;
 	int rc;
 	uint32_t didx;
-	uint64_t off = chi_gpu_fill(g, lane, idx, t, ser, &didx, &rc);
+	uint64_t off = chi_gpu_fill(g, lane, g->blk_base + idx, t, ser, &didx, &rc);
 	if (!off)
 		return rc;
 	chi_gpu_publish(g, lane, (t->flags & CHI_TASK_BULK) ? 1u : 0u, off, 1);
 	f->shm = (chi_future_shm *)(g->base + off);
 	f->lane = lane;
-	f->index = idx | CHI_GPU_OWNED;
+	f->index = (g->blk_base + idx) | CHI_GPU_OWNED;
 	f->data_index = didx;
 	f->pad = 0;
 	return 0;
@@ -257,7 +264,7 @@ CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi
 {
 	lane %= g->nlanes;
 	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
-	if (wire > CHI_COPY_SPACE && (wire > g->data_size || !g->ndata))
+	if (wire > CHI_COPY_SPACE && (wire > g->data_size || !g->data_count))
 		return -CHI_EMSGSIZE;
 	uint32_t idx;
 	int rc = chi_gpu_pool_try_take(&g->pools[lane], &idx);
@@ -280,8 +287,8 @@ CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi
 
 #ifdef __CUDACC__
 /* Warp batch: all 32 threads of a full warp call this together, each with
- * its own task; thread i uses block base + i of `lane` (caller-owned, base +
- * 31 < depth). Each thread fences its own block, the warp syncs, and one
+ * its own task; thread i uses block base + i of this client's slice of
+ * `lane` (caller-owned, base + 31 < blk_count). Each thread fences its own block, the warp syncs, and one
  * leader publishes one lane entry carrying 32 blocks. Tasks must fit the
  * copy space (-EMSGSIZE otherwise, for the whole warp). */
 __device__ static inline int chi_gpu_make_copy_future_warp(const chi_gpu_ctx *g, uint32_t lane,
@@ -291,12 +298,12 @@ __device__ static inline int chi_gpu_make_copy_future_warp(const chi_gpu_ctx *g,
 	uint32_t me = threadIdx.x & 31u;
 	lane %= g->nlanes;
 	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
-	int bad = wire > CHI_COPY_SPACE || base + 31 >= g->depth;
+	int bad = wire > CHI_COPY_SPACE || base + 31 >= g->blk_count;
 	if (__any_sync(0xffffffffu, bad))
 		return -CHI_EMSGSIZE;
 	int rc;
 	uint32_t didx;
-	uint64_t off = chi_gpu_fill(g, lane, base + me, t, ser, &didx, &rc);
+	uint64_t off = chi_gpu_fill(g, lane, g->blk_base + base + me, t, ser, &didx, &rc);
 	/* this thread's block, before the leader's publish. (A __syncwarp
 	 * instead, relying on the cumulativity of the leader's release, was
 	 * measured too: no clear gain, so the explicit fence stays.) */
@@ -308,7 +315,7 @@ __device__ static inline int chi_gpu_make_copy_future_warp(const chi_gpu_ctx *g,
 	__syncwarp();
 	f->shm = (chi_future_shm *)(g->base + off);
 	f->lane = lane;
-	f->index = (base + me) | CHI_GPU_OWNED;
+	f->index = (g->blk_base + base + me) | CHI_GPU_OWNED;
 	f->data_index = CHI_GPU_NO_DATA;
 	f->pad = 0;
 	return 0;

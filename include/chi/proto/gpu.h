@@ -14,11 +14,30 @@
  * flavour). The claim counters live in device memory (cudaMalloc by the
  * runtime, exported with cudaIpcGetMemHandle in `counters_ipc`).
  *
+ * Slices (several GPU clients per GPU): each lane's future blocks are split
+ * into `nslices` equal slices of `blk_per_slice` consecutive indices (and its
+ * data blocks into slices of `data_per_slice`); slice k of every lane belongs
+ * to the client whose id is in slice_owner[k] (gpu.clients slices, default
+ * 4). Protocol of slice_owner[k]:
+ *   S1 attach:  CAS 0 -> client id (acq_rel); the client then builds its
+ *               pools over slice k only, so it never touches another
+ *               client's blocks;
+ *   S2 close:   the client stores id | CHI_GPU_SLICE_RELEASING, or 0 at once
+ *               when nothing of the slice is in any ring and no worker runs a
+ *               task (the drain check below);
+ *   S3 reaper:  for a RELEASING slice, or one whose owner is DEAD or CLOSED
+ *               (src/gpu/gpu_slices.c): once no slot is PUBLISHED with a
+ *               block of the slice or CLAIMED by the owner (its holes are
+ *               skipped by the workers once it is dead), it snapshots the
+ *               workers' task_seq; once each moved or is even, it stores 0.
+ *               A client table entry becomes FREE (its id reusable) only
+ *               after its slices are 0.
+ * GPU producers mark the slot they claim with their client id (P2), so the
+ * claimant of a hole is known as on CPU lanes.
+ *
  * Who frees blocks: the client that took them, after it read the result.
  * Per-client pool state (chi_gpu_pool) lives in memory of that client (device
- * memory on a GPU): the free rings of block indices. A GPU client owns the
- * whole arena of a GPU segment while attached (one GPU client per GPU
- * segment at a time: documented limit). */
+ * memory on a GPU): the free rings of block indices of its slice. */
 #ifndef CHI_PROTO_GPU_H
 #define CHI_PROTO_GPU_H
 
@@ -28,6 +47,8 @@
 #include "segment.h"
 
 #define CHI_GPU_DATA_BLOCK (64u * 1024u)
+#define CHI_GPU_MAX_SLICES 64u
+#define CHI_GPU_SLICE_RELEASING 0x80000000u
 
 typedef struct CHI_ALIGNAS(64) chi_gpu_dir {
 	uint32_t gpu_id;
@@ -42,11 +63,14 @@ typedef struct CHI_ALIGNAS(64) chi_gpu_dir {
 	uint64_t data_off;
 	uint64_t max_task_size;
 	uint32_t counters_in_host; /* simulation: claim counters are the lanes' tail words */
-	uint32_t attached;         /* 1 while a GPU client owns the arena */
+	uint32_t nslices;          /* GPU clients at once (gpu.clients, <= depth) */
 	uint8_t counters_ipc[64];  /* cudaIpcMemHandle_t of the claim counters */
 	int32_t numa_node;         /* node the segment is bound to, -1: none (docs/numa.md) */
 	char cpulist[64];          /* that node's CPUs as sysfs lists them ("" if none;
 				      truncated if longer) */
+	uint32_t blk_per_slice;    /* depth / nslices */
+	uint32_t data_per_slice;   /* ndata / nslices (0: tasks must fit the copy space) */
+	uint32_t slice_owner[CHI_GPU_MAX_SLICES]; /* S1-S3: client id, | RELEASING, or 0 */
 } chi_gpu_dir;
 
 /* Free ring of block indices (one per lane and kind), a bounded MPMC queue
@@ -91,7 +115,11 @@ typedef struct chi_gpu_ctx {
 	uint32_t cs_lane;
 	uint32_t cs_prio;
 	uint32_t poll_cap_ns; /* longest __nanosleep between a wait's polls (0: CHI_GPU_POLL_CAP_NS) */
-	uint32_t pad;
+	uint32_t slice;       /* this client's slice: */
+	uint32_t blk_base;    /*   its future blocks are blk_base .. + blk_count - 1 of each lane */
+	uint32_t blk_count;
+	uint32_t data_base;   /*   its data blocks data_base .. + data_count - 1 */
+	uint32_t data_count;
 } chi_gpu_ctx;
 
 #endif

@@ -136,7 +136,8 @@ CHI_INLINE uint32_t chi_ring_pop(const chi_ring_view *r, chi_offptr *first)
 		return 0;
 	*first = chi_ld_rlx_u64(&s->ptr); /* C2 */
 	chi_st_rel_u64(&s->ctl, chi_slot_ctl(lap + 1u, CHI_SLOT_EMPTY, 1, 0)); /* C3 */
-	chi_st_rlx_u64(r->head, h + 1); /* C4 */
+	chi_st_rel_u64(r->head, h + 1); /* C4: a reaper that sees it sees the consumer's
+					 * earlier task_seq store (src/runtime/reaper.c) */
 	return chi_slot_count(ctl);
 }
 

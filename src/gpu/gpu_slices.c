@@ -1,0 +1,101 @@
+/* src/gpu/gpu_slices.c: the GPU arena's slices (include/chi/proto/gpu.h,
+ * S1-S3): several GPU clients per GPU, each with its own share of every
+ * lane's future and data blocks, and the release of a slice whose client is
+ * gone or closed.
+ *
+ * A slice may be handed to the next client only when nothing can still
+ * write into it: no slot refers to one of its blocks (published, not yet
+ * popped) and no claimed-but-unpublished slot belongs to its owner (a hole:
+ * the workers skip it once the owner is dead), and then every worker has
+ * left what it was running (task_seq even or moved since a snapshot taken
+ * after that scan; a worker opens its bracket before it pops, so a worker
+ * that popped an entry of the slice before the scan is seen odd). */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "gpu/gpu.h"
+#include "runtime/runtime.h"
+
+int chi_gpu_slice_busy(const chi_gpu_dir *d, const uint8_t *base, uint32_t k, uint32_t id)
+{
+	const chi_slot *slots = (const chi_slot *)(const void *)(base + d->slots_off);
+	uint64_t lo = (uint64_t)k * d->blk_per_slice, hi = lo + d->blk_per_slice;
+	for (uint32_t l = 0; l < d->nlanes; l++)
+		for (uint32_t p = 0; p < CHI_NPRIO; p++) {
+			const chi_slot *r = slots + ((uint64_t)l * CHI_NPRIO + p) * d->depth;
+			for (uint32_t i = 0; i < d->depth; i++) {
+				uint64_t ctl = __atomic_load_n(&r[i].ctl, __ATOMIC_ACQUIRE);
+				uint32_t st = chi_slot_state(ctl);
+				if (st == CHI_SLOT_CLAIMED && chi_slot_client(ctl) == id)
+					return 1;
+				if (st != CHI_SLOT_PUBLISHED)
+					continue;
+				chi_offptr ptr = __atomic_load_n(&r[i].ptr, __ATOMIC_RELAXED);
+				if (__atomic_load_n(&r[i].ctl, __ATOMIC_ACQUIRE) != ctl)
+					return 1; /* moved under us: look again later */
+				uint64_t off = chi_offptr_off(ptr);
+				if (off < d->blocks_off)
+					continue; /* not a future block: nothing of ours */
+				uint64_t b = (off - d->blocks_off) / CHI_FUTURE_BLOCK;
+				if (b / d->depth == l && b % d->depth >= lo && b % d->depth < hi)
+					return 1;
+			}
+		}
+	return 0;
+}
+
+static int owner_live(chi_runtime *rt, uint32_t id)
+{
+	if (!id || id > rt->dir->max_clients)
+		return 0;
+	const chi_client_shm *tab =
+		(const chi_client_shm *)((char *)rt->main.base + rt->dir->clients_off);
+	return __atomic_load_n(&tab[id - 1].state, __ATOMIC_ACQUIRE) == CHI_CLIENT_LIVE;
+}
+
+void chi_gpu_slices_tick(chi_runtime *rt)
+{
+	chi_gpu_state *st = rt->gpu;
+	const chi_worker_shm *ws =
+		(const chi_worker_shm *)((char *)rt->main.base + rt->dir->workers_off);
+	uint32_t nw = rt->dir->nworkers;
+	for (uint32_t g = 0; st && g < st->n; g++) {
+		chi_gpu_seg *gs = &st->segs[g];
+		chi_gpu_dir *d = gs->dir;
+		for (uint32_t k = 0; k < d->nslices; k++) {
+			uint32_t o = __atomic_load_n(&d->slice_owner[k], __ATOMIC_ACQUIRE);
+			uint32_t id = o & ~CHI_GPU_SLICE_RELEASING;
+			if (!o || (!(o & CHI_GPU_SLICE_RELEASING) && owner_live(rt, id))) {
+				gs->reap_pending[k] = 0;
+				continue;
+			}
+			uint64_t *seqs = gs->reap_seqs + (size_t)k * nw;
+			if (!gs->reap_pending[k]) {
+				if (chi_gpu_slice_busy(d, gs->seg.base, k, id))
+					continue;
+				chi_workers_seq_snapshot(ws, nw, seqs);
+				gs->reap_pending[k] = 1;
+				continue;
+			}
+			if (!chi_workers_seq_moved(ws, nw, seqs))
+				continue;
+			gs->reap_pending[k] = 0;
+			if (__atomic_compare_exchange_n(&d->slice_owner[k], &o, 0, 0, __ATOMIC_ACQ_REL,
+							__ATOMIC_RELAXED))
+				__atomic_fetch_add(&rt->dir->gpu_slices_reclaimed, 1, __ATOMIC_RELAXED);
+		}
+	}
+}
+
+int chi_gpu_slices_held(chi_runtime *rt, uint32_t id)
+{
+	chi_gpu_state *st = rt->gpu;
+	for (uint32_t g = 0; st && g < st->n; g++) {
+		const chi_gpu_dir *d = st->segs[g].dir;
+		for (uint32_t k = 0; k < d->nslices; k++)
+			if ((__atomic_load_n(&d->slice_owner[k], __ATOMIC_ACQUIRE) &
+			     ~CHI_GPU_SLICE_RELEASING) == id)
+				return 1;
+	}
+	return 0;
+}
