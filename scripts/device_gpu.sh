@@ -14,9 +14,12 @@ step() { echo; echo "=== $*"; }
 step "machine"; nvidia-smi -L; nproc; uname -r
 step "test_gpu_e2e (label gpu, CHI_REQUIRE_GPU=1)"; timeout 300 "$dir/test_gpu_e2e"; echo "exit $?"
 step "test_gpu_protocol (simulated GPUs, CPU threads)"; timeout 300 "$dir/test_gpu_protocol" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
+step "test_gpu_slices (simulated GPUs, several clients)"; timeout 300 "$dir/test_gpu_slices" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "chi start with GPU queues"; export CHI_RUNTIME_NAME=dev$$
 timeout 60 "$dir/chi" start; timeout 30 "$dir/chi" status; timeout 60 "$dir/chi" stop
 cat /tmp/chi.$(id -u).$CHI_RUNTIME_NAME.log; unset CHI_RUNTIME_NAME
+step "chi demo (GPU path)"; timeout 200 "$dir/chi" demo 2>&1 | tail -8; echo "exit ${PIPESTATUS[0]}"
+step "chi-bench drain (worker cost per GPU-lane task)"; timeout 100 "$dir/chi-bench" drain 2>/dev/null; echo "exit $?"
 step "chi-bench gpu (table)"; timeout 400 "$dir/chi-bench" gpu; echo "exit $?"
 step "chi-bench gpu --json"; timeout 400 "$dir/chi-bench" gpu --json > "$out/gpu.json"; echo "exit $?"; cat "$out/gpu.json"
 } 2>&1 | tee "$out/log"

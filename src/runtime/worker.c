@@ -70,12 +70,24 @@ static inline void prefetch_ahead(const chi_lane_ref *lr, const chi_ring_view *v
 	__builtin_prefetch(lr->base + off + 64, 0);
 }
 
+static int any_ready(chi_worker *w)
+{
+	for (uint32_t i = 0; i < w->nlanes; i++)
+		if (chi_lane_ready(w->lanes[i].v))
+			return 1;
+	return 0;
+}
+
 uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 {
 	uint32_t ran = 0;
 	uint32_t bulk_every = w->rt->cfg.bulk_every;
 	/* the bracket opens before the first pop: a reaper that saw a popped
-	 * entry's slot empty then sees this worker's task_seq odd (reaper.c) */
+	 * entry's slot empty then sees this worker's task_seq odd (reaper.c).
+	 * Looking first is free of that race (it changes no slot), and keeps
+	 * idle polls at one read per ring. */
+	if (!any_ready(w))
+		return 0;
 	chi_run_state st;
 	chi_worker_seq_open(w);
 	chi_run_state_init(&st);
@@ -181,13 +193,6 @@ static void check_holes(chi_worker *w, uint64_t now)
 	}
 }
 
-static int any_ready(chi_worker *w)
-{
-	for (uint32_t i = 0; i < w->nlanes; i++)
-		if (chi_lane_ready(w->lanes[i].v))
-			return 1;
-	return 0;
-}
 
 static void *worker_main(void *arg)
 {
