@@ -6,7 +6,9 @@
  *     block a client's pool hands out lies in its own slice;
  *   - a client closed with a task still running keeps its slice (-EBUSY for
  *     the next) until the task completed, then the reaper returns it;
- *   - a slice's pool admits exactly its share of blocks (-EAGAIN after). */
+ *   - a slice's pool admits exactly its share of blocks (-EAGAIN after);
+ *   - a submit whose serializer fails after the claim leaves a filler entry
+ *     that the worker skips. */
 #include "test_util.h"
 
 #include <errno.h>
@@ -195,12 +197,46 @@ static void test_slice_admission(void **state)
 	chi_runtime_stop(rt);
 }
 
+/* A serializer that disagrees with in_size fails after the ticket was
+ * claimed: a filler entry takes the slot, the worker skips it, nothing is
+ * left waiting and the block goes back to the pool. */
+static void test_serializer_error_filler(void **state)
+{
+	(void)state;
+	chi_runtime *rt = start(1);
+	chi_client *c = chi_runtime_client(rt);
+	chi_gpu_client *gc;
+	assert_int_equal(chi_gpu_client_open(c, 0, &gc), 0);
+	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
+	uint64_t popped0 = rt->lane_refs[rt->nlane_refs - 2].shm->popped;
+	for (int i = 0; i < 200; i++) { /* more than the ring: fillers must drain */
+		chi_test_double_plus_task bad;
+		chi_gpu_future f;
+		chi_test_double_plus_init(&bad, CHI_POOL_TEST, 1, 0);
+		bad.hdr.in_size += 8; /* the serializer writes 16 bytes, not 24 */
+		assert_int_equal(chi_gpu_make_copy_future(x, 0, &bad.hdr, chi_test_double_plus_ser_in, &f),
+				 -EINVAL);
+	}
+	chi_test_double_plus_task t;
+	chi_gpu_future f;
+	chi_test_double_plus_init(&t, CHI_POOL_TEST, 20, 0);
+	assert_int_equal(chi_gpu_make_copy_future(x, 0, &t.hdr, chi_test_double_plus_ser_in, &f), 0);
+	assert_int_equal(chi_gpu_future_wait(x, &f, &t.hdr, chi_test_double_plus_de_out, 5000000000ull),
+			 40);
+	/* lane 0 of the GPU popped the 200 fillers and the task, ran one */
+	assert_int_equal(rt->lane_refs[rt->nlane_refs - 2].shm->popped - popped0, 201);
+	assert_int_equal(rt->lane_refs[rt->nlane_refs - 2].shm->completed, 1);
+	chi_gpu_client_close(gc);
+	chi_runtime_stop(rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_three_clients),
 		cmocka_unit_test(test_close_with_task_running),
 		cmocka_unit_test(test_slice_admission),
+		cmocka_unit_test(test_serializer_error_filler),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

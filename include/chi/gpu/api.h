@@ -209,23 +209,63 @@ CHI_INLINE uint64_t chi_gpu_fill(const chi_gpu_ctx *g, uint32_t lane, uint32_t i
 	return off;
 }
 
+/* The ring (lane, prio) as a GPU producer sees it. */
+CHI_INLINE void chi_gpu_ring(const chi_gpu_ctx *g, uint32_t lane, uint32_t prio, chi_ring_view *v)
+{
+	uint64_t r = (uint64_t)lane * CHI_NPRIO + prio;
+	v->slots = (chi_slot *)(g->base + g->slots_off) + r * g->depth;
+	v->tail = &g->counters[(uint64_t)lane * g->cs_lane + prio * g->cs_prio];
+	v->head = (uint64_t *)0;
+	v->mask = g->depth - 1;
+	v->shift = g->shift;
+}
+
+/* P2-P4 for a claimed ticket: `count` consecutive blocks from `off`. An
+ * entry with off 0 carries no block: a filler for a submit that failed
+ * after its claim (the worker skips it). */
+CHI_INLINE void chi_gpu_publish_ticket(const chi_gpu_ctx *g, const chi_ring_view *v,
+				       uint64_t ticket, uint64_t off, uint32_t count)
+{
+	/* P2: mark the claim with this client's id (one posted write; the
+	 * publish to the same word follows it), so a hole left by a client
+	 * that dies here is attributed to it */
+	chi_ring_mark(v, ticket, g->client);
+	chi_ring_publish(v, ticket, chi_offptr_make(g->seg_id, off), count, g->client);
+}
+
 /* P1-P4 for `count` consecutive blocks starting at `off`, GPU flavour. */
 CHI_INLINE void chi_gpu_publish(const chi_gpu_ctx *g, uint32_t lane, uint32_t prio, uint64_t off,
 				uint32_t count)
 {
-	uint64_t r = (uint64_t)lane * CHI_NPRIO + prio;
 	chi_ring_view v;
-	v.slots = (chi_slot *)(g->base + g->slots_off) + r * g->depth;
-	v.tail = &g->counters[(uint64_t)lane * g->cs_lane + prio * g->cs_prio];
-	v.head = (uint64_t *)0;
-	v.mask = g->depth - 1;
-	v.shift = g->shift;
-	uint64_t ticket = chi_ring_claim(&v);
-	/* P2: mark the claim with this client's id (one posted write; the
-	 * publish to the same word follows it), so a hole left by a client
-	 * that dies here is attributed to it */
-	chi_ring_mark(&v, ticket, g->client);
-	chi_ring_publish(&v, ticket, chi_offptr_make(g->seg_id, off), count, g->client);
+	chi_gpu_ring(g, lane, prio, &v);
+	chi_gpu_publish_ticket(g, &v, chi_ring_claim(&v), off, count);
+}
+
+/* Fill block idx and publish it on `lane`. A task that fits the copy space
+ * claims its ticket first: the claim is an atomic on device memory, and its
+ * latency then overlaps the serialization and the block's stores instead of
+ * adding to them (the only failure after that claim is the serializer's,
+ * answered with a filler entry). A larger task takes its data block first,
+ * which can fail (-EAGAIN) with nothing claimed. Returns the block's offset
+ * or 0 (*rc). */
+CHI_INLINE uint64_t chi_gpu_fill_publish(const chi_gpu_ctx *g, uint32_t lane, uint32_t idx,
+					 chi_task *t, chi_gpu_ser_fn ser, uint32_t *didx, int *rc)
+{
+	chi_ring_view v;
+	chi_gpu_ring(g, lane, (t->flags & CHI_TASK_BULK) ? 1u : 0u, &v);
+	int small = chi_task_wire_size(t->in_size, t->out_size) <= CHI_COPY_SPACE;
+	uint64_t ticket = small ? chi_ring_claim(&v) : 0;
+	uint64_t off = chi_gpu_fill(g, lane, idx, t, ser, didx, rc);
+	if (!off) {
+		if (small)
+			chi_gpu_publish_ticket(g, &v, ticket, 0, 1);
+		return 0;
+	}
+	if (!small)
+		ticket = chi_ring_claim(&v);
+	chi_gpu_publish_ticket(g, &v, ticket, off, 1);
+	return off;
 }
 
 /* Submit `t` in block `idx` of this client's slice of `lane` (idx <
@@ -240,12 +280,14 @@ CHI_INLINE int chi_gpu_make_copy_future_at(const chi_gpu_ctx *g, uint32_t lane, 
 	lane %= g->nlanes;
 	if (idx >= g->blk_count)
 		return -CHI_EINVAL;
+	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
+	if (wire > CHI_COPY_SPACE && (wire > g->data_size || !g->data_count))
+		return -CHI_EMSGSIZE;
 	int rc;
 	uint32_t didx;
-	uint64_t off = chi_gpu_fill(g, lane, g->blk_base + idx, t, ser, &didx, &rc);
+	uint64_t off = chi_gpu_fill_publish(g, lane, g->blk_base + idx, t, ser, &didx, &rc);
 	if (!off)
 		return rc;
-	chi_gpu_publish(g, lane, (t->flags & CHI_TASK_BULK) ? 1u : 0u, off, 1);
 	f->shm = (chi_future_shm *)(g->base + off);
 	f->lane = lane;
 	f->index = (g->blk_base + idx) | CHI_GPU_OWNED;
@@ -271,12 +313,11 @@ CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi
 	if (rc)
 		return rc; /* every block of the lane is in flight: wait on some first */
 	uint32_t didx;
-	uint64_t off = chi_gpu_fill(g, lane, idx, t, ser, &didx, &rc);
+	uint64_t off = chi_gpu_fill_publish(g, lane, idx, t, ser, &didx, &rc);
 	if (!off) {
 		chi_gpu_pool_give(&g->pools[lane], idx);
 		return rc;
 	}
-	chi_gpu_publish(g, lane, (t->flags & CHI_TASK_BULK) ? 1u : 0u, off, 1);
 	f->shm = (chi_future_shm *)(g->base + off);
 	f->lane = lane;
 	f->index = idx;
