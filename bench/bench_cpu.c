@@ -338,16 +338,8 @@ int chi_bench_cpu(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "--json")) {
-			o.json = 1;
-		} else if (!strcmp(a, "--quick")) {
-			o.quick = 1;
-		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
-			o.verbose = 1;
-		} else if (!strcmp(a, "--entries") && i + 1 < argc) {
-			filter = argv[++i];
-		} else if (!strncmp(a, "--entries=", 10)) {
-			filter = a + 10;
+		if (chi_bench_common_arg(argc, argv, &i, &o, &filter)) {
+			continue;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			cpu_usage(stdout, e, n);
 			return 0;

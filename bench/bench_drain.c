@@ -247,18 +247,11 @@ int chi_bench_drain(int argc, char **argv)
 {
 	chi_bench_opts o = {0, 0, 0};
 	const char *filter = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			o.json = 1;
-		else if (!strcmp(argv[i], "--quick"))
-			o.quick = 1;
-		else if (!strcmp(argv[i], "--entries") && i + 1 < argc)
-			filter = argv[++i];
-		else {
+	for (int i = 1; i < argc; i++)
+		if (!chi_bench_common_arg(argc, argv, &i, &o, &filter)) {
 			fprintf(stderr, "usage: chi-bench drain [--json] [--quick] [--entries a,b]\n");
 			return 2;
 		}
-	}
 	const chi_bench_entry *e[3] = {&entries[0], &entries[1], &entries[2]};
 	char device[512];
 	chi_bench_cpu_device(device, sizeof(device));

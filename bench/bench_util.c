@@ -226,6 +226,24 @@ void chi_bench_log(const chi_bench_opts *o, const char *fmt, ...)
 	fflush(stderr);
 }
 
+int chi_bench_common_arg(int argc, char **argv, int *i, chi_bench_opts *o, const char **filter)
+{
+	const char *a = argv[*i];
+	if (!strcmp(a, "--json"))
+		o->json = 1;
+	else if (!strcmp(a, "--quick"))
+		o->quick = 1;
+	else if (!strcmp(a, "--verbose") || !strcmp(a, "-v"))
+		o->verbose = 1;
+	else if (!strcmp(a, "--entries") && *i + 1 < argc)
+		*filter = argv[++*i];
+	else if (!strncmp(a, "--entries=", 10))
+		*filter = a + 10;
+	else
+		return 0;
+	return 1;
+}
+
 const char *chi_bench_self(void)
 {
 	static char path[4096];

@@ -104,6 +104,10 @@ int chi_bench_child(int argc, char **argv);
 /* Path to this executable, for posix_spawn of helper processes. */
 const char *chi_bench_self(void);
 
+/* Options every chi-bench command takes (--json, --quick, --verbose,
+ * --entries a,b): 1 if argv[*i] was one (*i moves past its value), else 0. */
+int chi_bench_common_arg(int argc, char **argv, int *i, chi_bench_opts *o, const char **filter);
+
 /* stderr progress unless --json (then only with verbose) */
 void chi_bench_log(const chi_bench_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -381,13 +381,7 @@ static void test_killed_gpu_client_hole(void **state)
 	/* the dead client's slice comes back (reaper, S3) */
 	chi_client *c = chi_runtime_client(rt);
 	chi_gpu_client *gc = NULL;
-	int rc = -EBUSY;
-	for (int i = 0; i < 500 && rc == -EBUSY; i++) {
-		rc = chi_gpu_client_open(c, 0, &gc);
-		if (rc == -EBUSY)
-			usleep(10 * 1000);
-	}
-	assert_int_equal(rc, 0);
+	assert_int_equal(test_gpu_open_within(c, 0, &gc, 5000), 0);
 	assert_int_equal(rt->dir->gpu_slices_reclaimed, 1);
 	assert_int_equal(chi_gpu_client_ctx(gc)->blk_count, x.depth);
 	chi_test_double_plus_init(&t, CHI_POOL_TEST, 5, 0);

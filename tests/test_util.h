@@ -2,6 +2,7 @@
 #ifndef CHI_TESTS_UTIL_H
 #define CHI_TESTS_UTIL_H
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,6 +42,18 @@ static inline chi_runtime *test_start(uint32_t workers, uint32_t lanes, uint32_t
 	assert_int_equal(rc, 0);
 	assert_non_null(rt);
 	return rt;
+}
+
+/* chi_gpu_client_open, retried every 10 ms while -EBUSY (a slice being
+ * released) for at most `ms`; returns the last result. */
+static inline int test_gpu_open_within(chi_client *c, uint32_t gpu, chi_gpu_client **gc, int ms)
+{
+	int rc = chi_gpu_client_open(c, gpu, gc);
+	for (int i = 0; i < ms / 10 && rc == -EBUSY; i++) {
+		usleep(10 * 1000);
+		rc = chi_gpu_client_open(c, gpu, gc);
+	}
+	return rc;
 }
 
 /* Remove every CHI_* variable, so the caller's environment cannot change

@@ -606,13 +606,7 @@ extern "C" int chi_bench_gpu(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--numa"))
 			numa = 1;
-		else if (!strcmp(argv[i], "--json"))
-			o.json = 1;
-		else if (!strcmp(argv[i], "--quick"))
-			o.quick = 1;
-		else if (!strcmp(argv[i], "--entries") && i + 1 < argc)
-			filter = argv[++i];
-		else {
+		else if (!chi_bench_common_arg(argc, argv, &i, &o, &filter)) {
 			fprintf(stderr, "usage: chi-bench gpu [--json] [--quick] [--entries a,b] [--numa]\n");
 			return 2;
 		}

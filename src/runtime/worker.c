@@ -116,8 +116,7 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 			uint64_t off0 = chi_offptr_off(first);
 			if (chi_offptr_seg(first) != lr->seg_id || off0 < CHI_FUTURE_BLOCK ||
 			    (off0 & 15) || off0 + (uint64_t)n * CHI_FUTURE_BLOCK > lr->size) {
-				ran++; /* a filler (off 0: a GPU submit that failed after
-					* its claim) or a corrupt entry: nothing to complete */
+				ran++; /* a corrupt entry: nothing to complete */
 				continue;
 			}
 			uint8_t *b = (uint8_t *)lr->base + off0;

@@ -220,9 +220,7 @@ CHI_INLINE void chi_gpu_ring(const chi_gpu_ctx *g, uint32_t lane, uint32_t prio,
 	v->shift = g->shift;
 }
 
-/* P2-P4 for a claimed ticket: `count` consecutive blocks from `off`. An
- * entry with off 0 carries no block: a filler for a submit that failed
- * after its claim (the worker skips it). */
+/* P2-P4 for a claimed ticket: `count` consecutive blocks from `off`. */
 CHI_INLINE void chi_gpu_publish_ticket(const chi_gpu_ctx *g, const chi_ring_view *v,
 				       uint64_t ticket, uint64_t off, uint32_t count)
 {
@@ -242,29 +240,17 @@ CHI_INLINE void chi_gpu_publish(const chi_gpu_ctx *g, uint32_t lane, uint32_t pr
 	chi_gpu_publish_ticket(g, &v, chi_ring_claim(&v), off, count);
 }
 
-/* Fill block idx and publish it on `lane`. A task that fits the copy space
- * claims its ticket first: the claim is an atomic on device memory, and its
- * latency then overlaps the serialization and the block's stores instead of
- * adding to them (the only failure after that claim is the serializer's,
- * answered with a filler entry). A larger task takes its data block first,
- * which can fail (-EAGAIN) with nothing claimed. Returns the block's offset
- * or 0 (*rc). */
+/* Fill block idx and publish it on `lane` (the claim after the fill: a
+ * ticket, once claimed, must be published, and the fill can still fail).
+ * Claiming first, to overlap the device atomic with the stores, measured no
+ * faster on an H100 (2.62-2.82 us round trip against 2.66-2.94). Returns the
+ * block's offset or 0 (*rc). */
 CHI_INLINE uint64_t chi_gpu_fill_publish(const chi_gpu_ctx *g, uint32_t lane, uint32_t idx,
 					 chi_task *t, chi_gpu_ser_fn ser, uint32_t *didx, int *rc)
 {
-	chi_ring_view v;
-	chi_gpu_ring(g, lane, (t->flags & CHI_TASK_BULK) ? 1u : 0u, &v);
-	int small = chi_task_wire_size(t->in_size, t->out_size) <= CHI_COPY_SPACE;
-	uint64_t ticket = small ? chi_ring_claim(&v) : 0;
 	uint64_t off = chi_gpu_fill(g, lane, idx, t, ser, didx, rc);
-	if (!off) {
-		if (small)
-			chi_gpu_publish_ticket(g, &v, ticket, 0, 1);
-		return 0;
-	}
-	if (!small)
-		ticket = chi_ring_claim(&v);
-	chi_gpu_publish_ticket(g, &v, ticket, off, 1);
+	if (off)
+		chi_gpu_publish(g, lane, (t->flags & CHI_TASK_BULK) ? 1u : 0u, off, 1);
 	return off;
 }
 
