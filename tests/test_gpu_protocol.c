@@ -382,7 +382,7 @@ static void test_killed_gpu_client_hole(void **state)
 	chi_client *c = chi_runtime_client(rt);
 	chi_gpu_client *gc = NULL;
 	assert_int_equal(test_gpu_open_within(c, 0, &gc, 5000), 0);
-	assert_int_equal(rt->dir->gpu_slices_reclaimed, 1);
+	assert_int_equal(__atomic_load_n(&rt->dir->gpu_slices_reclaimed, __ATOMIC_ACQUIRE), 1);
 	assert_int_equal(chi_gpu_client_ctx(gc)->blk_count, x.depth);
 	chi_test_double_plus_init(&t, CHI_POOL_TEST, 5, 0);
 	assert_int_equal(chi_gpu_make_copy_future(chi_gpu_client_ctx(gc), 0, &t.hdr,

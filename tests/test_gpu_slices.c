@@ -141,7 +141,7 @@ static void test_close_with_task_running(void **state)
 	assert_int_equal(test_gpu_open_within(c, 0, &gc, 3000), 0);
 	/* not before the 300 ms task finished */
 	assert_true(now_ns() - t0 >= 250ull * 1000 * 1000);
-	assert_int_equal(rt->dir->gpu_slices_reclaimed, 1);
+	assert_int_equal(__atomic_load_n(&rt->dir->gpu_slices_reclaimed, __ATOMIC_ACQUIRE), 1);
 	chi_gpu_client_close(gc);
 	chi_runtime_stop(rt);
 }
@@ -201,7 +201,8 @@ static void test_serializer_error(void **state)
 	chi_gpu_client *gc;
 	assert_int_equal(chi_gpu_client_open(c, 0, &gc), 0);
 	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
-	uint64_t popped0 = rt->lane_refs[rt->nlane_refs - 2].shm->popped;
+	chi_lane_shm *l0 = rt->lane_refs[rt->nlane_refs - 2].shm; /* GPU lane 0 */
+	uint64_t popped0 = __atomic_load_n(&l0->popped, __ATOMIC_ACQUIRE);
 	for (int i = 0; i < 200; i++) { /* more than the slice's blocks */
 		chi_test_double_plus_task bad;
 		chi_gpu_future f;
@@ -217,8 +218,8 @@ static void test_serializer_error(void **state)
 	assert_int_equal(chi_gpu_future_wait(x, &f, &t.hdr, chi_test_double_plus_de_out, 5000000000ull),
 			 40);
 	/* lane 0 of the GPU saw the one task only */
-	assert_int_equal(rt->lane_refs[rt->nlane_refs - 2].shm->popped - popped0, 1);
-	assert_int_equal(rt->lane_refs[rt->nlane_refs - 2].shm->completed, 1);
+	assert_int_equal(__atomic_load_n(&l0->popped, __ATOMIC_ACQUIRE) - popped0, 1);
+	assert_int_equal(__atomic_load_n(&l0->completed, __ATOMIC_ACQUIRE), 1);
 	chi_gpu_client_close(gc);
 	chi_runtime_stop(rt);
 }

@@ -80,9 +80,10 @@ void chi_gpu_slices_tick(chi_runtime *rt)
 			if (!chi_workers_seq_moved(ws, nw, seqs))
 				continue;
 			gs->reap_pending[k] = 0;
-			if (__atomic_compare_exchange_n(&d->slice_owner[k], &o, 0, 0, __ATOMIC_ACQ_REL,
-							__ATOMIC_RELAXED))
-				__atomic_fetch_add(&rt->dir->gpu_slices_reclaimed, 1, __ATOMIC_RELAXED);
+			/* counted first, so a client that takes the slice sees it
+			 * counted; nobody else writes a gone owner's word */
+			__atomic_fetch_add(&rt->dir->gpu_slices_reclaimed, 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&d->slice_owner[k], 0, __ATOMIC_RELEASE);
 		}
 	}
 }

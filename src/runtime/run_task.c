@@ -8,8 +8,9 @@
  *     of chi_worker_process_new_tasks (chi_run_state). Safe because that
  *     call runs inside one task_seq bracket (pool.c, PD2): a pool looked up
  *     live here cannot be destroyed before the bracket closes;
- *   - per-worker counters are summed in chi_run_state and stored once per
- *     call, the lane's once per entry;
+ *   - counters are summed over an entry and stored once, before its last
+ *     completion (a waiter that then reads them sees its task counted; in a
+ *     warp batch the earlier tasks' counts land with the last one);
  *   - the header is read from the block once, and the helpers are inlined
  *     (valgrind --tool=callgrind on chi-bench drain: 285 instructions per
  *     single-task entry and 161 per warp-batch task before, 203 and 158
@@ -132,8 +133,13 @@ void chi_run_state_flush(chi_worker *w, chi_run_state *st)
 	st->tasks = 0;
 }
 
+/* Run one block's task and complete it. seq: the lane's completion count at
+ * this task. last: the entry's last task; then the lane's counters (`done`
+ * completions, `*errors` new errors) and the run state's are stored before
+ * the completion, so whoever waits on it sees them counted. */
 static inline __attribute__((always_inline)) int64_t
-process_one(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f, uint64_t seq, chi_run_state *st)
+process_one(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f, uint64_t seq, chi_run_state *st,
+	    int last, uint64_t done, uint32_t *errors)
 {
 	chi_lane_shm *l = lane->shm;
 	chi_pm_cache *c = &st->c;
@@ -162,6 +168,13 @@ process_one(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f, uint64_t seq, 
 	run->count++;
 	run->errors += r < 0;
 	st->tasks++;
+	*errors += r < 0;
+	if (last) {
+		if (*errors)
+			ctr_add(&l->errors, *errors);
+		__atomic_store_n(&l->completed, done, __ATOMIC_RELAXED); /* single writer */
+		chi_run_state_flush(w, st);
+	}
 	if (lane->gpu)
 		chi_future_complete_nowake(f, flags, r);
 	else
@@ -176,7 +189,8 @@ process_one(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f, uint64_t seq, 
 int64_t chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f,
 				    uint64_t seq, chi_run_state *st)
 {
-	return process_one(w, lane, f, seq, st);
+	uint32_t errors = 0;
+	return process_one(w, lane, f, seq, st, 1, seq + 1, &errors);
 }
 
 void chi_worker_run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
@@ -195,9 +209,6 @@ void chi_worker_run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_
 			__builtin_prefetch(b + (k + PF_INNER) * CHI_FUTURE_BLOCK + 64, 0);
 		}
 		chi_future_shm *f = (chi_future_shm *)(void *)(b + (uint64_t)k * CHI_FUTURE_BLOCK);
-		errors += process_one(w, lane, f, done + k, st) < 0;
+		process_one(w, lane, f, done + k, st, k + 1 == n, done + n, &errors);
 	}
-	if (errors)
-		ctr_add(&l->errors, errors);
-	__atomic_store_n(&l->completed, done + n, __ATOMIC_RELAXED); /* single writer */
 }

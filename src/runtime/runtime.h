@@ -94,7 +94,7 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget);
 /* State of one run of tasks inside a task_seq bracket (run_task.c): the
  * (pool, method) lookup cached while ids repeat (safe inside the bracket:
  * a pool seen live cannot be destroyed before it closes), per-worker
- * counters summed until chi_run_state_flush, and the decode scratch. */
+ * counters summed over an entry (chi_run_state_flush), the decode scratch. */
 typedef struct chi_pm_cache {
 	uint32_t pool, method; /* ids of the last lookup */
 	struct chi_pool *p;    /* NULL: not looked up, or the lookup failed */
