@@ -243,7 +243,7 @@ CHI_INLINE void chi_gpu_publish(const chi_gpu_ctx *g, uint32_t lane, uint32_t pr
 /* Fill block idx and publish it on `lane` (the claim after the fill: a
  * ticket, once claimed, must be published, and the fill can still fail).
  * Claiming first, to overlap the device atomic with the stores, measured no
- * faster on an H100 (2.62-2.82 us round trip against 2.66-2.94). Returns the
+ * faster on an H100 (2.69-2.78 us round trip against 2.66-2.94). Returns the
  * block's offset or 0 (*rc). */
 CHI_INLINE uint64_t chi_gpu_fill_publish(const chi_gpu_ctx *g, uint32_t lane, uint32_t idx,
 					 chi_task *t, chi_gpu_ser_fn ser, uint32_t *didx, int *rc)
