@@ -17,7 +17,6 @@
 // Times on the GPU come from %globaltimer; throughput from CUDA events.
 #include <cuda_runtime.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@ extern "C" {
 #include "chi/chi.h"
 #include "chi/modules/test.h"
 #include "gpu/anchors.h"
+#include "gpu/backlog.h"
 }
 #include "chi/gpu/api.h"
 
@@ -283,58 +283,6 @@ static int e_rt_warp(const chi_bench_opts *o, chi_bench_result *r)
 	return rc;
 }
 
-/* CHI_BENCH_DIAG=1: a host thread samples each lane's backlog (slots
- * published and not yet popped) while the timed kernel runs: a backlog near
- * the thread count means the worker is the limit, near zero the GPU side. */
-typedef struct backlog_sampler {
-	pthread_t th;
-	const chi_slot *slots;
-	uint32_t depth, lanes, stop, samples;
-	uint64_t sum, max;
-} backlog_sampler;
-
-static void *backlog_main(void *arg)
-{
-	backlog_sampler *b = (backlog_sampler *)arg;
-	while (!__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
-		uint64_t n = 0;
-		for (uint32_t l = 0; l < b->lanes; l++) {
-			const chi_slot *r = b->slots + (uint64_t)l * CHI_NPRIO * b->depth;
-			for (uint32_t i = 0; i < b->depth; i++)
-				n += chi_slot_state(__atomic_load_n(&r[i].ctl, __ATOMIC_RELAXED)) ==
-				     CHI_SLOT_PUBLISHED;
-		}
-		b->sum += n;
-		b->max = n > b->max ? n : b->max;
-		b->samples++;
-		usleep(200);
-	}
-	return NULL;
-}
-
-static void backlog_start(backlog_sampler *b, const grt *g, uint32_t lanes)
-{
-	memset(b, 0, sizeof(*b));
-	cudaPointerAttributes at;
-	if (cudaPointerGetAttributes(&at, g->ctx.base) != cudaSuccess || !at.hostPointer)
-		return;
-	b->slots = (const chi_slot *)((const uint8_t *)at.hostPointer + g->ctx.slots_off);
-	b->depth = g->ctx.depth;
-	b->lanes = lanes;
-	if (pthread_create(&b->th, NULL, backlog_main, b))
-		b->slots = NULL;
-}
-
-static void backlog_stop(backlog_sampler *b, const chi_bench_opts *o)
-{
-	if (!b->slots)
-		return;
-	__atomic_store_n(&b->stop, 1, __ATOMIC_RELEASE);
-	pthread_join(b->th, NULL);
-	chi_bench_log(o, "  diag: backlog over %u lanes: mean %.0f, max %llu (%u samples)\n",
-		      b->lanes, b->samples ? (double)b->sum / b->samples : 0.0,
-		      (unsigned long long)b->max, b->samples);
-}
 
 #define TP_RUNS 3
 
@@ -371,13 +319,13 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	for (uint32_t k = 0; k < nruns; k++) {
 		int diag = getenv("CHI_BENCH_DIAG") && k == 0;
 		unsigned long long *acc = NULL;
-		backlog_sampler bs;
+		chi_backlog_sampler bs;
 		if (diag && !warp) {
 			CUDA_TRY(cudaMalloc(&acc, 16));
 			CUDA_TRY(cudaMemset(acc, 0, 16));
 		}
 		if (diag)
-			backlog_start(&bs, &g, lanes);
+			chi_backlog_start(&bs, &g.ctx, lanes);
 		CUDA_TRY(cudaEventRecord(a));
 		if (warp)
 			warp_batch_kernel<<<blocks, threads>>>(g.ctx, per, err);
@@ -387,7 +335,7 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 		CUDA_TRY(cudaEventSynchronize(b));
 		CUDA_TRY(cudaEventElapsedTime(&ms[k], a, b));
 		if (diag)
-			backlog_stop(&bs, o);
+			chi_backlog_stop(&bs, o);
 		if (acc) {
 			unsigned long long h[2];
 			CUDA_TRY(cudaMemcpy(h, acc, 16, cudaMemcpyDeviceToHost));
