@@ -15,8 +15,10 @@ step "machine"; nvidia-smi -L; nproc; uname -r
 step "test_gpu_e2e (label gpu, CHI_REQUIRE_GPU=1)"; timeout 300 "$dir/test_gpu_e2e"; echo "exit $?"
 step "test_gpu_protocol (simulated GPUs, CPU threads)"; timeout 300 "$dir/test_gpu_protocol" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "test_gpu_slices (simulated GPUs, several clients)"; timeout 300 "$dir/test_gpu_slices" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
-step "chi start with GPU queues"; export CHI_RUNTIME_NAME=dev$$
-timeout 60 "$dir/chi" start; timeout 30 "$dir/chi" status; timeout 60 "$dir/chi" stop
+step "example_gpu_client (embedded runtime)"; timeout 120 "$dir/example_gpu_client"; echo "exit $?"
+step "chi start with GPU queues, example_gpu_client against it"; export CHI_RUNTIME_NAME=dev$$
+timeout 60 "$dir/chi" start; timeout 120 "$dir/example_gpu_client" "$CHI_RUNTIME_NAME"; echo "exit $?"
+timeout 30 "$dir/chi" status; timeout 60 "$dir/chi" stop
 cat /tmp/chi.$(id -u).$CHI_RUNTIME_NAME.log; unset CHI_RUNTIME_NAME
 step "chi demo (GPU path)"; timeout 200 "$dir/chi" demo 2>&1 | tail -8; echo "exit ${PIPESTATUS[0]}"
 step "chi-bench drain (worker cost per GPU-lane task)"; timeout 100 "$dir/chi-bench" drain 2>/dev/null; echo "exit $?"
