@@ -66,7 +66,9 @@ static inline void prefetch_ahead(const chi_lane_ref *lr, const chi_ring_view *v
 	uint64_t off = chi_offptr_off(p);
 	if (chi_offptr_seg(p) != lr->seg_id || off + CHI_FUTURE_BLOCK > lr->size)
 		return;
-	__builtin_prefetch(lr->base + off, 1); /* header: the completion store */
+	/* header: the completion store (rw 1 is a plain read prefetch on
+	 * baseline x86-64; PREFETCHW through asm measured no different) */
+	__builtin_prefetch(lr->base + off, 1);
 	__builtin_prefetch(lr->base + off + 64, 0);
 }
 
