@@ -1,0 +1,111 @@
+/* tests/test_gpu_priority.c: a GPU lane's two priorities, with a simulated
+ * GPU (the CHI_HD submit code from a CPU thread). With the lane's worker
+ * held by a spinning task, latency (0) and bulk (CHI_TASK_BULK, 1) tasks pile
+ * up on the GPU lane; a user module records the order they run in. Each
+ * priority keeps its submission order, latency tasks run first, and a bulk
+ * task runs at least once every runtime.bulk_every tasks (the same rule as
+ * CPU lanes, tests/test_priority.c). */
+#include "test_util.h"
+
+#include <string.h>
+
+#include "chi/gpu/api.h"
+#include "chi/module.h"
+#include "chi/modules/test.h"
+#include "runtime/runtime.h"
+
+#define NLAT 48
+#define NBULK 12
+#define BULK_EVERY 4
+
+static uint32_t order[NLAT + NBULK];
+static uint32_t norder;
+
+static int64_t record(chi_ctx *ctx, chi_task *h)
+{
+	(void)ctx;
+	order[norder++] = (uint32_t)((chi_test_arg_task *)h)->arg;
+	return 0;
+}
+static const chi_method order_methods[] = {{"record", &chi_test_arg_codec, record}};
+static const chi_module order_module = {"gpu_order", 1, order_methods, NULL, NULL};
+
+static void test_gpu_lane_priorities(void **state)
+{
+	(void)state;
+	assert_int_equal(chi_module_register(&order_module), 0);
+	chi_gpu_simulate(1);
+	chi_config cfg;
+	test_config(&cfg, 2, 1, 128);
+	cfg.bulk_every = BULK_EVERY;
+	cfg.gpu_lanes = 1;
+	cfg.gpu_queue_depth = 128;
+	cfg.gpu_segment_size = 16u << 20;
+	cfg.gpu_clients = 1;
+	cfg.gpu_workers = CHI_GPU_WORKERS_DEDICATED;
+	cfg.npools = 3;
+	memset(&cfg.pools[2], 0, sizeof(cfg.pools[2]));
+	strcpy(cfg.pools[2].name, "order");
+	strcpy(cfg.pools[2].module, "gpu_order");
+	cfg.pools[2].id = 5;
+	chi_runtime *rt;
+	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
+	chi_gpu_client *gc;
+	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
+	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
+	chi_lane_shm *gl = rt->lane_refs[rt->nlane_refs - 1].shm; /* the GPU lane */
+	assert_true(rt->lane_refs[rt->nlane_refs - 1].gpu);
+
+	chi_test_arg_task spin;
+	chi_gpu_future fs;
+	chi_test_arg_init(&spin, CHI_POOL_TEST, CHI_TEST_SPIN, 200 * 1000 * 1000);
+	spin.hdr.flags |= CHI_TASK_BULK; /* leaves the worker's bulk counter at 0 */
+	assert_int_equal(chi_gpu_make_copy_future(x, 0, &spin.hdr, chi_test_arg_ser_in, &fs), 0);
+	while (!__atomic_load_n(&gl->popped, __ATOMIC_ACQUIRE)) /* the worker took it */
+		chi_cpu_relax();
+	static chi_test_arg_task t[NLAT + NBULK];
+	static chi_gpu_future f[NLAT + NBULK];
+	/* every bulk task first, then the latency ones: run in submission (FIFO)
+	 * order they would fail both checks below */
+	int k = 0;
+	for (int b = 0; b < NBULK; b++, k++) {
+		chi_test_arg_init(&t[k], 5, 0, 1000 + (uint64_t)b);
+		t[k].hdr.flags |= CHI_TASK_BULK;
+		assert_int_equal(chi_gpu_make_copy_future(x, 0, &t[k].hdr, chi_test_arg_ser_in, &f[k]), 0);
+	}
+	for (int i = 0; i < NLAT; i++, k++) {
+		chi_test_arg_init(&t[k], 5, 0, (uint64_t)i);
+		assert_int_equal(chi_gpu_make_copy_future(x, 0, &t[k].hdr, chi_test_arg_ser_in, &f[k]), 0);
+	}
+	assert_int_equal(chi_gpu_future_wait(x, &fs, &spin.hdr, NULL, 0), 0);
+	for (int i = 0; i < k; i++)
+		assert_int_equal(chi_gpu_future_wait(x, &f[i], &t[i].hdr, NULL, 0), 0);
+	assert_int_equal(__atomic_load_n(&norder, __ATOMIC_ACQUIRE), NLAT + NBULK);
+
+	uint32_t next_lat = 0, next_bulk = 1000, run_lat = 0, lat_done = 0, bulk_done = 0;
+	for (uint32_t i = 0; i < norder; i++) {
+		if (order[i] < 1000) {
+			assert_int_equal(order[i], next_lat++); /* its own order */
+			run_lat++;
+			lat_done++;
+			assert_true(run_lat <= BULK_EVERY || bulk_done == NBULK);
+		} else {
+			assert_int_equal(order[i], next_bulk++);
+			bulk_done++;
+			assert_true(run_lat >= BULK_EVERY || lat_done == NLAT);
+			run_lat = 0;
+		}
+	}
+	assert_int_equal(order[0], 0); /* latency first */
+	chi_gpu_client_close(gc);
+	chi_runtime_stop(rt);
+	chi_gpu_simulate(0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_gpu_lane_priorities),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
