@@ -23,6 +23,16 @@ extern "C" {
 #define PER_THREAD 16
 #define WAIT_NS 20000000000ull /* 20 s: ends with -EOWNERDEAD sooner if the runtime dies */
 
+/* Wait for one future, check value * 2 + gpu_id, count it. */
+__device__ static void finish(const chi_gpu_ctx *g, chi_gpu_future *f, chi_test_double_plus_task *t,
+			      unsigned long long *wrong, unsigned long long *done)
+{
+	uint64_t want = t->value * 2 + g->gpu_id;
+	if (chi_gpu_future_wait(g, f, &t->hdr, chi_test_double_plus_de_out, WAIT_NS) != (int64_t)want)
+		atomicAdd(wrong, 1ull);
+	atomicAdd(done, 1ull);
+}
+
 __global__ void pool_kernel(chi_gpu_ctx g, unsigned long long *wrong, unsigned long long *done)
 {
 	uint32_t tid = blockIdx.x * blockDim.x + threadIdx.x;
@@ -32,11 +42,7 @@ __global__ void pool_kernel(chi_gpu_ctx g, unsigned long long *wrong, unsigned l
 	for (uint32_t i = 0; i < PER_THREAD; i++) {
 		uint32_t k = i % INFLIGHT;
 		if (busy[k]) { /* the oldest future of this slot first */
-			uint64_t want = t[k].value * 2 + g.gpu_id;
-			if (chi_gpu_future_wait(&g, &f[k], &t[k].hdr, chi_test_double_plus_de_out,
-						WAIT_NS) != (int64_t)want)
-				atomicAdd(wrong, 1ull);
-			atomicAdd(done, 1ull);
+			finish(&g, &f[k], &t[k], wrong, done);
 			busy[k] = 0;
 		}
 		chi_test_double_plus_init(&t[k], CHI_POOL_TEST, ((uint64_t)tid << 16) | i, g.gpu_id);
@@ -50,11 +56,7 @@ __global__ void pool_kernel(chi_gpu_ctx g, unsigned long long *wrong, unsigned l
 			while (o < INFLIGHT && !busy[o])
 				o++;
 			if (o < INFLIGHT) {
-				uint64_t want = t[o].value * 2 + g.gpu_id;
-				if (chi_gpu_future_wait(&g, &f[o], &t[o].hdr, chi_test_double_plus_de_out,
-							WAIT_NS) != (int64_t)want)
-					atomicAdd(wrong, 1ull);
-				atomicAdd(done, 1ull);
+				finish(&g, &f[o], &t[o], wrong, done);
 				busy[o] = 0;
 			} else {
 				__nanosleep(1000); /* we hold none: others will give some back */
@@ -66,13 +68,8 @@ __global__ void pool_kernel(chi_gpu_ctx g, unsigned long long *wrong, unsigned l
 			busy[k] = 1;
 	}
 	for (uint32_t k = 0; k < INFLIGHT; k++)
-		if (busy[k]) {
-			uint64_t want = t[k].value * 2 + g.gpu_id;
-			if (chi_gpu_future_wait(&g, &f[k], &t[k].hdr, chi_test_double_plus_de_out,
-						WAIT_NS) != (int64_t)want)
-				atomicAdd(wrong, 1ull);
-			atomicAdd(done, 1ull);
-		}
+		if (busy[k])
+			finish(&g, &f[k], &t[k], wrong, done);
 }
 
 /* One lane entry per warp: thread i uses block (warp's base) + i of its

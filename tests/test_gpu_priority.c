@@ -10,30 +10,17 @@
 #include <string.h>
 
 #include "chi/gpu/api.h"
-#include "chi/module.h"
-#include "chi/modules/test.h"
+#include "prio_order.h"
 #include "runtime/runtime.h"
 
 #define NLAT 48
 #define NBULK 12
 #define BULK_EVERY 4
 
-static uint32_t order[NLAT + NBULK];
-static uint32_t norder;
-
-static int64_t record(chi_ctx *ctx, chi_task *h)
-{
-	(void)ctx;
-	order[norder++] = (uint32_t)((chi_test_arg_task *)h)->arg;
-	return 0;
-}
-static const chi_method order_methods[] = {{"record", &chi_test_arg_codec, record}};
-static const chi_module order_module = {"gpu_order", 1, order_methods, NULL, NULL};
-
 static void test_gpu_lane_priorities(void **state)
 {
 	(void)state;
-	assert_int_equal(chi_module_register(&order_module), 0);
+	assert_int_equal(chi_module_register(&prio_order_module), 0);
 	chi_gpu_simulate(1);
 	chi_config cfg;
 	test_config(&cfg, 2, 1, 128);
@@ -46,7 +33,7 @@ static void test_gpu_lane_priorities(void **state)
 	cfg.npools = 3;
 	memset(&cfg.pools[2], 0, sizeof(cfg.pools[2]));
 	strcpy(cfg.pools[2].name, "order");
-	strcpy(cfg.pools[2].module, "gpu_order");
+	strcpy(cfg.pools[2].module, "order");
 	cfg.pools[2].id = 5;
 	chi_runtime *rt;
 	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
@@ -80,23 +67,7 @@ static void test_gpu_lane_priorities(void **state)
 	assert_int_equal(chi_gpu_future_wait(x, &fs, &spin.hdr, NULL, 0), 0);
 	for (int i = 0; i < k; i++)
 		assert_int_equal(chi_gpu_future_wait(x, &f[i], &t[i].hdr, NULL, 0), 0);
-	assert_int_equal(__atomic_load_n(&norder, __ATOMIC_ACQUIRE), NLAT + NBULK);
-
-	uint32_t next_lat = 0, next_bulk = 1000, run_lat = 0, lat_done = 0, bulk_done = 0;
-	for (uint32_t i = 0; i < norder; i++) {
-		if (order[i] < 1000) {
-			assert_int_equal(order[i], next_lat++); /* its own order */
-			run_lat++;
-			lat_done++;
-			assert_true(run_lat <= BULK_EVERY || bulk_done == NBULK);
-		} else {
-			assert_int_equal(order[i], next_bulk++);
-			bulk_done++;
-			assert_true(run_lat >= BULK_EVERY || lat_done == NLAT);
-			run_lat = 0;
-		}
-	}
-	assert_int_equal(order[0], 0); /* latency first */
+	prio_order_check(NLAT, NBULK, BULK_EVERY);
 	chi_gpu_client_close(gc);
 	chi_runtime_stop(rt);
 	chi_gpu_simulate(0);

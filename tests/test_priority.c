@@ -7,30 +7,17 @@
 
 #include <string.h>
 
-#include "chi/module.h"
-#include "chi/modules/test.h"
 #include "ipc/client.h"
+#include "prio_order.h"
 
 #define NLAT 64
 #define NBULK 16
 #define BULK_EVERY 4
 
-static uint32_t order[NLAT + NBULK];
-static uint32_t norder;
-
-static int64_t record(chi_ctx *ctx, chi_task *h)
-{
-	(void)ctx;
-	order[norder++] = (uint32_t)((chi_test_arg_task *)h)->arg;
-	return 0;
-}
-static const chi_method order_methods[] = {{"record", &chi_test_arg_codec, record}};
-static const chi_module order_module = {"order", 1, order_methods, NULL, NULL};
-
 static void test_neither_starves(void **state)
 {
 	(void)state;
-	assert_int_equal(chi_module_register(&order_module), 0);
+	assert_int_equal(chi_module_register(&prio_order_module), 0);
 	chi_config cfg;
 	test_config(&cfg, 1, 1, 128);
 	cfg.bulk_every = BULK_EVERY;
@@ -69,33 +56,7 @@ static void test_neither_starves(void **state)
 	assert_int_equal(chi_future_wait(&fs), 0);
 	for (int i = 0; i < k; i++)
 		assert_int_equal(chi_future_wait(&f[i]), 0);
-	assert_int_equal(norder, NLAT + NBULK);
-
-	/* each priority keeps its own submission order */
-	uint32_t next_lat = 0, next_bulk = 1000;
-	for (uint32_t i = 0; i < norder; i++) {
-		if (order[i] < 1000)
-			assert_int_equal(order[i], next_lat++);
-		else
-			assert_int_equal(order[i], next_bulk++);
-	}
-	/* while latency work was waiting, a bulk task ran at least every
-	 * BULK_EVERY + 1 tasks, and latency tasks ran first otherwise */
-	uint32_t run_lat = 0, lat_done = 0, bulk_done = 0;
-	for (uint32_t i = 0; i < norder; i++) {
-		if (order[i] < 1000) {
-			run_lat++;
-			lat_done++;
-			assert_true(run_lat <= BULK_EVERY || bulk_done == NBULK);
-		} else {
-			bulk_done++;
-			/* a bulk task runs only after BULK_EVERY latency ones, or
-			 * when no latency task was left */
-			assert_true(run_lat >= BULK_EVERY || lat_done == NLAT);
-			run_lat = 0;
-		}
-	}
-	assert_int_equal(order[0], 0); /* latency first */
+	prio_order_check(NLAT, NBULK, BULK_EVERY);
 	chi_runtime_stop(rt);
 }
 
