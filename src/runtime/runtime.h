@@ -102,10 +102,6 @@ typedef struct chi_pm_cache {
 	int err;               /* the lookup's error when p is NULL after a lookup */
 	uint32_t tp, tm;       /* ids of the task being run (tp CHI_MAX_POOLS:
 				* its header was not read) */
-	int same_ok;           /* same_hdr/same_out passed the wire checks and
-				* the lookup above, in a copy space */
-	uint32_t same_out;
-	chi_task same_hdr;
 } chi_pm_cache;
 typedef struct chi_pm_run {
 	uint32_t pool, method, count, errors; /* a run of tasks with equal ids */
