@@ -16,7 +16,11 @@ int chi_cmd_demo(int argc, char **argv);
  * CHI_SERVER_CONF, environment); prints the error and returns -1. */
 int chi_cli_load_config(chi_config *cfg, const char *path);
 
-/* The runtime name a client command talks to: --name, else the config's. */
-const char *chi_cli_runtime_name(const char *opt_name, const char *conf_path, chi_config *cfg);
+/* Connect to the runtime a client command talks to: *name is --name (or
+ * NULL: the config's name, from cfg, which the caller keeps while it uses
+ * *name). Prints why and returns NULL when the config does not load or no
+ * such runtime is running. */
+struct chi_client;
+struct chi_client *chi_cli_connect(const char **name, const char *conf_path, chi_config *cfg);
 
 #endif

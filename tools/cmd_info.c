@@ -24,11 +24,19 @@ int chi_cli_load_config(chi_config *cfg, const char *path)
 	return 0;
 }
 
-const char *chi_cli_runtime_name(const char *opt_name, const char *conf_path, chi_config *cfg)
+chi_client *chi_cli_connect(const char **name, const char *conf_path, chi_config *cfg)
 {
 	if (chi_cli_load_config(cfg, conf_path))
 		return NULL;
-	return opt_name ? opt_name : cfg->name;
+	if (!*name)
+		*name = cfg->name;
+	chi_client *c;
+	int rc = chi_client_connect(*name, &c);
+	if (rc) {
+		fprintf(stderr, "chi: no runtime named '%s' is running (%s)\n", *name, chi_strerror(rc));
+		return NULL;
+	}
+	return c;
 }
 
 /* --name/--config parsing shared by status and cleanup */
@@ -60,14 +68,9 @@ int chi_cmd_status(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	chi_config cfg;
-	if (!(name = chi_cli_runtime_name(name, conf, &cfg)))
+	chi_client *c = chi_cli_connect(&name, conf, &cfg);
+	if (!c)
 		return 1;
-	chi_client *c;
-	rc = chi_client_connect(name, &c);
-	if (rc) {
-		fprintf(stderr, "chi: no runtime named '%s' is running (%s)\n", name, chi_strerror(rc));
-		return 1;
-	}
 	chi_admin_stats_task *st = malloc(sizeof(*st));
 	chi_admin_list_task *pl = malloc(sizeof(*pl));
 	chi_admin_stats_init(st);

@@ -188,15 +188,9 @@ int chi_cmd_stop(int argc, char **argv)
 		}
 	}
 	chi_config cfg;
-	name = chi_cli_runtime_name(name, conf, &cfg);
-	if (!name)
+	chi_client *c = chi_cli_connect(&name, conf, &cfg);
+	if (!c)
 		return 1;
-	chi_client *c;
-	int rc = chi_client_connect(name, &c);
-	if (rc) {
-		fprintf(stderr, "chi: no runtime named '%s' is running (%s)\n", name, chi_strerror(rc));
-		return 1;
-	}
 	char shm_name[CHI_SEG_NAME_MAX];
 	chi_shm_name(shm_name, sizeof(shm_name), name, "main", -1);
 	pid_t pid = (pid_t)chi_client_owner_pid(c);

@@ -66,14 +66,9 @@ int chi_cmd_stats(int argc, char **argv)
 		return 2;
 	}
 	chi_config cfg;
-	if (!(name = chi_cli_runtime_name(name, conf, &cfg)))
+	chi_client *c = chi_cli_connect(&name, conf, &cfg);
+	if (!c)
 		return 1;
-	chi_client *c;
-	int rc = chi_client_connect(name, &c);
-	if (rc) {
-		fprintf(stderr, "chi: no runtime named '%s' is running (%s)\n", name, chi_strerror(rc));
-		return 1;
-	}
 	if (watch > 0) {
 		struct sigaction sa = {0};
 		sa.sa_handler = on_int;
@@ -85,7 +80,7 @@ int chi_cmd_stats(int argc, char **argv)
 	int status = 0;
 	for (int first = 1; buf && !interrupted; first = 0) {
 		chi_stats_snapshot s;
-		rc = chi_stats_query(c, name, &s);
+		int rc = chi_stats_query(c, name, &s);
 		if (rc) {
 			fprintf(stderr, "chi: stats query failed: %s\n", chi_strerror(rc));
 			status = 1;
