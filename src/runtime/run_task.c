@@ -100,19 +100,13 @@ run_copy(chi_worker *w, chi_lane_ref *lr, chi_future_shm *f, chi_pm_cache *c, ui
 	return r;
 }
 
-static inline void ctr_add(uint64_t *ctr, uint64_t v)
-{
-	/* single writer (this worker): no read-modify-write needed */
-	__atomic_store_n(ctr, __atomic_load_n(ctr, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
-}
-
 static void pm_flush(chi_worker_shm *ws, chi_pm_run *r)
 {
 	if (r->count && r->pool < CHI_MAX_POOLS) {
 		uint32_t m = r->method < CHI_STATS_METHODS ? r->method : CHI_STATS_METHODS - 1;
-		ctr_add(&ws->pm_count[r->pool][m], r->count);
+		chi_ctr_add(&ws->pm_count[r->pool][m], r->count);
 		if (r->errors)
-			ctr_add(&ws->pm_errors[r->pool][m], r->errors);
+			chi_ctr_add(&ws->pm_errors[r->pool][m], r->errors);
 	}
 	r->count = r->errors = 0;
 }
@@ -133,17 +127,18 @@ void chi_run_state_flush(chi_worker *w, chi_run_state *st)
 {
 	pm_flush(w->shm, &st->run);
 	if (st->tasks)
-		ctr_add(&w->shm->tasks, st->tasks);
+		chi_ctr_add(&w->shm->tasks, st->tasks);
 	st->tasks = 0;
 }
 
-/* Run one block's task and complete it. seq: the lane's completion count at
+/* Run one block's task (copy or pointer) and complete it. seq: the lane's completion count at
  * this task. last: the entry's last task; then the lane's counters (`done`
  * completions, `*errors` new errors) and the run state's are stored before
  * the completion, so whoever waits on it sees them counted. */
-static inline __attribute__((always_inline)) int64_t
-process_one(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f, uint64_t seq, chi_run_state *st,
-	    int last, uint64_t done, uint32_t *errors, const int gpu, uint64_t max_task)
+static inline __attribute__((always_inline)) void
+chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f, uint64_t seq,
+			    chi_run_state *st, int last, uint64_t done, uint32_t *errors, const int gpu,
+			    uint64_t max_task)
 {
 	chi_lane_shm *l = lane->shm;
 	chi_pm_cache *c = &st->c;
@@ -175,7 +170,7 @@ process_one(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f, uint64_t seq, 
 	*errors += r < 0;
 	if (last) {
 		if (*errors)
-			ctr_add(&l->errors, *errors);
+			chi_ctr_add(&l->errors, *errors);
 		__atomic_store_n(&l->completed, done, __ATOMIC_RELAXED); /* single writer */
 		/* the worker's and per-method counters too on CPU lanes, whose
 		 * waiters read them (admin.stats after a call); GPU lanes leave
@@ -192,16 +187,6 @@ process_one(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f, uint64_t seq, 
 		uint64_t t1 = chi_now_ns();
 		chi_lat_record(l->lat_hist, &l->lat_sum, t1 > t0 ? t1 - t0 : 0);
 	}
-	return r;
-}
-
-int64_t chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f,
-				    uint64_t seq, chi_run_state *st)
-{
-	uint32_t errors = 0;
-	uint64_t max_task = w->rt->cfg.max_task_size;
-	return lane->gpu ? process_one(w, lane, f, seq, st, 1, seq + 1, &errors, 1, max_task)
-			 : process_one(w, lane, f, seq, st, 1, seq + 1, &errors, 0, max_task);
 }
 
 /* The entry's tasks with `gpu` a constant (two copies: CPU and GPU lanes),
@@ -223,10 +208,12 @@ run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n, chi_run_sta
 			__builtin_prefetch(b + (k + PF_INNER) * CHI_FUTURE_BLOCK + 64, 0);
 		}
 		chi_future_shm *f = (chi_future_shm *)(void *)(b + (uint64_t)k * CHI_FUTURE_BLOCK);
-		process_one(w, lane, f, done + k, st, 0, done + n, &errors, gpu, max_task);
+		chi_worker_process_new_task(w, lane, f, done + k, st, 0, done + n, &errors, gpu,
+					    max_task);
 	}
 	chi_future_shm *f = (chi_future_shm *)(void *)(b + (uint64_t)(n - 1) * CHI_FUTURE_BLOCK);
-	process_one(w, lane, f, done + n - 1, st, 1, done + n, &errors, gpu, max_task);
+	chi_worker_process_new_task(w, lane, f, done + n - 1, st, 1, done + n, &errors, gpu,
+				    max_task);
 }
 
 void chi_worker_run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,

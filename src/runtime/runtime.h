@@ -114,13 +114,9 @@ typedef struct chi_run_state {
 } chi_run_state;
 void chi_run_state_init(chi_run_state *st);
 void chi_run_state_flush(chi_worker *w, chi_run_state *st);
-/* Run the task of one future block (copy or pointer) and complete it; seq:
- * the lane's completion count at this task (latency sampling). Returns the
- * task's result. */
-int64_t chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f,
-				    uint64_t seq, chi_run_state *st);
-/* The same for the n consecutive blocks of one lane entry at b, checked to
- * lie inside the lane's segment, then the lane's counters. */
+/* Run the tasks of the n consecutive blocks of one lane entry at b, checked
+ * to lie inside the lane's segment, and complete them (each through
+ * chi_worker_process_new_task, run_task.c); then the lane's counters. */
 void chi_worker_run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 			  chi_run_state *st);
 

@@ -23,12 +23,18 @@ static inline uint32_t chi_lat_bucket(uint64_t v)
 	return (e - 2u) * CHI_LAT_SUB + (uint32_t)((v >> (e - 3u)) & 7u);
 }
 
-/* Single writer (the lane's worker): relaxed load + store. */
+/* Add to a counter that one thread writes (a lane's or worker's, by that
+ * worker) and others only read: a relaxed load and store, no locked RMW. */
+static inline void chi_ctr_add(uint64_t *ctr, uint64_t v)
+{
+	__atomic_store_n(ctr, __atomic_load_n(ctr, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+/* Single writer (the lane's worker). */
 static inline void chi_lat_record(uint64_t *hist, uint64_t *sum, uint64_t v)
 {
-	uint64_t *b = &hist[chi_lat_bucket(v)];
-	__atomic_store_n(b, __atomic_load_n(b, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
-	__atomic_store_n(sum, __atomic_load_n(sum, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+	chi_ctr_add(&hist[chi_lat_bucket(v)], 1);
+	chi_ctr_add(sum, v);
 }
 
 uint64_t chi_lat_bucket_lo(uint32_t b);

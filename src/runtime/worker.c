@@ -31,20 +31,8 @@
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
 #include "task/future_ops.h"
-#include "task/wire.h"
 
 __thread chi_worker *chi_tls_worker;
-
-static inline void bump(uint64_t *ctr)
-{
-	/* single writer (the lane's consumer): no read-modify-write needed */
-	__atomic_store_n(ctr, __atomic_load_n(ctr, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
-}
-
-static inline void add(uint64_t *ctr, uint64_t v)
-{
-	__atomic_store_n(ctr, __atomic_load_n(ctr, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
-}
 
 /* Software pipeline for GPU lanes, which under load hold a backlog of blocks
  * the GPU wrote over PCIe (cold in this core's caches: two misses a task if
@@ -185,10 +173,10 @@ static void check_holes(chi_worker *w, uint64_t now)
 			uint32_t who = chi_slot_state(ctl) == CHI_SLOT_CLAIMED ? chi_slot_client(ctl) : 0;
 			if (claimant_dead(w->rt, who)) {
 				chi_ring_skip(r);
-				bump(&lr->shm->holes_skipped);
+				chi_ctr_add(&lr->shm->holes_skipped, 1);
 				*since = 0;
 			} else {
-				bump(&lr->shm->hole_stalls);
+				chi_ctr_add(&lr->shm->hole_stalls, 1);
 				*since = now; /* count again after another timeout */
 			}
 		}
@@ -222,7 +210,7 @@ static void *worker_main(void *arg)
 			worked = 1;
 			if (++rounds % 1024 == 0) {
 				uint64_t now = chi_now_ns();
-				add(&ws->busy_ns, now - mark);
+				chi_ctr_add(&ws->busy_ns, now - mark);
 				mark = now;
 				worked = 0;
 			}
@@ -243,11 +231,11 @@ static void *worker_main(void *arg)
 		uint64_t dt = now - mark;
 		if (worked) {
 			uint64_t idle = spin_est < dt ? spin_est : dt;
-			add(&ws->idle_ns, idle);
-			add(&ws->busy_ns, dt - idle);
+			chi_ctr_add(&ws->idle_ns, idle);
+			chi_ctr_add(&ws->busy_ns, dt - idle);
 			worked = 0;
 		} else {
-			add(&ws->idle_ns, dt);
+			chi_ctr_add(&ws->idle_ns, dt);
 			spin_est = dt;
 		}
 		mark = now;
@@ -261,9 +249,9 @@ static void *worker_main(void *arg)
 		uint32_t v = __atomic_load_n(&ws->sleep_futex, __ATOMIC_SEQ_CST);
 		if (!any_ready(w) && !__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
 			chi_futex_wait(&ws->sleep_futex, v, max_sleep);
-			bump(&ws->sleeps);
+			chi_ctr_add(&ws->sleeps, 1);
 			uint64_t t1 = chi_now_ns();
-			add(&ws->sleep_ns, t1 - now);
+			chi_ctr_add(&ws->sleep_ns, t1 - now);
 			mark = t1;
 		}
 		__atomic_store_n(&ws->sleeping, 0, __ATOMIC_RELAXED); /* W2 */
