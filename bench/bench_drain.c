@@ -65,12 +65,8 @@ static void fill_all(const chi_gpu_ctx *g, chi_gpu_future *f)
  * task failed. */
 static uint64_t burst(const chi_gpu_ctx *g, const chi_gpu_future *f, uint32_t batch)
 {
-	chi_ring_view v; /* lane 0, latency ring: as chi_gpu_publish builds it */
-	v.slots = (chi_slot *)(void *)(g->base + g->slots_off);
-	v.tail = g->counters;
-	v.head = NULL;
-	v.mask = g->depth - 1;
-	v.shift = g->shift;
+	chi_ring_view v;
+	chi_gpu_ring(g, 0, 0, &v); /* lane 0, latency ring */
 	uint32_t entries = DEPTH / batch;
 	uint64_t t = chi_faa_u64(v.tail, entries);
 	for (uint32_t e = entries; e-- > 0;) {
@@ -208,11 +204,8 @@ static int e_floor(const chi_bench_opts *o, chi_bench_result *r)
 	g.seg_id = CHI_SEG_ID_GPU_BASE;
 	g.client = 1;
 	floor_arg a;
-	a.v.slots = (chi_slot *)(void *)(base + slots_off);
-	a.v.tail = &tail;
+	chi_gpu_ring(&g, 0, 0, &a.v); /* the consumer's view: the same ring, with a head */
 	a.v.head = &head;
-	a.v.mask = DEPTH - 1;
-	a.v.shift = g.shift;
 	a.base = base;
 	a.want = DEPTH;
 	uint64_t ns[ROUNDS];

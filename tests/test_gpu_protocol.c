@@ -323,11 +323,7 @@ static int gpu_hole_child(const char *name)
 		return 2;
 	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
 	chi_ring_view v;
-	v.slots = (chi_slot *)(x->base + x->slots_off);
-	v.tail = &x->counters[0];
-	v.head = NULL;
-	v.mask = x->depth - 1;
-	v.shift = x->shift;
+	chi_gpu_ring(x, 0, 0, &v);
 	uint64_t t = chi_ring_claim(&v);
 	chi_ring_mark(&v, t, x->client); /* claimed and marked (P2), never published */
 	raise(SIGKILL);

@@ -220,24 +220,18 @@ CHI_INLINE void chi_gpu_ring(const chi_gpu_ctx *g, uint32_t lane, uint32_t prio,
 	v->shift = g->shift;
 }
 
-/* P2-P4 for a claimed ticket: `count` consecutive blocks from `off`. */
-CHI_INLINE void chi_gpu_publish_ticket(const chi_gpu_ctx *g, const chi_ring_view *v,
-				       uint64_t ticket, uint64_t off, uint32_t count)
-{
-	/* P2: mark the claim with this client's id (one posted write; the
-	 * publish to the same word follows it), so a hole left by a client
-	 * that dies here is attributed to it */
-	chi_ring_mark(v, ticket, g->client);
-	chi_ring_publish(v, ticket, chi_offptr_make(g->seg_id, off), count, g->client);
-}
-
 /* P1-P4 for `count` consecutive blocks starting at `off`, GPU flavour. */
 CHI_INLINE void chi_gpu_publish(const chi_gpu_ctx *g, uint32_t lane, uint32_t prio, uint64_t off,
 				uint32_t count)
 {
 	chi_ring_view v;
 	chi_gpu_ring(g, lane, prio, &v);
-	chi_gpu_publish_ticket(g, &v, chi_ring_claim(&v), off, count);
+	uint64_t ticket = chi_ring_claim(&v);
+	/* P2: mark the claim with this client's id (one posted write; the
+	 * publish to the same word follows it), so a hole left by a client
+	 * that dies here is attributed to it */
+	chi_ring_mark(&v, ticket, g->client);
+	chi_ring_publish(&v, ticket, chi_offptr_make(g->seg_id, off), count, g->client);
 }
 
 /* Fill block idx and publish it on `lane` (the claim after the fill: a
@@ -266,9 +260,6 @@ CHI_INLINE int chi_gpu_make_copy_future_at(const chi_gpu_ctx *g, uint32_t lane, 
 	lane %= g->nlanes;
 	if (idx >= g->blk_count)
 		return -CHI_EINVAL;
-	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
-	if (wire > CHI_COPY_SPACE && (wire > g->data_size || !g->data_count))
-		return -CHI_EMSGSIZE;
 	int rc;
 	uint32_t didx;
 	uint64_t off = chi_gpu_fill_publish(g, lane, g->blk_base + idx, t, ser, &didx, &rc);
