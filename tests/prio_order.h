@@ -7,6 +7,8 @@
 
 #include "test_util.h"
 
+#include <string.h>
+
 #include "chi/module.h"
 #include "chi/modules/test.h"
 
@@ -30,6 +32,32 @@ static int64_t prio_record(chi_ctx *ctx, chi_task *h)
 }
 static const chi_method prio_order_methods[] = {{"record", &chi_test_arg_codec, prio_record}};
 static const chi_module prio_order_module = {"order", 1, prio_order_methods, NULL, NULL};
+
+#define PRIO_ORDER_POOL 5
+
+/* Register the module and add a pool of it (id PRIO_ORDER_POOL) to cfg. */
+static inline void prio_order_config(chi_config *cfg)
+{
+	assert_int_equal(chi_module_register(&prio_order_module), 0);
+	cfg->npools = 3;
+	memset(&cfg->pools[2], 0, sizeof(cfg->pools[2]));
+	strcpy(cfg->pools[2].name, "order");
+	strcpy(cfg->pools[2].module, "order");
+	cfg->pools[2].id = PRIO_ORDER_POOL;
+}
+
+/* The k-th task to submit: every bulk task first (tags 1000..), then the
+ * latency ones (tags 0..). Run in submission (FIFO) order they would fail
+ * prio_order_check. */
+static inline void prio_order_task(chi_test_arg_task *t, uint32_t k, uint32_t nbulk)
+{
+	if (k < nbulk) {
+		chi_test_arg_init(t, PRIO_ORDER_POOL, 0, 1000 + (uint64_t)k);
+		t->hdr.flags |= CHI_TASK_BULK;
+	} else {
+		chi_test_arg_init(t, PRIO_ORDER_POOL, 0, (uint64_t)(k - nbulk));
+	}
+}
 
 /* Every task ran once; each priority in its submission order; latency ran
  * first; while latency work waited, a bulk task ran at least every

@@ -20,7 +20,6 @@
 static void test_gpu_lane_priorities(void **state)
 {
 	(void)state;
-	assert_int_equal(chi_module_register(&prio_order_module), 0);
 	chi_gpu_simulate(1);
 	chi_config cfg;
 	test_config(&cfg, 2, 1, 128);
@@ -30,11 +29,7 @@ static void test_gpu_lane_priorities(void **state)
 	cfg.gpu_segment_size = 16u << 20;
 	cfg.gpu_clients = 1;
 	cfg.gpu_workers = CHI_GPU_WORKERS_DEDICATED;
-	cfg.npools = 3;
-	memset(&cfg.pools[2], 0, sizeof(cfg.pools[2]));
-	strcpy(cfg.pools[2].name, "order");
-	strcpy(cfg.pools[2].module, "order");
-	cfg.pools[2].id = 5;
+	prio_order_config(&cfg);
 	chi_runtime *rt;
 	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
 	chi_gpu_client *gc;
@@ -52,20 +47,12 @@ static void test_gpu_lane_priorities(void **state)
 		chi_cpu_relax();
 	static chi_test_arg_task t[NLAT + NBULK];
 	static chi_gpu_future f[NLAT + NBULK];
-	/* every bulk task first, then the latency ones: run in submission (FIFO)
-	 * order they would fail both checks below */
-	int k = 0;
-	for (int b = 0; b < NBULK; b++, k++) {
-		chi_test_arg_init(&t[k], 5, 0, 1000 + (uint64_t)b);
-		t[k].hdr.flags |= CHI_TASK_BULK;
-		assert_int_equal(chi_gpu_make_copy_future(x, 0, &t[k].hdr, chi_test_arg_ser_in, &f[k]), 0);
-	}
-	for (int i = 0; i < NLAT; i++, k++) {
-		chi_test_arg_init(&t[k], 5, 0, (uint64_t)i);
+	for (uint32_t k = 0; k < NLAT + NBULK; k++) {
+		prio_order_task(&t[k], k, NBULK);
 		assert_int_equal(chi_gpu_make_copy_future(x, 0, &t[k].hdr, chi_test_arg_ser_in, &f[k]), 0);
 	}
 	assert_int_equal(chi_gpu_future_wait(x, &fs, &spin.hdr, NULL, 0), 0);
-	for (int i = 0; i < k; i++)
+	for (int i = 0; i < NLAT + NBULK; i++)
 		assert_int_equal(chi_gpu_future_wait(x, &f[i], &t[i].hdr, NULL, 0), 0);
 	prio_order_check(NLAT, NBULK, BULK_EVERY);
 	chi_gpu_client_close(gc);

@@ -17,15 +17,10 @@
 static void test_neither_starves(void **state)
 {
 	(void)state;
-	assert_int_equal(chi_module_register(&prio_order_module), 0);
 	chi_config cfg;
 	test_config(&cfg, 1, 1, 128);
 	cfg.bulk_every = BULK_EVERY;
-	cfg.npools = 3;
-	memset(&cfg.pools[2], 0, sizeof(cfg.pools[2]));
-	strcpy(cfg.pools[2].name, "order");
-	strcpy(cfg.pools[2].module, "order");
-	cfg.pools[2].id = 5;
+	prio_order_config(&cfg);
 	chi_runtime *rt;
 	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
 	chi_client *c = chi_runtime_client(rt);
@@ -40,21 +35,12 @@ static void test_neither_starves(void **state)
 		chi_cpu_relax();
 	static chi_test_arg_task t[NLAT + NBULK];
 	static chi_future f[NLAT + NBULK];
-	/* tags < 1000 are latency, >= 1000 bulk */
-	/* every bulk task first, then the latency ones: run in submission (FIFO)
-	 * order they would fail both checks below */
-	int k = 0;
-	for (int b = 0; b < NBULK; b++, k++) {
-		chi_test_arg_init(&t[k], 5, 0, 1000 + (uint64_t)b);
-		t[k].hdr.flags |= CHI_TASK_BULK;
-		assert_int_equal(chi_make_copy_future(c, &t[k].hdr, &chi_test_arg_codec, &f[k]), 0);
-	}
-	for (int i = 0; i < NLAT; i++, k++) {
-		chi_test_arg_init(&t[k], 5, 0, (uint64_t)i);
+	for (uint32_t k = 0; k < NLAT + NBULK; k++) {
+		prio_order_task(&t[k], k, NBULK);
 		assert_int_equal(chi_make_copy_future(c, &t[k].hdr, &chi_test_arg_codec, &f[k]), 0);
 	}
 	assert_int_equal(chi_future_wait(&fs), 0);
-	for (int i = 0; i < k; i++)
+	for (int i = 0; i < NLAT + NBULK; i++)
 		assert_int_equal(chi_future_wait(&f[i]), 0);
 	prio_order_check(NLAT, NBULK, BULK_EVERY);
 	chi_runtime_stop(rt);
