@@ -36,15 +36,6 @@ uint32_t chi_gpu_count(const chi_client *c)
 	return c->dir->ngpus;
 }
 
-/* A free ring holds a power of two of entries. */
-static uint32_t ring_size(uint32_t n)
-{
-	uint32_t p = 1;
-	while (p < n)
-		p *= 2;
-	return p;
-}
-
 /* Build pools [2 * nl] (future blocks, then data blocks) over this client's
  * slice and their rings in one device allocation. The rings hold lane-wide
  * block indices (blk_base + i). */
@@ -53,7 +44,9 @@ static int build_pools(chi_gpu_client *gc)
 	const chi_gpu_dir *d = gc->dir;
 	const chi_gpu_ctx *x = &gc->ctx;
 	uint32_t nl = d->nlanes;
-	uint32_t nb = ring_size(x->blk_count), nd = ring_size(x->data_count ? x->data_count : 1);
+	/* a free ring holds a power of two of entries */
+	uint32_t nb = 1u << chi_log2_u32(x->blk_count);
+	uint32_t nd = 1u << chi_log2_u32(x->data_count ? x->data_count : 1);
 	uint64_t hdr = (uint64_t)2 * nl * sizeof(chi_gpu_pool);
 	uint64_t bytes = hdr + (uint64_t)nl * (nb + nd) * 8;
 	char *img = calloc(1, bytes);
