@@ -45,24 +45,39 @@ typedef struct grt {
 	chi_gpu_ctx ctx;
 } grt;
 
-static int grt_start(grt *g, uint32_t lanes, uint32_t depth, uint32_t workers, int gpu_on)
+/* The benchmarks' runtime: a unique name, spinning workers, one CPU lane,
+ * `lanes` GPU lanes of `depth`, one GPU client owning every block. */
+static void bench_config(chi_config *c, uint32_t lanes, uint32_t depth, uint32_t workers)
 {
 	static int seq;
+	chi_config_defaults(c);
+	snprintf(c->name, sizeof(c->name), "bg%d_%d", (int)getpid(), seq++);
+	c->num_workers = workers;
+	c->lanes = 1;
+	c->queue_depth = 1024;
+	c->first_busy_wait_us = 60ull * 1000 * 1000;
+	c->gpu_lanes = lanes;
+	c->gpu_queue_depth = depth;
+	c->gpu_clients = 1; /* the one client owns every block: one per thread */
+	c->gpu_segment_size = 256ull << 20;
+	c->gpu_workers = CHI_GPU_WORKERS_DEDICATED;
+	c->gpu_numa = g_numa;
+	c->npools = 2;
+}
+
+/* A queue depth for `need` blocks in flight on a lane: a power of two, at
+ * least 1024. */
+static uint32_t bench_depth(uint32_t need)
+{
+	uint32_t d = 1u << chi_log2_u32(need);
+	return d < 1024 ? 1024 : d;
+}
+
+static int grt_start(grt *g, uint32_t lanes, uint32_t depth, uint32_t workers, int gpu_on)
+{
 	chi_config c;
-	chi_config_defaults(&c);
-	snprintf(c.name, sizeof(c.name), "bg%d_%d", (int)getpid(), seq++);
-	c.num_workers = workers;
-	c.lanes = 1;
-	c.queue_depth = 1024;
-	c.first_busy_wait_us = 60ull * 1000 * 1000;
+	bench_config(&c, lanes, depth, workers);
 	c.gpu_enabled = gpu_on ? CHI_ON : CHI_OFF;
-	c.gpu_lanes = lanes;
-	c.gpu_queue_depth = depth;
-	c.gpu_clients = 1; /* the one client owns every block: one per thread */
-	c.gpu_segment_size = 256ull << 20;
-	c.gpu_workers = CHI_GPU_WORKERS_DEDICATED;
-	c.gpu_numa = g_numa;
-	c.npools = 2;
 	memset(g, 0, sizeof(*g));
 	int rc = chi_runtime_start(&c, &g->rt);
 	if (rc)
@@ -293,9 +308,8 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	cudaDeviceProp p;
 	CUDA_TRY(cudaGetDeviceProperties(&p, 0));
 	uint32_t blocks = (uint32_t)p.multiProcessorCount, threads = 128;
-	uint32_t total = blocks * threads, per_lane = (total + lanes - 1) / lanes, depth = 1024;
-	while (depth < per_lane)
-		depth *= 2; /* one block (and slot) per thread in flight */
+	uint32_t total = blocks * threads;
+	uint32_t depth = bench_depth((total + lanes - 1) / lanes); /* a block per thread */
 	grt g;
 	int rc = grt_start(&g, lanes, depth, lanes + 1, 1);
 	if (rc)
@@ -382,21 +396,9 @@ static int e_all_gpus(const chi_bench_opts *o, chi_bench_result *r)
 	cudaDeviceProp p;
 	CUDA_TRY(cudaGetDeviceProperties(&p, 0));
 	uint32_t blocks = (uint32_t)p.multiProcessorCount, threads = 128, total = blocks * threads;
-	uint32_t depth = 1024;
-	while (depth < total)
-		depth *= 2;
-	static int seq;
+	uint32_t depth = bench_depth(total);
 	chi_config c;
-	chi_config_defaults(&c);
-	snprintf(c.name, sizeof(c.name), "bga%d_%d", (int)getpid(), seq++);
-	c.num_workers = (uint32_t)n + 1;
-	c.lanes = 1;
-	c.first_busy_wait_us = 60ull * 1000 * 1000;
-	c.gpu_lanes = 1;
-	c.gpu_queue_depth = depth;
-	c.gpu_clients = 1; /* the one client owns every block: one per thread */
-	c.gpu_segment_size = 256ull << 20;
-	c.npools = 2;
+	bench_config(&c, 1, depth, (uint32_t)n + 1);
 	chi_runtime *rt;
 	int rc = chi_runtime_start(&c, &rt);
 	if (rc)
