@@ -48,6 +48,8 @@ typedef struct chi_config {
 	uint32_t gpu_clients;          /* gpu.clients, 4: GPU clients per GPU at once */
 	chi_gpu_workers gpu_workers;   /* gpu.workers, dedicated */
 	int gpu_numa;                  /* gpu.numa: CHI_NUMA_AUTO, CHI_NUMA_OFF or a node */
+	uint64_t gpu_max_sleep_us;     /* gpu.max_sleep_us, 100: longest sleep of a
+					* worker with GPU lanes (0: never sleeps) */
 	/* pools */
 	uint32_t npools;
 	chi_pool_conf pools[CHI_MAX_POOLS];

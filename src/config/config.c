@@ -54,6 +54,7 @@ static const struct key keys[] = {
 	KEY("gpu", "clients", K_U32, gpu_clients, 1, CHI_GPU_MAX_SLICES, false),
 	KEY("gpu", "workers", K_GPU_WORKERS, gpu_workers, 0, 0, false),
 	KEY("gpu", "numa", K_NUMA, gpu_numa, 0, 4095, false),
+	KEY("gpu", "max_sleep_us", K_U64, gpu_max_sleep_us, 0, UINT64_MAX, false),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 /* Top-level keys: the three sections of `keys`, then the pool list. */

@@ -41,6 +41,7 @@ void chi_config_defaults(chi_config *c)
 	c->gpu_clients = 4;
 	c->gpu_workers = CHI_GPU_WORKERS_DEDICATED;
 	c->gpu_numa = CHI_NUMA_AUTO;
+	c->gpu_max_sleep_us = 100;
 	c->npools = sizeof(pools) / sizeof(pools[0]);
 	for (uint32_t i = 0; i < c->npools; i++) {
 		strcpy(c->pools[i].name, pools[i].name);
@@ -158,6 +159,7 @@ int chi_config_print(const chi_config *c, char *buf, size_t len)
 	put(&o, "  clients: %u\n", c->gpu_clients);
 	put(&o, "  workers: %s\n", word((int)c->gpu_workers, NULL, NULL, "dedicated", "shared", num));
 	put(&o, "  numa: %s\n", word(c->gpu_numa, "off", "auto", NULL, NULL, num));
+	put(&o, "  max_sleep_us: %llu\n", (unsigned long long)c->gpu_max_sleep_us);
 	put(&o, "pools:%s\n", c->npools ? "" : " []");
 	for (uint32_t i = 0; i < c->npools && i < CHI_MAX_POOLS; i++) {
 		const chi_pool_conf *p = &c->pools[i];

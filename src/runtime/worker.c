@@ -6,8 +6,11 @@
  *
  * Idle policy: spin, reading the clock every 4096 polls, for
  * runtime.first_busy_wait_us; then sleep on the worker's futex for at most
- * runtime.max_sleep_us at a time (bounded, so lanes no producer can wake,
- * such as GPU lanes, are still polled).
+ * runtime.max_sleep_us at a time (bounded, so lanes no producer can wake
+ * are still polled). A GPU kernel cannot wake a futex, so a worker that owns
+ * a GPU lane sleeps at most gpu.max_sleep_us (100 us by default; 0: it never
+ * sleeps): a kernel's first task after a quiet spell then waits about that
+ * long for its worker, not runtime.max_sleep_us (50 ms).
  * Sleep protocol (Dekker, all seq_cst):
  *   W1 worker:   sleeping = 1; fence; v = sleep_futex; re-check every lane;
  *                futex_wait(sleep_futex, v, max_sleep)
@@ -190,6 +193,15 @@ static void *worker_main(void *arg)
 	chi_runtime *rt = w->rt;
 	uint64_t busy_ns = rt->cfg.first_busy_wait_us * 1000ull;
 	uint64_t max_sleep = rt->cfg.max_sleep_us * 1000ull;
+	int gpu_lanes = 0, may_sleep = 1;
+	for (uint32_t i = 0; i < w->nlanes; i++)
+		gpu_lanes |= w->lanes[i].gpu;
+	if (gpu_lanes) {
+		uint64_t g = rt->cfg.gpu_max_sleep_us * 1000ull;
+		may_sleep = g != 0;
+		if (g < max_sleep)
+			max_sleep = g;
+	}
 	uint64_t idle_since = 0;
 	unsigned spins = 0;
 	/* time accounting (busy/idle/sleep ns) at the clock reads the idle loop
@@ -242,7 +254,7 @@ static void *worker_main(void *arg)
 		check_holes(w, now);
 		if (!idle_since)
 			idle_since = now;
-		if (now - idle_since < busy_ns)
+		if (now - idle_since < busy_ns || !may_sleep)
 			continue;
 		__atomic_store_n(&ws->sleeping, 1, __ATOMIC_SEQ_CST); /* W1 */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -267,8 +279,8 @@ static void *worker_main(void *arg)
  *     CPU lanes are spread over the others;
  *   shared: GPU lanes are spread over all workers after the CPU lanes.
  * Every lane has exactly one worker, whatever the worker count. A worker that
- * owns a GPU lane never sleeps longer than runtime.max_sleep_us, as every
- * worker (a GPU cannot wake a futex). */
+ * owns a GPU lane never sleeps longer than gpu.max_sleep_us (a GPU cannot
+ * wake a futex; see the idle policy above). */
 int chi_lanes_assign(chi_runtime *rt)
 {
 	uint32_t nw = rt->cfg.num_workers, ncpu = 0, ngpu = 0;
