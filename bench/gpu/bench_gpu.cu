@@ -7,6 +7,8 @@
 //                           host func, median of medians (its log line gives
 //                           the ratio to host func, the 10x target)
 //   gpu_roundtrip_warp      32 threads of one warp, 1 in flight each
+//   gpu_roundtrip_sleeping  1 GPU thread, 1 noop per kernel, each after 20 ms
+//                           of idle (the lane's worker asleep)
 //   gpu_throughput_lanes1/4 all SMs x 128 threads, 1 in flight per thread,
 //                           median of 3 timed kernels,
 //                           depth >= threads per lane, 1 worker per lane
@@ -17,7 +19,7 @@
 //                           lane entry
 // Submissions use caller-owned blocks (chi_gpu_make_copy_future_at).
 // Quiet host: idle workers sleep after 2 ms (a worker with a GPU lane wakes
-// every 100 us to poll) and the host thread waits for a throughput kernel on
+// every gpu.max_sleep_us, 100 us, to poll) and the host thread waits for a throughput kernel on
 // a blocking-sync event, so the only spinning CPUs are the workers with
 // work. Spinning bystanders slowed the GPU lanes' workers on the device VMs
 // (warp batch, one lane, H200, four alternating pairs: 51-74 M/s with them,
@@ -46,6 +48,7 @@ static int dev_count(void)
 }
 
 static int g_numa = CHI_NUMA_AUTO; /* gpu.numa for the runtimes below */
+static uint64_t g_gpu_sleep_us = 100; /* gpu.max_sleep_us for them (the default) */
 
 typedef struct grt {
 	chi_runtime *rt;
@@ -66,13 +69,13 @@ static void bench_config(chi_config *c, uint32_t lanes, uint32_t depth, uint32_t
 	c->lanes = 1;
 	c->queue_depth = 1024;
 	c->first_busy_wait_us = spin_host() ? 60ull * 1000 * 1000 : 2000;
-	c->max_sleep_us = 100;
 	c->gpu_lanes = lanes;
 	c->gpu_queue_depth = depth;
 	c->gpu_clients = 1; /* the one client owns every block: one per thread */
 	c->gpu_segment_size = 256ull << 20;
 	c->gpu_workers = CHI_GPU_WORKERS_DEDICATED;
 	c->gpu_numa = g_numa;
+	c->gpu_max_sleep_us = g_gpu_sleep_us;
 	c->npools = 2;
 }
 
@@ -208,6 +211,67 @@ static int roundtrip_run(const grt *g, uint32_t threads, uint32_t n, uint64_t *h
 	cudaFree(d);
 	cudaFree(err);
 	return herr ? -EIO : 0;
+}
+
+/* n round trips of one GPU thread, each in its own kernel launched after the
+ * host idled idle_ms: the GPU lane's worker is asleep (it sleeps after
+ * first_busy_wait_us, 2 ms here) when the task arrives. */
+static int sleeping_run(uint32_t n, uint32_t idle_ms, uint64_t *host)
+{
+	grt g;
+	int rc = grt_start(&g, 1, 1024, 2, 1);
+	if (rc)
+		return rc;
+	uint64_t *d;
+	unsigned long long *err, herr = 0;
+	CUDA_TRY(cudaMalloc(&d, (size_t)n * 8));
+	CUDA_TRY(cudaMalloc(&err, 8));
+	CUDA_TRY(cudaMemset(err, 0, 8));
+	for (uint32_t k = 0; k < n; k++) {
+		usleep(idle_ms * 1000);
+		roundtrip_kernel<<<1, 1>>>(g.ctx, 1, 0, d + k, err);
+		CUDA_TRY(cudaDeviceSynchronize());
+	}
+	CUDA_TRY(cudaMemcpy(host, d, (size_t)n * 8, cudaMemcpyDeviceToHost));
+	CUDA_TRY(cudaMemcpy(&herr, err, 8, cudaMemcpyDeviceToHost));
+	cudaFree(d);
+	cudaFree(err);
+	grt_stop(&g);
+	return herr ? -EIO : 0;
+}
+
+/* gpu_roundtrip_sleeping: with gpu.max_sleep_us at its default, then (for
+ * the log) at runtime.max_sleep_us's default, the bound GPU workers had
+ * before gpu.max_sleep_us. */
+static int e_rt_sleeping(const chi_bench_opts *o, chi_bench_result *r)
+{
+	if (!dev_count())
+		return 77;
+	uint32_t n = o->quick ? 8 : 40;
+	uint64_t *s = (uint64_t *)malloc((size_t)n * 8);
+	if (!s)
+		return -ENOMEM;
+	int rc = sleeping_run(n, 20, s);
+	if (!rc) {
+		chi_bench_result_from_samples(r, s, n);
+		chi_config d;
+		chi_config_defaults(&d);
+		g_gpu_sleep_us = d.max_sleep_us;
+		rc = sleeping_run(n, 20, s);
+		g_gpu_sleep_us = d.gpu_max_sleep_us;
+	}
+	if (!rc) {
+		chi_bench_result old;
+		chi_bench_result_init(&old, "");
+		chi_bench_result_from_samples(&old, s, n);
+		chi_bench_log(o, "gpu_roundtrip_sleeping: %u round trips, each after 20 ms idle: "
+				 "median %.1f us (p99 %.1f) with gpu.max_sleep_us %llu; %.1f us "
+				 "(p99 %.1f) when GPU workers slept up to runtime.max_sleep_us\n",
+			      n, r->median_ns / 1e3, r->p99_ns / 1e3,
+			      (unsigned long long)g_gpu_sleep_us, old.median_ns / 1e3, old.p99_ns / 1e3);
+	}
+	free(s);
+	return rc;
 }
 
 /* An anchor measured by bench/gpu/anchors.cu: n samples (fewer with --quick). */
@@ -521,6 +585,7 @@ static const chi_bench_entry entries[] = {
 	{"launch_host_func", CHI_BENCH_ANCHOR, NULL, e_hostfunc, "kernel launch + cudaLaunchHostFunc + sync"},
 	{"gpu_roundtrip_thread", CHI_BENCH_LATENCY, "pingpong_floor", e_rt_thread, "1 GPU thread, 1 noop in flight"},
 	{"gpu_roundtrip_warp", CHI_BENCH_LATENCY, "pingpong_floor", e_rt_warp, "32 threads, 1 noop in flight each"},
+	{"gpu_roundtrip_sleeping", CHI_BENCH_LATENCY, "pingpong_floor", e_rt_sleeping, "1 GPU thread, 1 noop after 20 ms idle (worker asleep)"},
 	{"gpu_throughput_lanes1", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_tp1, "all SMs x 128 threads, 1 lane"},
 	{"gpu_throughput_all_gpus", CHI_BENCH_THROUGHPUT, "gpu_throughput_lanes1", e_all_gpus, "every GPU at once, 1 lane each (ratio = scaling over 1 GPU)"},
 	{"gpu_throughput_lanes4", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_tp4, "all SMs x 128 threads, 4 lanes"},
