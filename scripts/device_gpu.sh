@@ -19,7 +19,15 @@ step "test_gpu_priority (simulated GPU, lane priorities)"; timeout 300 "$dir/tes
 step "example_gpu_client (embedded runtime)"; timeout 120 "$dir/example_gpu_client"; echo "exit $?"
 step "chi start with GPU queues, example_gpu_client against it"; export CHI_RUNTIME_NAME=dev$$
 timeout 60 "$dir/chi" start; timeout 120 "$dir/example_gpu_client" "$CHI_RUNTIME_NAME"; echo "exit $?"
-timeout 30 "$dir/chi" status; timeout 60 "$dir/chi" stop
+timeout 30 "$dir/chi" status
+# idle cost: the runtime's CPU time over 2 s with nothing submitted (its GPU
+# worker wakes every gpu.max_sleep_us to poll the GPU lane)
+pid=$("$dir/chi" status | awk '$1 == "pid" {print $2}')
+if [ -n "$pid" ]; then
+  t0=$(awk '{print $14 + $15}' /proc/$pid/stat); sleep 2; t1=$(awk '{print $14 + $15}' /proc/$pid/stat)
+  echo "idle runtime: $(( (t1 - t0) * 100 / $(getconf CLK_TCK) / 2 ))% of one CPU over 2 s (utime+stime)"
+fi
+timeout 60 "$dir/chi" stop
 cat /tmp/chi.$(id -u).$CHI_RUNTIME_NAME.log; unset CHI_RUNTIME_NAME
 step "chi demo (GPU path)"; timeout 200 "$dir/chi" demo 2>&1 | tail -8; echo "exit ${PIPESTATUS[0]}"
 step "chi-bench drain (worker cost per GPU-lane task)"; timeout 100 "$dir/chi-bench" drain 2>/dev/null; echo "exit $?"
