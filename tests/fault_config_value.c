@@ -120,6 +120,7 @@ static void test_memory_values(void **state)
 static void test_gpu_values(void **state)
 {
 	static const struct bad cases[] = {
+		{ "gpu", "max_sleep_us", "-5" },
 		{ "gpu", "workers", "sometimes" },
 		{ "gpu", "workers", "Dedicated" },
 		{ "gpu", "workers", "1" },
