@@ -12,20 +12,13 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <time.h>
 
 #include "chi/gpu/api.h"
 #include "chi/modules/test.h"
 #include "gpu/gpu.h"
 #include "ipc/client.h"
 #include "runtime/runtime.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "task/future_ops.h"
 
 static chi_runtime *start(uint32_t clients)
 {
@@ -135,12 +128,12 @@ static void test_close_with_task_running(void **state)
 	chi_test_arg_init(&spin, CHI_POOL_TEST, CHI_TEST_SPIN, 300ull * 1000 * 1000);
 	chi_gpu_future f;
 	assert_int_equal(chi_gpu_make_copy_future(x, 0, &spin.hdr, chi_test_arg_ser_in, &f), 0);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = chi_now_ns();
 	chi_gpu_client_close(gc); /* a task of its slice still runs: RELEASING */
 	assert_int_equal(chi_gpu_client_open(c, 0, &gc), -EBUSY);
 	assert_int_equal(test_gpu_open_within(c, 0, &gc, 3000), 0);
 	/* not before the 300 ms task finished */
-	assert_true(now_ns() - t0 >= 250ull * 1000 * 1000);
+	assert_true(chi_now_ns() - t0 >= 250ull * 1000 * 1000);
 	assert_int_equal(__atomic_load_n(&rt->dir->gpu_slices_reclaimed, __ATOMIC_ACQUIRE), 1);
 	chi_gpu_client_close(gc);
 	chi_runtime_stop(rt);

@@ -16,13 +16,7 @@
 #include "chi/modules/test.h"
 #include "gpu/gpu.h"
 #include "runtime/runtime.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "task/future_ops.h"
 
 static void sleep_ms(unsigned ms)
 {
@@ -69,11 +63,11 @@ static uint64_t one_task(const chi_gpu_ctx *x, uint64_t v)
 	chi_gpu_future f;
 	memset(&f, 0, sizeof(f));
 	chi_test_double_plus_init(&t, CHI_POOL_TEST, v, 3);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = chi_now_ns();
 	assert_int_equal(chi_gpu_make_copy_future(x, 0, &t.hdr, chi_test_double_plus_ser_in, &f), 0);
 	/* the method returns its result, and decodes it into the task */
 	assert_int_equal(chi_gpu_future_wait(x, &f, &t.hdr, chi_test_double_plus_de_out, 0), v * 2 + 3);
-	uint64_t dt = now_ns() - t0;
+	uint64_t dt = chi_now_ns() - t0;
 	assert_int_equal(t.result, v * 2 + 3);
 	return dt;
 }
