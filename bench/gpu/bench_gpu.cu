@@ -2,13 +2,7 @@
 //   pingpong_floor          anchor: 1 GPU thread <-> 1 host thread on a pinned
 //                           flag (bench/gpu/anchors.cu)
 //   launch_host_func        anchor: kernel launch + cudaLaunchHostFunc + sync
-//   gpu_roundtrip_thread    1 GPU thread, 1 test.noop in flight; 5 runs
-//                           interleaved with the floor and with launch +
-//                           host func, median of medians (its log line gives
-//                           the ratio to host func, the 10x target)
-//   gpu_roundtrip_warp      32 threads of one warp, 1 in flight each
-//   gpu_roundtrip_sleeping  1 GPU thread, 1 noop per kernel, each after 20 ms
-//                           of idle (the lane's worker asleep)
+//   gpu_roundtrip_thread/warp/sleeping  bench/gpu/roundtrip.cu
 //   gpu_throughput_lanes1/4 all SMs x 128 threads, 1 in flight per thread,
 //                           median of 3 timed kernels,
 //                           depth >= threads per lane, 1 worker per lane
@@ -19,123 +13,21 @@
 //                           lane entry
 // Submissions use caller-owned blocks (chi_gpu_make_copy_future_at).
 // Quiet host: idle workers sleep after 2 ms (a worker with a GPU lane wakes
-// every gpu.max_sleep_us, 100 us, to poll) and the host thread waits for a throughput kernel on
-// a blocking-sync event, so the only spinning CPUs are the workers with
-// work. Spinning bystanders slowed the GPU lanes' workers on the device VMs
+// every gpu.max_sleep_us, 100 us, to poll) and the host thread waits for a
+// throughput kernel on a blocking-sync event, so the only spinning CPUs are
+// the workers with work (bench/gpu/grt.cu). Spinning bystanders slowed the GPU lanes' workers on the device VMs
 // (warp batch, one lane, H200, four alternating pairs: 51-74 M/s with them,
 // 50-79 without, 3 of 4 pairs faster). CHI_BENCH_SPIN=1 restores them.
 // Times on the GPU come from %globaltimer; throughput from CUDA events.
-#include <cuda_runtime.h>
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "gpu/grt.h"
 extern "C" {
-#include "bench_util.h"
-#include "chi/chi.h"
 #include "chi/modules/test.h"
 #include "gpu/anchors.h"
 #include "gpu/backlog.h"
-}
-#include "chi/gpu/api.h"
-
-static int dev_count(void)
-{
-	int n = 0;
-	return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
-}
-
-static int g_numa = CHI_NUMA_AUTO; /* gpu.numa for the runtimes below */
-static uint64_t g_gpu_sleep_us; /* gpu.max_sleep_us for them: the default, or
-				 * CHI_GPU_MAX_SLEEP_US (set in chi_bench_gpu) */
-
-typedef struct grt {
-	chi_runtime *rt;
-	chi_gpu_client *gc;
-	chi_gpu_ctx ctx;
-} grt;
-
-static int spin_host(void) { return getenv("CHI_BENCH_SPIN") != NULL; }
-
-/* The benchmarks' runtime: a unique name, one CPU lane, `lanes` GPU lanes
- * of `depth`, one GPU client owning every block, the quiet host above. */
-static void bench_config(chi_config *c, uint32_t lanes, uint32_t depth, uint32_t workers)
-{
-	static int seq;
-	chi_config_defaults(c);
-	snprintf(c->name, sizeof(c->name), "bg%d_%d", (int)getpid(), seq++);
-	c->num_workers = workers;
-	c->lanes = 1;
-	c->queue_depth = 1024;
-	c->first_busy_wait_us = spin_host() ? 60ull * 1000 * 1000 : 2000;
-	c->gpu_lanes = lanes;
-	c->gpu_queue_depth = depth;
-	c->gpu_clients = 1; /* the one client owns every block: one per thread */
-	c->gpu_segment_size = 256ull << 20;
-	c->gpu_workers = CHI_GPU_WORKERS_DEDICATED;
-	c->gpu_numa = g_numa;
-	c->gpu_max_sleep_us = g_gpu_sleep_us;
-	c->npools = 2;
-}
-
-/* A queue depth for `need` blocks in flight on a lane: a power of two, at
- * least 1024. */
-static uint32_t bench_depth(uint32_t need)
-{
-	uint32_t d = 1u << chi_log2_u32(need);
-	return d < 1024 ? 1024 : d;
-}
-
-static int grt_start(grt *g, uint32_t lanes, uint32_t depth, uint32_t workers, int gpu_on)
-{
-	chi_config c;
-	bench_config(&c, lanes, depth, workers);
-	c.gpu_enabled = gpu_on ? CHI_ON : CHI_OFF;
-	memset(g, 0, sizeof(*g));
-	int rc = chi_runtime_start(&c, &g->rt);
-	if (rc)
-		return rc;
-	if (!gpu_on)
-		return 0;
-	rc = chi_gpu_client_open(chi_runtime_client(g->rt), 0, &g->gc);
-	if (rc) {
-		chi_runtime_stop(g->rt);
-		return rc;
-	}
-	g->ctx = *chi_gpu_client_ctx(g->gc);
-	const char *cap = getenv("CHI_BENCH_POLL_CAP_NS"); /* experiments: the wait's back-off cap */
-	if (cap)
-		g->ctx.poll_cap_ns = (uint32_t)strtoul(cap, NULL, 0);
-	return 0;
-}
-
-static void grt_stop(grt *g)
-{
-	if (g->gc)
-		chi_gpu_client_close(g->gc);
-	chi_runtime_stop(g->rt);
-}
-
-__global__ void roundtrip_kernel(chi_gpu_ctx g, uint32_t n, uint32_t warm, uint64_t *samples,
-				 unsigned long long *errors)
-{
-	uint32_t tid = threadIdx.x;
-	for (uint32_t i = 0; i < n + warm; i++) {
-		chi_test_noop_task t;
-		chi_test_noop_init(&t, CHI_POOL_TEST);
-		chi_gpu_future f;
-		uint64_t t0 = chi_hd_now_ns();
-		if (chi_gpu_make_copy_future_at(&g, 0, tid, &t.hdr, chi_test_noop_ser, &f) ||
-		    chi_gpu_future_wait(&g, &f, &t.hdr, 0, 10000000000ull) != 0) {
-			atomicAdd(errors, 1ull);
-			return;
-		}
-		uint64_t t1 = chi_hd_now_ns();
-		if (i >= warm)
-			samples[(uint64_t)(i - warm) * blockDim.x + tid] = t1 - t0;
-	}
 }
 
 /* acc (CHI_BENCH_DIAG=1, else NULL): summed ns in submit [0] and wait [1] */
@@ -187,95 +79,6 @@ __global__ void warp_batch_kernel(chi_gpu_ctx g, uint32_t per_thread, unsigned l
 	}
 }
 
-#define CUDA_TRY(x)                                                                  \
-	do {                                                                         \
-		cudaError_t e_ = (x);                                                \
-		if (e_ != cudaSuccess) {                                             \
-			fprintf(stderr, "chi-bench gpu: %s: %s\n", #x, cudaGetErrorString(e_)); \
-			return -EIO;                                                 \
-		}                                                                    \
-	} while (0)
-
-/* One kernel of `threads` threads (one block), n round trips each. */
-static int roundtrip_run(const grt *g, uint32_t threads, uint32_t n, uint64_t *host)
-{
-	uint64_t *d;
-	unsigned long long *err, herr = 0;
-	CUDA_TRY(cudaMalloc(&d, (size_t)n * threads * 8));
-	CUDA_TRY(cudaMalloc(&err, 8));
-	CUDA_TRY(cudaMemset(err, 0, 8));
-	roundtrip_kernel<<<1, threads>>>(g->ctx, n, n / 10 + 10, d, err);
-	CUDA_TRY(cudaGetLastError());
-	CUDA_TRY(cudaDeviceSynchronize());
-	CUDA_TRY(cudaMemcpy(host, d, (size_t)n * threads * 8, cudaMemcpyDeviceToHost));
-	CUDA_TRY(cudaMemcpy(&herr, err, 8, cudaMemcpyDeviceToHost));
-	cudaFree(d);
-	cudaFree(err);
-	return herr ? -EIO : 0;
-}
-
-/* n round trips of one GPU thread, each in its own kernel launched after the
- * host idled idle_ms: the GPU lane's worker is asleep (it sleeps after
- * first_busy_wait_us, 2 ms here) when the task arrives. */
-static int sleeping_run(uint32_t n, uint32_t idle_ms, uint64_t *host)
-{
-	grt g;
-	int rc = grt_start(&g, 1, 1024, 2, 1);
-	if (rc)
-		return rc;
-	uint64_t *d;
-	unsigned long long *err, herr = 0;
-	CUDA_TRY(cudaMalloc(&d, (size_t)n * 8));
-	CUDA_TRY(cudaMalloc(&err, 8));
-	CUDA_TRY(cudaMemset(err, 0, 8));
-	for (uint32_t k = 0; k < n; k++) {
-		usleep(idle_ms * 1000);
-		roundtrip_kernel<<<1, 1>>>(g.ctx, 1, 0, d + k, err);
-		CUDA_TRY(cudaDeviceSynchronize());
-	}
-	CUDA_TRY(cudaMemcpy(host, d, (size_t)n * 8, cudaMemcpyDeviceToHost));
-	CUDA_TRY(cudaMemcpy(&herr, err, 8, cudaMemcpyDeviceToHost));
-	cudaFree(d);
-	cudaFree(err);
-	grt_stop(&g);
-	return herr ? -EIO : 0;
-}
-
-/* gpu_roundtrip_sleeping: with gpu.max_sleep_us at its default, then (for
- * the log) at runtime.max_sleep_us's default, the bound GPU workers had
- * before gpu.max_sleep_us. */
-static int e_rt_sleeping(const chi_bench_opts *o, chi_bench_result *r)
-{
-	if (!dev_count())
-		return 77;
-	uint32_t n = o->quick ? 8 : 40;
-	uint64_t *s = (uint64_t *)malloc((size_t)n * 8);
-	if (!s)
-		return -ENOMEM;
-	int rc = sleeping_run(n, 20, s);
-	uint64_t mine = g_gpu_sleep_us;
-	if (!rc) {
-		chi_bench_result_from_samples(r, s, n);
-		chi_config d;
-		chi_config_defaults(&d);
-		g_gpu_sleep_us = d.max_sleep_us;
-		rc = sleeping_run(n, 20, s);
-		g_gpu_sleep_us = mine;
-	}
-	if (!rc) {
-		chi_bench_result old;
-		chi_bench_result_init(&old, "");
-		chi_bench_result_from_samples(&old, s, n);
-		chi_bench_log(o, "gpu_roundtrip_sleeping: %u round trips, each after 20 ms idle: "
-				 "median %.1f us (p99 %.1f) with gpu.max_sleep_us %llu; %.1f us "
-				 "(p99 %.1f) when GPU workers slept up to runtime.max_sleep_us\n",
-			      n, r->median_ns / 1e3, r->p99_ns / 1e3,
-			      (unsigned long long)g_gpu_sleep_us, old.median_ns / 1e3, old.p99_ns / 1e3);
-	}
-	free(s);
-	return rc;
-}
-
 /* An anchor measured by bench/gpu/anchors.cu: n samples (fewer with --quick). */
 static int anchor_entry(const chi_bench_opts *o, chi_bench_result *r,
 			int (*fn)(int, uint64_t *, size_t), size_t n, size_t nquick)
@@ -301,92 +104,6 @@ static int e_hostfunc(const chi_bench_opts *o, chi_bench_result *r)
 {
 	return anchor_entry(o, r, chi_gpu_launch_host_func, 2000, 200);
 }
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
-{
-	if (!dev_count())
-		return 77;
-	grt g;
-	int rc = grt_start(&g, 1, 1024, 2, 1);
-	if (rc)
-		return rc;
-	uint32_t n = o->quick ? 2000 : 20000, nh = o->quick ? 200 : 1000;
-	uint64_t *s = (uint64_t *)malloc((size_t)n * 8), *fs = (uint64_t *)malloc((size_t)n * 8);
-	double med[5], fmed[5], hmed[5];
-	chi_bench_result tmp;
-	chi_bench_result_init(&tmp, "");
-	/* interleaved with the floor and with launch + host func (the 10x
-	 * target), so all three see the same state of the machine */
-	for (int k = 0; k < 5 && !rc; k++) {
-		rc = chi_gpu_pingpong_floor(0, fs, n);
-		if (!rc) {
-			chi_bench_result_from_samples(&tmp, fs, n);
-			fmed[k] = tmp.median_ns;
-			rc = chi_gpu_launch_host_func(0, fs, nh);
-		}
-		if (!rc) {
-			chi_bench_result_from_samples(&tmp, fs, nh);
-			hmed[k] = tmp.median_ns;
-			rc = roundtrip_run(&g, 1, n, s);
-		}
-		if (!rc) {
-			chi_bench_result_from_samples(&tmp, s, n);
-			med[k] = tmp.median_ns;
-			if (k == 4)
-				*r = tmp;
-		}
-	}
-	grt_stop(&g);
-	if (!rc) {
-		qsort(med, 5, sizeof(double), cmp_d);
-		qsort(fmed, 5, sizeof(double), cmp_d);
-		qsort(hmed, 5, sizeof(double), cmp_d);
-		snprintf(r->name, sizeof(r->name), "gpu_roundtrip_thread");
-		r->median_ns = med[2];
-		r->ops_per_s = 1e9 / med[2];
-		r->anchor_median_ns = fmed[2]; /* the ratio is against the interleaved floor */
-		chi_bench_log(o, "gpu_roundtrip_thread: 5 runs interleaved with the floor: "
-				 "chi median of medians %.0f ns, floor %.0f ns, ratio %.2f "
-				 "(chi runs %.0f..%.0f, floor runs %.0f..%.0f)\n",
-			      med[2], fmed[2], med[2] / fmed[2], med[0], med[4], fmed[0], fmed[4]);
-		chi_bench_log(o, "gpu_roundtrip_thread: launch + host func interleaved the same way: "
-				 "median of medians %.2f us (runs %.2f..%.2f): the round trip is "
-				 "%.1fx faster (target >= 10x)\n",
-			      hmed[2] / 1e3, hmed[0] / 1e3, hmed[4] / 1e3, hmed[2] / med[2]);
-	}
-	free(s);
-	free(fs);
-	return rc;
-}
-
-static int e_rt_warp(const chi_bench_opts *o, chi_bench_result *r)
-{
-	if (!dev_count())
-		return 77;
-	grt g;
-	int rc = grt_start(&g, 1, 1024, 2, 1);
-	if (rc)
-		return rc;
-	uint32_t n = o->quick ? 500 : 5000;
-	uint64_t *s = (uint64_t *)malloc((size_t)n * 32 * 8);
-	rc = roundtrip_run(&g, 32, n, s);
-	if (!rc) {
-		chi_bench_result_from_samples(r, s, (size_t)n * 32);
-		r->ops_per_s = 32e9 / r->median_ns; /* 32 round trips in flight */
-		r->lanes = 1;
-		r->depth = 1024;
-	}
-	grt_stop(&g);
-	free(s);
-	return rc;
-}
-
 
 #define TP_RUNS 3
 

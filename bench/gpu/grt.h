@@ -1,0 +1,48 @@
+// bench/gpu/grt.h: the runtime `chi-bench gpu` entries start (bench_config:
+// one CPU lane, `lanes` GPU lanes, one GPU client owning every block, the
+// quiet host of bench_gpu.cu), and what the entry files share.
+#ifndef CHI_BENCH_GPU_GRT_H
+#define CHI_BENCH_GPU_GRT_H
+
+#include <cuda_runtime.h>
+#include <errno.h>
+#include <stdio.h>
+
+extern "C" {
+#include "bench_util.h"
+#include "chi/chi.h"
+}
+#include "chi/gpu/api.h"
+
+#define CUDA_TRY(x)                                                                  \
+	do {                                                                         \
+		cudaError_t e_ = (x);                                                \
+		if (e_ != cudaSuccess) {                                             \
+			fprintf(stderr, "chi-bench gpu: %s: %s\n", #x, cudaGetErrorString(e_)); \
+			return -EIO;                                                 \
+		}                                                                    \
+	} while (0)
+
+extern int g_numa;              /* gpu.numa for the runtimes below */
+extern uint64_t g_gpu_sleep_us; /* gpu.max_sleep_us for them: the default, or
+				 * CHI_GPU_MAX_SLEEP_US (set in chi_bench_gpu) */
+
+typedef struct grt {
+	chi_runtime *rt;
+	chi_gpu_client *gc;
+	chi_gpu_ctx ctx;
+} grt;
+
+int dev_count(void);
+int spin_host(void); /* CHI_BENCH_SPIN: spinning idle workers and host thread */
+void bench_config(chi_config *c, uint32_t lanes, uint32_t depth, uint32_t workers);
+uint32_t bench_depth(uint32_t need);
+int grt_start(grt *g, uint32_t lanes, uint32_t depth, uint32_t workers, int gpu_on);
+void grt_stop(grt *g);
+
+/* bench/gpu/roundtrip.cu */
+int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r);
+int e_rt_warp(const chi_bench_opts *o, chi_bench_result *r);
+int e_rt_sleeping(const chi_bench_opts *o, chi_bench_result *r);
+
+#endif
