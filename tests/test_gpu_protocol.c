@@ -362,6 +362,7 @@ static void test_killed_gpu_client_hole(void **state)
 	x.slots_off = s->dir->slots_off;
 	x.blocks_off = s->dir->blocks_off;
 	x.data_off = s->dir->data_off;
+	x.inbox_off = s->dir->inbox_off;
 	x.data_size = s->dir->data_size;
 	x.blk_count = s->dir->depth;
 	x.client = 1;

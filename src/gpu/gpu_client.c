@@ -158,6 +158,7 @@ int chi_gpu_client_open(chi_client *c, uint32_t gpu, chi_gpu_client **out)
 	x->slots_off = d->slots_off;
 	x->blocks_off = d->blocks_off;
 	x->data_off = d->data_off;
+	x->inbox_off = d->inbox_off;
 	x->client = c->id;
 	x->gpu_id = gpu;
 	*out = gc;

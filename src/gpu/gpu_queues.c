@@ -153,7 +153,8 @@ static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi
 	uint64_t lanes = ALIGN_UP(dir + sizeof(chi_gpu_dir), 64);
 	uint64_t slots = ALIGN_UP(lanes + (uint64_t)nl * sizeof(chi_lane_shm), 64);
 	uint64_t blocks = ALIGN_UP(slots + (uint64_t)nl * CHI_NPRIO * depth * sizeof(chi_slot), 4096);
-	uint64_t data = ALIGN_UP(blocks + (uint64_t)nl * depth * CHI_FUTURE_BLOCK, 4096);
+	uint64_t inbox = ALIGN_UP(blocks + (uint64_t)nl * depth * CHI_FUTURE_BLOCK, 4096);
+	uint64_t data = ALIGN_UP(inbox + (uint64_t)nl * depth * CHI_SEAL_BYTES, 4096);
 	uint64_t size = cfg->gpu_segment_size;
 	gs->numa_node = -1;
 	if (data >= size) {
@@ -208,6 +209,7 @@ static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi
 	d->slots_off = slots;
 	d->blocks_off = blocks;
 	d->data_off = data;
+	d->inbox_off = inbox;
 	d->max_task_size = cfg->max_task_size;
 	/* slices: gpu.clients GPU clients at once, each with an equal share */
 	d->nslices = cfg->gpu_clients ? cfg->gpu_clients : 1;
@@ -288,6 +290,15 @@ int chi_server_init_gpu_queues(chi_runtime *rt)
 			lr->seg_id = CHI_SEG_ID_GPU_BASE + g;
 			lr->gpu = 1;
 			lr->index = l;
+			lr->seal.base = (uint8_t *)gs->seg.base;
+			lr->seal.blocks_off = gs->dir->blocks_off + (uint64_t)l * gs->dir->depth *
+									CHI_FUTURE_BLOCK;
+			lr->seal.blocks_end = lr->seal.blocks_off + (uint64_t)gs->dir->depth *
+									CHI_FUTURE_BLOCK;
+			lr->seal.inbox_delta = gs->dir->inbox_off - gs->dir->blocks_off;
+			lr->seal.seg_id = CHI_SEG_ID_GPU_BASE + g;
+			lr->seal.lane = l;
+			lr->seal.shm = &ls[l];
 		}
 		fprintf(stderr, "chi: gpu %u: queue segment %s (backend id %u, %s), %u lane(s) x 2, "
 				"depth %u, %u data blocks of %u KiB per lane; %u GPU client(s) at once, "

@@ -9,7 +9,12 @@
  * the workers skip it once the owner is dead), and then every worker has
  * left what it was running (task_seq even or moved since a snapshot taken
  * after that scan; a worker opens its bracket before it pops, so a worker
- * that popped an entry of the slice before the scan is seen odd). */
+ * that popped an entry of the slice before the scan is seen odd). A sealed
+ * entry's pointer may not have landed yet (include/chi/proto/seal.h), so a
+ * published SEALED slot of the owner counts as the owner's whatever it points
+ * at. Before the slice is handed on, its blocks' inboxes are zeroed: a dead
+ * client's half-written words must not carry a stamp into the next client's
+ * use. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -30,6 +35,8 @@ int chi_gpu_slice_busy(const chi_gpu_dir *d, const uint8_t *base, uint32_t k, ui
 					return 1;
 				if (st != CHI_SLOT_PUBLISHED)
 					continue;
+				if ((ctl & CHI_SLOT_SEALED) && chi_slot_client(ctl) == id)
+					return 1;
 				chi_offptr ptr = __atomic_load_n(&r[i].ptr, __ATOMIC_RELAXED);
 				if (__atomic_load_n(&r[i].ctl, __ATOMIC_ACQUIRE) != ctl)
 					return 1; /* moved under us: look again later */
@@ -42,6 +49,17 @@ int chi_gpu_slice_busy(const chi_gpu_dir *d, const uint8_t *base, uint32_t k, ui
 			}
 		}
 	return 0;
+}
+
+/* Zero the inboxes of slice k's blocks in every lane. */
+static void slice_zero_inboxes(const chi_gpu_dir *d, uint8_t *base, uint32_t k)
+{
+	for (uint32_t l = 0; l < d->nlanes; l++) {
+		uint64_t b = (uint64_t)l * d->depth + (uint64_t)k * d->blk_per_slice;
+		uint64_t *w = (uint64_t *)(void *)(base + d->inbox_off + b * CHI_SEAL_BYTES);
+		for (uint64_t i = 0; i < (uint64_t)d->blk_per_slice * CHI_SEAL_WORDS; i++)
+			__atomic_store_n(&w[i], 0, __ATOMIC_RELAXED);
+	}
 }
 
 static int owner_live(chi_runtime *rt, uint32_t id)
@@ -80,6 +98,7 @@ void chi_gpu_slices_tick(chi_runtime *rt)
 			if (!chi_workers_seq_moved(ws, nw, seqs))
 				continue;
 			gs->reap_pending[k] = 0;
+			slice_zero_inboxes(d, (uint8_t *)gs->seg.base, k);
 			/* counted first, so a client that takes the slice sees it
 			 * counted; nobody else writes a gone owner's word */
 			__atomic_fetch_add(&rt->dir->gpu_slices_reclaimed, 1, __ATOMIC_RELAXED);

@@ -6,6 +6,9 @@
 
 #include "chi/proto/lane.h"
 
+typedef struct chi_seal_lane chi_seal_lane; /* seal.h */
+typedef struct chi_sealed chi_sealed;
+
 /* Resolve the views of a lane's two rings in this process. */
 void chi_lane_views(void *base, chi_lane_shm *lane, chi_ring_view v[CHI_NPRIO]);
 
@@ -20,10 +23,12 @@ int chi_lane_submit(const chi_ring_view *r, chi_offptr first, uint32_t count, ui
 
 /* Consumer: take the next entry of a lane. Priority 0 first, but priority 1
  * at least once every `bulk_every` entries when it has work, so neither
- * starves. *since_bulk is the consumer's own counter for this lane. Returns
- * the entry's count (0: both rings empty) and sets *first and *prio. */
-uint32_t chi_lane_pop(const chi_ring_view v[CHI_NPRIO], uint32_t *since_bulk,
-		      uint32_t bulk_every, chi_offptr *first, uint32_t *prio);
+ * starves. *since_bulk is the consumer's own counter for this lane. `sl`:
+ * a GPU lane's blocks and inboxes, for its sealed entries (NULL for CPU
+ * lanes), and *sx the payload of a sealed entry taken (sx->n > 0). Returns the entry's count (0: both rings empty, or the entry at
+ * head is sealed and not complete yet) and sets *first and *prio. */
+uint32_t chi_lane_pop(const chi_ring_view v[CHI_NPRIO], const chi_seal_lane *sl, chi_sealed *sx,
+		      uint32_t *since_bulk, uint32_t bulk_every, chi_offptr *first, uint32_t *prio);
 
 /* Consumer: does either ring have a published entry at its head? */
 int chi_lane_ready(const chi_ring_view v[CHI_NPRIO]);

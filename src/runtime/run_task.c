@@ -65,11 +65,39 @@ static int64_t run_pointer(chi_worker *w, chi_task *t, chi_pm_cache *c)
 	return c->m->run(&ctx, t);
 }
 
+/* Decode the task at `in` (cap bytes of room), run it, encode its outputs
+ * into the output area of the wire at `out` (the same wire, or for a sealed
+ * task the block's copy space while its inputs are in this thread's memory). */
+static inline __attribute__((always_inline)) int64_t
+run_wire(chi_worker *w, chi_pm_cache *c, uint64_t *scratch, uint64_t max_task, const uint8_t *in,
+	 uint32_t cap, uint32_t out_size, uint8_t *out)
+{
+	chi_runtime *rt = w->rt;
+	chi_task h;
+	int rc = chi_wire_check(in, cap, out_size, max_task, &h);
+	if (rc)
+		return rc;
+	pm_lookup(rt, c, h.pool, h.method);
+	if (!c->p)
+		return c->err;
+	const chi_codec *codec = c->m->codec;
+	rc = chi_wire_decode(codec, &h, in, scratch);
+	if (rc)
+		return rc;
+	chi_ctx ctx = {rt, w, c->p, out + chi_task_out_off(h.in_size), out_size};
+	int64_t r = c->m->run(&ctx, (chi_task *)scratch);
+	if (r >= 0) {
+		rc = chi_wire_encode_out(codec, &h, out, out_size, (chi_task *)scratch);
+		if (rc)
+			r = rc;
+	}
+	return r;
+}
+
 static inline __attribute__((always_inline)) int64_t
 run_copy(chi_worker *w, chi_lane_ref *lr, chi_future_shm *f, chi_pm_cache *c, uint64_t *scratch,
 	 uint64_t max_task)
 {
-	chi_runtime *rt = w->rt;
 	uint32_t cap;
 	if (f->data) {
 		uint64_t off = chi_offptr_off(f->data);
@@ -78,26 +106,22 @@ run_copy(chi_worker *w, chi_lane_ref *lr, chi_future_shm *f, chi_pm_cache *c, ui
 			return -EBADMSG;
 	}
 	uint8_t *wire = chi_future_wire(lr->base, f, &cap);
-	uint32_t out_size = f->out_size;
-	chi_task h;
-	int rc = chi_wire_check(wire, cap, out_size, max_task, &h);
-	if (rc)
-		return rc;
-	pm_lookup(rt, c, h.pool, h.method);
-	if (!c->p)
-		return c->err;
-	const chi_codec *codec = c->m->codec;
-	rc = chi_wire_decode(codec, &h, wire, scratch);
-	if (rc)
-		return rc;
-	chi_ctx ctx = {rt, w, c->p, wire + chi_task_out_off(h.in_size), out_size};
-	int64_t r = c->m->run(&ctx, (chi_task *)scratch);
-	if (r >= 0) {
-		rc = chi_wire_encode_out(codec, &h, wire, out_size, (chi_task *)scratch);
-		if (rc)
-			r = rc;
-	}
-	return r;
+	return run_wire(w, c, scratch, max_task, wire, cap, f->out_size, wire);
+}
+
+/* A sealed task: the header says its sizes (the block's words are not
+ * written: the inbox carried everything); inputs past the inbox's room are
+ * a lie (-EBADMSG), and the outputs must fit the copy space (the check's
+ * cap). */
+static inline __attribute__((always_inline)) int64_t
+run_sealed(chi_worker *w, chi_future_shm *f, chi_pm_cache *c, uint64_t *scratch,
+	   uint64_t max_task, const chi_sealed *sx)
+{
+	const chi_task *h = (const chi_task *)(const void *)sx->pay;
+	if (h->in_size > CHI_SEAL_MAX_IN)
+		return -EBADMSG;
+	return run_wire(w, c, scratch, max_task, (const uint8_t *)sx->pay, CHI_COPY_SPACE,
+			h->out_size, f->copy_space);
 }
 
 static void pm_flush(chi_worker_shm *ws, chi_pm_run *r)
@@ -138,23 +162,28 @@ void chi_run_state_flush(chi_worker *w, chi_run_state *st)
 static inline __attribute__((always_inline)) void
 chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f, uint64_t seq,
 			    chi_run_state *st, int last, uint64_t done, uint32_t *errors, const int gpu,
-			    uint64_t max_task)
+			    uint64_t max_task, const chi_sealed *sx)
 {
 	chi_lane_shm *l = lane->shm;
 	chi_pm_cache *c = &st->c;
-	uint64_t flags = __atomic_load_n(&f->flags, __ATOMIC_RELAXED); /* visible via C1 */
+	/* a sealed task's flags are its tag (seal.h U4); others' were written
+	 * by the submitter, visible via C1 */
+	uint64_t flags = sx ? CHI_FUTURE_COPY_FROM_CLIENT | sx->tag << CHI_FUTURE_TAG_SHIFT
+			    : __atomic_load_n(&f->flags, __ATOMIC_RELAXED);
 	/* sample 1 task in CHI_LAT_SAMPLE (by the lane's completion count):
 	 * from the submitter's stamp when it set one, else from here */
 	uint64_t t0 = 0;
 	if ((seq & (CHI_LAT_SAMPLE - 1)) == 0) {
-		t0 = __atomic_load_n(&f->t_submit, __ATOMIC_RELAXED);
+		t0 = sx ? 0 : __atomic_load_n(&f->t_submit, __ATOMIC_RELAXED);
 		if (!t0)
 			t0 = chi_now_ns();
 	}
 	c->tp = CHI_MAX_POOLS;
 	c->tm = 0;
 	int64_t r;
-	if (flags & CHI_FUTURE_POINTER) /* only the runtime's own CPU lanes carry these */
+	if (sx)
+		r = run_sealed(w, f, c, st->scratch, max_task, sx);
+	else if (flags & CHI_FUTURE_POINTER) /* only the runtime's own CPU lanes carry these */
 		r = gpu ? -EBADMSG : run_pointer(w, (chi_task *)(uintptr_t)f->task_ptr, c);
 	else
 		r = run_copy(w, lane, f, c, st->scratch, max_task);
@@ -209,11 +238,11 @@ run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n, chi_run_sta
 		}
 		chi_future_shm *f = (chi_future_shm *)(void *)(b + (uint64_t)k * CHI_FUTURE_BLOCK);
 		chi_worker_process_new_task(w, lane, f, done + k, st, 0, done + n, &errors, gpu,
-					    max_task);
+					    max_task, NULL);
 	}
 	chi_future_shm *f = (chi_future_shm *)(void *)(b + (uint64_t)(n - 1) * CHI_FUTURE_BLOCK);
 	chi_worker_process_new_task(w, lane, f, done + n - 1, st, 1, done + n, &errors, gpu,
-				    max_task);
+				    max_task, NULL);
 }
 
 void chi_worker_run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
@@ -223,4 +252,13 @@ void chi_worker_run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_
 		run_entry(w, lane, b, n, st, 1);
 	else
 		run_entry(w, lane, b, n, st, 0);
+}
+
+void chi_worker_run_sealed(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f,
+			   const chi_sealed *sx, chi_run_state *st)
+{
+	uint64_t done = lane->shm->completed;
+	uint32_t errors = 0;
+	chi_worker_process_new_task(w, lane, f, done, st, 1, done + 1, &errors, 1,
+				    w->rt->cfg.max_task_size, sx);
 }

@@ -8,6 +8,7 @@
 #include "chi/module.h"
 #include "ipc/client.h"
 #include "ipc/layout.h"
+#include "queue/seal.h"
 #include "shm/shm.h"
 
 typedef struct chi_pool {
@@ -27,6 +28,7 @@ typedef struct chi_lane_ref {
 	uint32_t seg_id; /* CHI_SEG_ID_MAIN, or CHI_SEG_ID_GPU_BASE + gpu id */
 	uint32_t gpu;    /* a GPU lane (its futures complete without futex wakes) */
 	uint32_t index;  /* CPU lanes: index in the main segment */
+	chi_seal_lane seal; /* GPU lanes: blocks and inboxes for sealed entries */
 } chi_lane_ref;
 
 #define CHI_MAX_LANE_REFS 1024
@@ -119,6 +121,11 @@ void chi_run_state_flush(chi_worker *w, chi_run_state *st);
  * chi_worker_process_new_task, run_task.c); then the lane's counters. */
 void chi_worker_run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 			  chi_run_state *st);
+/* Run a sealed entry's task from its payload (inputs in this thread's
+ * memory), its outputs into block f's copy space, and complete f with the
+ * entry's tag (include/chi/proto/seal.h). */
+void chi_worker_run_sealed(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f,
+			   const chi_sealed *sx, chi_run_state *st);
 
 /* task_seq bracket (pool.c, PD2; reaper.c): odd while this worker may hold
  * or run tasks, nested by depth. Opened before a call's first pop and closed

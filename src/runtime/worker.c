@@ -61,7 +61,13 @@ static inline void prefetch_ahead(const chi_lane_ref *lr, const chi_ring_view *v
 	/* header: the completion store (rw 1 is a plain read prefetch on
 	 * baseline x86-64; PREFETCHW through asm measured no different) */
 	__builtin_prefetch(lr->base + off, 1);
-	__builtin_prefetch(lr->base + off + 64, 0);
+	/* the task: in the copy space, or for a sealed entry in the inbox's
+	 * first line (its copy space is written only with outputs; prefetching
+	 * it anyway, and PREFETCHW of the inbox, measured no better) */
+	if (ctl & CHI_SLOT_SEALED)
+		__builtin_prefetch(lr->base + off + lr->seal.inbox_delta, 0);
+	else
+		__builtin_prefetch(lr->base + off + 64, 0);
 }
 
 static int any_ready(chi_worker *w)
@@ -83,6 +89,8 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 	if (!any_ready(w))
 		return 0;
 	chi_run_state st;
+	chi_sealed sx;
+	sx.n = 0;
 	chi_worker_seq_open(w);
 	chi_run_state_init(&st);
 	for (uint32_t i = 0; i < w->nlanes && ran < budget; i++) {
@@ -90,7 +98,8 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 		while (ran < budget) {
 			chi_offptr first;
 			uint32_t prio;
-			uint32_t n = chi_lane_pop(lr->v, &w->since_bulk[i], bulk_every, &first, &prio);
+			uint32_t n = chi_lane_pop(lr->v, lr->gpu ? &lr->seal : NULL, &sx,
+						  &w->since_bulk[i], bulk_every, &first, &prio);
 			if (!n)
 				break;
 			uint64_t popped = lr->shm->popped;
@@ -116,7 +125,10 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 			uint8_t *b = (uint8_t *)lr->base + off0;
 			if (lr->gpu)
 				prefetch_ahead(lr, &lr->v[prio]);
-			chi_worker_run_entry(w, lr, b, n, &st);
+			if (lr->gpu && sx.n)
+				chi_worker_run_sealed(w, lr, (chi_future_shm *)(void *)b, &sx, &st);
+			else
+				chi_worker_run_entry(w, lr, b, n, &st);
 			ran++;
 		}
 	}
@@ -147,8 +159,10 @@ static int claimant_dead(chi_runtime *rt, uint32_t id)
 }
 
 /* Holes (DESIGN.md): a slot at head that stays unpublished for
- * runtime.hole_timeout_ms while a later slot is published is skipped only if
- * its claimant is dead; otherwise the stall is counted and we keep waiting. */
+ * runtime.hole_timeout_ms while a later slot is published, or that stays
+ * claimed (or sealed and incomplete) for its lap that long, is skipped only
+ * if its claimant is dead; otherwise the stall is counted and we keep
+ * waiting. */
 static void check_holes(chi_worker *w, uint64_t now)
 {
 	uint64_t timeout = w->rt->cfg.hole_timeout_ms * 1000000ull;
@@ -158,9 +172,17 @@ static void check_holes(chi_worker *w, uint64_t now)
 			chi_ring_view *r = &lr->v[p];
 			uint64_t *since = &w->hole_since[i * CHI_NPRIO + p];
 			int later = 0;
-			if (!chi_ring_ready(r, 0))
+			/* a sealed entry whose words have not all arrived is a
+			 * hole too (include/chi/proto/seal.h); so is a head slot
+			 * claimed for its lap even with nothing behind it (its
+			 * claimant named: a dead one's slice must come back) */
+			if (!(lr->gpu ? chi_seal_head_ready(&lr->seal, r, p) : chi_ring_ready(r, 0))) {
+				uint64_t c0 = chi_ring_peek(r, 0);
+				later = chi_slot_lap(c0) == (uint32_t)(chi_ld_rlx_u64(r->head) >> r->shift) &&
+					chi_slot_state(c0) != CHI_SLOT_EMPTY;
 				for (uint64_t a = 1; a <= 32 && a <= r->mask && !later; a++)
 					later = chi_ring_ready(r, a);
+			}
 			if (!later) {
 				*since = 0;
 				continue;
@@ -172,9 +194,14 @@ static void check_holes(chi_worker *w, uint64_t now)
 			if (now - *since < timeout)
 				continue;
 			uint64_t ctl = chi_ring_peek(r, 0);
-			/* CPU and GPU producers mark the slot they claim (P2); id 0:
-			 * it died before its mark landed, and any dead client counts */
-			uint32_t who = chi_slot_state(ctl) == CHI_SLOT_CLAIMED ? chi_slot_client(ctl) : 0;
+			/* CPU and GPU producers mark the slot they claim (P2), and a
+			 * sealed publish names its client; id 0: it died before its
+			 * mark landed, and any dead client counts */
+			uint32_t st = chi_slot_state(ctl);
+			uint32_t who = st == CHI_SLOT_CLAIMED ||
+						(st == CHI_SLOT_PUBLISHED && (ctl & CHI_SLOT_SEALED))
+					       ? chi_slot_client(ctl)
+					       : 0;
 			if (claimant_dead(w->rt, who)) {
 				chi_ring_skip(r);
 				chi_ctr_add(&lr->shm->holes_skipped, 1);

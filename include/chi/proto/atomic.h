@@ -70,6 +70,14 @@ CHI_INLINE void chi_st_publish_u64(uint64_t *p, uint64_t v)
 	asm volatile("st.release.sys.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
 	__threadfence_system(); /* (fence.acq_rel.sys here measured no faster) */
 }
+/* Publication without ordering before it (sealed entries, seal.h: every
+ * word the reader needs validates itself); the fence after it pushes it out
+ * as in chi_st_publish_u64. */
+CHI_INLINE void chi_st_publish_rlx_u64(uint64_t *p, uint64_t v)
+{
+	asm volatile("st.relaxed.sys.u64 [%0], %1;" ::"l"(p), "l"(v) : "memory");
+	__threadfence_system();
+}
 CHI_INLINE uint64_t chi_faa_u64(uint64_t *p, uint64_t v)
 {
 	return (uint64_t)atomicAdd((unsigned long long *)p, (unsigned long long)v);
@@ -143,6 +151,11 @@ CHI_INLINE void chi_st_pair_u64(uint64_t *p, uint64_t a, uint64_t b)
  * worker's sleeping flag right after it (Dekker pair with the worker's
  * seq_cst store of that flag, see src/runtime/worker.c). */
 CHI_INLINE void chi_st_publish_u64(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_SEQ_CST);
+}
+/* Host flavour: seq_cst all the same, for the sleeping-flag Dekker pair. */
+CHI_INLINE void chi_st_publish_rlx_u64(uint64_t *p, uint64_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_SEQ_CST);
 }

@@ -8,6 +8,8 @@
  *   [slots: nlanes x 2 x depth x 16 B]
  *   [future blocks: nlanes x depth x 256 B, lane l's at blocks_off + (l*depth+i)*256]
  *   [data blocks: nlanes x ndata x data_size, lane l's likewise]
+ *   [inboxes: nlanes x depth x 256 B, block b's at inbox_off + (b - blocks_off);
+ *    sealed single-task entries travel there (seal.h)]
  * Each lane owns depth future blocks, so a lane never has more futures in
  * flight than ring slots: a producer that holds a block can claim a ticket
  * with fetch_add and publish without ever reading the slot (ring.h, GPU
@@ -44,6 +46,7 @@
 #include "atomic.h"
 #include "future.h"
 #include "lane.h"
+#include "seal.h"
 #include "segment.h"
 
 #define CHI_GPU_DATA_BLOCK (64u * 1024u)
@@ -71,6 +74,7 @@ typedef struct CHI_ALIGNAS(64) chi_gpu_dir {
 	uint32_t blk_per_slice;    /* depth / nslices */
 	uint32_t data_per_slice;   /* ndata / nslices (0: tasks must fit the copy space) */
 	uint32_t slice_owner[CHI_GPU_MAX_SLICES]; /* S1-S3: client id, | RELEASING, or 0 */
+	uint64_t inbox_off;        /* the inboxes of sealed entries (seal.h) */
 } chi_gpu_dir;
 
 /* Free ring of block indices (one per lane and kind), a bounded MPMC queue
@@ -120,6 +124,9 @@ typedef struct chi_gpu_ctx {
 	uint32_t blk_count;
 	uint32_t data_base;   /*   its data blocks data_base .. + data_count - 1 */
 	uint32_t data_count;
+	uint64_t inbox_off;   /* sealed entries' inboxes (seal.h) */
+	uint32_t no_seal;     /* 1: every task takes the fenced path (chi-bench compares) */
+	uint32_t pad;
 } chi_gpu_ctx;
 
 #endif

@@ -49,7 +49,11 @@ typedef struct CHI_ALIGNAS(64) chi_lane_shm {
 	uint32_t shift;
 	uint32_t worker;
 	uint32_t id;
-	uint8_t pad0[32];
+	/* GPU lanes' consumer: times it found a SEALED entry at head whose
+	 * words had not all arrived (seal.h). On this line because no GPU
+	 * producer reads it (they work from chi_gpu_ctx); CPU lanes leave it 0 */
+	uint64_t seal_waits;
+	uint8_t pad0[24];
 	/* consumer-side counters, on their own line so producers reading the
 	 * line above do not miss on every task */
 	uint64_t popped;

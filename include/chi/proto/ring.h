@@ -6,8 +6,11 @@
  * Layout (shared memory): `depth` (a power of two) slots of 16 bytes.
  *   word 0, ctl:  bits  0-31  lap     (ticket >> log2(depth), mod 2^32)
  *                 bits 32-33  state   (EMPTY, CLAIMED, PUBLISHED)
- *                 bits 34-39  count-1 (entries in this slot: 1, or up to 32
+ *                 bits 34-38  count-1 (entries in this slot: 1, or up to 32
  *                                      future blocks of one warp)
+ *                 bit  39     SEALED  (a GPU single-task entry whose block
+ *                                      travels in stamped inbox words, with
+ *                                      no ordering before P4: seal.h)
  *                 bits 40-63  claimant client id (24 bits)
  *   word 1, ptr:  chi_offptr of the first future block (a warp batch's blocks
  *                 are consecutive in the arena).
@@ -31,8 +34,10 @@
  *   Consumer at head h (lap L):
  *     C1  ctl = load-acquire(slot); wait until {L, PUBLISHED} (pairs with P4);
  *     C2  read ptr;
- *     C3  store-release ctl = {L+1, EMPTY} (pairs with P0's acquire: the slot
- *         is free for lap L+1 only after ptr was read);
+ *     C3  ptr = 0 (relaxed; a SEALED entry of the next lap, whose ptr is not
+ *         ordered before its publish, is known by a ptr that is not 0:
+ *         seal.h U2), then store-release ctl = {L+1, EMPTY} (pairs with P0's
+ *         acquire: the slot is free for lap L+1 only after ptr was read);
  *     C4  head = h + 1 (relaxed; only stats and the consumer read it).
  * Holes: a producer that dies between P1 and P4 leaves slot h unpublished
  * while later slots fill. The consumer may skip it (chi_ring_skip) only when
@@ -49,6 +54,7 @@
 #define CHI_SLOT_PUBLISHED 2u
 #define CHI_SLOT_MAX_COUNT 32u
 #define CHI_CLIENT_ID_MASK 0xffffffu
+#define CHI_SLOT_SEALED (1ull << 39)
 
 typedef struct chi_slot {
 	uint64_t ctl;
@@ -60,12 +66,12 @@ CHI_INLINE uint64_t chi_slot_ctl(uint32_t lap, uint32_t state, uint32_t count,
 				 uint32_t client)
 {
 	return (uint64_t)lap | ((uint64_t)(state & 3u) << 32) |
-	       ((uint64_t)((count - 1u) & 63u) << 34) |
+	       ((uint64_t)((count - 1u) & 31u) << 34) |
 	       ((uint64_t)(client & CHI_CLIENT_ID_MASK) << 40);
 }
 CHI_INLINE uint32_t chi_slot_lap(uint64_t ctl) { return (uint32_t)ctl; }
 CHI_INLINE uint32_t chi_slot_state(uint64_t ctl) { return (uint32_t)(ctl >> 32) & 3u; }
-CHI_INLINE uint32_t chi_slot_count(uint64_t ctl) { return ((uint32_t)(ctl >> 34) & 63u) + 1u; }
+CHI_INLINE uint32_t chi_slot_count(uint64_t ctl) { return ((uint32_t)(ctl >> 34) & 31u) + 1u; }
 CHI_INLINE uint32_t chi_slot_client(uint64_t ctl) { return (uint32_t)(ctl >> 40); }
 
 /* A process-local view of one ring: raw pointers resolved in this process. */
@@ -124,20 +130,51 @@ CHI_INLINE void chi_ring_publish(const chi_ring_view *r, uint64_t t, chi_offptr 
 						 CHI_SLOT_PUBLISHED, count, client));
 }
 
-/* C1-C4: take the entry at head if it is published. Returns its count (>= 1)
- * and sets *first, or 0 when the slot at head is not yet published. */
-CHI_INLINE uint32_t chi_ring_pop(const chi_ring_view *r, chi_offptr *first)
+/* Z4 (seal.h): ptr and ctl of a SEALED single-task entry, with no ordering
+ * before them (or between them). */
+CHI_INLINE void chi_ring_publish_sealed(const chi_ring_view *r, uint64_t t, chi_offptr first,
+					uint32_t client)
 {
-	uint64_t h = chi_ld_rlx_u64(r->head);
-	chi_slot *s = &r->slots[h & r->mask];
-	uint32_t lap = (uint32_t)(h >> r->shift);
-	uint64_t ctl = chi_ld_acq_u64(&s->ctl); /* C1: pairs with P4 */
-	if (chi_slot_lap(ctl) != lap || chi_slot_state(ctl) != CHI_SLOT_PUBLISHED)
+	chi_slot *s = &r->slots[t & r->mask];
+	chi_st_rlx_u64(&s->ptr, first);
+	chi_st_publish_rlx_u64(&s->ctl, chi_slot_ctl((uint32_t)(t >> r->shift), CHI_SLOT_PUBLISHED,
+						     1, client) | CHI_SLOT_SEALED);
+}
+
+/* C1: the control word at head if it is published for head's lap, else 0.
+ * *h: head. */
+CHI_INLINE uint64_t chi_ring_head(const chi_ring_view *r, uint64_t *h)
+{
+	*h = chi_ld_rlx_u64(r->head);
+	uint64_t ctl = chi_ld_acq_u64(&r->slots[*h & r->mask].ctl); /* C1: pairs with P4 */
+	if (chi_slot_lap(ctl) != (uint32_t)(*h >> r->shift) ||
+	    chi_slot_state(ctl) != CHI_SLOT_PUBLISHED)
 		return 0;
-	*first = chi_ld_rlx_u64(&s->ptr); /* C2 */
-	chi_st_rel_u64(&s->ctl, chi_slot_ctl(lap + 1u, CHI_SLOT_EMPTY, 1, 0)); /* C3 */
+	return ctl;
+}
+
+/* C3-C4 for head h, after its ptr was read (C2). */
+CHI_INLINE void chi_ring_take(const chi_ring_view *r, uint64_t h)
+{
+	chi_slot *s = &r->slots[h & r->mask];
+	chi_st_rlx_u64(&s->ptr, CHI_OFFPTR_NULL); /* C3 */
+	chi_st_rel_u64(&s->ctl, chi_slot_ctl((uint32_t)(h >> r->shift) + 1u, CHI_SLOT_EMPTY, 1,
+					     0));
 	chi_st_rel_u64(r->head, h + 1); /* C4: a reaper that sees it sees the consumer's
 					 * earlier task_seq store (src/runtime/reaper.c) */
+}
+
+/* C1-C4: take the entry at head if it is published. Returns its count (>= 1)
+ * and sets *first, or 0 when the slot at head is not yet published. Not for
+ * SEALED entries (their ptr needs checking first: seal.h, U2). */
+CHI_INLINE uint32_t chi_ring_pop(const chi_ring_view *r, chi_offptr *first)
+{
+	uint64_t h;
+	uint64_t ctl = chi_ring_head(r, &h);
+	if (!ctl)
+		return 0;
+	*first = chi_ld_rlx_u64(&r->slots[h & r->mask].ptr); /* C2 */
+	chi_ring_take(r, h);
 	return chi_slot_count(ctl);
 }
 
@@ -165,6 +202,7 @@ CHI_INLINE void chi_ring_skip(const chi_ring_view *r)
 {
 	uint64_t h = chi_ld_rlx_u64(r->head);
 	chi_slot *s = &r->slots[h & r->mask];
+	chi_st_rlx_u64(&s->ptr, CHI_OFFPTR_NULL); /* as C3 */
 	chi_st_rel_u64(&s->ctl, chi_slot_ctl((uint32_t)(h >> r->shift) + 1u,
 					     CHI_SLOT_EMPTY, 1, 0));
 	chi_st_rlx_u64(r->head, h + 1);
