@@ -14,6 +14,9 @@
  *                          CPU traffic), one task per lane entry.
  *   gpu_lane_drain_warp    the same with 32 blocks per lane entry (the warp
  *                          batch).
+ *   gpu_lane_drain_sealed  one sealed entry per task (include/chi/proto/
+ *                          seal.h: the worker checks marks and unseals the
+ *                          inbox into the block first).
  * ops_per_s = tasks drained per second (median of the rounds); median_ns =
  * ns per task. The blocks are written by the bench's thread and read by the
  * worker's, so they arrive cold, as blocks a GPU wrote do. */
@@ -47,14 +50,23 @@ static drain_cfg cfg_of(const chi_bench_opts *o, uint32_t batch)
 	return c;
 }
 
-static void fill_all(const chi_gpu_ctx *g, chi_gpu_future *f)
+/* Fill every block (fenced layout), or with `sealed` its inbox. */
+static void fill_all(const chi_gpu_ctx *g, chi_gpu_future *f, int sealed)
 {
 	for (uint32_t i = 0; i < DEPTH; i++) {
 		chi_test_noop_task t;
 		chi_test_noop_init(&t, CHI_POOL_TEST);
-		uint32_t didx;
-		int rc;
-		uint64_t off = chi_gpu_fill(g, 0, i, &t.hdr, chi_test_noop_ser, &didx, &rc);
+		uint64_t off = g->blocks_off + (uint64_t)i * CHI_FUTURE_BLOCK;
+		if (sealed) {
+			uint32_t pay[4];
+			memcpy(pay, &t.hdr, sizeof(pay));
+			chi_seal_write((uint64_t *)(void *)(g->base + g->inbox_off + (uint64_t)i * CHI_SEAL_BYTES),
+				       pay, 4);
+		} else {
+			uint32_t didx;
+			int rc;
+			off = chi_gpu_fill(g, 0, i, &t.hdr, chi_test_noop_ser, &didx, &rc);
+		}
 		f[i].shm = (chi_future_shm *)(void *)(g->base + off);
 	}
 }
@@ -63,7 +75,7 @@ static void fill_all(const chi_gpu_ctx *g, chi_gpu_future *f)
  * the consumer waits at it; then publish it and time until the last block
  * completes: the drain alone, not the publishing. Returns ns, or 0 if a
  * task failed. */
-static uint64_t burst(const chi_gpu_ctx *g, const chi_gpu_future *f, uint32_t batch)
+static uint64_t burst(const chi_gpu_ctx *g, const chi_gpu_future *f, uint32_t batch, int sealed)
 {
 	chi_ring_view v;
 	chi_gpu_ring(g, 0, 0, &v); /* lane 0, latency ring */
@@ -72,16 +84,23 @@ static uint64_t burst(const chi_gpu_ctx *g, const chi_gpu_future *f, uint32_t ba
 	for (uint32_t e = entries; e-- > 0;) {
 		uint64_t off = (uint64_t)((uint8_t *)f[e * batch].shm - g->base);
 		uint64_t t0 = e ? 0 : chi_bench_now_ns();
-		chi_ring_publish(&v, t + e, chi_offptr_make(g->seg_id, off), batch, g->client);
+		if (sealed)
+			chi_ring_publish_sealed(&v, t + e, chi_offptr_make(g->seg_id, off), g->client);
+		else
+			chi_ring_publish(&v, t + e, chi_offptr_make(g->seg_id, off), batch, g->client);
 		if (e)
 			continue;
+		/* a sealed block's flags still say COMPLETE from the previous
+		 * round until the worker completes it with this round's tag */
 		const chi_future_shm *last = f[DEPTH - 1].shm;
-		while (!(chi_ld_acq_u64(&last->flags) & CHI_FUTURE_COMPLETE))
+		uint64_t ltag = sealed ? chi_seal_tag(t + DEPTH - 1, 0) : 0;
+		while (!chi_seal_done(chi_ld_acq_u64(&last->flags), ltag))
 			chi_cpu_relax();
 		uint64_t dt = chi_bench_now_ns() - t0;
 		for (uint32_t i = 0; i < DEPTH; i++) {
 			uint64_t fl = chi_ld_acq_u64(&f[i].shm->flags);
-			if (!(fl & CHI_FUTURE_COMPLETE) || (fl & CHI_FUTURE_ERROR))
+			if (!chi_seal_done(fl, sealed ? chi_seal_tag(t + i, 0) : 0) ||
+			    (fl & CHI_FUTURE_ERROR))
 				return 0;
 		}
 		return dt;
@@ -101,7 +120,7 @@ static int rounds_result(chi_bench_result *r, uint64_t *ns, uint32_t n)
 	return 0;
 }
 
-static int runtime_drain(const chi_bench_opts *o, chi_bench_result *r, uint32_t batch)
+static int runtime_drain(const chi_bench_opts *o, chi_bench_result *r, uint32_t batch, int sealed)
 {
 	drain_cfg dc = cfg_of(o, batch);
 	chi_gpu_simulate(1);
@@ -131,8 +150,8 @@ static int runtime_drain(const chi_bench_opts *o, chi_bench_result *r, uint32_t 
 	if (!rc && !f)
 		rc = -ENOMEM;
 	for (uint32_t k = 0; k < dc.rounds && !rc; k++) {
-		fill_all(chi_gpu_client_ctx(gc), f);
-		ns[k] = burst(chi_gpu_client_ctx(gc), f, batch);
+		fill_all(chi_gpu_client_ctx(gc), f, sealed);
+		ns[k] = burst(chi_gpu_client_ctx(gc), f, batch, sealed);
 		if (!ns[k])
 			rc = -EIO;
 	}
@@ -211,13 +230,13 @@ static int e_floor(const chi_bench_opts *o, chi_bench_result *r)
 	uint64_t ns[ROUNDS];
 	int rc = 0;
 	for (uint32_t k = 0; k < dc.rounds && !rc; k++) {
-		fill_all(&g, f);
+		fill_all(&g, f, 0);
 		pthread_t th;
 		if (pthread_create(&th, NULL, floor_consumer, &a)) {
 			rc = -EAGAIN;
 			break;
 		}
-		ns[k] = burst(&g, f, 1);
+		ns[k] = burst(&g, f, 1, 0);
 		pthread_join(th, NULL);
 		if (!ns[k])
 			rc = -EIO;
@@ -227,13 +246,15 @@ static int e_floor(const chi_bench_opts *o, chi_bench_result *r)
 	return rc ? rc : rounds_result(r, ns, dc.rounds);
 }
 
-static int e_drain(const chi_bench_opts *o, chi_bench_result *r) { return runtime_drain(o, r, 1); }
-static int e_drain_warp(const chi_bench_opts *o, chi_bench_result *r) { return runtime_drain(o, r, 32); }
+static int e_drain(const chi_bench_opts *o, chi_bench_result *r) { return runtime_drain(o, r, 1, 0); }
+static int e_drain_warp(const chi_bench_opts *o, chi_bench_result *r) { return runtime_drain(o, r, 32, 0); }
+static int e_drain_sealed(const chi_bench_opts *o, chi_bench_result *r) { return runtime_drain(o, r, 1, 1); }
 
 static const chi_bench_entry entries[] = {
 	{"drain_floor", CHI_BENCH_ANCHOR, NULL, e_floor, "bare consumer: pop, read block, complete"},
 	{"gpu_lane_drain", CHI_BENCH_THROUGHPUT, "drain_floor", e_drain, "worker drains a GPU-lane backlog, 1 task per entry"},
 	{"gpu_lane_drain_warp", CHI_BENCH_THROUGHPUT, "drain_floor", e_drain_warp, "the same, 32 tasks per entry"},
+	{"gpu_lane_drain_sealed", CHI_BENCH_THROUGHPUT, "drain_floor", e_drain_sealed, "1 sealed task per entry (marks checked, inbox unsealed)"},
 };
 
 int chi_bench_drain(int argc, char **argv)
@@ -245,8 +266,8 @@ int chi_bench_drain(int argc, char **argv)
 			fprintf(stderr, "usage: chi-bench drain [--json] [--quick] [--entries a,b]\n");
 			return 2;
 		}
-	const chi_bench_entry *e[3] = {&entries[0], &entries[1], &entries[2]};
+	const chi_bench_entry *e[4] = {&entries[0], &entries[1], &entries[2], &entries[3]};
 	char device[512];
 	chi_bench_cpu_device(device, sizeof(device));
-	return chi_bench_run(e, 3, filter, &o, device);
+	return chi_bench_run(e, 4, filter, &o, device);
 }

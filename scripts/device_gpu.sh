@@ -14,6 +14,7 @@ step() { echo; echo "=== $*"; }
 step "machine"; nvidia-smi -L; nproc; uname -r
 step "test_gpu_e2e (label gpu, CHI_REQUIRE_GPU=1)"; timeout 300 "$dir/test_gpu_e2e"; echo "exit $?"
 step "test_gpu_protocol (simulated GPUs, CPU threads)"; timeout 300 "$dir/test_gpu_protocol" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
+step "test_gpu_seal (simulated GPU, sealed entries reordered by hand)"; timeout 300 "$dir/test_gpu_seal" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "test_gpu_slices (simulated GPUs, several clients)"; timeout 300 "$dir/test_gpu_slices" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "test_gpu_priority (simulated GPU, lane priorities)"; timeout 300 "$dir/test_gpu_priority" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "example_gpu_client (embedded runtime)"; timeout 120 "$dir/example_gpu_client"; echo "exit $?"

@@ -32,7 +32,12 @@ void chi_backlog_start(chi_backlog_sampler *b, const chi_gpu_ctx *ctx, uint32_t 
 	cudaPointerAttributes at;
 	if (cudaPointerGetAttributes(&at, ctx->base) != cudaSuccess || !at.hostPointer)
 		return; /* the segment's host mapping is what the workers read */
-	b->slots = (const chi_slot *)((const uint8_t *)at.hostPointer + ctx->slots_off);
+	const uint8_t *host = (const uint8_t *)at.hostPointer;
+	b->slots = (const chi_slot *)(host + ctx->slots_off);
+	const chi_gpu_dir *d = (const chi_gpu_dir *)(host + ((const chi_seg_hdr *)host)->dir_off);
+	b->ls = (const chi_lane_shm *)(host + d->lanes_off);
+	for (uint32_t l = 0; l < lanes; l++)
+		b->waits0 += __atomic_load_n(&b->ls[l].seal_waits, __ATOMIC_RELAXED);
 	b->depth = ctx->depth;
 	b->lanes = lanes;
 	if (pthread_create(&b->th, NULL, backlog_main, b))
@@ -45,7 +50,11 @@ void chi_backlog_stop(chi_backlog_sampler *b, const chi_bench_opts *o)
 		return;
 	__atomic_store_n(&b->stop, 1, __ATOMIC_RELEASE);
 	pthread_join(b->th, NULL);
-	chi_bench_log(o, "  diag: backlog over %u lanes: mean %.0f, max %llu (%u samples)\n",
+	uint64_t w = 0;
+	for (uint32_t l = 0; l < b->lanes; l++)
+		w += __atomic_load_n(&b->ls[l].seal_waits, __ATOMIC_RELAXED);
+	chi_bench_log(o, "  diag: backlog over %u lanes: mean %.0f, max %llu (%u samples); "
+			 "sealed heads found incomplete %llu times\n",
 		      b->lanes, b->samples ? (double)b->sum / b->samples : 0.0,
-		      (unsigned long long)b->max, b->samples);
+		      (unsigned long long)b->max, b->samples, (unsigned long long)(w - b->waits0));
 }

@@ -17,6 +17,8 @@ typedef struct chi_backlog_sampler {
 	const chi_slot *slots; /* NULL: not sampling */
 	uint32_t depth, lanes, stop, samples;
 	uint64_t sum, max;
+	const chi_lane_shm *ls; /* the lanes' headers: seal_waits */
+	uint64_t waits0;
 } chi_backlog_sampler;
 
 /* Start sampling the latency rings of the first `lanes` lanes of ctx. */

@@ -2,7 +2,9 @@
 //   gpu_roundtrip_thread    1 GPU thread, 1 test.noop in flight; 5 runs
 //                           interleaved with the floor and with launch +
 //                           host func, median of medians (its log line gives
-//                           the ratio to host func, the 10x target)
+//                           the ratio to host func, the 10x target, and the
+//                           fenced path's round trip, interleaved too: what
+//                           sealing saves, include/chi/proto/seal.h)
 //   gpu_roundtrip_warp      32 threads of one warp, 1 in flight each
 //   gpu_roundtrip_sleeping  1 GPU thread, 1 noop per kernel, each after 20 ms
 //                           of idle (the lane's worker asleep)
@@ -95,7 +97,7 @@ int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
 		return rc;
 	uint32_t n = o->quick ? 2000 : 20000, nh = o->quick ? 200 : 1000;
 	uint64_t *s = (uint64_t *)malloc((size_t)n * 8), *fs = (uint64_t *)malloc((size_t)n * 8);
-	double med[5], fmed[5], hmed[5];
+	double med[5], fmed[5], hmed[5], umed[5];
 	chi_bench_result tmp;
 	chi_bench_result_init(&tmp, "");
 	/* interleaved with the floor and with launch + host func (the 10x
@@ -117,6 +119,13 @@ int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
 			med[k] = tmp.median_ns;
 			if (k == 4)
 				*r = tmp;
+			grt u = g;
+			u.ctx.no_seal = 1; /* the fenced path, same blocks */
+			rc = roundtrip_run(&u, 1, n, 0, fs);
+		}
+		if (!rc) {
+			chi_bench_result_from_samples(&tmp, fs, n);
+			umed[k] = tmp.median_ns;
 		}
 	}
 	grt_stop(&g);
@@ -124,6 +133,7 @@ int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
 		qsort(med, 5, sizeof(double), cmp_d);
 		qsort(fmed, 5, sizeof(double), cmp_d);
 		qsort(hmed, 5, sizeof(double), cmp_d);
+		qsort(umed, 5, sizeof(double), cmp_d);
 		snprintf(r->name, sizeof(r->name), "gpu_roundtrip_thread");
 		r->median_ns = med[2];
 		r->ops_per_s = 1e9 / med[2];
@@ -136,6 +146,10 @@ int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
 				 "median of medians %.2f us (runs %.2f..%.2f): the round trip is "
 				 "%.1fx faster (target >= 10x)\n",
 			      hmed[2] / 1e3, hmed[0] / 1e3, hmed[4] / 1e3, hmed[2] / med[2]);
+		chi_bench_log(o, "gpu_roundtrip_thread: the fenced path (gpu ctx no_seal) "
+				 "interleaved the same way: median of medians %.0f ns (runs "
+				 "%.0f..%.0f), ratio to the floor %.2f; sealed saves %.0f ns\n",
+			      umed[2], umed[0], umed[4], umed[2] / fmed[2], umed[2] - med[2]);
 	}
 	free(s);
 	free(fs);
