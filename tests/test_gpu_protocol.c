@@ -5,6 +5,7 @@
  * the worker's processing and the 16-byte completion read. Label
  * gpu_protocol: it runs in CI, where there is no GPU. */
 #include "test_util.h"
+#include "gpu_test_util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -381,11 +382,7 @@ static void test_killed_gpu_client_hole(void **state)
 	assert_int_equal(test_gpu_open_within(c, 0, &gc, 5000), 0);
 	assert_int_equal(__atomic_load_n(&rt->dir->gpu_slices_reclaimed, __ATOMIC_ACQUIRE), 1);
 	assert_int_equal(chi_gpu_client_ctx(gc)->blk_count, x.depth);
-	chi_test_double_plus_init(&t, CHI_POOL_TEST, 5, 0);
-	assert_int_equal(chi_gpu_make_copy_future(chi_gpu_client_ctx(gc), 0, &t.hdr,
-						  chi_test_double_plus_ser_in, &f), 0);
-	assert_int_equal(chi_gpu_future_wait(chi_gpu_client_ctx(gc), &f, &t.hdr,
-					     chi_test_double_plus_de_out, 5000000000ull), 10);
+	assert_int_equal(test_gpu_double_plus(chi_gpu_client_ctx(gc), 5), 10);
 	chi_gpu_client_close(gc);
 	chi_runtime_stop(rt);
 }

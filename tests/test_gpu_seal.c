@@ -6,6 +6,7 @@
  * previous use; a header that lies; a client killed halfway. Label
  * gpu_protocol: it runs in CI, where there is no GPU. */
 #include "test_util.h"
+#include "gpu_test_util.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -16,8 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "chi/gpu/api.h"
-#include "chi/modules/test.h"
 #include "gpu/gpu.h"
 #include "ipc/client.h"
 #include "runtime/runtime.h"
@@ -176,9 +175,7 @@ static void test_sealed_header_lies(void **state)
 					     5000000000ull), -EBADMSG);
 	for (uint32_t k = 0; k < CHI_SEAL_WORDS; k++) /* all of a liar's words zeroed */
 		assert_int_equal(inbox_of(x, idx)[k], 0);
-	chi_test_double_plus_init(&t, CHI_POOL_TEST, 4, 0);
-	assert_int_equal(chi_gpu_make_copy_future(x, 0, &t.hdr, chi_test_double_plus_ser_in, &f), 0);
-	assert_int_equal(chi_gpu_future_wait(x, &f, &t.hdr, chi_test_double_plus_de_out, 0), 8);
+	assert_int_equal(test_gpu_double_plus(x, 4), 8);
 	chi_gpu_client_close(gc);
 	chi_runtime_stop(rt);
 }
@@ -270,14 +267,7 @@ static void test_sealed_killed_client(void **state)
 	assert_int_equal(ls[0].holes_skipped, 1);
 	for (uint32_t k = 0; k < CHI_SEAL_WORDS; k++)
 		assert_int_equal(ib[k], 0);
-	chi_test_double_plus_task t;
-	chi_gpu_future f;
-	memset(&f, 0, sizeof(f));
-	chi_test_double_plus_init(&t, CHI_POOL_TEST, 5, 0);
-	assert_int_equal(chi_gpu_make_copy_future(chi_gpu_client_ctx(gc), 0, &t.hdr,
-						  chi_test_double_plus_ser_in, &f), 0);
-	assert_int_equal(chi_gpu_future_wait(chi_gpu_client_ctx(gc), &f, &t.hdr,
-					     chi_test_double_plus_de_out, 5000000000ull), 10);
+	assert_int_equal(test_gpu_double_plus(chi_gpu_client_ctx(gc), 5), 10);
 	chi_gpu_client_close(gc);
 	chi_runtime_stop(rt);
 }

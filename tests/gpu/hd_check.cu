@@ -7,6 +7,7 @@
 #include "chi/proto/lane.h"
 #include "chi/proto/offptr.h"
 #include "chi/proto/ring.h"
+#include "chi/proto/seal.h"
 #include "chi/proto/segment.h"
 #include "chi/proto/task.h"
 #include "chi/modules/test.h"
@@ -33,6 +34,15 @@ __global__ void chi_hd_check_kernel(chi_slot *slots, uint64_t *tail, uint64_t *h
 	chi_offptr first = 0;
 	acc += chi_ring_pop(&r, &first) + chi_ring_peek(&r, 1) + chi_ring_ready(&r, 0);
 	chi_ring_skip(&r);
+	/* sealed entries (proto/seal.h) */
+	uint32_t pay[CHI_SEAL_WORDS] = {0};
+	chi_seal_write((uint64_t *)(void *)buf, pay, 5);
+	chi_ring_publish_sealed(&r, t, chi_offptr_make(CHI_SEG_ID_GPU_BASE, 4096), 1);
+	uint64_t h;
+	if (chi_ring_head(&r, &h))
+		chi_ring_take(&r, h);
+	acc += chi_seal_read((const uint64_t *)(const void *)buf, pay) + chi_seal_fits(8, 8) +
+	       chi_seal_done(t, chi_seal_tag(t, 1));
 	acc += chi_slot_lap(t) + chi_slot_state(t) + chi_slot_count(t) + chi_slot_client(t);
 	acc += chi_offptr_seg(first) + chi_offptr_off(first) +
 	       (uint64_t)(uintptr_t)chi_offptr_resolve(buf, first);

@@ -1,0 +1,25 @@
+/* tests/gpu_test_util.h: helpers of the gpu_protocol tests (CPU threads
+ * running the CHI_HD submit code on a simulated GPU). */
+#ifndef CHI_TESTS_GPU_TEST_UTIL_H
+#define CHI_TESTS_GPU_TEST_UTIL_H
+
+#include <string.h>
+
+#include "chi/gpu/api.h"
+#include "chi/modules/test.h"
+
+/* One test.double_plus(v, id 0) through the block pool of lane 0, waited
+ * for up to 5 s: v * 2, or the submit's or the wait's error. */
+static inline int64_t test_gpu_double_plus(const chi_gpu_ctx *x, int64_t v)
+{
+	chi_test_double_plus_task t;
+	chi_gpu_future f;
+	memset(&f, 0, sizeof(f));
+	chi_test_double_plus_init(&t, CHI_POOL_TEST, v, 0);
+	int rc = chi_gpu_make_copy_future(x, 0, &t.hdr, chi_test_double_plus_ser_in, &f);
+	if (rc)
+		return rc;
+	return chi_gpu_future_wait(x, &f, &t.hdr, chi_test_double_plus_de_out, 5000000000ull);
+}
+
+#endif
