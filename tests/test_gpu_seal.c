@@ -20,6 +20,7 @@
 #include "gpu/gpu.h"
 #include "ipc/client.h"
 #include "runtime/runtime.h"
+#include "runtime/stats.h"
 
 static char self_path[4096];
 extern char **environ;
@@ -272,6 +273,53 @@ static void test_sealed_killed_client(void **state)
 	chi_runtime_stop(rt);
 }
 
+/* GPU lanes in `chi stats`: after the CPU lanes, marked with their GPU,
+ * their completions and errors counted (admin.stats, all three formats). */
+static void test_gpu_lanes_in_stats(void **state)
+{
+	(void)state;
+	chi_runtime *rt = start();
+	chi_client *c = chi_runtime_client(rt);
+	chi_gpu_client *gc;
+	assert_int_equal(chi_gpu_client_open(c, 0, &gc), 0);
+	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
+	for (int64_t v = 1; v <= 5; v++)
+		assert_int_equal(test_gpu_double_plus(x, v), 2 * v);
+	chi_test_double_plus_task t;
+	chi_gpu_future f;
+	memset(&f, 0, sizeof(f));
+	chi_test_double_plus_init(&t, CHI_POOL_TEST, 1, 0);
+	t.hdr.method = 99;
+	assert_int_equal(chi_gpu_make_copy_future(x, 0, &t.hdr, chi_test_double_plus_ser_in, &f), 0);
+	assert_int_equal(chi_gpu_future_wait(x, &f, &t.hdr, 0, 0), -ENOSYS);
+	chi_stats_snapshot s;
+	assert_int_equal(chi_stats_query(c, "t", &s), 0);
+	uint32_t ncpu = rt->self.nlanes;
+	assert_int_equal(s.st->nlanes, ncpu + 1);
+	for (uint32_t i = 0; i < ncpu; i++)
+		assert_int_equal(s.st->lanes[i].gpu, 0);
+	const chi_lane_stats *g = &s.st->lanes[ncpu];
+	assert_int_equal(g->gpu, 1);
+	assert_int_equal(g->completed, 6);
+	assert_int_equal(g->errors, 1);
+	assert_int_equal(g->depth, 0);
+	static char buf[1 << 16];
+	chi_stats_format_prometheus(&s, buf, sizeof(buf));
+	char want[128];
+	snprintf(want, sizeof(want),
+		 "chi_lane_tasks_completed_total{runtime=\"t\",lane=\"%u\",queue=\"gpu0\"} 6\n", ncpu);
+	assert_non_null(strstr(buf, want));
+	chi_stats_format_json(&s, buf, sizeof(buf));
+	snprintf(want, sizeof(want), "{\"lane\":%u,\"gpu\":0,", ncpu);
+	assert_non_null(strstr(buf, want));
+	assert_non_null(strstr(buf, "{\"lane\":0,\"gpu\":-1,"));
+	chi_stats_format_table(&s, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " gpu0 "));
+	chi_stats_free(&s);
+	chi_gpu_client_close(gc);
+	chi_runtime_stop(rt);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--child"))
@@ -285,6 +333,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_sealed_header_lies),
 		cmocka_unit_test(test_sealed_and_fenced_agree),
 		cmocka_unit_test(test_sealed_killed_client),
+		cmocka_unit_test(test_gpu_lanes_in_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

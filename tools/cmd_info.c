@@ -107,11 +107,16 @@ int chi_cmd_status(int argc, char **argv)
 	printf("pools    ");
 	for (uint32_t i = 0; i < pl->count; i++)
 		printf(" %s(%u, %s)", pl->pools[i].name, pl->pools[i].id, pl->pools[i].module);
-	printf("\n\n%-5s %12s %12s %8s %10s %8s %8s\n", "lane", "popped", "completed", "errors",
-	       "queue_full", "holes", "depth");
+	printf("\n\n%-5s %-5s %12s %12s %8s %10s %8s %8s\n", "lane", "queue", "popped", "completed",
+	       "errors", "queue_full", "holes", "depth");
 	for (uint32_t i = 0; i < st->nlanes; i++) {
 		chi_lane_stats *l = &st->lanes[i];
-		printf("%-5u %12llu %12llu %8llu %10llu %8llu %8llu\n", i,
+		char q[16];
+		if (l->gpu)
+			snprintf(q, sizeof(q), "gpu%u", (unsigned)(l->gpu - 1) & 0xffffu);
+		else
+			snprintf(q, sizeof(q), "cpu");
+		printf("%-5u %-5s %12llu %12llu %8llu %10llu %8llu %8llu\n", i, q,
 		       (unsigned long long)l->popped, (unsigned long long)l->completed,
 		       (unsigned long long)l->errors, (unsigned long long)l->queue_full,
 		       (unsigned long long)l->holes_skipped, (unsigned long long)l->depth);

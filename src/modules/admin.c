@@ -60,6 +60,7 @@ static void put_lane_stats(chi_ar *a, const chi_lane_stats *s)
 	chi_ar_put_u64(a, s->p50_ns);
 	chi_ar_put_u64(a, s->p99_ns);
 	chi_ar_put_u64(a, s->p999_ns);
+	chi_ar_put_u64(a, s->gpu);
 }
 static void get_lane_stats(chi_ar *a, chi_lane_stats *s)
 {
@@ -76,6 +77,7 @@ static void get_lane_stats(chi_ar *a, chi_lane_stats *s)
 	s->p50_ns = chi_ar_get_u64(a);
 	s->p99_ns = chi_ar_get_u64(a);
 	s->p999_ns = chi_ar_get_u64(a);
+	s->gpu = chi_ar_get_u64(a);
 }
 static int stats_ser_out(chi_ar *a, const chi_task *h)
 {
@@ -250,14 +252,17 @@ static int64_t run_list_pools(chi_ctx *ctx, chi_task *h)
 static int64_t run_stats(chi_ctx *ctx, chi_task *h)
 {
 	chi_admin_stats_task *t = (chi_admin_stats_task *)h;
-	chi_client *c = &ctx->rt->self;
-	t->nlanes = c->nlanes < CHI_STATS_MAX_LANES ? c->nlanes : CHI_STATS_MAX_LANES;
+	chi_runtime *rt = ctx->rt;
+	/* the lane refs: CPU lanes first, then the GPU lanes (gpu_queues.c) */
+	t->nlanes = rt->nlane_refs < CHI_STATS_MAX_LANES ? rt->nlane_refs : CHI_STATS_MAX_LANES;
 	t->nworkers = ctx->rt->nworkers;
 	t->uptime_ns = chi_now_ns() - ctx->rt->dir->start_ns;
 	static __thread uint64_t hist[CHI_LAT_BUCKETS];
 	for (uint32_t i = 0; i < t->nlanes; i++) {
-		chi_lane_shm *l = &c->lanes[i];
+		const chi_lane_ref *lr = &rt->lane_refs[i];
+		chi_lane_shm *l = lr->shm;
 		chi_lane_stats *s = &t->lanes[i];
+		s->gpu = lr->gpu ? lr->seg_id - CHI_SEG_ID_GPU_BASE + 1 : 0;
 		s->popped = __atomic_load_n(&l->popped, __ATOMIC_RELAXED);
 		s->completed = __atomic_load_n(&l->completed, __ATOMIC_RELAXED);
 		s->errors = __atomic_load_n(&l->errors, __ATOMIC_RELAXED);
@@ -266,7 +271,7 @@ static int64_t run_stats(chi_ctx *ctx, chi_task *h)
 		s->holes_skipped = __atomic_load_n(&l->holes_skipped, __ATOMIC_RELAXED);
 		s->depth_hwm = __atomic_load_n(&l->depth_hwm, __ATOMIC_RELAXED);
 		s->depth = 0;
-		for (uint32_t p = 0; p < CHI_NPRIO; p++)
+		for (uint32_t p = 0; p < CHI_NPRIO && !lr->gpu; p++)
 			s->depth += __atomic_load_n(&l->ring[p].tail, __ATOMIC_RELAXED) -
 				    __atomic_load_n(&l->ring[p].head, __ATOMIC_RELAXED);
 		/* a snapshot: the worker may be adding a sample meanwhile */

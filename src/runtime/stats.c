@@ -143,18 +143,29 @@ static void put_ns(sbuf *b, uint64_t ns)
 		put(b, " %8.1f ms", (double)ns / 1e6);
 }
 
+/* "cpu", or "gpu<g>" for a lane of GPU g. */
+static void queue_name(const chi_lane_stats *l, char *q, size_t cap)
+{
+	if (l->gpu)
+		snprintf(q, cap, "gpu%u", (unsigned)(l->gpu - 1) & 0xffffu);
+	else
+		snprintf(q, cap, "cpu");
+}
+
 size_t chi_stats_format_table(const chi_stats_snapshot *s, char *buf, size_t cap)
 {
 	sbuf b = {buf, cap, 0};
 	const chi_admin_stats_task *st = s->st;
 	put(&b, "runtime %s   uptime %.1f s   workers %u   lanes %u\n\n", s->runtime,
 	    (double)st->uptime_ns / 1e9, st->nworkers, st->nlanes);
-	put(&b, "%-5s %12s %12s %8s %10s %6s %6s %6s %6s %9s %11s %11s %11s\n", "lane", "popped",
-	    "completed", "errors", "queue_full", "stalls", "holes", "depth", "hwm", "samples", "p50",
-	    "p99", "p99.9");
+	put(&b, "%-5s %-5s %12s %12s %8s %10s %6s %6s %6s %6s %9s %11s %11s %11s\n", "lane", "queue",
+	    "popped", "completed", "errors", "queue_full", "stalls", "holes", "depth", "hwm",
+	    "samples", "p50", "p99", "p99.9");
 	for (uint32_t i = 0; i < st->nlanes; i++) {
 		const chi_lane_stats *l = &st->lanes[i];
-		put(&b, "%-5u %12llu %12llu %8llu %10llu %6llu %6llu %6llu %6llu %9llu", i,
+		char q[16];
+		queue_name(l, q, sizeof(q));
+		put(&b, "%-5u %-5s %12llu %12llu %8llu %10llu %6llu %6llu %6llu %6llu %9llu", i, q,
 		    (unsigned long long)l->popped, (unsigned long long)l->completed,
 		    (unsigned long long)l->errors, (unsigned long long)l->queue_full,
 		    (unsigned long long)l->hole_stalls, (unsigned long long)l->holes_skipped,
@@ -197,11 +208,12 @@ size_t chi_stats_format_json(const chi_stats_snapshot *s, char *buf, size_t cap)
 	for (uint32_t i = 0; i < st->nlanes; i++) {
 		const chi_lane_stats *l = &st->lanes[i];
 		put(&b,
-		    "%s{\"lane\":%u,\"popped\":%llu,\"completed\":%llu,\"errors\":%llu,"
+		    "%s{\"lane\":%u,\"gpu\":%lld,\"popped\":%llu,\"completed\":%llu,\"errors\":%llu,"
 		    "\"queue_full\":%llu,\"hole_stalls\":%llu,\"holes_skipped\":%llu,\"depth\":%llu,"
 		    "\"depth_hwm\":%llu,\"latency_ns\":{\"samples\":%llu,\"sum\":%llu,\"p50\":%llu,"
 		    "\"p99\":%llu,\"p999\":%llu}}",
-		    i ? "," : "", i, (unsigned long long)l->popped, (unsigned long long)l->completed,
+		    i ? "," : "", i, (long long)l->gpu - 1, (unsigned long long)l->popped,
+		    (unsigned long long)l->completed,
 		    (unsigned long long)l->errors, (unsigned long long)l->queue_full,
 		    (unsigned long long)l->hole_stalls, (unsigned long long)l->holes_skipped,
 		    (unsigned long long)l->depth, (unsigned long long)l->depth_hwm,
@@ -246,14 +258,22 @@ static void rt_label(sbuf *b, const chi_stats_snapshot *s)
 	put(b, "\"");
 }
 
+/* ,lane="i",queue="cpu" or "gpu<g>" */
+static void put_lane_label(sbuf *b, const chi_lane_stats *l, uint32_t i)
+{
+	char q[16];
+	queue_name(l, q, sizeof(q));
+	put(b, ",lane=\"%u\",queue=\"%s\"", i, q);
+}
+
 #define LANE_U64(name, type, help, field)                                                  \
 	do {                                                                               \
 		head(&b, name, type, help);                                                \
 		for (uint32_t i = 0; i < st->nlanes; i++) {                                \
 			put(&b, "%s{", name);                                              \
 			rt_label(&b, s);                                                   \
-			put(&b, ",lane=\"%u\"} %llu\n", i,                                 \
-			    (unsigned long long)st->lanes[i].field);                       \
+			put_lane_label(&b, &st->lanes[i], i);                              \
+			put(&b, "} %llu\n", (unsigned long long)st->lanes[i].field);      \
 		}                                                                          \
 	} while (0)
 
@@ -325,14 +345,17 @@ size_t chi_stats_format_prometheus(const chi_stats_snapshot *s, char *buf, size_
 			memcpy(&v, (const char *)l + qs[k].off, sizeof(v));
 			put(&b, "%s{", lat);
 			rt_label(&b, s);
-			put(&b, ",lane=\"%u\",quantile=\"%s\"} %.9g\n", i, qs[k].q, (double)v / 1e9);
+			put_lane_label(&b, l, i);
+			put(&b, ",quantile=\"%s\"} %.9g\n", qs[k].q, (double)v / 1e9);
 		}
 		put(&b, "%s_sum{", lat);
 		rt_label(&b, s);
-		put(&b, ",lane=\"%u\"} %.9g\n", i, (double)l->lat_sum_ns / 1e9);
+		put_lane_label(&b, l, i);
+		put(&b, "} %.9g\n", (double)l->lat_sum_ns / 1e9);
 		put(&b, "%s_count{", lat);
 		rt_label(&b, s);
-		put(&b, ",lane=\"%u\"} %llu\n", i, (unsigned long long)l->lat_samples);
+		put_lane_label(&b, l, i);
+		put(&b, "} %llu\n", (unsigned long long)l->lat_samples);
 	}
 
 	WORKER_VAL("chi_worker_tasks_total", "counter", "Tasks the worker ran.", "%llu",

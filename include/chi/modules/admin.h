@@ -78,15 +78,18 @@ typedef struct chi_admin_list_task {
 /* ---- stats ---- */
 /* Per lane counters (include/chi/proto/lane.h) with the latency quantiles
  * the runtime computes from the lane's histogram (ns, sampled tasks);
- * per worker time accounting. Fits CHI_TASK_SCRATCH. */
+ * per worker time accounting. Fits CHI_TASK_SCRATCH. Lanes: the main
+ * segment's CPU lanes, then every GPU's lanes (gpu = g + 1 for GPU g; their
+ * depth and depth_hwm are 0: their claim counters live on the device). */
 #define CHI_STATS_MAX_LANES 64
 #define CHI_STATS_MAX_WORKERS 16
 typedef struct chi_lane_stats {
 	uint64_t popped, completed, errors, queue_full, hole_stalls, holes_skipped, depth;
 	uint64_t depth_hwm;
 	uint64_t lat_samples, lat_sum_ns, p50_ns, p99_ns, p999_ns;
+	uint64_t gpu; /* 0: a CPU lane; g + 1: a lane of GPU g */
 } chi_lane_stats;
-#define CHI_LANE_STATS_U64 13
+#define CHI_LANE_STATS_U64 14
 typedef struct chi_worker_stats {
 	uint64_t tasks, busy_ns, idle_ns, sleep_ns, sleeps;
 } chi_worker_stats;
