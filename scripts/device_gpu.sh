@@ -21,6 +21,7 @@ step "example_gpu_client (embedded runtime)"; timeout 120 "$dir/example_gpu_clie
 step "chi start with GPU queues, example_gpu_client against it"; export CHI_RUNTIME_NAME=dev$$
 timeout 60 "$dir/chi" start; timeout 120 "$dir/example_gpu_client" "$CHI_RUNTIME_NAME"; echo "exit $?"
 timeout 30 "$dir/chi" status
+timeout 30 "$dir/chi" stats
 # idle cost: the runtime's CPU time over 2 s with nothing submitted (its GPU
 # worker wakes every gpu.max_sleep_us to poll the GPU lane)
 pid=$("$dir/chi" status | awk '$1 == "pid" {print $2}')
