@@ -443,7 +443,8 @@ CHI_INLINE int chi_gpu_future_poll(const chi_gpu_ctx *g, const chi_gpu_future *f
 }
 
 /* Wait for completion (timeout_ns 0: no deadline), decode outputs into `t`
- * with de_out (may be 0), give the blocks back. Returns the method's result
+ * with de_out (may be 0; `t` is the task submitted: its in_size and
+ * out_size locate and size the outputs), give the blocks back. Returns the method's result
  * or its negative error; -ETIMEDOUT at the deadline (the future stays
  * pending: wait again); -EOWNERDEAD when the runtime is gone. */
 CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, chi_task *t,
