@@ -161,10 +161,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "--child"))
 		return child(argv[2], argv[3]);
-	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
-	if (n <= 0)
+	if (test_self_exe(self_path, sizeof(self_path)))
 		return 1;
-	self_path[n] = 0;
 #if defined(CHI_TSAN)
 	/* TSan cannot see synchronization through memory shared between
 	 * processes; this test runs in the plain and ASan builds. */

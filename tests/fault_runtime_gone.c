@@ -135,10 +135,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--runtime"))
 		return runtime_child(argv[2]);
-	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
-	if (n <= 0)
+	if (test_self_exe(self_path, sizeof(self_path)))
 		return 1;
-	self_path[n] = 0;
 #if defined(CHI_TSAN)
 	fprintf(stderr, "fault_runtime_gone: skipped under ThreadSanitizer (cross-process)\n");
 	return 77;

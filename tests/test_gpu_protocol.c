@@ -391,10 +391,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--gpu-hole"))
 		return gpu_hole_child(argv[2]);
-	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
-	if (n <= 0)
+	if (test_self_exe(self_path, sizeof(self_path)))
 		return 1;
-	self_path[n] = 0;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pool_stress),
 		cmocka_unit_test(test_zero_gpus),

@@ -324,10 +324,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--child"))
 		return child(argv[2]);
-	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
-	if (n <= 0)
+	if (test_self_exe(self_path, sizeof(self_path)))
 		return 1;
-	self_path[n] = 0;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sealed_out_of_order),
 		cmocka_unit_test(test_sealed_header_lies),

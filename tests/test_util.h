@@ -44,6 +44,17 @@ static inline chi_runtime *test_start(uint32_t workers, uint32_t lanes, uint32_t
 	return rt;
 }
 
+/* This test binary's own path into p (for posix_spawn of a child role):
+ * 0, or -1 when /proc/self/exe cannot be read. */
+static inline int test_self_exe(char *p, size_t cap)
+{
+	ssize_t n = readlink("/proc/self/exe", p, cap - 1);
+	if (n <= 0)
+		return -1;
+	p[n] = 0;
+	return 0;
+}
+
 /* chi_gpu_client_open, retried every 10 ms while -EBUSY (a slice being
  * released) for at most `ms`; returns the last result. */
 static inline int test_gpu_open_within(chi_client *c, uint32_t gpu, chi_gpu_client **gc, int ms)

@@ -115,10 +115,8 @@ int main(int argc, char **argv)
 	fprintf(stderr, "test_xproc: skipped under ThreadSanitizer\n");
 	return 77;
 #endif
-	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
-	if (n <= 0)
+	if (test_self_exe(self_path, sizeof(self_path)))
 		return 1;
-	self_path[n] = 0;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connect_errors),
 		cmocka_unit_test(test_two_client_processes),
