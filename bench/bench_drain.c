@@ -12,8 +12,8 @@
  *                          worker can do per task.
  *   gpu_lane_drain         the runtime's worker (1 worker, 1 GPU lane, no
  *                          CPU traffic), one task per lane entry.
- *   gpu_lane_drain_warp    the same with 32 blocks per lane entry (the warp
- *                          batch).
+ *   gpu_lane_drain_warp    the same with 32 tasks per lane entry, packed
+ *                          (the warp batch, include/chi/proto/batch.h).
  *   gpu_lane_drain_sealed  one sealed entry per task (include/chi/proto/
  *                          seal.h: the worker checks marks and unseals the
  *                          inbox into the block first).
@@ -50,13 +50,21 @@ static drain_cfg cfg_of(const chi_bench_opts *o, uint32_t batch)
 	return c;
 }
 
-/* Fill every block (fenced layout), or with `sealed` its inbox. */
-static void fill_all(const chi_gpu_ctx *g, chi_gpu_future *f, int sealed)
+/* Fill every block (fenced layout), or with `sealed` its inbox, or with
+ * batch > 1 packed batches of `batch` tasks (proto/batch.h). */
+static void fill_all(const chi_gpu_ctx *g, chi_gpu_future *f, uint32_t batch, int sealed)
 {
 	for (uint32_t i = 0; i < DEPTH; i++) {
 		chi_test_noop_task t;
 		chi_test_noop_init(&t, CHI_POOL_TEST);
 		uint64_t off = g->blocks_off + (uint64_t)i * CHI_FUTURE_BLOCK;
+		if (batch > 1) {
+			uint32_t first = i - i % batch, stride = chi_batch_stride(sizeof(t.hdr));
+			chi_gpu_batch_fill(g->base + g->blocks_off + (uint64_t)first * CHI_FUTURE_BLOCK,
+					   batch, stride, i % batch, &t.hdr, chi_test_noop_ser);
+			chi_gpu_batch_future(g, 0, first, batch, stride, i % batch, &f[i]);
+			continue;
+		}
 		if (sealed) {
 			uint32_t pay[4];
 			memcpy(pay, &t.hdr, sizeof(pay));
@@ -82,7 +90,7 @@ static uint64_t burst(const chi_gpu_ctx *g, const chi_gpu_future *f, uint32_t ba
 	uint32_t entries = DEPTH / batch;
 	uint64_t t = chi_faa_u64(v.tail, entries);
 	for (uint32_t e = entries; e-- > 0;) {
-		uint64_t off = (uint64_t)((uint8_t *)f[e * batch].shm - g->base);
+		uint64_t off = g->blocks_off + (uint64_t)e * batch * CHI_FUTURE_BLOCK;
 		uint64_t t0 = e ? 0 : chi_bench_now_ns();
 		if (sealed)
 			chi_ring_publish_sealed(&v, t + e, chi_offptr_make(g->seg_id, off), g->client);
@@ -150,7 +158,7 @@ static int runtime_drain(const chi_bench_opts *o, chi_bench_result *r, uint32_t 
 	if (!rc && !f)
 		rc = -ENOMEM;
 	for (uint32_t k = 0; k < dc.rounds && !rc; k++) {
-		fill_all(chi_gpu_client_ctx(gc), f, sealed);
+		fill_all(chi_gpu_client_ctx(gc), f, batch, sealed);
 		ns[k] = burst(chi_gpu_client_ctx(gc), f, batch, sealed);
 		if (!ns[k])
 			rc = -EIO;
@@ -230,7 +238,7 @@ static int e_floor(const chi_bench_opts *o, chi_bench_result *r)
 	uint64_t ns[ROUNDS];
 	int rc = 0;
 	for (uint32_t k = 0; k < dc.rounds && !rc; k++) {
-		fill_all(&g, f, 0);
+		fill_all(&g, f, 1, 0);
 		pthread_t th;
 		if (pthread_create(&th, NULL, floor_consumer, &a)) {
 			rc = -EAGAIN;

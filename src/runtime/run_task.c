@@ -22,7 +22,10 @@
  *     handshake (nobody sleeps on them: a GPU cannot wait on a futex).
  * Every field of a block is untrusted: a client may write anything there. */
 #include <errno.h>
+#include <stddef.h>
+#include <string.h>
 
+#include "chi/proto/batch.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
 #include "task/future_ops.h"
@@ -135,8 +138,6 @@ static void pm_flush(chi_worker_shm *ws, chi_pm_run *r)
 	r->count = r->errors = 0;
 }
 
-#define PF_INNER 8u /* blocks ahead inside a warp-batch entry */
-
 void chi_run_state_init(chi_run_state *st)
 {
 	st->c.pool = CHI_MAX_POOLS;
@@ -155,38 +156,26 @@ void chi_run_state_flush(chi_worker *w, chi_run_state *st)
 	st->tasks = 0;
 }
 
-/* Run one block's task (copy or pointer) and complete it. seq: the lane's completion count at
- * this task. last: the entry's last task; then the lane's counters (`done`
- * completions, `*errors` new errors) and the run state's are stored before
- * the completion, so whoever waits on it sees them counted. */
+/* Sample 1 task in CHI_LAT_SAMPLE (by the lane's completion count `seq`):
+ * from the submitter's stamp when it set one (stamp, may be 0), else from
+ * here. 0: not sampled. */
+static inline uint64_t lat_start(uint64_t seq, const uint64_t *stamp)
+{
+	if (seq & (CHI_LAT_SAMPLE - 1))
+		return 0;
+	uint64_t t0 = stamp ? __atomic_load_n(stamp, __ATOMIC_RELAXED) : 0;
+	return t0 ? t0 : chi_now_ns();
+}
+
+/* Count a task's result, store the lane's counters before the entry's last
+ * completion (last: then `done` completions, `*errors` new errors), so
+ * whoever waits on it sees them counted, and complete its pair. */
 static inline __attribute__((always_inline)) void
-chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f, uint64_t seq,
-			    chi_run_state *st, int last, uint64_t done, uint32_t *errors, const int gpu,
-			    uint64_t max_task, const chi_sealed *sx)
+finish_task(chi_worker *w, chi_lane_ref *lane, void *pair, uint64_t flags, int64_t r,
+	    uint64_t t0, chi_run_state *st, int last, uint64_t done, uint32_t *errors, const int gpu)
 {
 	chi_lane_shm *l = lane->shm;
 	chi_pm_cache *c = &st->c;
-	/* a sealed task's flags are its tag (seal.h U4); others' were written
-	 * by the submitter, visible via C1 */
-	uint64_t flags = sx ? CHI_FUTURE_COPY_FROM_CLIENT | sx->tag << CHI_FUTURE_TAG_SHIFT
-			    : __atomic_load_n(&f->flags, __ATOMIC_RELAXED);
-	/* sample 1 task in CHI_LAT_SAMPLE (by the lane's completion count):
-	 * from the submitter's stamp when it set one, else from here */
-	uint64_t t0 = 0;
-	if ((seq & (CHI_LAT_SAMPLE - 1)) == 0) {
-		t0 = sx ? 0 : __atomic_load_n(&f->t_submit, __ATOMIC_RELAXED);
-		if (!t0)
-			t0 = chi_now_ns();
-	}
-	c->tp = CHI_MAX_POOLS;
-	c->tm = 0;
-	int64_t r;
-	if (sx)
-		r = run_sealed(w, f, c, st->scratch, max_task, sx);
-	else if (flags & CHI_FUTURE_POINTER) /* only the runtime's own CPU lanes carry these */
-		r = gpu ? -EBADMSG : run_pointer(w, (chi_task *)(uintptr_t)f->task_ptr, c);
-	else
-		r = run_copy(w, lane, f, c, st->scratch, max_task);
 	chi_pm_run *run = &st->run;
 	if (c->tp != run->pool || c->tm != run->method) {
 		pm_flush(w->shm, run);
@@ -209,49 +198,110 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 			chi_run_state_flush(w, st);
 	}
 	if (gpu)
-		chi_future_complete_nowake(f, flags, r);
+		chi_pair_complete_nowake(pair, flags, r);
 	else
-		chi_future_complete(f, flags, r); /* F1 */
+		chi_future_complete((chi_future_shm *)pair, flags, r); /* F1 */
 	if (t0) {
 		uint64_t t1 = chi_now_ns();
 		chi_lat_record(l->lat_hist, &l->lat_sum, t1 > t0 ? t1 - t0 : 0);
 	}
 }
 
-/* The entry's tasks with `gpu` a constant (two copies: CPU and GPU lanes),
- * the last one apart so its counter stores need no test per task. */
+/* Run one block's task (copy, pointer, or sealed when sx is set) and
+ * complete it. seq: the lane's completion count at this task. */
 static inline __attribute__((always_inline)) void
-run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n, chi_run_state *st,
-	  const int gpu)
+chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f, uint64_t seq,
+			    chi_run_state *st, int last, uint64_t done, uint32_t *errors, const int gpu,
+			    uint64_t max_task, const chi_sealed *sx)
 {
-	chi_lane_shm *l = lane->shm;
-	uint64_t done = l->completed, max_task = w->rt->cfg.max_task_size;
-	uint32_t errors = 0;
-	for (uint32_t k = 1; k < n && k < PF_INNER; k++) { /* a warp batch: its first blocks */
-		__builtin_prefetch(b + k * CHI_FUTURE_BLOCK, 1);
-		__builtin_prefetch(b + k * CHI_FUTURE_BLOCK + 64, 0);
-	}
-	for (uint32_t k = 0; k + 1 < n; k++) {
-		if (k + PF_INNER < n) {
-			__builtin_prefetch(b + (k + PF_INNER) * CHI_FUTURE_BLOCK, 1);
-			__builtin_prefetch(b + (k + PF_INNER) * CHI_FUTURE_BLOCK + 64, 0);
-		}
-		chi_future_shm *f = (chi_future_shm *)(void *)(b + (uint64_t)k * CHI_FUTURE_BLOCK);
-		chi_worker_process_new_task(w, lane, f, done + k, st, 0, done + n, &errors, gpu,
-					    max_task, NULL);
-	}
-	chi_future_shm *f = (chi_future_shm *)(void *)(b + (uint64_t)(n - 1) * CHI_FUTURE_BLOCK);
-	chi_worker_process_new_task(w, lane, f, done + n - 1, st, 1, done + n, &errors, gpu,
-				    max_task, NULL);
+	chi_pm_cache *c = &st->c;
+	/* a sealed task's flags are its tag (seal.h U4); others' were written
+	 * by the submitter, visible via C1 */
+	uint64_t flags = sx ? CHI_FUTURE_COPY_FROM_CLIENT | sx->tag << CHI_FUTURE_TAG_SHIFT
+			    : __atomic_load_n(&f->flags, __ATOMIC_RELAXED);
+	uint64_t t0 = lat_start(seq, sx ? NULL : &f->t_submit);
+	c->tp = CHI_MAX_POOLS;
+	c->tm = 0;
+	int64_t r;
+	if (sx)
+		r = run_sealed(w, f, c, st->scratch, max_task, sx);
+	else if (flags & CHI_FUTURE_POINTER) /* only the runtime's own CPU lanes carry these */
+		r = gpu ? -EBADMSG : run_pointer(w, (chi_task *)(uintptr_t)f->task_ptr, c);
+	else
+		r = run_copy(w, lane, f, c, st->scratch, max_task);
+	finish_task(w, lane, f, flags, r, t0, st, last, done, errors, gpu);
 }
 
+/* A packed batch (proto/batch.h, B2): n tasks, each run from its wire with
+ * the stride as its room, each completed through its pair, in order. A
+ * header that lies completes every pair with -EBADMSG. Batches are polled,
+ * so their pairs complete without a wake on any lane. Written apart from
+ * the single-task path, with what is the same for the whole batch in
+ * locals (the pair stores may alias any memory for the compiler):
+ * callgrind, chi-bench drain --quick, per no-op batch task: 160
+ * instructions through the single-task helpers, N here. */
+static void run_batch(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
+		      chi_run_state *st)
+{
+	chi_lane_shm *l = lane->shm;
+	chi_pm_cache *c = &st->c;
+	uint64_t *scratch = st->scratch;
+	const uint64_t max_task = w->rt->cfg.max_task_size, done = l->completed;
+	const uint32_t stride =
+		chi_batch_check(__atomic_load_n((uint64_t *)(void *)b, __ATOMIC_RELAXED), n);
+	uint32_t errors = 0;
+	uint8_t *wire = b + chi_batch_wire_off(n, stride, 0), *pair = b + chi_batch_pair_off(0);
+	for (uint32_t k = 0; k < n; k++, wire += stride, pair += 16) {
+		uint64_t t0 = lat_start(done + k, NULL);
+		c->tp = CHI_MAX_POOLS;
+		c->tm = 0;
+		int64_t r = -EBADMSG;
+		if (stride) {
+			uint32_t out_size;
+			memcpy(&out_size, wire + offsetof(chi_task, out_size), sizeof(out_size));
+			r = run_wire(w, c, scratch, max_task, wire, stride, out_size, wire);
+		}
+		uint32_t bad = r < 0;
+		errors += bad;
+		chi_pm_run *run = &st->run;
+		if (c->tp != run->pool || c->tm != run->method) {
+			pm_flush(w->shm, run);
+			run->pool = c->tp;
+			run->method = c->tm;
+		}
+		run->count++;
+		run->errors += bad;
+		if (k + 1 == n) { /* the lane's counters before the last completion */
+			if (errors)
+				chi_ctr_add(&l->errors, errors);
+			__atomic_store_n(&l->completed, done + n, __ATOMIC_RELAXED);
+		}
+		chi_pair_complete_nowake(pair, CHI_FUTURE_COPY_FROM_CLIENT, r);
+		if (t0) {
+			uint64_t t1 = chi_now_ns();
+			chi_lat_record(l->lat_hist, &l->lat_sum, t1 > t0 ? t1 - t0 : 0);
+		}
+	}
+	chi_pair_complete_nowake(b + CHI_BATCH_DONE, CHI_FUTURE_COPY_FROM_CLIENT, 0); /* B2 */
+	st->tasks += n;
+}
+
+/* A single-task entry with `gpu` a constant (two copies: CPU and GPU
+ * lanes); an entry of several tasks is a packed batch. */
 void chi_worker_run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 			  chi_run_state *st)
 {
-	if (lane->gpu)
-		run_entry(w, lane, b, n, st, 1);
+	uint64_t done = lane->shm->completed, max_task = w->rt->cfg.max_task_size;
+	uint32_t errors = 0;
+	chi_future_shm *f = (chi_future_shm *)(void *)b;
+	if (n > 1)
+		run_batch(w, lane, b, n, st);
+	else if (lane->gpu)
+		chi_worker_process_new_task(w, lane, f, done, st, 1, done + 1, &errors, 1, max_task,
+					    NULL);
 	else
-		run_entry(w, lane, b, n, st, 0);
+		chi_worker_process_new_task(w, lane, f, done, st, 1, done + 1, &errors, 0, max_task,
+					    NULL);
 }
 
 void chi_worker_run_sealed(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f,

@@ -52,8 +52,9 @@ void chi_future_complete(chi_future_shm *f, uint64_t flags, int64_t result);
 /* F1 alone, for futures nobody sleeps on (GPU lanes: a kernel polls, it
  * cannot wait on a futex): no fence, no read of `waiters`, so the store
  * retires in the background while the worker goes on. Inline: it runs for
- * every GPU-lane task. */
-static inline void chi_future_complete_nowake(chi_future_shm *f, uint64_t flags, int64_t result)
+ * every GPU-lane task. The pair flavour completes a packed batch's task
+ * (proto/batch.h): `pair` is 16-byte aligned, flags then result. */
+static inline void chi_pair_complete_nowake(void *pair, uint64_t flags, int64_t result)
 {
 	uint64_t done = (flags & ~(CHI_FUTURE_COMPLETE | CHI_FUTURE_ERROR)) | CHI_FUTURE_COMPLETE |
 			(result < 0 ? CHI_FUTURE_ERROR : 0);
@@ -62,12 +63,18 @@ static inline void chi_future_complete_nowake(chi_future_shm *f, uint64_t flags,
 	 * so a GPU reading the pair in one load never sees flags without the
 	 * result. x86 keeps it ordered after the output bytes (TSO). */
 	__atomic_signal_fence(__ATOMIC_RELEASE);
-	_mm_store_si128((__m128i *)(void *)f, _mm_set_epi64x(result, (long long)done));
+	_mm_store_si128((__m128i *)pair, _mm_set_epi64x(result, (long long)done));
 #else
 	/* F1 (portable/TSan flavour): result, then flags with release. */
-	__atomic_store_n(&f->result, result, __ATOMIC_RELAXED);
-	__atomic_store_n(&f->flags, done, __ATOMIC_RELEASE);
+	uint64_t *w = (uint64_t *)pair;
+	__atomic_store_n(&w[1], (uint64_t)result, __ATOMIC_RELAXED);
+	__atomic_store_n(&w[0], done, __ATOMIC_RELEASE);
 #endif
+}
+
+static inline void chi_future_complete_nowake(chi_future_shm *f, uint64_t flags, int64_t result)
+{
+	chi_pair_complete_nowake(f, flags, result);
 }
 
 /* Waiter side of the sleep protocol: sleep until the future completes, the

@@ -25,6 +25,7 @@
 #define CHI_GPU_API_H
 
 #include "chi/proto/archive.h"
+#include "chi/proto/batch.h"
 #include "chi/proto/gpu.h"
 #include "chi/proto/ring.h"
 
@@ -42,11 +43,14 @@ typedef int (*chi_gpu_de_fn)(chi_ar *a, chi_task *t);
 #endif
 
 typedef struct chi_gpu_future {
-	chi_future_shm *shm;
+	chi_future_shm *shm; /* its block; for a task of a packed batch
+			      * (proto/batch.h) its completion pair, the
+			      * same first 16 bytes: only those are valid */
 	uint32_t lane;
 	uint32_t index;      /* future block index in the lane */
 	uint32_t data_index; /* data block index, or CHI_GPU_NO_DATA */
-	uint32_t pad;
+	uint32_t wire_off;   /* its serialized task, from shm, when data_index
+			      * is CHI_GPU_NO_DATA; 0: the block's copy space */
 	uint64_t tag;        /* a sealed entry's tag (seal.h), 0 otherwise */
 } chi_gpu_future;
 
@@ -154,6 +158,32 @@ CHI_INLINE void chi_gpu_pool_give(chi_gpu_pool *p, uint32_t index)
 
 #define CHI_GPU_OWNED 0x80000000u /* chi_gpu_future.index: caller-owned block */
 
+/* Bytes of a serialized task up to its inputs' end, rounded to 16. */
+CHI_INLINE uint32_t chi_gpu_in16(const chi_task *t)
+{
+	return ((uint32_t)sizeof(chi_task) + t->in_size + 15u) & ~15u;
+}
+
+/* Serialize `t` (header, then inputs through `ser`) into buf: 0, the
+ * serializer's error, or -EINVAL when it disagrees with in_size. */
+CHI_INLINE int chi_gpu_ser_into(uint8_t *buf, const chi_task *t, chi_gpu_ser_fn ser)
+{
+	chi_ar_copy(buf, (const uint8_t *)t, (uint32_t)sizeof(chi_task));
+	chi_ar a;
+	chi_ar_init(&a, buf + sizeof(chi_task), t->in_size);
+	int rc = ser(&a, t);
+	if (!rc && a.pos != t->in_size)
+		rc = -CHI_EINVAL;
+	return rc;
+}
+
+/* n16 staged bytes (a multiple of 16) out to pinned memory, 16 at a time. */
+CHI_INLINE void chi_gpu_store16(uint64_t *dst, const uint64_t *src, uint32_t n16)
+{
+	for (uint32_t i = 0; i < n16 / 8; i += 2)
+		chi_st_pair_u64(dst + i, src[i], src[i + 1]);
+}
+
 /* Fill future block `idx` of `lane` with `t` (and a data block if it does
  * not fit the copy space). Returns the block's offset, or 0 on error (*rc).
  * Pinned memory sees only 16-byte stores: the 64-byte block header as four,
@@ -184,15 +214,10 @@ CHI_INLINE uint64_t chi_gpu_fill(const chi_gpu_ctx *g, uint32_t lane, uint32_t i
 		doff = g->data_off + ((uint64_t)lane * g->ndata + didx) * g->data_size;
 		buf = g->base + doff; /* large: serialized in place */
 	}
-	uint32_t n16 = ((uint32_t)sizeof(chi_task) + t->in_size + 15u) & ~15u;
+	uint32_t n16 = chi_gpu_in16(t);
 	if (!big) /* the tail past in_size: defined bytes (the output area's) */
 		stage[n16 / 8 - 1] = stage[n16 / 8 - 2] = 0;
-	chi_ar_copy(buf, (const uint8_t *)t, (uint32_t)sizeof(chi_task));
-	chi_ar a;
-	chi_ar_init(&a, buf + sizeof(chi_task), t->in_size);
-	*rc = ser(&a, t);
-	if (!*rc && a.pos != t->in_size)
-		*rc = -CHI_EINVAL;
+	*rc = chi_gpu_ser_into(buf, t, ser);
 	if (*rc) {
 		if (big)
 			chi_gpu_pool_give(&g->pools[g->nlanes + lane], didx);
@@ -207,9 +232,7 @@ CHI_INLINE uint64_t chi_gpu_fill(const chi_gpu_ctx *g, uint32_t lane, uint32_t i
 	chi_st_pair_u64(h + 4, big ? chi_offptr_make(g->seg_id, doff) : CHI_OFFPTR_NULL, 0);
 	chi_st_pair_u64(h + 6, (uint64_t)g->client | (uint64_t)lane << 32, 0);
 	if (!big)
-		for (uint32_t i = 0; i < n16 / 8; i += 2)
-			chi_st_pair_u64((uint64_t *)(void *)fs->copy_space + i, stage[i],
-					stage[i + 1]);
+		chi_gpu_store16((uint64_t *)(void *)fs->copy_space, stage, n16);
 	*didx_out = didx;
 	return off;
 }
@@ -250,12 +273,7 @@ CHI_INLINE uint64_t chi_gpu_seal_publish(const chi_gpu_ctx *g, uint32_t lane, ui
 	uint32_t n = 4u + (t->in_size + 3u) / 4u;
 	if (t->in_size & 3u)
 		p32[n - 1] = 0; /* defined pad bytes */
-	chi_ar_copy((uint8_t *)pay, (const uint8_t *)t, (uint32_t)sizeof(chi_task));
-	chi_ar a;
-	chi_ar_init(&a, (uint8_t *)pay + sizeof(chi_task), t->in_size);
-	*rc = ser(&a, t); /* Z1 */
-	if (!*rc && a.pos != t->in_size)
-		*rc = -CHI_EINVAL;
+	*rc = chi_gpu_ser_into((uint8_t *)pay, t, ser); /* Z1 */
 	if (*rc)
 		return 0;
 	uint64_t off = g->blocks_off + ((uint64_t)lane * g->depth + idx) * CHI_FUTURE_BLOCK;
@@ -313,7 +331,7 @@ CHI_INLINE int chi_gpu_make_copy_future_at(const chi_gpu_ctx *g, uint32_t lane, 
 	f->lane = lane;
 	f->index = (g->blk_base + idx) | CHI_GPU_OWNED;
 	f->data_index = didx;
-	f->pad = 0;
+	f->wire_off = 0;
 	f->tag = tag;
 	return 0;
 }
@@ -345,17 +363,65 @@ CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi
 	f->lane = lane;
 	f->index = idx;
 	f->data_index = didx;
-	f->pad = 0;
+	f->wire_off = 0;
 	f->tag = tag;
 	return 0;
 }
 
+/* B0 (proto/batch.h) for task k of the packed batch at `area` (n tasks,
+ * `stride` bytes per wire): its wire, its pair zeroed, and for k = 0 the
+ * header. -EMSGSIZE when the task needs more than the stride, or the
+ * serializer's error; then nothing of task k was written. */
+CHI_INLINE int chi_gpu_batch_fill(uint8_t *area, uint32_t n, uint32_t stride, uint32_t k,
+				  const chi_task *t, chi_gpu_ser_fn ser)
+{
+	if (chi_task_wire_size(t->in_size, t->out_size) > stride || stride > CHI_COPY_SPACE)
+		return -CHI_EMSGSIZE;
+	uint64_t stage[CHI_COPY_SPACE / 8];
+	uint32_t n16 = chi_gpu_in16(t); /* <= stride: both round up to 16 */
+	stage[n16 / 8 - 1] = stage[n16 / 8 - 2] = 0;
+	int rc = chi_gpu_ser_into((uint8_t *)stage, t, ser);
+	if (rc)
+		return rc;
+	chi_gpu_store16((uint64_t *)(void *)(area + chi_batch_wire_off(n, stride, k)), stage, n16);
+	chi_st_pair_u64((uint64_t *)(void *)(area + chi_batch_pair_off(k)), 0, 0);
+	if (k == 0) {
+		chi_st_pair_u64((uint64_t *)(void *)area, chi_batch_hdr_word(n, stride), 0);
+		chi_st_pair_u64((uint64_t *)(void *)(area + CHI_BATCH_DONE), 0, 0);
+	}
+	return 0;
+}
+
+/* The future of task k of a packed batch in blocks first..first+n-1 of
+ * `lane` (caller-owned: never given back to the pool). */
+CHI_INLINE void chi_gpu_batch_future(const chi_gpu_ctx *g, uint32_t lane, uint32_t first,
+				     uint32_t n, uint32_t stride, uint32_t k, chi_gpu_future *f)
+{
+	uint8_t *area = g->base + g->blocks_off + ((uint64_t)lane * g->depth + first) * CHI_FUTURE_BLOCK;
+	f->shm = (chi_future_shm *)(void *)(area + chi_batch_pair_off(k));
+	f->lane = lane;
+	f->index = first | CHI_GPU_OWNED;
+	f->data_index = CHI_GPU_NO_DATA;
+	f->wire_off = chi_batch_wire_off(n, stride, k) - chi_batch_pair_off(k);
+	f->tag = 0;
+}
+
+/* The future of a batch's done pair (B3), from the future of its task k. */
+CHI_INLINE void chi_gpu_batch_done(const chi_gpu_future *f, uint32_t k, chi_gpu_future *d)
+{
+	*d = *f;
+	d->shm = (chi_future_shm *)(void *)((uint8_t *)f->shm - chi_batch_pair_off(k) +
+					    CHI_BATCH_DONE);
+}
+
 #ifdef __CUDACC__
 /* Warp batch: all 32 threads of a full warp call this together, each with
- * its own task; thread i uses block base + i of this client's slice of
- * `lane` (caller-owned, base + 31 < blk_count). Each thread fences its own block, the warp syncs, and one
- * leader publishes one lane entry carrying 32 blocks. Tasks must fit the
- * copy space (-EMSGSIZE otherwise, for the whole warp). */
+ * its own task, and the warp's tasks travel as one packed batch
+ * (proto/batch.h) in blocks base..base+31 of this client's slice of `lane`
+ * (caller-owned, base + 31 < blk_count). Each thread writes its task and
+ * fences, the warp syncs, one leader publishes one lane entry. The stride
+ * is the warp's largest task; every task must fit the copy space
+ * (-EMSGSIZE otherwise, for the whole warp). */
 __device__ static inline int chi_gpu_make_copy_future_warp(const chi_gpu_ctx *g, uint32_t lane,
 							   uint32_t base, chi_task *t,
 							   chi_gpu_ser_fn ser, chi_gpu_future *f)
@@ -366,24 +432,21 @@ __device__ static inline int chi_gpu_make_copy_future_warp(const chi_gpu_ctx *g,
 	int bad = wire > CHI_COPY_SPACE || base + 31 >= g->blk_count;
 	if (__any_sync(0xffffffffu, bad))
 		return -CHI_EMSGSIZE;
-	int rc;
-	uint32_t didx;
-	uint64_t off = chi_gpu_fill(g, lane, g->blk_base + base + me, t, ser, &didx, &rc);
-	/* this thread's block, before the leader's publish. (A __syncwarp
-	 * instead, relying on the cumulativity of the leader's release, was
-	 * measured too: no clear gain, so the explicit fence stays.) */
+	uint32_t stride = __reduce_max_sync(0xffffffffu, chi_batch_stride(wire));
+	uint32_t first = g->blk_base + base;
+	uint64_t off = g->blocks_off + ((uint64_t)lane * g->depth + first) * CHI_FUTURE_BLOCK;
+	int rc = chi_gpu_batch_fill(g->base + off, 32, stride, me, t, ser); /* B0 */
+	/* B1: this thread's stores, before the leader's publish. (A
+	 * __syncwarp instead, relying on the cumulativity of the leader's
+	 * release, was measured too: no clear gain, so the explicit fence
+	 * stays.) */
 	__threadfence_system();
-	if (__any_sync(0xffffffffu, off == 0))
-		return rc ? rc : -CHI_EINVAL;
+	if (__any_sync(0xffffffffu, rc != 0))
+		return rc ? rc : -CHI_EINVAL; /* each thread: its own error, or EINVAL */
 	if (me == 0)
 		chi_gpu_publish(g, lane, (t->flags & CHI_TASK_BULK) ? 1u : 0u, off, 32);
 	__syncwarp();
-	f->shm = (chi_future_shm *)(g->base + off);
-	f->lane = lane;
-	f->index = (g->blk_base + base + me) | CHI_GPU_OWNED;
-	f->data_index = CHI_GPU_NO_DATA;
-	f->pad = 0;
-	f->tag = 0;
+	chi_gpu_batch_future(g, lane, first, 32, stride, me, f);
 	return 0;
 }
 #endif
@@ -460,7 +523,7 @@ CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, 
 	if (r >= 0 && de_out && t && t->out_size) {
 		const uint8_t *wire = f->data_index != CHI_GPU_NO_DATA
 			? g->base + g->data_off + ((uint64_t)f->lane * g->ndata + f->data_index) * g->data_size
-			: f->shm->copy_space;
+			: f->wire_off ? (const uint8_t *)f->shm + f->wire_off : f->shm->copy_space;
 		chi_ar a;
 		chi_ar_init(&a, (void *)(wire + chi_task_out_off(t->in_size)), t->out_size);
 		int drc = de_out(&a, t);
@@ -473,22 +536,24 @@ CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, 
 
 #ifdef __CUDACC__
 /* Wait for a warp batch (chi_gpu_make_copy_future_warp): the 32 threads call
- * it together. A worker runs an entry's tasks in order and its completion
- * stores become visible in that order (x86 stores are not reordered), so
- * only the warp's last thread polls; once its task is complete the others
- * find theirs complete at their first read: a 32nd of the PCIe reads of 32
- * separate waits. Same results and errors as chi_gpu_future_wait. */
+ * it together. The worker completes the batch's pairs in order, then its
+ * done pair, and x86 keeps those stores in order (proto/batch.h B3), so
+ * only thread 0 polls, the done pair; then every thread finds its own pair
+ * complete at its first read, and the warp's 32 reads of 16 contiguous
+ * bytes coalesce. Same results and errors as chi_gpu_future_wait. */
 __device__ static inline int64_t chi_gpu_future_wait_warp(const chi_gpu_ctx *g, chi_gpu_future *f,
 							  chi_task *t, chi_gpu_de_fn de_out,
 							  uint64_t timeout_ns)
 {
 	int rc = 0;
-	if ((threadIdx.x & 31u) == 31u) {
+	if ((threadIdx.x & 31u) == 0) { /* it wrote the done pair's zero (B0) */
+		chi_gpu_future d;
+		chi_gpu_batch_done(f, 0, &d);
 		uint64_t fl;
 		int64_t r;
-		rc = chi_gpu_future_poll(g, f, timeout_ns, &fl, &r);
+		rc = chi_gpu_future_poll(g, &d, timeout_ns, &fl, &r);
 	}
-	rc = __shfl_sync(0xffffffffu, rc, 31);
+	rc = __shfl_sync(0xffffffffu, rc, 0);
 	if (rc)
 		return rc; /* every future of the batch stays pending: wait again */
 	return chi_gpu_future_wait(g, f, t, de_out, timeout_ns);
