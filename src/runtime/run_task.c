@@ -234,12 +234,11 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 
 /* A packed batch (proto/batch.h, B2): n tasks, each run from its wire with
  * the stride as its room, each completed through its pair, in order, then
- * the done pair. A
- * header that lies completes every pair with -EBADMSG. Batches are polled,
- * so their pairs complete without a wake on any lane. Written apart from
- * the single-task path, with what is the same for the whole batch in
- * locals (the pair stores may alias any memory for the compiler):
- * valgrind --tool=callgrind on chi-bench drain --quick --entries
+ * the done pair. A header that lies completes every pair with -EBADMSG.
+ * Batches are polled, so their pairs complete without a wake on any lane.
+ * Written apart from the single-task path, with what is the same for the
+ * whole batch in locals (the pair stores may alias any memory for the
+ * compiler): valgrind --tool=callgrind on chi-bench drain --quick --entries
  * gpu_lane_drain_warp, per no-op task: 160 instructions when a warp batch
  * was 32 blocks run through the single-task path, 138 now. Keeping the
  * lookup and the run's ids in locals as well measured 140: the two
