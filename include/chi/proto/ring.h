@@ -6,14 +6,14 @@
  * Layout (shared memory): `depth` (a power of two) slots of 16 bytes.
  *   word 0, ctl:  bits  0-31  lap     (ticket >> log2(depth), mod 2^32)
  *                 bits 32-33  state   (EMPTY, CLAIMED, PUBLISHED)
- *                 bits 34-38  count-1 (entries in this slot: 1, or up to 32
- *                                      future blocks of one warp)
+ *                 bits 34-38  count-1 (tasks in this slot: 1, or up to 32
+ *                                      of one warp, packed: batch.h)
  *                 bit  39     SEALED  (a GPU single-task entry whose block
  *                                      travels in stamped inbox words, with
  *                                      no ordering before P4: seal.h)
  *                 bits 40-63  claimant client id (24 bits)
- *   word 1, ptr:  chi_offptr of the first future block (a warp batch's blocks
- *                 are consecutive in the arena).
+ *   word 1, ptr:  chi_offptr of the future block (a batch's first of its
+ *                 `count` consecutive blocks).
  * A ring also has a claim counter (tail, 64-bit ticket counter) that the
  * lane points to: a host word for CPU lanes, device memory for GPU lanes.
  *
