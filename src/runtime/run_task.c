@@ -156,6 +156,31 @@ void chi_run_state_flush(chi_worker *w, chi_run_state *st)
 	st->tasks = 0;
 }
 
+/* Count a task in the run of tasks with equal (pool, method) ids (c->tp,
+ * c->tm: the ids run_wire read), flushing the run when they change. */
+static inline __attribute__((always_inline)) void pm_count(chi_worker *w, chi_run_state *st,
+							  uint32_t bad)
+{
+	chi_pm_cache *c = &st->c;
+	chi_pm_run *run = &st->run;
+	if (c->tp != run->pool || c->tm != run->method) {
+		pm_flush(w->shm, run);
+		run->pool = c->tp;
+		run->method = c->tm;
+	}
+	run->count++;
+	run->errors += bad;
+}
+
+/* The lane's counters, stored before an entry's last completion: `done`
+ * completions in all, `errors` more errors. Single writer. */
+static inline void lane_counts(chi_lane_shm *l, uint64_t done, uint32_t errors)
+{
+	if (errors)
+		chi_ctr_add(&l->errors, errors);
+	__atomic_store_n(&l->completed, done, __ATOMIC_RELAXED);
+}
+
 /* Sample 1 task in CHI_LAT_SAMPLE (by the lane's completion count `seq`):
  * from the submitter's stamp when it set one (stamp, may be 0), else from
  * here. 0: not sampled. */
@@ -175,21 +200,11 @@ finish_task(chi_worker *w, chi_lane_ref *lane, void *pair, uint64_t flags, int64
 	    uint64_t t0, chi_run_state *st, int last, uint64_t done, uint32_t *errors, const int gpu)
 {
 	chi_lane_shm *l = lane->shm;
-	chi_pm_cache *c = &st->c;
-	chi_pm_run *run = &st->run;
-	if (c->tp != run->pool || c->tm != run->method) {
-		pm_flush(w->shm, run);
-		run->pool = c->tp;
-		run->method = c->tm;
-	}
-	run->count++;
-	run->errors += r < 0;
+	pm_count(w, st, r < 0);
 	st->tasks++;
 	*errors += r < 0;
 	if (last) {
-		if (*errors)
-			chi_ctr_add(&l->errors, *errors);
-		__atomic_store_n(&l->completed, done, __ATOMIC_RELAXED); /* single writer */
+		lane_counts(l, done, *errors);
 		/* the worker's and per-method counters too on CPU lanes, whose
 		 * waiters read them (admin.stats after a call); GPU lanes leave
 		 * them to the end of the call: per warp batch they measured 9%
@@ -264,21 +279,10 @@ static void run_batch(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 			memcpy(&out_size, wire + offsetof(chi_task, out_size), sizeof(out_size));
 			r = run_wire(w, c, scratch, max_task, wire, stride, out_size, wire);
 		}
-		uint32_t bad = r < 0;
-		errors += bad;
-		chi_pm_run *run = &st->run;
-		if (c->tp != run->pool || c->tm != run->method) {
-			pm_flush(w->shm, run);
-			run->pool = c->tp;
-			run->method = c->tm;
-		}
-		run->count++;
-		run->errors += bad;
-		if (k + 1 == n) { /* the lane's counters before the last completion */
-			if (errors)
-				chi_ctr_add(&l->errors, errors);
-			__atomic_store_n(&l->completed, done + n, __ATOMIC_RELAXED);
-		}
+		errors += r < 0;
+		pm_count(w, st, r < 0);
+		if (k + 1 == n) /* the lane's counters before the last completion */
+			lane_counts(l, done + n, errors);
 		chi_pair_complete_nowake(pair, CHI_FUTURE_COPY_FROM_CLIENT, r);
 		if (t0) {
 			uint64_t t1 = chi_now_ns();
