@@ -109,7 +109,7 @@ static void *warp_thread(void *p)
 		chi_gpu_batch_future(x, 0, w->first, WARP, stride, a->k, &f);
 		if (a->k == 0) { /* B3: the done pair first, as a warp's thread 0 does */
 			chi_gpu_future d;
-			chi_gpu_batch_done(&f, 0, &d);
+			chi_gpu_batch_done(x, &f, &d);
 			uint64_t fl;
 			int64_t res;
 			if (chi_gpu_future_poll(x, &d, WAIT_NS, &fl, &res) || res != 0 ||
@@ -222,7 +222,7 @@ static void test_batch_header_lies(void **state)
 		*(uint64_t *)(void *)area = lies[i];
 		chi_gpu_publish(x, 0, 0, (uint64_t)(area - x->base), n);
 		chi_gpu_future d;
-		chi_gpu_batch_done(&f[n - 1], n - 1, &d);
+		chi_gpu_batch_done(x, &f[n - 1], &d);
 		uint64_t fl;
 		int64_t res;
 		assert_int_equal(chi_gpu_future_poll(x, &d, WAIT_NS, &fl, &res), 0);
@@ -252,6 +252,58 @@ static void test_batch_header_lies(void **state)
 		}
 	}
 	assert_int_equal(__atomic_load_n(&ls->errors, __ATOMIC_ACQUIRE), errors + 1);
+	chi_gpu_client_close(gc);
+	chi_runtime_stop(rt);
+}
+
+/* A batch's blocks stay the batch's until its done pair: task 0 (a noop)
+ * completes at once while tasks 1..31 spin 1 ms each, yet the wait on task
+ * 0 returns only when the whole batch is done; then block 2, whose header
+ * held pairs 28..31, carries a fenced single task whose result is right
+ * (before the fix, a wait returned with the worker still writing those
+ * pairs, and a fenced task there read one of them as its completion).
+ * Reusing a block ends the batch's futures, so they are all waited first. */
+static void test_batch_wait_holds_blocks(void **state)
+{
+	(void)state;
+	chi_runtime *rt = start();
+	chi_gpu_client *gc;
+	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
+	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
+	uint32_t first = x->blk_base;
+	uint8_t *area = x->base + x->blocks_off + (uint64_t)first * CHI_FUTURE_BLOCK;
+	uint32_t stride = chi_batch_stride(chi_task_wire_size(8, 0));
+	chi_test_arg_task t[WARP];
+	chi_gpu_future f[WARP];
+	for (uint32_t k = 0; k < WARP; k++) {
+		if (k == 0)
+			chi_test_arg_init(&t[k], CHI_POOL_TEST, CHI_TEST_FAIL, 5); /* at once: -5 */
+		else
+			chi_test_arg_init(&t[k], CHI_POOL_TEST, CHI_TEST_SPIN, 1000000);
+		assert_int_equal(chi_gpu_batch_fill(area, WARP, stride, k, &t[k].hdr,
+						    chi_test_arg_ser_in),
+				 0);
+		chi_gpu_batch_future(x, 0, first, WARP, stride, k, &f[k]);
+	}
+	chi_gpu_publish(x, 0, 0, (uint64_t)(area - x->base), WARP);
+	assert_int_equal(chi_gpu_future_wait(x, &f[0], &t[0].hdr, NULL, WAIT_NS), -5);
+	for (uint32_t k = 1; k < WARP; k++)
+		assert_true(chi_gpu_future_test(&f[k])); /* done pair: every pair */
+	for (uint32_t k = 1; k < WARP; k++) /* the batch's futures, before its blocks' reuse */
+		assert_int_equal(chi_gpu_future_wait(x, &f[k], &t[k].hdr, NULL, WAIT_NS), 0);
+	chi_gpu_ctx fenced = *x;
+	fenced.no_seal = 1;
+	chi_test_double_plus_task dp;
+	chi_test_double_plus_init(&dp, CHI_POOL_TEST, 77, 0);
+	chi_gpu_future g;
+	memset(&g, 0, sizeof(g)); /* gcc cannot see that the assert guards the wait */
+	assert_int_equal(chi_gpu_make_copy_future_at(&fenced, 0, 2, &dp.hdr,
+						     chi_test_double_plus_ser_in, &g),
+			 0);
+	assert_int_equal(chi_gpu_future_wait(&fenced, &g, &dp.hdr, chi_test_double_plus_de_out,
+					     WAIT_NS),
+			 154);
+	assert_int_equal(dp.result, 154);
 	chi_gpu_client_close(gc);
 	chi_runtime_stop(rt);
 }
@@ -297,6 +349,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_warps),
 		cmocka_unit_test(test_batch_header_lies),
+		cmocka_unit_test(test_batch_wait_holds_blocks),
 		cmocka_unit_test(test_batch_fill_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

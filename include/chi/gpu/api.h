@@ -289,8 +289,39 @@ CHI_INLINE uint64_t chi_gpu_seal_publish(const chi_gpu_ctx *g, uint32_t lane, ui
 	return off;
 }
 
+/* Load hint (chi_gpu_pool.loaded of the lane's block pool). A sealed entry
+ * saves the GPU its fence (~0.6 us of latency) but costs the worker more
+ * per task than a fenced one (unsealing, zeroing the inbox: one-lane
+ * per-thread throughput 13.8-16.2 M/s sealed against 16.9-28.1 fenced on
+ * one H200 instance, docs/gpu.md). So submits seal only while the lane is
+ * not backed up, as this client's waits tell: one that needed
+ * CHI_GPU_LOADED_POLLS polls or more (about 40 us with the back-off) sets
+ * the hint, one that needed fewer than CHI_GPU_QUICK_POLLS (a few us)
+ * clears it. Kernels only update it (chi_gpu_future_poll); a context
+ * without pools (hand-made in tests) has no hint. */
+#define CHI_GPU_LOADED_POLLS 16u
+#define CHI_GPU_QUICK_POLLS 4u
+
+CHI_INLINE int chi_gpu_lane_loaded(const chi_gpu_ctx *g, uint32_t lane)
+{
+	return g->pools && chi_ld_rlx_u64(&g->pools[lane].loaded) != 0;
+}
+
+/* After a wait on `lane` that completed at poll number `polls` (0: the
+ * first read): update the hint. Stores only, and only at the two ends. */
+CHI_INLINE void chi_gpu_note_wait(const chi_gpu_ctx *g, uint32_t lane, uint32_t polls)
+{
+	if (!g->pools || lane >= g->nlanes)
+		return;
+	if (polls < CHI_GPU_QUICK_POLLS)
+		chi_st_rlx_u64(&g->pools[lane].loaded, 0);
+	else if (polls >= CHI_GPU_LOADED_POLLS)
+		chi_st_rlx_u64(&g->pools[lane].loaded, 1);
+}
+
 /* Fill block idx and publish it on `lane`: sealed when the task fits the
- * inbox, else the fenced path (the claim after the fill: a ticket, once
+ * inbox and the lane is not backed up (load hint above), else the fenced
+ * path (the claim after the fill: a ticket, once
  * claimed, must be published, and the fill can still fail; claiming first,
  * to overlap the device atomic with the stores, measured no faster on an
  * H100: 2.69-2.78 us round trip against 2.66-2.94). Returns the block's
@@ -301,7 +332,7 @@ CHI_INLINE uint64_t chi_gpu_fill_publish(const chi_gpu_ctx *g, uint32_t lane, ui
 {
 	*tag = 0;
 	*didx = CHI_GPU_NO_DATA;
-	if (!g->no_seal && chi_seal_fits(t->in_size, t->out_size))
+	if (!g->no_seal && chi_seal_fits(t->in_size, t->out_size) && !chi_gpu_lane_loaded(g, lane))
 		return chi_gpu_seal_publish(g, lane, idx, t, ser, tag, rc);
 	uint64_t off = chi_gpu_fill(g, lane, idx, t, ser, didx, rc);
 	if (off)
@@ -406,12 +437,17 @@ CHI_INLINE void chi_gpu_batch_future(const chi_gpu_ctx *g, uint32_t lane, uint32
 	f->tag = 0;
 }
 
-/* The future of a batch's done pair (B3), from the future of its task k. */
-CHI_INLINE void chi_gpu_batch_done(const chi_gpu_future *f, uint32_t k, chi_gpu_future *d)
+/* The future of the done pair (B3) of the packed batch whose task's future
+ * is f (its index names the batch's first block). */
+CHI_INLINE void chi_gpu_batch_done(const chi_gpu_ctx *g, const chi_gpu_future *f,
+				   chi_gpu_future *d)
 {
+	uint64_t first = f->index & ~CHI_GPU_OWNED;
 	*d = *f;
-	d->shm = (chi_future_shm *)(void *)((uint8_t *)f->shm - chi_batch_pair_off(k) +
+	d->shm = (chi_future_shm *)(void *)(g->base + g->blocks_off +
+					    ((uint64_t)f->lane * g->depth + first) * CHI_FUTURE_BLOCK +
 					    CHI_BATCH_DONE);
+	d->wire_off = 0;
 }
 
 #ifdef __CUDACC__
@@ -451,6 +487,9 @@ __device__ static inline int chi_gpu_make_copy_future_warp(const chi_gpu_ctx *g,
 }
 #endif
 
+/* Non-blocking: has the task completed (its result is ready)? For a task of
+ * a packed batch, its own pair: the batch's blocks are free only after a
+ * wait (chi_gpu_future_wait). */
 CHI_INLINE int chi_gpu_future_test(const chi_gpu_future *f)
 {
 	uint64_t fl;
@@ -481,8 +520,13 @@ CHI_INLINE int chi_gpu_future_poll(const chi_gpu_ctx *g, const chi_gpu_future *f
 	uint32_t ns = 32, cap = g->poll_cap_ns ? g->poll_cap_ns : CHI_GPU_POLL_CAP_NS;
 	for (uint32_t polls = 0;; polls++) {
 		chi_future_pair(f->shm, fl, r);
-		if (chi_seal_done(*fl, f->tag))
+		if (chi_seal_done(*fl, f->tag)) {
+#ifdef __CUDA_ARCH__ /* CPU threads standing in poll without the GPU's
+		      * back-off: their poll counts say nothing of the lane */
+			chi_gpu_note_wait(g, f->lane, polls);
+#endif
 			return 0;
+		}
 		if ((polls & 1023u) == 1023u) {
 			uint64_t now = chi_hd_now_ns();
 			if (!start)
@@ -505,19 +549,11 @@ CHI_INLINE int chi_gpu_future_poll(const chi_gpu_ctx *g, const chi_gpu_future *f
 	}
 }
 
-/* Wait for completion (timeout_ns 0: no deadline), decode outputs into `t`
- * with de_out (may be 0; `t` is the task submitted: its in_size and
- * out_size locate and size the outputs), give the blocks back. Returns the method's result
- * or its negative error; -ETIMEDOUT at the deadline (the future stays
- * pending: wait again); -EOWNERDEAD when the runtime is gone. */
-CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, chi_task *t,
-				       chi_gpu_de_fn de_out, uint64_t timeout_ns)
+/* After a completed poll: decode outputs into `t` with de_out (may be 0),
+ * give the blocks back; the method's result or the decoder's error. */
+CHI_INLINE int64_t chi_gpu_future_finish(const chi_gpu_ctx *g, chi_gpu_future *f, chi_task *t,
+					 chi_gpu_de_fn de_out, int64_t r)
 {
-	uint64_t fl = 0;
-	int64_t r = 0;
-	int rc = chi_gpu_future_poll(g, f, timeout_ns, &fl, &r);
-	if (rc)
-		return rc;
 	if (de_out)
 		chi_fence_seq(); /* F2: outputs after the flag */
 	if (r >= 0 && de_out && t && t->out_size) {
@@ -534,6 +570,36 @@ CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, 
 	return r;
 }
 
+/* Wait for completion (timeout_ns 0: no deadline), decode outputs into `t`
+ * with de_out (may be 0; `t` is the task submitted: its in_size and
+ * out_size locate and size the outputs), give the blocks back. Returns the method's result
+ * or its negative error; -ETIMEDOUT at the deadline (the future stays
+ * pending: wait again); -EOWNERDEAD when the runtime is gone. For a task of
+ * a packed batch the wait also waits for the batch's done pair: the batch's
+ * blocks hold other tasks' pairs and wires, and the worker may still write
+ * them after this task's pair (proto/batch.h), so the caller may use its
+ * block again, for anything, only once the whole batch is done. */
+CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, chi_task *t,
+				       chi_gpu_de_fn de_out, uint64_t timeout_ns)
+{
+	uint64_t fl = 0;
+	int64_t r = 0;
+	int rc = chi_gpu_future_poll(g, f, timeout_ns, &fl, &r);
+	if (rc)
+		return rc;
+	if (f->wire_off) {
+		chi_fence_seq(); /* the done pair after this task's pair */
+		chi_gpu_future d;
+		chi_gpu_batch_done(g, f, &d);
+		uint64_t dfl;
+		int64_t dr;
+		rc = chi_gpu_future_poll(g, &d, timeout_ns, &dfl, &dr);
+		if (rc)
+			return rc;
+	}
+	return chi_gpu_future_finish(g, f, t, de_out, r);
+}
+
 #ifdef __CUDACC__
 /* Wait for a warp batch (chi_gpu_make_copy_future_warp): the 32 threads call
  * it together. The worker completes the batch's pairs in order, then its
@@ -548,7 +614,7 @@ __device__ static inline int64_t chi_gpu_future_wait_warp(const chi_gpu_ctx *g, 
 	int rc = 0;
 	if ((threadIdx.x & 31u) == 0) { /* it wrote the done pair's zero (B0) */
 		chi_gpu_future d;
-		chi_gpu_batch_done(f, 0, &d);
+		chi_gpu_batch_done(g, f, &d);
 		uint64_t fl;
 		int64_t r;
 		rc = chi_gpu_future_poll(g, &d, timeout_ns, &fl, &r);
@@ -556,7 +622,13 @@ __device__ static inline int64_t chi_gpu_future_wait_warp(const chi_gpu_ctx *g, 
 	rc = __shfl_sync(0xffffffffu, rc, 0);
 	if (rc)
 		return rc; /* every future of the batch stays pending: wait again */
-	return chi_gpu_future_wait(g, f, t, de_out, timeout_ns);
+	chi_fence_seq(); /* this thread's pair after thread 0 saw the done pair */
+	uint64_t fl;
+	int64_t r;
+	rc = chi_gpu_future_poll(g, f, timeout_ns, &fl, &r); /* complete at the first read */
+	if (rc)
+		return rc;
+	return chi_gpu_future_finish(g, f, t, de_out, r);
 }
 #endif
 

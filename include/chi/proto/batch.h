@@ -40,7 +40,11 @@
  *       pair is: a warp's thread 0 (which zeroed it in B0, so it cannot see
  *       a previous batch's) polls the done pair alone, in a line the worker
  *       writes once, then each thread reads its pair
- *       (chi_gpu_future_wait_warp).
+ *       (chi_gpu_future_wait_warp). The batch's blocks hold every task's
+ *       pair and wire, which the worker writes until it writes the done
+ *       pair, so they are the batch's until then: a wait on one task
+ *       (chi_gpu_future_wait) returns only once the done pair is complete
+ *       too, and only then may the submitters use those blocks again.
  * Batches are polled, never slept on: the worker completes them without a
  * futex wake, on any lane. The blocks belong to the submitter (a slice it
  * owns, gpu.h), so no other use of them overlaps a batch in flight.
