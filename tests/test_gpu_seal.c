@@ -275,45 +275,6 @@ static void test_sealed_killed_client(void **state)
 
 /* GPU lanes in `chi stats`: after the CPU lanes, marked with their GPU,
  * their completions and errors counted (admin.stats, all three formats). */
-/* The load hint (chi/gpu/api.h): a long wait sends this client's next
- * submits on the lane down the fenced path (tag 0, inbox untouched), a
- * wait of middling length changes nothing, a quick one brings sealing
- * back; results are right either way. */
-static void test_load_hint(void **state)
-{
-	(void)state;
-	chi_runtime *rt = start();
-	chi_gpu_client *gc;
-	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
-	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
-	const int want_sealed[] = {1, 0, 0, 1};
-	const uint32_t polls_before[] = {0, CHI_GPU_LOADED_POLLS, CHI_GPU_QUICK_POLLS,
-					 CHI_GPU_QUICK_POLLS - 1};
-	for (uint32_t i = 0; i < 4; i++) {
-		if (i)
-			chi_gpu_note_wait(x, 0, polls_before[i]);
-		assert_int_equal(chi_gpu_lane_loaded(x, 0), !want_sealed[i]);
-		uint64_t *inbox = inbox_of(x, x->blk_base);
-		memset(inbox, 0, CHI_SEAL_BYTES);
-		chi_test_double_plus_task t;
-		chi_test_double_plus_init(&t, CHI_POOL_TEST, 100 + i, 0);
-		chi_gpu_future f;
-		assert_int_equal(chi_gpu_make_copy_future_at(x, 0, 0, &t.hdr,
-							     chi_test_double_plus_ser_in, &f),
-				 0);
-		assert_int_equal(f.tag != 0, want_sealed[i]);
-		assert_int_equal(chi_gpu_future_wait(x, &f, &t.hdr, chi_test_double_plus_de_out,
-						     5000000000ull),
-				 (100 + i) * 2);
-		assert_int_equal(t.result, (100 + i) * 2);
-		if (!want_sealed[i])
-			for (uint32_t k = 0; k < CHI_SEAL_WORDS; k++)
-				assert_int_equal(inbox[k], 0);
-	}
-	chi_gpu_client_close(gc);
-	chi_runtime_stop(rt);
-}
-
 static void test_gpu_lanes_in_stats(void **state)
 {
 	(void)state;
@@ -370,7 +331,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_sealed_header_lies),
 		cmocka_unit_test(test_sealed_and_fenced_agree),
 		cmocka_unit_test(test_sealed_killed_client),
-		cmocka_unit_test(test_load_hint),
 		cmocka_unit_test(test_gpu_lanes_in_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -70,7 +70,6 @@ static int build_pools(chi_gpu_client *gc)
 		pools[k].ring = (uint64_t *)((char *)gc->pools_dev + at);
 		pools[k].mask = n - 1;
 		pools[k].shift = chi_log2_u32(n);
-		pools[k].loaded = 0;
 		/* entries past `have` start as consumed markers of lap 0, as a
 		 * taken entry would be (R3), for the first freers of lap 0 */
 		for (uint32_t i = 0; i < n; i++)

@@ -91,6 +91,9 @@ __global__ void warp_kernel(chi_gpu_ctx g, unsigned long long *errors, unsigned 
 		if (r != (int64_t)want || t.result != want)
 			atomicAdd(errors, 1ull);
 		atomicAdd(done, 1ull);
+		/* a packed batch's blocks are the warp's to reuse once all 32
+		 * threads waited (proto/batch.h B3; the warp wait syncs itself) */
+		__syncwarp();
 	}
 }
 

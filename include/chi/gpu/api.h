@@ -289,39 +289,8 @@ CHI_INLINE uint64_t chi_gpu_seal_publish(const chi_gpu_ctx *g, uint32_t lane, ui
 	return off;
 }
 
-/* Load hint (chi_gpu_pool.loaded of the lane's block pool). A sealed entry
- * saves the GPU its fence (~0.6 us of latency) but costs the worker more
- * per task than a fenced one (unsealing, zeroing the inbox: one-lane
- * per-thread throughput 13.8-16.2 M/s sealed against 16.9-28.1 fenced on
- * one H200 instance, docs/gpu.md). So submits seal only while the lane is
- * not backed up, as this client's waits tell: one that needed
- * CHI_GPU_LOADED_POLLS polls or more (about 40 us with the back-off) sets
- * the hint, one that needed fewer than CHI_GPU_QUICK_POLLS (a few us)
- * clears it. Kernels only update it (chi_gpu_future_poll); a context
- * without pools (hand-made in tests) has no hint. */
-#define CHI_GPU_LOADED_POLLS 16u
-#define CHI_GPU_QUICK_POLLS 4u
-
-CHI_INLINE int chi_gpu_lane_loaded(const chi_gpu_ctx *g, uint32_t lane)
-{
-	return g->pools && chi_ld_rlx_u64(&g->pools[lane].loaded) != 0;
-}
-
-/* After a wait on `lane` that completed at poll number `polls` (0: the
- * first read): update the hint. Stores only, and only at the two ends. */
-CHI_INLINE void chi_gpu_note_wait(const chi_gpu_ctx *g, uint32_t lane, uint32_t polls)
-{
-	if (!g->pools || lane >= g->nlanes)
-		return;
-	if (polls < CHI_GPU_QUICK_POLLS)
-		chi_st_rlx_u64(&g->pools[lane].loaded, 0);
-	else if (polls >= CHI_GPU_LOADED_POLLS)
-		chi_st_rlx_u64(&g->pools[lane].loaded, 1);
-}
-
 /* Fill block idx and publish it on `lane`: sealed when the task fits the
- * inbox and the lane is not backed up (load hint above), else the fenced
- * path (the claim after the fill: a ticket, once
+ * inbox, else the fenced path (the claim after the fill: a ticket, once
  * claimed, must be published, and the fill can still fail; claiming first,
  * to overlap the device atomic with the stores, measured no faster on an
  * H100: 2.69-2.78 us round trip against 2.66-2.94). Returns the block's
@@ -332,7 +301,7 @@ CHI_INLINE uint64_t chi_gpu_fill_publish(const chi_gpu_ctx *g, uint32_t lane, ui
 {
 	*tag = 0;
 	*didx = CHI_GPU_NO_DATA;
-	if (!g->no_seal && chi_seal_fits(t->in_size, t->out_size) && !chi_gpu_lane_loaded(g, lane))
+	if (!g->no_seal && chi_seal_fits(t->in_size, t->out_size))
 		return chi_gpu_seal_publish(g, lane, idx, t, ser, tag, rc);
 	uint64_t off = chi_gpu_fill(g, lane, idx, t, ser, didx, rc);
 	if (off)
@@ -457,7 +426,10 @@ CHI_INLINE void chi_gpu_batch_done(const chi_gpu_ctx *g, const chi_gpu_future *f
  * (caller-owned, base + 31 < blk_count). Each thread writes its task and
  * fences, the warp syncs, one leader publishes one lane entry. The stride
  * is the warp's largest task; every task must fit the copy space
- * (-EMSGSIZE otherwise, for the whole warp). */
+ * (-EMSGSIZE otherwise, for the whole warp). The 32 blocks are the batch's
+ * until every thread has waited (chi_gpu_future_wait_warp, or each thread's
+ * chi_gpu_future_wait and then a __syncwarp()): each block holds other
+ * threads' pairs and wires. */
 __device__ static inline int chi_gpu_make_copy_future_warp(const chi_gpu_ctx *g, uint32_t lane,
 							   uint32_t base, chi_task *t,
 							   chi_gpu_ser_fn ser, chi_gpu_future *f)
@@ -520,13 +492,8 @@ CHI_INLINE int chi_gpu_future_poll(const chi_gpu_ctx *g, const chi_gpu_future *f
 	uint32_t ns = 32, cap = g->poll_cap_ns ? g->poll_cap_ns : CHI_GPU_POLL_CAP_NS;
 	for (uint32_t polls = 0;; polls++) {
 		chi_future_pair(f->shm, fl, r);
-		if (chi_seal_done(*fl, f->tag)) {
-#ifdef __CUDA_ARCH__ /* CPU threads standing in poll without the GPU's
-		      * back-off: their poll counts say nothing of the lane */
-			chi_gpu_note_wait(g, f->lane, polls);
-#endif
+		if (chi_seal_done(*fl, f->tag))
 			return 0;
-		}
 		if ((polls & 1023u) == 1023u) {
 			uint64_t now = chi_hd_now_ns();
 			if (!start)
@@ -576,9 +543,10 @@ CHI_INLINE int64_t chi_gpu_future_finish(const chi_gpu_ctx *g, chi_gpu_future *f
  * or its negative error; -ETIMEDOUT at the deadline (the future stays
  * pending: wait again); -EOWNERDEAD when the runtime is gone. For a task of
  * a packed batch the wait also waits for the batch's done pair: the batch's
- * blocks hold other tasks' pairs and wires, and the worker may still write
- * them after this task's pair (proto/batch.h), so the caller may use its
- * block again, for anything, only once the whole batch is done. */
+ * blocks hold every task's pair and wire, and the worker may still write
+ * them after this task's pair (proto/batch.h B3). The warp may write those
+ * blocks again only once every thread has waited: after a __syncwarp()
+ * that follows the 32 waits (chi_gpu_future_wait_warp ends with one). */
 CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, chi_task *t,
 				       chi_gpu_de_fn de_out, uint64_t timeout_ns)
 {
@@ -626,9 +594,12 @@ __device__ static inline int64_t chi_gpu_future_wait_warp(const chi_gpu_ctx *g, 
 	uint64_t fl;
 	int64_t r;
 	rc = chi_gpu_future_poll(g, f, timeout_ns, &fl, &r); /* complete at the first read */
-	if (rc)
-		return rc;
-	return chi_gpu_future_finish(g, f, t, de_out, r);
+	if (!rc)
+		r = chi_gpu_future_finish(g, f, t, de_out, r);
+	/* every thread has read its pair and outputs before any of them may
+	 * write the batch's blocks again (proto/batch.h B3) */
+	__syncwarp();
+	return rc ? rc : r;
 }
 #endif
 

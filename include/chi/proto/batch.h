@@ -42,9 +42,11 @@
  *       writes once, then each thread reads its pair
  *       (chi_gpu_future_wait_warp). The batch's blocks hold every task's
  *       pair and wire, which the worker writes until it writes the done
- *       pair, so they are the batch's until then: a wait on one task
- *       (chi_gpu_future_wait) returns only once the done pair is complete
- *       too, and only then may the submitters use those blocks again.
+ *       pair, and each thread's block holds other threads' pairs and
+ *       wires: a wait on one task (chi_gpu_future_wait) returns only once
+ *       the done pair is complete too, and the submitters may use those
+ *       blocks again only once all of them have waited (a __syncwarp after
+ *       the waits; chi_gpu_future_wait_warp ends with one).
  * Batches are polled, never slept on: the worker completes them without a
  * futex wake, on any lane. The blocks belong to the submitter (a slice it
  * owns, gpu.h), so no other use of them overlaps a batch in flight.

@@ -94,10 +94,6 @@ typedef struct chi_gpu_pool {
 	uint64_t *ring;
 	uint32_t mask;
 	uint32_t shift;
-	/* block pools only: the lane's load hint for this client, 1 while its
-	 * waits say the lane is backed up (chi/gpu/api.h, chi_gpu_note_wait);
-	 * relaxed loads and stores, a hint: never trusted for correctness */
-	uint64_t loaded;
 } chi_gpu_pool;
 
 /* What a kernel needs, passed by value (all pointers valid on the side that
