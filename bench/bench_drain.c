@@ -57,10 +57,10 @@ static void fill_all(const chi_gpu_ctx *g, chi_gpu_future *f, uint32_t batch, in
 	for (uint32_t i = 0; i < DEPTH; i++) {
 		chi_test_noop_task t;
 		chi_test_noop_init(&t, CHI_POOL_TEST);
-		uint64_t off = g->blocks_off + (uint64_t)i * CHI_FUTURE_BLOCK;
+		uint64_t off = chi_gpu_block_off(g, 0, i);
 		if (batch > 1) {
 			uint32_t first = i - i % batch, stride = chi_batch_stride(sizeof(t.hdr));
-			chi_gpu_batch_fill(g->base + g->blocks_off + (uint64_t)first * CHI_FUTURE_BLOCK,
+			chi_gpu_batch_fill(g->base + chi_gpu_block_off(g, 0, first),
 					   batch, stride, i % batch, &t.hdr, chi_test_noop_ser);
 			chi_gpu_batch_future(g, 0, first, batch, stride, i % batch, &f[i]);
 			continue;
@@ -90,7 +90,7 @@ static uint64_t burst(const chi_gpu_ctx *g, const chi_gpu_future *f, uint32_t ba
 	uint32_t entries = DEPTH / batch;
 	uint64_t t = chi_faa_u64(v.tail, entries);
 	for (uint32_t e = entries; e-- > 0;) {
-		uint64_t off = g->blocks_off + (uint64_t)e * batch * CHI_FUTURE_BLOCK;
+		uint64_t off = chi_gpu_block_off(g, 0, e * batch);
 		uint64_t t0 = e ? 0 : chi_bench_now_ns();
 		if (sealed)
 			chi_ring_publish_sealed(&v, t + e, chi_offptr_make(g->seg_id, off), g->client);

@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!x)
 		start();
 	uint32_t n = 2 + data[0] % 31, pick = data[1];
-	uint8_t *area = x->base + x->blocks_off + (uint64_t)x->blk_base * CHI_FUTURE_BLOCK;
+	uint8_t *area = x->base + chi_gpu_block_off(x, 0, x->blk_base);
 	size_t room = (size_t)n * CHI_FUTURE_BLOCK, len = size - 3 > room ? room : size - 3;
 	memset(area, 0, room);
 	memcpy(area, data + 3, len);

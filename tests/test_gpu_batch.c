@@ -76,7 +76,7 @@ static void *warp_thread(void *p)
 	thread_arg *a = p;
 	warp *w = a->w;
 	const chi_gpu_ctx *x = w->x;
-	uint8_t *area = x->base + x->blocks_off + (uint64_t)w->first * CHI_FUTURE_BLOCK;
+	uint8_t *area = x->base + chi_gpu_block_off(x, 0, w->first);
 	for (uint32_t r = 0; r < ROUNDS; r++) {
 		uint32_t stride = w->stride[r];
 		chi_test_double_plus_task dp;
@@ -182,7 +182,7 @@ static void test_batch_warps(void **state)
 static uint8_t *fill_batch(const chi_gpu_ctx *x, uint32_t first, uint32_t n,
 			   chi_test_double_plus_task *t, chi_gpu_future *f)
 {
-	uint8_t *area = x->base + x->blocks_off + (uint64_t)first * CHI_FUTURE_BLOCK;
+	uint8_t *area = x->base + chi_gpu_block_off(x, 0, first);
 	uint32_t stride = chi_batch_stride(chi_task_wire_size(16, 8));
 	for (uint32_t k = 0; k < n; k++) {
 		chi_test_double_plus_init(&t[k], CHI_POOL_TEST, 10 + (int64_t)k, 0);
@@ -271,7 +271,7 @@ static void test_batch_wait_holds_blocks(void **state)
 	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
 	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
 	uint32_t first = x->blk_base;
-	uint8_t *area = x->base + x->blocks_off + (uint64_t)first * CHI_FUTURE_BLOCK;
+	uint8_t *area = x->base + chi_gpu_block_off(x, 0, first);
 	uint32_t stride = chi_batch_stride(chi_task_wire_size(8, 0));
 	chi_test_arg_task t[WARP];
 	chi_gpu_future f[WARP];

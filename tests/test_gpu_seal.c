@@ -48,7 +48,7 @@ static void nap_ms(long ms)
 
 static uint64_t blk_off(const chi_gpu_ctx *x, uint32_t idx)
 {
-	return x->blocks_off + (uint64_t)idx * CHI_FUTURE_BLOCK; /* lane 0 */
+	return chi_gpu_block_off(x, 0, idx);
 }
 static uint64_t *inbox_of(const chi_gpu_ctx *x, uint32_t idx)
 {

@@ -158,6 +158,12 @@ CHI_INLINE void chi_gpu_pool_give(chi_gpu_pool *p, uint32_t index)
 
 #define CHI_GPU_OWNED 0x80000000u /* chi_gpu_future.index: caller-owned block */
 
+/* Offset in the segment of future block idx of `lane`. */
+CHI_INLINE uint64_t chi_gpu_block_off(const chi_gpu_ctx *g, uint32_t lane, uint32_t idx)
+{
+	return g->blocks_off + ((uint64_t)lane * g->depth + idx) * CHI_FUTURE_BLOCK;
+}
+
 /* Bytes of a serialized task up to its inputs' end, rounded to 16. */
 CHI_INLINE uint32_t chi_gpu_in16(const chi_task *t)
 {
@@ -200,7 +206,7 @@ CHI_INLINE uint64_t chi_gpu_fill(const chi_gpu_ctx *g, uint32_t lane, uint32_t i
 		*rc = -CHI_EMSGSIZE;
 		return 0;
 	}
-	uint64_t off = g->blocks_off + ((uint64_t)lane * g->depth + idx) * CHI_FUTURE_BLOCK;
+	uint64_t off = chi_gpu_block_off(g, lane, idx);
 	chi_future_shm *fs = (chi_future_shm *)(g->base + off);
 	uint64_t stage[CHI_COPY_SPACE / 8];
 	uint8_t *buf = (uint8_t *)stage;
@@ -276,7 +282,7 @@ CHI_INLINE uint64_t chi_gpu_seal_publish(const chi_gpu_ctx *g, uint32_t lane, ui
 	*rc = chi_gpu_ser_into((uint8_t *)pay, t, ser); /* Z1 */
 	if (*rc)
 		return 0;
-	uint64_t off = g->blocks_off + ((uint64_t)lane * g->depth + idx) * CHI_FUTURE_BLOCK;
+	uint64_t off = chi_gpu_block_off(g, lane, idx);
 	chi_seal_write((uint64_t *)(void *)(g->base + g->inbox_off + (off - g->blocks_off)), p32,
 		       n); /* Z2 */
 	uint32_t prio = (t->flags & CHI_TASK_BULK) ? 1u : 0u;
@@ -397,7 +403,7 @@ CHI_INLINE int chi_gpu_batch_fill(uint8_t *area, uint32_t n, uint32_t stride, ui
 CHI_INLINE void chi_gpu_batch_future(const chi_gpu_ctx *g, uint32_t lane, uint32_t first,
 				     uint32_t n, uint32_t stride, uint32_t k, chi_gpu_future *f)
 {
-	uint8_t *area = g->base + g->blocks_off + ((uint64_t)lane * g->depth + first) * CHI_FUTURE_BLOCK;
+	uint8_t *area = g->base + chi_gpu_block_off(g, lane, first);
 	f->shm = (chi_future_shm *)(void *)(area + chi_batch_pair_off(k));
 	f->lane = lane;
 	f->index = first | CHI_GPU_OWNED;
@@ -411,10 +417,9 @@ CHI_INLINE void chi_gpu_batch_future(const chi_gpu_ctx *g, uint32_t lane, uint32
 CHI_INLINE void chi_gpu_batch_done(const chi_gpu_ctx *g, const chi_gpu_future *f,
 				   chi_gpu_future *d)
 {
-	uint64_t first = f->index & ~CHI_GPU_OWNED;
+	uint32_t first = f->index & ~CHI_GPU_OWNED;
 	*d = *f;
-	d->shm = (chi_future_shm *)(void *)(g->base + g->blocks_off +
-					    ((uint64_t)f->lane * g->depth + first) * CHI_FUTURE_BLOCK +
+	d->shm = (chi_future_shm *)(void *)(g->base + chi_gpu_block_off(g, f->lane, first) +
 					    CHI_BATCH_DONE);
 	d->wire_off = 0;
 }
@@ -442,7 +447,7 @@ __device__ static inline int chi_gpu_make_copy_future_warp(const chi_gpu_ctx *g,
 		return -CHI_EMSGSIZE;
 	uint32_t stride = __reduce_max_sync(0xffffffffu, chi_batch_stride(wire));
 	uint32_t first = g->blk_base + base;
-	uint64_t off = g->blocks_off + ((uint64_t)lane * g->depth + first) * CHI_FUTURE_BLOCK;
+	uint64_t off = chi_gpu_block_off(g, lane, first);
 	int rc = chi_gpu_batch_fill(g->base + off, 32, stride, me, t, ser); /* B0 */
 	/* B1: this thread's stores, before the leader's publish. (A
 	 * __syncwarp instead, relying on the cumulativity of the leader's
