@@ -20,7 +20,8 @@
  * 16-byte store of (flags, result); the waiter reads both in one 16-byte
  * load, then decodes outputs and gives the blocks back. GPU writes to pinned
  * memory are posted and cheap; reads cost a PCIe round trip, so the submit
- * path reads nothing from pinned memory. */
+ * path reads nothing from pinned memory. A warp's 32 tasks as one packed
+ * lane entry: chi/gpu/warp.h, which this header includes. */
 #ifndef CHI_GPU_API_H
 #define CHI_GPU_API_H
 
@@ -374,44 +375,6 @@ CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi
 	return 0;
 }
 
-/* B0 (proto/batch.h) for task k of the packed batch at `area` (n tasks,
- * `stride` bytes per wire): its wire, its pair zeroed, and for k = 0 the
- * header. -EMSGSIZE when the task needs more than the stride, or the
- * serializer's error; then nothing of task k was written. */
-CHI_INLINE int chi_gpu_batch_fill(uint8_t *area, uint32_t n, uint32_t stride, uint32_t k,
-				  const chi_task *t, chi_gpu_ser_fn ser)
-{
-	if (chi_task_wire_size(t->in_size, t->out_size) > stride || stride > CHI_COPY_SPACE)
-		return -CHI_EMSGSIZE;
-	uint64_t stage[CHI_COPY_SPACE / 8];
-	uint32_t n16 = chi_gpu_in16(t); /* <= stride: both round up to 16 */
-	stage[n16 / 8 - 1] = stage[n16 / 8 - 2] = 0;
-	int rc = chi_gpu_ser_into((uint8_t *)stage, t, ser);
-	if (rc)
-		return rc;
-	chi_gpu_store16((uint64_t *)(void *)(area + chi_batch_wire_off(n, stride, k)), stage, n16);
-	chi_st_pair_u64((uint64_t *)(void *)(area + chi_batch_pair_off(k)), 0, 0);
-	if (k == 0) {
-		chi_st_pair_u64((uint64_t *)(void *)area, chi_batch_hdr_word(n, stride), 0);
-		chi_st_pair_u64((uint64_t *)(void *)(area + CHI_BATCH_DONE), 0, 0);
-	}
-	return 0;
-}
-
-/* The future of task k of a packed batch in blocks first..first+n-1 of
- * `lane` (caller-owned: never given back to the pool). */
-CHI_INLINE void chi_gpu_batch_future(const chi_gpu_ctx *g, uint32_t lane, uint32_t first,
-				     uint32_t n, uint32_t stride, uint32_t k, chi_gpu_future *f)
-{
-	uint8_t *area = g->base + chi_gpu_block_off(g, lane, first);
-	f->shm = (chi_future_shm *)(void *)(area + chi_batch_pair_off(k));
-	f->lane = lane;
-	f->index = first | CHI_GPU_OWNED;
-	f->data_index = CHI_GPU_NO_DATA;
-	f->wire_off = chi_batch_wire_off(n, stride, k) - chi_batch_pair_off(k);
-	f->tag = 0;
-}
-
 /* The future of the done pair (B3) of the packed batch whose task's future
  * is f (its index names the batch's first block). */
 CHI_INLINE void chi_gpu_batch_done(const chi_gpu_ctx *g, const chi_gpu_future *f,
@@ -423,46 +386,6 @@ CHI_INLINE void chi_gpu_batch_done(const chi_gpu_ctx *g, const chi_gpu_future *f
 					    CHI_BATCH_DONE);
 	d->wire_off = 0;
 }
-
-#ifdef __CUDACC__
-/* Warp batch: all 32 threads of a full warp call this together, each with
- * its own task, and the warp's tasks travel as one packed batch
- * (proto/batch.h) in blocks base..base+31 of this client's slice of `lane`
- * (caller-owned, base + 31 < blk_count). Each thread writes its task and
- * fences, the warp syncs, one leader publishes one lane entry. The stride
- * is the warp's largest task; every task must fit the copy space
- * (-EMSGSIZE otherwise, for the whole warp). The 32 blocks are the batch's
- * until every thread has waited (chi_gpu_future_wait_warp, or each thread's
- * chi_gpu_future_wait and then a __syncwarp()): each block holds other
- * threads' pairs and wires. */
-__device__ static inline int chi_gpu_make_copy_future_warp(const chi_gpu_ctx *g, uint32_t lane,
-							   uint32_t base, chi_task *t,
-							   chi_gpu_ser_fn ser, chi_gpu_future *f)
-{
-	uint32_t me = threadIdx.x & 31u;
-	lane %= g->nlanes;
-	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
-	int bad = wire > CHI_COPY_SPACE || base + 31 >= g->blk_count;
-	if (__any_sync(0xffffffffu, bad))
-		return -CHI_EMSGSIZE;
-	uint32_t stride = __reduce_max_sync(0xffffffffu, chi_batch_stride(wire));
-	uint32_t first = g->blk_base + base;
-	uint64_t off = chi_gpu_block_off(g, lane, first);
-	int rc = chi_gpu_batch_fill(g->base + off, 32, stride, me, t, ser); /* B0 */
-	/* B1: this thread's stores, before the leader's publish. (A
-	 * __syncwarp instead, relying on the cumulativity of the leader's
-	 * release, was measured too: no clear gain, so the explicit fence
-	 * stays.) */
-	__threadfence_system();
-	if (__any_sync(0xffffffffu, rc != 0))
-		return rc ? rc : -CHI_EINVAL; /* each thread: its own error, or EINVAL */
-	if (me == 0)
-		chi_gpu_publish(g, lane, (t->flags & CHI_TASK_BULK) ? 1u : 0u, off, 32);
-	__syncwarp();
-	chi_gpu_batch_future(g, lane, first, 32, stride, me, f);
-	return 0;
-}
-#endif
 
 /* Non-blocking: has the task completed (its result is ready)? For a task of
  * a packed batch, its own pair: the batch's blocks are free only after a
@@ -573,39 +496,7 @@ CHI_INLINE int64_t chi_gpu_future_wait(const chi_gpu_ctx *g, chi_gpu_future *f, 
 	return chi_gpu_future_finish(g, f, t, de_out, r);
 }
 
-#ifdef __CUDACC__
-/* Wait for a warp batch (chi_gpu_make_copy_future_warp): the 32 threads call
- * it together. The worker completes the batch's pairs in order, then its
- * done pair, and x86 keeps those stores in order (proto/batch.h B3), so
- * only thread 0 polls, the done pair; then every thread finds its own pair
- * complete at its first read, and the warp's 32 reads of 16 contiguous
- * bytes coalesce. Same results and errors as chi_gpu_future_wait. */
-__device__ static inline int64_t chi_gpu_future_wait_warp(const chi_gpu_ctx *g, chi_gpu_future *f,
-							  chi_task *t, chi_gpu_de_fn de_out,
-							  uint64_t timeout_ns)
-{
-	int rc = 0;
-	if ((threadIdx.x & 31u) == 0) { /* it wrote the done pair's zero (B0) */
-		chi_gpu_future d;
-		chi_gpu_batch_done(g, f, &d);
-		uint64_t fl;
-		int64_t r;
-		rc = chi_gpu_future_poll(g, &d, timeout_ns, &fl, &r);
-	}
-	rc = __shfl_sync(0xffffffffu, rc, 0);
-	if (rc)
-		return rc; /* every future of the batch stays pending: wait again */
-	chi_fence_seq(); /* this thread's pair after thread 0 saw the done pair */
-	uint64_t fl;
-	int64_t r;
-	rc = chi_gpu_future_poll(g, f, timeout_ns, &fl, &r); /* complete at the first read */
-	if (!rc)
-		r = chi_gpu_future_finish(g, f, t, de_out, r);
-	/* every thread has read its pair and outputs before any of them may
-	 * write the batch's blocks again (proto/batch.h B3) */
-	__syncwarp();
-	return rc ? rc : r;
-}
-#endif
+/* Warp batches: chi/gpu/warp.h (it uses the waits above). */
+#include "chi/gpu/warp.h"
 
 #endif
