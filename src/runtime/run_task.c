@@ -192,49 +192,32 @@ static inline uint64_t lat_start(uint64_t seq, const uint64_t *stamp)
 	return t0 ? t0 : chi_now_ns();
 }
 
-/* Count a task's result, store the lane's counters before the entry's last
- * completion (last: then `done` completions, `*errors` new errors), so
- * whoever waits on it sees them counted, and complete its pair. */
-static inline __attribute__((always_inline)) void
-finish_task(chi_worker *w, chi_lane_ref *lane, void *pair, uint64_t flags, int64_t r,
-	    uint64_t t0, chi_run_state *st, int last, uint64_t done, uint32_t *errors, const int gpu)
+/* The end of a task's latency sample started at t0 (0: not sampled). */
+static inline void lat_end(chi_lane_shm *l, uint64_t t0)
 {
-	chi_lane_shm *l = lane->shm;
-	pm_count(w, st, r < 0);
-	st->tasks++;
-	*errors += r < 0;
-	if (last) {
-		lane_counts(l, done, *errors);
-		/* the worker's and per-method counters too on CPU lanes, whose
-		 * waiters read them (admin.stats after a call); GPU lanes leave
-		 * them to the end of the call: per warp batch they measured 9%
-		 * of the one-lane throughput */
-		if (!gpu)
-			chi_run_state_flush(w, st);
-	}
-	if (gpu)
-		chi_pair_complete_nowake(pair, flags, r);
-	else
-		chi_future_complete((chi_future_shm *)pair, flags, r); /* F1 */
 	if (t0) {
 		uint64_t t1 = chi_now_ns();
 		chi_lat_record(l->lat_hist, &l->lat_sum, t1 > t0 ? t1 - t0 : 0);
 	}
 }
 
-/* Run one block's task (copy, pointer, or sealed when sx is set) and
- * complete it. seq: the lane's completion count at this task. */
+/* Run a single-task entry's task (copy, pointer, or sealed when sx is set)
+ * and complete it; the lane's counters (and on CPU lanes the run state's)
+ * are stored before the completion, so whoever waits on it sees them
+ * counted. */
 static inline __attribute__((always_inline)) void
-chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f, uint64_t seq,
-			    chi_run_state *st, int last, uint64_t done, uint32_t *errors, const int gpu,
-			    uint64_t max_task, const chi_sealed *sx)
+chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f,
+			    chi_run_state *st, const int gpu, const chi_sealed *sx)
 {
+	chi_lane_shm *l = lane->shm;
 	chi_pm_cache *c = &st->c;
+	uint64_t seq = l->completed; /* single writer: this worker */
 	/* a sealed task's flags are its tag (seal.h U4); others' were written
 	 * by the submitter, visible via C1 */
 	uint64_t flags = sx ? CHI_FUTURE_COPY_FROM_CLIENT | sx->tag << CHI_FUTURE_TAG_SHIFT
 			    : __atomic_load_n(&f->flags, __ATOMIC_RELAXED);
 	uint64_t t0 = lat_start(seq, sx ? NULL : &f->t_submit);
+	uint64_t max_task = w->rt->cfg.max_task_size;
 	c->tp = CHI_MAX_POOLS;
 	c->tm = 0;
 	int64_t r;
@@ -244,7 +227,20 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 		r = gpu ? -EBADMSG : run_pointer(w, (chi_task *)(uintptr_t)f->task_ptr, c);
 	else
 		r = run_copy(w, lane, f, c, st->scratch, max_task);
-	finish_task(w, lane, f, flags, r, t0, st, last, done, errors, gpu);
+	pm_count(w, st, r < 0);
+	st->tasks++;
+	lane_counts(l, seq + 1, r < 0);
+	/* the worker's and per-method counters too on CPU lanes, whose waiters
+	 * read them (admin.stats after a call); GPU lanes leave them to the end
+	 * of the call: per warp batch they measured 9% of the one-lane
+	 * throughput */
+	if (gpu)
+		chi_future_complete_nowake(f, flags, r);
+	else {
+		chi_run_state_flush(w, st);
+		chi_future_complete(f, flags, r); /* F1 */
+	}
+	lat_end(l, t0);
 }
 
 /* A packed batch (proto/batch.h, B2): n tasks, each run from its wire with
@@ -284,10 +280,7 @@ static void run_batch(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 		if (k + 1 == n) /* the lane's counters before the last completion */
 			lane_counts(l, done + n, errors);
 		chi_pair_complete_nowake(pair, CHI_FUTURE_COPY_FROM_CLIENT, r);
-		if (t0) {
-			uint64_t t1 = chi_now_ns();
-			chi_lat_record(l->lat_hist, &l->lat_sum, t1 > t0 ? t1 - t0 : 0);
-		}
+		lat_end(l, t0);
 	}
 	chi_pair_complete_nowake(b + CHI_BATCH_DONE, CHI_FUTURE_COPY_FROM_CLIENT, 0); /* B2 */
 	st->tasks += n;
@@ -298,24 +291,17 @@ static void run_batch(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 void chi_worker_run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 			  chi_run_state *st)
 {
-	uint64_t done = lane->shm->completed, max_task = w->rt->cfg.max_task_size;
-	uint32_t errors = 0;
 	chi_future_shm *f = (chi_future_shm *)(void *)b;
 	if (n > 1)
 		run_batch(w, lane, b, n, st);
 	else if (lane->gpu)
-		chi_worker_process_new_task(w, lane, f, done, st, 1, done + 1, &errors, 1, max_task,
-					    NULL);
+		chi_worker_process_new_task(w, lane, f, st, 1, NULL);
 	else
-		chi_worker_process_new_task(w, lane, f, done, st, 1, done + 1, &errors, 0, max_task,
-					    NULL);
+		chi_worker_process_new_task(w, lane, f, st, 0, NULL);
 }
 
 void chi_worker_run_sealed(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f,
 			   const chi_sealed *sx, chi_run_state *st)
 {
-	uint64_t done = lane->shm->completed;
-	uint32_t errors = 0;
-	chi_worker_process_new_task(w, lane, f, done, st, 1, done + 1, &errors, 1,
-				    w->rt->cfg.max_task_size, sx);
+	chi_worker_process_new_task(w, lane, f, st, 1, sx);
 }
