@@ -256,8 +256,8 @@ static void test_batch_header_lies(void **state)
 	chi_runtime_stop(rt);
 }
 
-/* A batch's blocks stay the batch's until its done pair: task 0 (a noop)
- * completes at once while tasks 1..31 spin 1 ms each, yet the wait on task
+/* A batch's blocks stay the batch's until its done pair: task 0 (test.fail,
+ * -5) completes at once while tasks 1..31 spin 1 ms each, yet the wait on task
  * 0 returns only when the whole batch is done; then block 2, whose header
  * held pairs 28..31, carries a fenced single task whose result is right
  * (before the fix, a wait returned with the worker still writing those
