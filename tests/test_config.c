@@ -72,6 +72,7 @@ static void test_defaults_match_design(void **state)
 	assert_int_equal(c.gpu_workers, CHI_GPU_WORKERS_DEDICATED);
 	assert_int_equal(c.gpu_numa, CHI_NUMA_AUTO);
 	assert_int_equal(c.gpu_max_sleep_us, 100);
+	assert_int_equal(c.gpu_lane_helpers, 0);
 	assert_int_equal(c.npools, 3);
 	assert_string_equal(c.pools[0].name, "admin");
 	assert_string_equal(c.pools[0].module, "admin");
@@ -114,7 +115,8 @@ static const char every_key[] =
 	"  lanes: 8\n"
 	"  workers: shared\n"
 	"  numa: 1\n"
-	"  max_sleep_us: 0\n";
+	"  max_sleep_us: 0\n"
+	"  lane_helpers: 2\n";
 
 static void test_every_key_parsed(void **state)
 {
@@ -141,6 +143,7 @@ static void test_every_key_parsed(void **state)
 	assert_int_equal(c.gpu_workers, CHI_GPU_WORKERS_SHARED);
 	assert_int_equal(c.gpu_numa, 1);
 	assert_int_equal(c.gpu_max_sleep_us, 0);
+	assert_int_equal(c.gpu_lane_helpers, 2);
 	assert_int_equal(c.npools, 3); /* no `pools` in the file: defaults stay */
 	assert_int_equal(chi_config_validate(&c, err, sizeof(err)), 0);
 

@@ -50,6 +50,9 @@ typedef struct chi_config {
 	int gpu_numa;                  /* gpu.numa: CHI_NUMA_AUTO, CHI_NUMA_OFF or a node */
 	uint64_t gpu_max_sleep_us;     /* gpu.max_sleep_us, 100: longest sleep of a
 					* worker with GPU lanes (0: never sleeps) */
+	uint32_t gpu_lane_helpers;     /* gpu.lane_helpers, 0: workers per GPU lane,
+					* besides its owner, that run the packed
+					* warp batches the owner hands them */
 	/* pools */
 	uint32_t npools;
 	chi_pool_conf pools[CHI_MAX_POOLS];

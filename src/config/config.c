@@ -55,6 +55,7 @@ static const struct key keys[] = {
 	KEY("gpu", "workers", K_GPU_WORKERS, gpu_workers, 0, 0, false),
 	KEY("gpu", "numa", K_NUMA, gpu_numa, 0, 4095, false),
 	KEY("gpu", "max_sleep_us", K_U64, gpu_max_sleep_us, 0, UINT64_MAX, false),
+	KEY("gpu", "lane_helpers", K_U32, gpu_lane_helpers, 0, 8, false),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 /* Top-level keys: the three sections of `keys`, then the pool list. */

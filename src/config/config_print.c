@@ -160,6 +160,7 @@ int chi_config_print(const chi_config *c, char *buf, size_t len)
 	put(&o, "  workers: %s\n", word((int)c->gpu_workers, NULL, NULL, "dedicated", "shared", num));
 	put(&o, "  numa: %s\n", word(c->gpu_numa, "off", "auto", NULL, NULL, num));
 	put(&o, "  max_sleep_us: %llu\n", (unsigned long long)c->gpu_max_sleep_us);
+	put(&o, "  lane_helpers: %u\n", c->gpu_lane_helpers);
 	put(&o, "pools:%s\n", c->npools ? "" : " []");
 	for (uint32_t i = 0; i < c->npools && i < CHI_MAX_POOLS; i++) {
 		const chi_pool_conf *p = &c->pools[i];

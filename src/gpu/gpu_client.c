@@ -217,7 +217,7 @@ static void release_slice(chi_gpu_client *gc)
 	chi_client *c = gc->c;
 	uint32_t k = gc->ctx.slice, nw = c->dir->nworkers;
 	const chi_worker_shm *ws = c->workers;
-	uint64_t *seqs = calloc(nw ? nw : 1, sizeof(uint64_t));
+	uint64_t *seqs = calloc(CHI_SEQ_WORDS(nw ? nw : 1), sizeof(uint64_t));
 	int done = 0;
 	if (seqs && !chi_gpu_slice_busy(gc->dir, gc->seg.base, k, c->id)) {
 		chi_workers_seq_snapshot(ws, nw, seqs);

@@ -237,7 +237,7 @@ static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi
 			return rc;
 		}
 	}
-	gs->reap_seqs = calloc((size_t)d->nslices * (cfg->num_workers ? cfg->num_workers : 1),
+	gs->reap_seqs = calloc((size_t)d->nslices * CHI_SEQ_WORDS(cfg->num_workers ? cfg->num_workers : 1),
 			       sizeof(uint64_t));
 	if (!gs->reap_seqs) {
 		if (gs->counters_dev)

@@ -9,7 +9,8 @@
  * the workers skip it once the owner is dead), and then every worker has
  * left what it was running (task_seq even or moved since a snapshot taken
  * after that scan; a worker opens its bracket before it pops, so a worker
- * that popped an entry of the slice before the scan is seen odd). A sealed
+ * that popped an entry of the slice before the scan is seen odd), and each
+ * lane helper has run what its owner handed it (src/runtime/handoff.h H4). A sealed
  * entry's pointer may not have landed yet (include/chi/proto/seal.h), so a
  * published SEALED slot of the owner counts as the owner's whatever it points
  * at. Before the slice is handed on, its blocks' inboxes are zeroed: a dead
@@ -87,7 +88,7 @@ void chi_gpu_slices_tick(chi_runtime *rt)
 				gs->reap_pending[k] = 0;
 				continue;
 			}
-			uint64_t *seqs = gs->reap_seqs + (size_t)k * nw;
+			uint64_t *seqs = gs->reap_seqs + (size_t)k * CHI_SEQ_WORDS(nw);
 			if (!gs->reap_pending[k]) {
 				if (chi_gpu_slice_busy(d, gs->seg.base, k, id))
 					continue;

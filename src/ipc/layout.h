@@ -42,7 +42,12 @@ typedef struct CHI_ALIGNAS(64) chi_worker_shm {
 	uint64_t idle_ns;  /* spinning with nothing to do */
 	uint64_t sleep_ns; /* in futex_wait */
 	uint64_t tasks;    /* tasks run, nested ones included */
-	uint8_t pad1[16];
+	uint64_t handled;  /* a lane helper: handed entries finished (handoff.h H3) */
+	uint8_t pad1[8];
+	/* line 2: a lane helper's, written by its owner (handoff.h H2) */
+	uint64_t handed;   /* entries handed to this worker */
+	uint32_t helps;    /* its owner's id + 1; 0: not a helper */
+	uint8_t pad2[52];
 	/* per pool x method counts of tasks this worker ran (single writer:
 	 * this worker; readers sum over workers). Methods >= CHI_STATS_METHODS - 1
 	 * share the last column ("other"). */

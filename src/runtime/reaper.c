@@ -10,7 +10,8 @@
  * not finished: then the reaper snapshots every worker's task_seq, and once
  * each worker's is even or has moved, no running method refers to its blocks
  * either (a worker opens its task_seq bracket before it pops, and head is
- * stored with release after that, so a popped entry's worker is seen odd).
+ * stored with release after that, so a popped entry's worker is seen odd),
+ * and each lane helper has run what was handed to it by then (handoff.h H4).
  * Its GPU slices must be released too (src/gpu/gpu_slices.c). Then its
  * chunks return to the main arena whole (src/ipc/chunk.c, K2) and the entry
  * becomes FREE for the next client. */
@@ -25,7 +26,7 @@ int chi_reaper_init(chi_runtime *rt)
 	uint32_t n = rt->dir->max_clients;
 	rt->reap_pending = calloc(n, sizeof(uint8_t));
 	rt->reap_tails = calloc((size_t)n * rt->dir->nlanes * CHI_NPRIO, sizeof(uint64_t));
-	rt->reap_seqs = calloc((size_t)n * rt->dir->nworkers, sizeof(uint64_t));
+	rt->reap_seqs = calloc((size_t)n * CHI_SEQ_WORDS(rt->dir->nworkers), sizeof(uint64_t));
 	return rt->reap_pending && rt->reap_tails && rt->reap_seqs ? 0 : -ENOMEM;
 }
 
@@ -60,15 +61,25 @@ static int popped_all(chi_runtime *rt, uint32_t i)
 
 void chi_workers_seq_snapshot(const chi_worker_shm *ws, uint32_t n, uint64_t *seqs)
 {
-	for (uint32_t w = 0; w < n; w++)
+	for (uint32_t w = 0; w < n; w++) {
 		seqs[w] = __atomic_load_n(&ws[w].task_seq, __ATOMIC_ACQUIRE);
+		seqs[n + w] = UINT64_MAX; /* handoff.h H4: not read yet */
+	}
 }
 
-int chi_workers_seq_moved(const chi_worker_shm *ws, uint32_t n, const uint64_t *seqs)
+int chi_workers_seq_moved(const chi_worker_shm *ws, uint32_t n, uint64_t *seqs)
 {
 	for (uint32_t w = 0; w < n; w++) {
 		uint64_t s = __atomic_load_n(&ws[w].task_seq, __ATOMIC_ACQUIRE);
 		if ((s & 1) && s == seqs[w])
+			return 0;
+	}
+	/* H4: every owner has left what it popped, so what it handed on is
+	 * counted in its helpers' `handed` now; wait for them to run it */
+	for (uint32_t w = 0; w < n; w++) {
+		if (seqs[n + w] == UINT64_MAX)
+			seqs[n + w] = __atomic_load_n(&ws[w].handed, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&ws[w].handled, __ATOMIC_ACQUIRE) < seqs[n + w])
 			return 0;
 	}
 	return 1;
@@ -92,7 +103,7 @@ void chi_reaper_tick(chi_runtime *rt)
 		}
 		if (st != CHI_CLIENT_DEAD && st != CHI_CLIENT_CLOSED)
 			continue;
-		uint64_t *seqs = rt->reap_seqs + (size_t)i * rt->dir->nworkers;
+		uint64_t *seqs = rt->reap_seqs + (size_t)i * CHI_SEQ_WORDS(rt->dir->nworkers);
 		if (!rt->reap_pending[i]) { /* 1: tails taken */
 			snapshot_tails(rt, i);
 			rt->reap_pending[i] = 1;

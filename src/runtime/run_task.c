@@ -172,10 +172,25 @@ static inline __attribute__((always_inline)) void pm_count(chi_worker *w, chi_ru
 	run->errors += bad;
 }
 
-/* The lane's counters, stored before an entry's last completion: `done`
- * completions in all, `errors` more errors. Single writer. */
-static inline void lane_counts(chi_lane_shm *l, uint64_t done, uint32_t errors)
+/* The lane's count of completions so far. */
+static inline uint64_t lane_done(const chi_lane_ref *lr)
 {
+	return lr->helped ? __atomic_load_n(&lr->shm->completed, __ATOMIC_RELAXED)
+			  : lr->shm->completed; /* single writer: this worker */
+}
+
+/* The lane's counters, stored before an entry's last completion: n more
+ * completions (`done` in all, from lane_done), `errors` more errors. Single
+ * writer, unless the lane is helped (handoff.h): then atomic adds. */
+static inline void lane_counts(const chi_lane_ref *lr, uint64_t done, uint32_t n, uint32_t errors)
+{
+	chi_lane_shm *l = lr->shm;
+	if (lr->helped) {
+		__atomic_fetch_add(&l->completed, n, __ATOMIC_RELAXED);
+		if (errors)
+			__atomic_fetch_add(&l->errors, errors, __ATOMIC_RELAXED);
+		return;
+	}
 	if (errors)
 		chi_ctr_add(&l->errors, errors);
 	__atomic_store_n(&l->completed, done, __ATOMIC_RELAXED);
@@ -193,11 +208,17 @@ static inline uint64_t lat_start(uint64_t seq, const uint64_t *stamp)
 }
 
 /* The end of a task's latency sample started at t0 (0: not sampled). */
-static inline void lat_end(chi_lane_shm *l, uint64_t t0)
+static inline void lat_end(const chi_lane_ref *lr, uint64_t t0)
 {
-	if (t0) {
-		uint64_t t1 = chi_now_ns();
-		chi_lat_record(l->lat_hist, &l->lat_sum, t1 > t0 ? t1 - t0 : 0);
+	if (!t0)
+		return;
+	chi_lane_shm *l = lr->shm;
+	uint64_t t1 = chi_now_ns(), v = t1 > t0 ? t1 - t0 : 0;
+	if (lr->helped) {
+		__atomic_fetch_add(&l->lat_hist[chi_lat_bucket(v)], 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&l->lat_sum, v, __ATOMIC_RELAXED);
+	} else {
+		chi_lat_record(l->lat_hist, &l->lat_sum, v);
 	}
 }
 
@@ -209,9 +230,8 @@ static inline __attribute__((always_inline)) void
 chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f,
 			    chi_run_state *st, const int gpu, const chi_sealed *sx)
 {
-	chi_lane_shm *l = lane->shm;
 	chi_pm_cache *c = &st->c;
-	uint64_t seq = l->completed; /* single writer: this worker */
+	uint64_t seq = lane_done(lane);
 	/* a sealed task's flags are its tag (seal.h U4); others' were written
 	 * by the submitter, visible via C1 */
 	uint64_t flags = sx ? CHI_FUTURE_COPY_FROM_CLIENT | sx->tag << CHI_FUTURE_TAG_SHIFT
@@ -229,7 +249,7 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 		r = run_copy(w, lane, f, c, st->scratch, max_task);
 	pm_count(w, st, r < 0);
 	st->tasks++;
-	lane_counts(l, seq + 1, r < 0);
+	lane_counts(lane, seq + 1, 1, r < 0);
 	/* the worker's and per-method counters too on CPU lanes, whose waiters
 	 * read them (admin.stats after a call); GPU lanes leave them to the end
 	 * of the call: per warp batch they measured 9% of the one-lane
@@ -240,7 +260,7 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 		chi_run_state_flush(w, st);
 		chi_future_complete(f, flags, r); /* F1 */
 	}
-	lat_end(l, t0);
+	lat_end(lane, t0);
 }
 
 /* A packed batch (proto/batch.h, B2): n tasks, each run from its wire with
@@ -257,10 +277,9 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 static void run_batch(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 		      chi_run_state *st)
 {
-	chi_lane_shm *l = lane->shm;
 	chi_pm_cache *c = &st->c;
 	uint64_t *scratch = st->scratch;
-	const uint64_t max_task = w->rt->cfg.max_task_size, done = l->completed;
+	const uint64_t max_task = w->rt->cfg.max_task_size, done = lane_done(lane);
 	const uint32_t stride =
 		chi_batch_check(__atomic_load_n((uint64_t *)(void *)b, __ATOMIC_RELAXED), n);
 	uint32_t errors = 0;
@@ -278,9 +297,9 @@ static void run_batch(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 		errors += r < 0;
 		pm_count(w, st, r < 0);
 		if (k + 1 == n) /* the lane's counters before the last completion */
-			lane_counts(l, done + n, errors);
+			lane_counts(lane, done + n, n, errors);
 		chi_pair_complete_nowake(pair, CHI_FUTURE_COPY_FROM_CLIENT, r);
-		lat_end(l, t0);
+		lat_end(lane, t0);
 	}
 	chi_pair_complete_nowake(b + CHI_BATCH_DONE, CHI_FUTURE_COPY_FROM_CLIENT, 0); /* B2 */
 	st->tasks += n;

@@ -29,6 +29,8 @@ typedef struct chi_lane_ref {
 	uint32_t gpu;    /* a GPU lane (its futures complete without futex wakes) */
 	uint32_t index;  /* CPU lanes: index in the main segment */
 	chi_seal_lane seal; /* GPU lanes: blocks and inboxes for sealed entries */
+	uint32_t helped; /* its owner has helpers (handoff.h): several workers
+			  * complete its tasks, so its counters take atomic adds */
 } chi_lane_ref;
 
 #define CHI_MAX_LANE_REFS 1024
@@ -48,6 +50,11 @@ typedef struct CHI_ALIGNAS(64) chi_worker {
 	uint32_t nesting;     /* chi_future_wait depth on this worker */
 	uint32_t depth;       /* tasks running on this thread (nested by waits) */
 	uint32_t sub_lane;    /* a CPU lane for sub-tasks: its own if it has one */
+	/* lane helpers (handoff.h): a helper's ring, or an owner's helpers */
+	struct chi_handoff *take;
+	struct chi_handoff_give *give;
+	uint32_t ngive, give_rr;
+	uint32_t helps;       /* a helper: its owner's id + 1; 0 otherwise */
 } chi_worker;
 
 struct chi_ctx {
@@ -82,6 +89,9 @@ struct chi_runtime {
 	chi_lane_ref lane_refs[CHI_MAX_LANE_REFS];
 	uint32_t nlane_refs;
 	void *gpu;               /* GPU backend state (src/gpu/), NULL without */
+	/* lane helpers (chi_lanes_assign): workers [helper_base, owner_base)
+	 * help the GPU-lane owners from owner_base on, helpers_per_owner each */
+	uint32_t helper_base, owner_base, helpers_per_owner;
 };
 
 /* The worker running on this thread, NULL elsewhere. */
@@ -159,9 +169,12 @@ int chi_reaper_init(chi_runtime *rt);
 void chi_reaper_fini(chi_runtime *rt);
 void chi_reaper_tick(chi_runtime *rt);
 /* Workers' task_seq: snapshot, and "has each left what it ran then" (even,
- * or moved since the snapshot). */
+ * or moved since the snapshot), lane helpers included (handoff.h H4: then
+ * the entries handed to them by that point run). seqs holds
+ * CHI_SEQ_WORDS(n) words; chi_workers_seq_moved writes the second half. */
+#define CHI_SEQ_WORDS(n) (2u * (n))
 void chi_workers_seq_snapshot(const chi_worker_shm *ws, uint32_t n, uint64_t *seqs);
-int chi_workers_seq_moved(const chi_worker_shm *ws, uint32_t n, const uint64_t *seqs);
+int chi_workers_seq_moved(const chi_worker_shm *ws, uint32_t n, uint64_t *seqs);
 /* GPU slices of gone clients (src/gpu/gpu_slices.c): one reaper step, and
  * whether client `id` still holds a slice of some GPU. */
 void chi_gpu_slices_tick(chi_runtime *rt);

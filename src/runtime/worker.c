@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "numa/numa.h"
+#include "runtime/handoff.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
 #include "task/future_ops.h"
@@ -72,6 +73,8 @@ static inline void prefetch_ahead(const chi_lane_ref *lr, const chi_ring_view *v
 
 static int any_ready(chi_worker *w)
 {
+	if (chi_handoff_ready(w))
+		return 1;
 	for (uint32_t i = 0; i < w->nlanes; i++)
 		if (chi_lane_ready(w->lanes[i].v))
 			return 1;
@@ -82,6 +85,8 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 {
 	uint32_t ran = 0;
 	uint32_t bulk_every = w->rt->cfg.bulk_every;
+	if (w->take) /* a lane helper owns no lanes (handoff.h) */
+		return chi_handoff_run(w, budget);
 	/* the bracket opens before the first pop: a reaper that saw a popped
 	 * entry's slot empty then sees this worker's task_seq odd (reaper.c).
 	 * Looking first is free of that race (it changes no slot), and keeps
@@ -127,6 +132,9 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 				prefetch_ahead(lr, &lr->v[prio]);
 			if (lr->gpu && sx.n)
 				chi_worker_run_sealed(w, lr, (chi_future_shm *)(void *)b, &sx, &st);
+			else if (n > 1 && lr->helped && chi_lane_ready(lr->v) &&
+				 chi_handoff_push(w, lr, b, n))
+				; /* H1: a helper runs it */
 			else
 				chi_worker_run_entry(w, lr, b, n, &st);
 			ran++;
@@ -264,8 +272,9 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		if (__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
-			/* drain: stop only when every owned lane is empty */
-			if (!any_ready(w))
+			/* drain: stop only when every owned lane is empty (and,
+			 * for a lane helper, once its owner is done: H5) */
+			if (chi_handoff_owners_done(w) && !any_ready(w))
 				break;
 			continue;
 		}
@@ -306,6 +315,7 @@ static void *worker_main(void *arg)
 		}
 		__atomic_store_n(&ws->sleeping, 0, __ATOMIC_RELAXED); /* W2 */
 	}
+	chi_handoff_owner_done(w);
 	chi_tls_worker = NULL;
 	return NULL;
 }
@@ -318,7 +328,11 @@ static void *worker_main(void *arg)
  *   shared: GPU lanes are spread over all workers after the CPU lanes.
  * Every lane has exactly one worker, whatever the worker count. A worker that
  * owns a GPU lane never sleeps longer than gpu.max_sleep_us (a GPU cannot
- * wake a futex; see the idle policy above). */
+ * wake a futex; see the idle policy above).
+ * Lane helpers (gpu.lane_helpers, handoff.h), dedicated only: each GPU
+ * owner gets that many helpers, taken from the workers just before the
+ * owners, as far as at least one worker is left for the CPU lanes (fewer
+ * helpers each otherwise, logged). Workers: [CPU lanes][helpers][GPU owners]. */
 int chi_lanes_assign(chi_runtime *rt)
 {
 	uint32_t nw = rt->cfg.num_workers, ncpu = 0, ngpu = 0;
@@ -327,7 +341,22 @@ int chi_lanes_assign(chi_runtime *rt)
 	uint32_t gw = 0; /* workers dedicated to GPU lanes */
 	if (ngpu && rt->cfg.gpu_workers == CHI_GPU_WORKERS_DEDICATED && nw > 1)
 		gw = ngpu < nw - 1 ? ngpu : nw - 1;
-	uint32_t cw = nw - gw; /* workers for CPU lanes */
+	uint32_t hpo = 0, want = rt->cfg.gpu_lane_helpers;
+	if (gw && want) {
+		hpo = (nw - 1 - gw) / gw;
+		if (hpo > want)
+			hpo = want;
+		if (hpo < want)
+			fprintf(stderr, "chi: gpu.lane_helpers %u: %u worker(s) give each of %u GPU "
+					"lane owner(s) %u helper(s)\n", want, nw, gw, hpo);
+	} else if (want && ngpu) {
+		fprintf(stderr, "chi: gpu.lane_helpers %u: no helpers (they need gpu.workers: "
+				"dedicated and more than one worker)\n", want);
+	}
+	uint32_t cw = nw - gw - gw * hpo; /* workers for CPU lanes */
+	rt->helper_base = cw;
+	rt->owner_base = cw + gw * hpo;
+	rt->helpers_per_owner = hpo;
 	uint32_t ci = 0, gi = 0;
 	for (uint32_t l = 0; l < rt->nlane_refs; l++) {
 		chi_lane_ref *lr = &rt->lane_refs[l];
@@ -335,7 +364,7 @@ int chi_lanes_assign(chi_runtime *rt)
 		if (!lr->gpu)
 			owner = ci++ % cw;
 		else if (gw)
-			owner = cw + gi++ % gw;
+			owner = rt->owner_base + gi++ % gw;
 		else
 			owner = (ncpu + gi++) % nw;
 		lr->shm->worker = owner;
@@ -390,10 +419,15 @@ int chi_workers_start(chi_runtime *rt)
 			w->lanes[k++] = *lr;
 		}
 	}
+	int hrc = chi_handoff_setup(rt);
+	if (hrc)
+		return hrc;
 	for (uint32_t i = 0; i < nw; i++) {
 		int rc = pthread_create(&rt->workers[i].thread, NULL, worker_main, &rt->workers[i]);
 		if (rc) {
 			__atomic_store_n(&rt->stop, 1, __ATOMIC_RELEASE);
+			for (uint32_t j = i; j < nw; j++) /* owners never started: H5 */
+				chi_handoff_owner_done(&rt->workers[j]);
 			for (uint32_t j = 0; j < i; j++)
 				pthread_join(rt->workers[j].thread, NULL);
 			rt->nworkers = 0;
@@ -401,7 +435,8 @@ int chi_workers_start(chi_runtime *rt)
 		}
 		/* a worker polling GPU lanes runs on its GPU's NUMA node (numa.c) */
 		cpu_set_t set;
-		if (chi_numa_worker_cpus(rt, i, &set) == 0) {
+		uint32_t on = rt->workers[i].helps ? rt->workers[i].helps - 1 : i; /* a helper: its owner's */
+		if (chi_numa_worker_cpus(rt, on, &set) == 0) {
 			int prc = chi_numa_pin_thread(rt->workers[i].thread, &set);
 			if (prc)
 				fprintf(stderr, "chi: worker %u: cannot pin to its GPU's NUMA node: %s\n",
@@ -421,6 +456,7 @@ void chi_workers_join(chi_runtime *rt)
 	}
 	for (uint32_t i = 0; i < rt->nworkers; i++)
 		pthread_join(rt->workers[i].thread, NULL);
+	chi_handoff_free(rt);
 	for (uint32_t i = 0; i < rt->nworkers; i++) {
 		free(rt->workers[i].lanes);
 		free(rt->workers[i].since_bulk);
