@@ -17,6 +17,10 @@
  *   gpu_lane_drain_sealed  one sealed entry per task (include/chi/proto/
  *                          seal.h: the worker checks marks and unseals the
  *                          inbox into the block first).
+ *   gpu_lane_drain_warp_helped  packed batches, the lane's owner with one
+ *                          helper (gpu.lane_helpers: 1, src/runtime/
+ *                          handoff.h): two workers, three threads with the
+ *                          bench's, so on a 2-core machine they share cores.
  * ops_per_s = tasks drained per second (median of the rounds); median_ns =
  * ns per task. The blocks are written by the bench's thread and read by the
  * worker's, so they arrive cold, as blocks a GPU wrote do. */
@@ -25,6 +29,7 @@
 #endif
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +53,14 @@ static drain_cfg cfg_of(const chi_bench_opts *o, uint32_t batch)
 {
 	drain_cfg c = {batch, o->quick ? 3u : ROUNDS};
 	return c;
+}
+
+/* Spin until block i's future is done (tag as burst() computes it);
+ * `yield`: giving the core away while waiting (more threads than cores). */
+static void wait_done(const chi_gpu_future *f, uint32_t i, uint64_t tag, int yield)
+{
+	while (!chi_seal_done(chi_ld_acq_u64(&f[i].shm->flags), tag))
+		yield ? (void)sched_yield() : chi_cpu_relax();
 }
 
 /* Fill every block (fenced layout), or with `sealed` its inbox, or with
@@ -83,7 +96,8 @@ static void fill_all(const chi_gpu_ctx *g, chi_gpu_future *f, uint32_t batch, in
  * the consumer waits at it; then publish it and time until the last block
  * completes: the drain alone, not the publishing. Returns ns, or 0 if a
  * task failed. */
-static uint64_t burst(const chi_gpu_ctx *g, const chi_gpu_future *f, uint32_t batch, int sealed)
+static uint64_t burst(const chi_gpu_ctx *g, const chi_gpu_future *f, uint32_t batch, int sealed,
+		      int helped)
 {
 	chi_ring_view v;
 	chi_gpu_ring(g, 0, 0, &v); /* lane 0, latency ring */
@@ -100,10 +114,11 @@ static uint64_t burst(const chi_gpu_ctx *g, const chi_gpu_future *f, uint32_t ba
 			continue;
 		/* a sealed block's flags still say COMPLETE from the previous
 		 * round until the worker completes it with this round's tag */
-		const chi_future_shm *last = f[DEPTH - 1].shm;
-		uint64_t ltag = sealed ? chi_seal_tag(t + DEPTH - 1, 0) : 0;
-		while (!chi_seal_done(chi_ld_acq_u64(&last->flags), ltag))
-			chi_cpu_relax();
+		wait_done(f, DEPTH - 1, sealed ? chi_seal_tag(t + DEPTH - 1, 0) : 0, helped);
+		/* with a helper the entries complete out of order: each batch's
+		 * last task then (a batch's pairs complete in order) */
+		for (uint32_t i = batch - 1; helped && i < DEPTH; i += batch)
+			wait_done(f, i, 0, 1);
 		uint64_t dt = chi_bench_now_ns() - t0;
 		for (uint32_t i = 0; i < DEPTH; i++) {
 			uint64_t fl = chi_ld_acq_u64(&f[i].shm->flags);
@@ -128,7 +143,8 @@ static int rounds_result(chi_bench_result *r, uint64_t *ns, uint32_t n)
 	return 0;
 }
 
-static int runtime_drain(const chi_bench_opts *o, chi_bench_result *r, uint32_t batch, int sealed)
+static int runtime_drain(const chi_bench_opts *o, chi_bench_result *r, uint32_t batch, int sealed,
+			 int helped)
 {
 	drain_cfg dc = cfg_of(o, batch);
 	chi_gpu_simulate(1);
@@ -143,6 +159,11 @@ static int runtime_drain(const chi_bench_opts *o, chi_bench_result *r, uint32_t 
 	c.gpu_queue_depth = DEPTH;
 	c.gpu_segment_size = 64ull << 20;
 	c.gpu_workers = CHI_GPU_WORKERS_SHARED;
+	if (helped) { /* CPU lane, helper, owner */
+		c.num_workers = 3;
+		c.gpu_workers = CHI_GPU_WORKERS_DEDICATED;
+		c.gpu_lane_helpers = 1;
+	}
 	c.gpu_clients = 1; /* the bench's client fills every block */
 	c.npools = 2;
 	chi_runtime *rt;
@@ -159,7 +180,7 @@ static int runtime_drain(const chi_bench_opts *o, chi_bench_result *r, uint32_t 
 		rc = -ENOMEM;
 	for (uint32_t k = 0; k < dc.rounds && !rc; k++) {
 		fill_all(chi_gpu_client_ctx(gc), f, batch, sealed);
-		ns[k] = burst(chi_gpu_client_ctx(gc), f, batch, sealed);
+		ns[k] = burst(chi_gpu_client_ctx(gc), f, batch, sealed, helped);
 		if (!ns[k])
 			rc = -EIO;
 	}
@@ -244,7 +265,7 @@ static int e_floor(const chi_bench_opts *o, chi_bench_result *r)
 			rc = -EAGAIN;
 			break;
 		}
-		ns[k] = burst(&g, f, 1, 0);
+		ns[k] = burst(&g, f, 1, 0, 0);
 		pthread_join(th, NULL);
 		if (!ns[k])
 			rc = -EIO;
@@ -254,16 +275,19 @@ static int e_floor(const chi_bench_opts *o, chi_bench_result *r)
 	return rc ? rc : rounds_result(r, ns, dc.rounds);
 }
 
-static int e_drain(const chi_bench_opts *o, chi_bench_result *r) { return runtime_drain(o, r, 1, 0); }
-static int e_drain_warp(const chi_bench_opts *o, chi_bench_result *r) { return runtime_drain(o, r, 32, 0); }
-static int e_drain_sealed(const chi_bench_opts *o, chi_bench_result *r) { return runtime_drain(o, r, 1, 1); }
+static int e_drain(const chi_bench_opts *o, chi_bench_result *r) { return runtime_drain(o, r, 1, 0, 0); }
+static int e_drain_warp(const chi_bench_opts *o, chi_bench_result *r) { return runtime_drain(o, r, 32, 0, 0); }
+static int e_drain_sealed(const chi_bench_opts *o, chi_bench_result *r) { return runtime_drain(o, r, 1, 1, 0); }
+static int e_drain_helped(const chi_bench_opts *o, chi_bench_result *r) { return runtime_drain(o, r, 32, 0, 1); }
 
 static const chi_bench_entry entries[] = {
 	{"drain_floor", CHI_BENCH_ANCHOR, NULL, e_floor, "bare consumer: pop, read block, complete"},
 	{"gpu_lane_drain", CHI_BENCH_THROUGHPUT, "drain_floor", e_drain, "worker drains a GPU-lane backlog, 1 task per entry"},
 	{"gpu_lane_drain_warp", CHI_BENCH_THROUGHPUT, "drain_floor", e_drain_warp, "the same, 32 tasks per entry"},
 	{"gpu_lane_drain_sealed", CHI_BENCH_THROUGHPUT, "drain_floor", e_drain_sealed, "1 sealed task per entry (marks checked, inbox unsealed)"},
+	{"gpu_lane_drain_warp_helped", CHI_BENCH_THROUGHPUT, "drain_floor", e_drain_helped, "32 tasks per entry, the owner and 1 lane helper"},
 };
+#define NENTRIES (sizeof(entries) / sizeof(entries[0]))
 
 int chi_bench_drain(int argc, char **argv)
 {
@@ -274,8 +298,10 @@ int chi_bench_drain(int argc, char **argv)
 			fprintf(stderr, "usage: chi-bench drain [--json] [--quick] [--entries a,b]\n");
 			return 2;
 		}
-	const chi_bench_entry *e[4] = {&entries[0], &entries[1], &entries[2], &entries[3]};
+	const chi_bench_entry *e[NENTRIES];
+	for (size_t i = 0; i < NENTRIES; i++)
+		e[i] = &entries[i];
 	char device[512];
 	chi_bench_cpu_device(device, sizeof(device));
-	return chi_bench_run(e, 4, filter, &o, device);
+	return chi_bench_run(e, NENTRIES, filter, &o, device);
 }

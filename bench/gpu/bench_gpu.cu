@@ -10,7 +10,11 @@
 //                           GPU lanes
 //   cpu_roundtrip_with_gpu_lanes  the same while that worker also polls a GPU lane
 //   gpu_throughput_warp_batch_lanes1/2  the same, each warp's 32 tasks in one
-//                           lane entry
+//                           lane entry, and 2 lane helpers per lane
+//                           (gpu.lane_helpers, src/runtime/handoff.h): the
+//                           owner pops, the helpers run most batches
+//   gpu_throughput_warp_batch_lanes1/2_nohelp  the same with 1 worker per lane
+// CHI_BENCH_HELPERS=n sets the helpers per lane of every throughput entry.
 // Submissions use caller-owned blocks (chi_gpu_make_copy_future_at).
 // Quiet host: idle workers sleep after 2 ms (a worker with a GPU lane wakes
 // every gpu.max_sleep_us, 100 us, to poll) and the host thread waits for a
@@ -28,6 +32,7 @@ extern "C" {
 #include "chi/modules/test.h"
 #include "gpu/anchors.h"
 #include "gpu/backlog.h"
+#include "ipc/client.h"
 }
 
 /* acc (CHI_BENCH_DIAG=1, else NULL): summed ns in submit [0] and wait [1] */
@@ -107,7 +112,8 @@ static int e_hostfunc(const chi_bench_opts *o, chi_bench_result *r)
 
 #define TP_RUNS 3
 
-static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lanes, int warp)
+static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lanes, int warp,
+		      uint32_t helpers)
 {
 	if (!dev_count())
 		return 77;
@@ -117,7 +123,12 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	uint32_t total = blocks * threads;
 	uint32_t depth = bench_depth((total + lanes - 1) / lanes); /* a block per thread */
 	grt g;
-	int rc = grt_start(&g, lanes, depth, lanes + 1, 1);
+	const char *hv = getenv("CHI_BENCH_HELPERS"); /* experiments */
+	if (hv)
+		helpers = (uint32_t)strtoul(hv, NULL, 0);
+	g_helpers = helpers;
+	int rc = grt_start(&g, lanes, depth, lanes * (1 + helpers) + 1, 1);
+	g_helpers = 0;
 	if (rc)
 		return rc;
 	uint32_t per = o->quick ? 16 : 128;
@@ -166,6 +177,14 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 		}
 	}
 	CUDA_TRY(cudaMemcpy(&herr, err, 8, cudaMemcpyDeviceToHost));
+	if (helpers) { /* who ran the tasks: owners, helpers (handed entries) */
+		const chi_client *c = chi_runtime_client(g.rt);
+		for (uint32_t i = 1; i < c->dir->nworkers; i++)
+			chi_bench_log(o, "  worker %u%s: %llu tasks, %llu entries handed to it\n", i,
+				      c->workers[i].helps ? " (helper)" : "",
+				      (unsigned long long)c->workers[i].tasks,
+				      (unsigned long long)c->workers[i].handed);
+	}
 	grt_stop(&g);
 	cudaFree(err);
 	if (herr)
@@ -184,10 +203,10 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	r->p99_ns = sorted[nruns - 1] * 1e6 / tasks; /* the slowest run */
 	r->lanes = lanes;
 	r->depth = depth;
-	chi_bench_log(o, "gpu_throughput%s_lanes%u: %u SMs x %u threads x %u tasks, depth %u: "
-			 "median of %u runs %.1f ms (%.1f..%.1f ms)\n",
-		      warp ? "_warp_batch" : "", lanes, blocks, threads, per, depth, nruns, med,
-		      sorted[0], sorted[nruns - 1]);
+	chi_bench_log(o, "gpu_throughput%s_lanes%u: %u SMs x %u threads x %u tasks, depth %u, "
+			 "%u lane helper(s) per lane: median of %u runs %.1f ms (%.1f..%.1f ms)\n",
+		      warp ? "_warp_batch" : "", lanes, blocks, threads, per, depth, helpers, nruns,
+		      med, sorted[0], sorted[nruns - 1]);
 	return 0;
 }
 
@@ -260,10 +279,12 @@ static int e_all_gpus(const chi_bench_opts *o, chi_bench_result *r)
 	return 0;
 }
 
-static int e_tp1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 0); }
-static int e_tp4(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 4, 0); }
-static int e_wb1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 1); }
-static int e_wb2(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 2, 1); }
+static int e_tp1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 0, 0); }
+static int e_tp4(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 4, 0, 0); }
+static int e_wb1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 1, 2); }
+static int e_wb2(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 2, 1, 2); }
+static int e_wb1_nohelp(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 1, 0); }
+static int e_wb2_nohelp(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 2, 1, 0); }
 
 static int cpu_roundtrip(const chi_bench_opts *o, chi_bench_result *r, int gpu_lanes)
 {
@@ -308,8 +329,10 @@ static const chi_bench_entry entries[] = {
 	{"gpu_throughput_lanes1", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_tp1, "all SMs x 128 threads, 1 lane"},
 	{"gpu_throughput_all_gpus", CHI_BENCH_THROUGHPUT, "gpu_throughput_lanes1", e_all_gpus, "every GPU at once, 1 lane each (ratio = scaling over 1 GPU)"},
 	{"gpu_throughput_lanes4", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_tp4, "all SMs x 128 threads, 4 lanes"},
-	{"gpu_throughput_warp_batch_lanes1", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_wb1, "warps submit 32 tasks per lane entry, 1 lane"},
-	{"gpu_throughput_warp_batch_lanes2", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_wb2, "warps submit 32 tasks per lane entry, 2 lanes"},
+	{"gpu_throughput_warp_batch_lanes1", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_wb1, "warps submit 32 tasks per lane entry, 1 lane, 2 lane helpers"},
+	{"gpu_throughput_warp_batch_lanes2", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_wb2, "warps submit 32 tasks per lane entry, 2 lanes, 2 lane helpers each"},
+	{"gpu_throughput_warp_batch_lanes1_nohelp", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_wb1_nohelp, "the same, 1 lane, 1 worker"},
+	{"gpu_throughput_warp_batch_lanes2_nohelp", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_wb2_nohelp, "the same, 2 lanes, 1 worker each"},
 	{"cpu_roundtrip_no_gpu", CHI_BENCH_ANCHOR, NULL, e_cpu_nogpu, "CPU round trip, 1 worker, no GPU lanes"},
 	{"cpu_roundtrip_with_gpu_lanes", CHI_BENCH_LATENCY, "cpu_roundtrip_no_gpu", e_cpu_gpu, "CPU round trip while the worker polls a GPU lane"},
 };
@@ -344,7 +367,7 @@ static int numa_compare(const chi_bench_opts *o)
 		g_numa = modes[m];
 		chi_bench_result_init(&r[m][0], "gpu_roundtrip_thread");
 		chi_bench_result_init(&r[m][1], "gpu_throughput_lanes1");
-		if (e_rt_thread(o, &r[m][0]) || throughput(o, &r[m][1], 1, 0))
+		if (e_rt_thread(o, &r[m][0]) || throughput(o, &r[m][1], 1, 0, 0))
 			return 1;
 	}
 	g_numa = CHI_NUMA_AUTO;

@@ -13,6 +13,7 @@ int dev_count(void)
 
 int g_numa = CHI_NUMA_AUTO;
 uint64_t g_gpu_sleep_us;
+uint32_t g_helpers;
 
 int spin_host(void) { return getenv("CHI_BENCH_SPIN") != NULL; }
 
@@ -35,6 +36,7 @@ void bench_config(chi_config *c, uint32_t lanes, uint32_t depth, uint32_t worker
 	c->gpu_workers = CHI_GPU_WORKERS_DEDICATED;
 	c->gpu_numa = g_numa;
 	c->gpu_max_sleep_us = g_gpu_sleep_us;
+	c->gpu_lane_helpers = g_helpers;
 	c->npools = 2;
 }
 

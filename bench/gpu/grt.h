@@ -26,6 +26,8 @@ extern "C" {
 extern int g_numa;              /* gpu.numa for the runtimes below */
 extern uint64_t g_gpu_sleep_us; /* gpu.max_sleep_us for them: the default, or
 				 * CHI_GPU_MAX_SLEEP_US (set in chi_bench_gpu) */
+extern uint32_t g_helpers;      /* gpu.lane_helpers: 0, set by the throughput
+				 * entries for their runtime */
 
 typedef struct grt {
 	chi_runtime *rt;
