@@ -16,6 +16,7 @@ step "test_gpu_e2e (label gpu, CHI_REQUIRE_GPU=1)"; timeout 300 "$dir/test_gpu_e
 step "test_gpu_protocol (simulated GPUs, CPU threads)"; timeout 300 "$dir/test_gpu_protocol" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "test_gpu_seal (simulated GPU, sealed entries reordered by hand)"; timeout 300 "$dir/test_gpu_seal" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "test_gpu_batch (simulated GPU, packed warp batches from CPU threads)"; timeout 300 "$dir/test_gpu_batch" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
+step "test_gpu_helpers (simulated GPU, lane helpers running handed batches)"; timeout 300 "$dir/test_gpu_helpers" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "test_gpu_slices (simulated GPUs, several clients)"; timeout 300 "$dir/test_gpu_slices" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "test_gpu_priority (simulated GPU, lane priorities)"; timeout 300 "$dir/test_gpu_priority" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "example_gpu_client (embedded runtime)"; timeout 120 "$dir/example_gpu_client"; echo "exit $?"
@@ -36,6 +37,6 @@ step "chi demo (GPU path)"; timeout 200 "$dir/chi" demo 2>&1 | tail -8; echo "ex
 step "chi-bench drain (worker cost per GPU-lane task)"; timeout 100 "$dir/chi-bench" drain 2>/dev/null; echo "exit $?"
 step "chi-bench gpu (table)"; timeout 400 "$dir/chi-bench" gpu; echo "exit $?"
 step "warp batches: 10 more processes (the figure moves from process to process)"
-for i in $(seq 1 10); do timeout 60 "$dir/chi-bench" gpu --entries gpu_throughput_warp_batch_lanes1,gpu_throughput_warp_batch_lanes2 2>/dev/null | grep -E "^gpu_throughput_warp"; done
+for i in $(seq 1 10); do timeout 60 "$dir/chi-bench" gpu --entries gpu_throughput_warp_batch_lanes1,gpu_throughput_warp_batch_lanes2,gpu_throughput_warp_batch_lanes1_nohelp,gpu_throughput_warp_batch_lanes2_nohelp 2>/dev/null | grep -E "^gpu_throughput_warp"; done
 step "chi-bench gpu --json"; timeout 400 "$dir/chi-bench" gpu --json > "$out/gpu.json"; echo "exit $?"; cat "$out/gpu.json"
 } 2>&1 | tee "$out/log"
