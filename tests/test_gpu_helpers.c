@@ -17,6 +17,7 @@
 #include "gpu/gpu.h"
 #include "ipc/client.h"
 #include "runtime/runtime.h"
+#include "runtime/stats.h"
 #include "shm/shm.h"
 
 #define WARP 32u
@@ -181,6 +182,20 @@ static void test_helper_shares_a_lane(void **state)
 	assert_int_equal(ht, handed * WARP);
 	assert_true(ot > 0);
 	assert_int_equal(ht + ot, total);
+	/* what admin.stats (chi stats) shows of it */
+	chi_stats_snapshot s;
+	assert_int_equal(chi_stats_query(chi_runtime_client(rt), rt->cfg.name, &s), 0);
+	assert_int_equal(s.st->workers[1].helps, 3);
+	assert_int_equal(s.st->workers[1].handed, handed);
+	assert_int_equal(s.st->workers[2].helps, 0);
+	uint32_t gl = s.st->nlanes - 1; /* the GPU lane comes after the CPU lanes */
+	assert_int_equal(s.st->lanes[gl].gpu, 1);
+	assert_int_equal(s.st->lanes[gl].worker, 2);
+	assert_int_equal(s.st->lanes[gl].completed - c0, total);
+	static char buf[1 << 16];
+	assert_true(chi_stats_format_table(&s, buf, sizeof(buf)) < sizeof(buf));
+	assert_non_null(strstr(buf, "helps worker 2"));
+	chi_stats_free(&s);
 	chi_gpu_client_close(gc);
 	chi_runtime_stop(rt);
 }

@@ -135,6 +135,15 @@ static void test_sealed_out_of_order(void **state)
 	assert_int_equal(t.result, 42);
 	assert_int_equal(ls[0].completed, 1);
 	assert_int_equal(ls[0].errors, 0);
+	/* the worker found the entry at head before its words, and counted it;
+	 * chi stats shows the count */
+	uint64_t sw = __atomic_load_n(&ls[0].seal_waits, __ATOMIC_RELAXED);
+	assert_true(sw > 0);
+	chi_stats_snapshot st;
+	assert_int_equal(chi_stats_query(chi_runtime_client(rt), "t", &st), 0);
+	assert_int_equal(st.st->lanes[rt->self.nlanes].gpu, 1);
+	assert_int_equal(st.st->lanes[rt->self.nlanes].seal_waits, sw);
+	chi_stats_free(&st);
 	for (uint32_t k = 0; k < CHI_SEAL_WORDS; k++) /* U4: consumed words zeroed */
 		assert_int_equal(inbox_of(x, idx)[k], 0);
 	assert_int_equal(v.slots[ticket & v.mask].ptr, 0); /* C3 */

@@ -385,9 +385,9 @@ static void test_prometheus(void **state)
 	const char *err = prom_check(buf, &n);
 	if (err)
 		fail_msg("prometheus: %s\n%s", err, buf);
-	/* 2 runtime + 8 lane metrics x 2 lanes + 5 summary samples x 2 lanes
-	 * + 5 worker metrics x 2 workers + 2 x (pool, method) pairs */
-	assert_int_equal(n, 2 + 8 * 2 + 5 * 2 + 5 * 2 + 2 * (int)s.ps->count);
+	/* 2 runtime + 9 lane metrics x 2 lanes + 5 summary samples x 2 lanes
+	 * + 6 worker metrics x 2 workers + 2 x (pool, method) pairs */
+	assert_int_equal(n, 2 + 9 * 2 + 5 * 2 + 6 * 2 + 2 * (int)s.ps->count);
 	assert_non_null(strstr(buf, "chi_lane_tasks_completed_total{runtime=\"weird \\\"name\\\"\\\\\",lane=\"0\",queue=\"cpu\"} "));
 	assert_non_null(strstr(buf, "pool=\"test\",method_id=\"2\",method=\"double_plus\"} 300\n"));
 

@@ -61,6 +61,8 @@ static void put_lane_stats(chi_ar *a, const chi_lane_stats *s)
 	chi_ar_put_u64(a, s->p99_ns);
 	chi_ar_put_u64(a, s->p999_ns);
 	chi_ar_put_u64(a, s->gpu);
+	chi_ar_put_u64(a, s->worker);
+	chi_ar_put_u64(a, s->seal_waits);
 }
 static void get_lane_stats(chi_ar *a, chi_lane_stats *s)
 {
@@ -78,6 +80,8 @@ static void get_lane_stats(chi_ar *a, chi_lane_stats *s)
 	s->p99_ns = chi_ar_get_u64(a);
 	s->p999_ns = chi_ar_get_u64(a);
 	s->gpu = chi_ar_get_u64(a);
+	s->worker = chi_ar_get_u64(a);
+	s->seal_waits = chi_ar_get_u64(a);
 }
 static int stats_ser_out(chi_ar *a, const chi_task *h)
 {
@@ -95,6 +99,8 @@ static int stats_ser_out(chi_ar *a, const chi_task *h)
 		chi_ar_put_u64(a, w->idle_ns);
 		chi_ar_put_u64(a, w->sleep_ns);
 		chi_ar_put_u64(a, w->sleeps);
+		chi_ar_put_u64(a, w->helps);
+		chi_ar_put_u64(a, w->handed);
 	}
 	return a->err;
 }
@@ -118,6 +124,8 @@ static int stats_de_out(chi_ar *a, chi_task *h)
 		w->idle_ns = chi_ar_get_u64(a);
 		w->sleep_ns = chi_ar_get_u64(a);
 		w->sleeps = chi_ar_get_u64(a);
+		w->helps = chi_ar_get_u64(a);
+		w->handed = chi_ar_get_u64(a);
 	}
 	return a->err;
 }
@@ -270,6 +278,8 @@ static int64_t run_stats(chi_ctx *ctx, chi_task *h)
 		s->hole_stalls = __atomic_load_n(&l->hole_stalls, __ATOMIC_RELAXED);
 		s->holes_skipped = __atomic_load_n(&l->holes_skipped, __ATOMIC_RELAXED);
 		s->depth_hwm = __atomic_load_n(&l->depth_hwm, __ATOMIC_RELAXED);
+		s->worker = l->worker;
+		s->seal_waits = __atomic_load_n(&l->seal_waits, __ATOMIC_RELAXED);
 		s->depth = 0;
 		for (uint32_t p = 0; p < CHI_NPRIO && !lr->gpu; p++)
 			s->depth += __atomic_load_n(&l->ring[p].tail, __ATOMIC_RELAXED) -
@@ -293,6 +303,8 @@ static int64_t run_stats(chi_ctx *ctx, chi_task *h)
 		w->idle_ns = __atomic_load_n(&ws[i].idle_ns, __ATOMIC_RELAXED);
 		w->sleep_ns = __atomic_load_n(&ws[i].sleep_ns, __ATOMIC_RELAXED);
 		w->sleeps = __atomic_load_n(&ws[i].sleeps, __ATOMIC_RELAXED);
+		w->helps = ws[i].helps;
+		w->handed = __atomic_load_n(&ws[i].handed, __ATOMIC_RELAXED);
 	}
 	return 0;
 }

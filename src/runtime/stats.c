@@ -158,32 +158,37 @@ size_t chi_stats_format_table(const chi_stats_snapshot *s, char *buf, size_t cap
 	const chi_admin_stats_task *st = s->st;
 	put(&b, "runtime %s   uptime %.1f s   workers %u   lanes %u\n\n", s->runtime,
 	    (double)st->uptime_ns / 1e9, st->nworkers, st->nlanes);
-	put(&b, "%-5s %-5s %12s %12s %8s %10s %6s %6s %6s %6s %9s %11s %11s %11s\n", "lane", "queue",
-	    "popped", "completed", "errors", "queue_full", "stalls", "holes", "depth", "hwm",
-	    "samples", "p50", "p99", "p99.9");
+	put(&b, "%-5s %-5s %6s %12s %12s %8s %10s %6s %6s %6s %6s %10s %9s %11s %11s %11s\n",
+	    "lane", "queue", "worker", "popped", "completed", "errors", "queue_full", "stalls",
+	    "holes", "depth", "hwm", "seal_waits", "samples", "p50", "p99", "p99.9");
 	for (uint32_t i = 0; i < st->nlanes; i++) {
 		const chi_lane_stats *l = &st->lanes[i];
 		char q[16];
 		queue_name(l, q, sizeof(q));
-		put(&b, "%-5u %-5s %12llu %12llu %8llu %10llu %6llu %6llu %6llu %6llu %9llu", i, q,
-		    (unsigned long long)l->popped, (unsigned long long)l->completed,
-		    (unsigned long long)l->errors, (unsigned long long)l->queue_full,
-		    (unsigned long long)l->hole_stalls, (unsigned long long)l->holes_skipped,
-		    (unsigned long long)l->depth, (unsigned long long)l->depth_hwm,
+		put(&b, "%-5u %-5s %6llu %12llu %12llu %8llu %10llu %6llu %6llu %6llu %6llu %10llu %9llu",
+		    i, q, (unsigned long long)l->worker, (unsigned long long)l->popped,
+		    (unsigned long long)l->completed, (unsigned long long)l->errors,
+		    (unsigned long long)l->queue_full, (unsigned long long)l->hole_stalls,
+		    (unsigned long long)l->holes_skipped, (unsigned long long)l->depth,
+		    (unsigned long long)l->depth_hwm, (unsigned long long)l->seal_waits,
 		    (unsigned long long)l->lat_samples);
 		put_ns(&b, l->p50_ns);
 		put_ns(&b, l->p99_ns);
 		put_ns(&b, l->p999_ns);
 		put(&b, "\n");
 	}
-	put(&b, "\n%-6s %12s %7s %7s %7s %8s\n", "worker", "tasks", "busy%", "idle%", "sleep%",
-	    "sleeps");
+	put(&b, "\n%-6s %12s %7s %7s %7s %8s  %s\n", "worker", "tasks", "busy%", "idle%", "sleep%",
+	    "sleeps", "role");
 	for (uint32_t i = 0; i < st->nworker_stats; i++) {
 		const chi_worker_stats *w = &st->workers[i];
 		uint64_t tot = w->busy_ns + w->idle_ns + w->sleep_ns;
-		put(&b, "%-6u %12llu %7.1f %7.1f %7.1f %8llu\n", i, (unsigned long long)w->tasks,
+		put(&b, "%-6u %12llu %7.1f %7.1f %7.1f %8llu", i, (unsigned long long)w->tasks,
 		    pct(w->busy_ns, tot), pct(w->idle_ns, tot), pct(w->sleep_ns, tot),
 		    (unsigned long long)w->sleeps);
+		if (w->helps) /* a lane helper (gpu.lane_helpers) */
+			put(&b, "  helps worker %llu (%llu batches handed)", (unsigned long long)w->helps - 1,
+			    (unsigned long long)w->handed);
+		put(&b, "\n");
 	}
 	put(&b, "\n%-20s %-20s %12s %10s\n", "pool", "method", "tasks", "errors");
 	for (uint32_t i = 0; s->ps && i < s->ps->count; i++) {
@@ -208,15 +213,18 @@ size_t chi_stats_format_json(const chi_stats_snapshot *s, char *buf, size_t cap)
 	for (uint32_t i = 0; i < st->nlanes; i++) {
 		const chi_lane_stats *l = &st->lanes[i];
 		put(&b,
-		    "%s{\"lane\":%u,\"gpu\":%lld,\"popped\":%llu,\"completed\":%llu,\"errors\":%llu,"
+		    "%s{\"lane\":%u,\"gpu\":%lld,\"worker\":%llu,\"popped\":%llu,\"completed\":%llu,"
+		    "\"errors\":%llu,"
 		    "\"queue_full\":%llu,\"hole_stalls\":%llu,\"holes_skipped\":%llu,\"depth\":%llu,"
-		    "\"depth_hwm\":%llu,\"latency_ns\":{\"samples\":%llu,\"sum\":%llu,\"p50\":%llu,"
-		    "\"p99\":%llu,\"p999\":%llu}}",
-		    i ? "," : "", i, (long long)l->gpu - 1, (unsigned long long)l->popped,
+		    "\"depth_hwm\":%llu,\"seal_waits\":%llu,\"latency_ns\":{\"samples\":%llu,"
+		    "\"sum\":%llu,\"p50\":%llu,\"p99\":%llu,\"p999\":%llu}}",
+		    i ? "," : "", i, (long long)l->gpu - 1, (unsigned long long)l->worker,
+		    (unsigned long long)l->popped,
 		    (unsigned long long)l->completed,
 		    (unsigned long long)l->errors, (unsigned long long)l->queue_full,
 		    (unsigned long long)l->hole_stalls, (unsigned long long)l->holes_skipped,
 		    (unsigned long long)l->depth, (unsigned long long)l->depth_hwm,
+		    (unsigned long long)l->seal_waits,
 		    (unsigned long long)l->lat_samples, (unsigned long long)l->lat_sum_ns,
 		    (unsigned long long)l->p50_ns, (unsigned long long)l->p99_ns,
 		    (unsigned long long)l->p999_ns);
@@ -226,10 +234,11 @@ size_t chi_stats_format_json(const chi_stats_snapshot *s, char *buf, size_t cap)
 		const chi_worker_stats *w = &st->workers[i];
 		put(&b,
 		    "%s{\"worker\":%u,\"tasks\":%llu,\"busy_ns\":%llu,\"idle_ns\":%llu,"
-		    "\"sleep_ns\":%llu,\"sleeps\":%llu}",
+		    "\"sleep_ns\":%llu,\"sleeps\":%llu,\"helps\":%lld,\"handed\":%llu}",
 		    i ? "," : "", i, (unsigned long long)w->tasks, (unsigned long long)w->busy_ns,
 		    (unsigned long long)w->idle_ns, (unsigned long long)w->sleep_ns,
-		    (unsigned long long)w->sleeps);
+		    (unsigned long long)w->sleeps, (long long)w->helps - 1,
+		    (unsigned long long)w->handed);
 	}
 	put(&b, "],\"methods\":[");
 	for (uint32_t i = 0; s->ps && i < s->ps->count; i++) {
@@ -325,6 +334,9 @@ size_t chi_stats_format_prometheus(const chi_stats_snapshot *s, char *buf, size_
 	LANE_U64("chi_lane_holes_skipped_total", "counter",
 		 "Slots of dead claimants the worker skipped.", holes_skipped);
 	LANE_U64("chi_lane_depth", "gauge", "Entries claimed but not yet popped.", depth);
+	LANE_U64("chi_lane_seal_waits_total", "counter",
+		 "Sealed entries found at the lane's head before all their words arrived.",
+		 seal_waits);
 	LANE_U64("chi_lane_depth_high_water", "gauge",
 		 "Highest depth the worker saw (sampled every 8th pop).", depth_hwm);
 
@@ -369,6 +381,9 @@ size_t chi_stats_format_prometheus(const chi_stats_snapshot *s, char *buf, size_
 		   "Seconds the worker slept on its futex.", "%.9g", (double)w->sleep_ns / 1e9);
 	WORKER_VAL("chi_worker_sleeps_total", "counter", "Times the worker went to sleep.",
 		   "%llu", (unsigned long long)w->sleeps);
+	WORKER_VAL("chi_worker_handed_batches_total", "counter",
+		   "Warp batches a lane owner handed this worker (a lane helper; 0 otherwise).",
+		   "%llu", (unsigned long long)w->handed);
 
 	uint32_t npm = s->ps ? s->ps->count : 0;
 	head(&b, "chi_method_tasks_total", "counter", "Tasks run per pool and method.");

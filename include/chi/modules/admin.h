@@ -88,12 +88,17 @@ typedef struct chi_lane_stats {
 	uint64_t depth_hwm;
 	uint64_t lat_samples, lat_sum_ns, p50_ns, p99_ns, p999_ns;
 	uint64_t gpu; /* 0: a CPU lane; g + 1: a lane of GPU g */
+	uint64_t worker;     /* the worker that pops it (its owner) */
+	uint64_t seal_waits; /* GPU lanes: sealed entries found at head before
+			      * all their words had arrived */
 } chi_lane_stats;
-#define CHI_LANE_STATS_U64 14
+#define CHI_LANE_STATS_U64 16
 typedef struct chi_worker_stats {
 	uint64_t tasks, busy_ns, idle_ns, sleep_ns, sleeps;
+	uint64_t helps;  /* a lane helper (gpu.lane_helpers): its owner + 1; else 0 */
+	uint64_t handed; /* a lane helper: warp batches its owner handed it */
 } chi_worker_stats;
-#define CHI_WORKER_STATS_U64 5
+#define CHI_WORKER_STATS_U64 7
 typedef struct chi_admin_stats_task {
 	chi_task hdr;
 	uint32_t nlanes;   /* out */
