@@ -13,6 +13,7 @@ step() { echo; echo "=== $*"; }
 {
 step "machine"; nvidia-smi -L; nproc; uname -r
 step "test_gpu_e2e (label gpu, CHI_REQUIRE_GPU=1)"; timeout 300 "$dir/test_gpu_e2e"; echo "exit $?"
+step "test_gpu_e2e again with 2 lane helpers per GPU lane (CHI_TEST_LANE_HELPERS=2)"; CHI_TEST_LANE_HELPERS=2 timeout 300 "$dir/test_gpu_e2e" 2>&1 | grep -vE "^chi: gpu"; echo "exit ${PIPESTATUS[0]}"
 step "test_gpu_protocol (simulated GPUs, CPU threads)"; timeout 300 "$dir/test_gpu_protocol" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "test_gpu_seal (simulated GPU, sealed entries reordered by hand)"; timeout 300 "$dir/test_gpu_seal" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "test_gpu_batch (simulated GPU, packed warp batches from CPU threads)"; timeout 300 "$dir/test_gpu_batch" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
@@ -33,6 +34,11 @@ if [ -n "$pid" ]; then
 fi
 timeout 60 "$dir/chi" stop
 cat /tmp/chi.$(id -u).$CHI_RUNTIME_NAME.log; unset CHI_RUNTIME_NAME
+step "chi start with 1 lane helper (CHI_GPU_LANE_HELPERS=1), example_gpu_client against it, chi stats"
+export CHI_RUNTIME_NAME=devh$$ CHI_GPU_LANE_HELPERS=1
+timeout 60 "$dir/chi" start; timeout 120 "$dir/example_gpu_client" "$CHI_RUNTIME_NAME"; echo "exit $?"
+timeout 30 "$dir/chi" stats; timeout 30 "$dir/chi" stats --prometheus | grep -E "handed|seal_waits"
+timeout 60 "$dir/chi" stop; unset CHI_RUNTIME_NAME CHI_GPU_LANE_HELPERS
 step "chi demo (GPU path)"; timeout 200 "$dir/chi" demo 2>&1 | tail -8; echo "exit ${PIPESTATUS[0]}"
 step "chi-bench drain (worker cost per GPU-lane task)"; timeout 100 "$dir/chi-bench" drain 2>/dev/null; echo "exit $?"
 step "chi-bench gpu (table)"; timeout 400 "$dir/chi-bench" gpu; echo "exit $?"

@@ -175,6 +175,13 @@ static chi_config gpu_config(const char *name)
 	int ndev = 0;
 	cudaGetDeviceCount(&ndev);
 	c.num_workers = 1 + 2 * (uint32_t)(ndev > 0 ? ndev : 1); /* a worker per GPU lane */
+	/* CHI_TEST_LANE_HELPERS=n: every case again with n lane helpers per GPU
+	 * lane (gpu.lane_helpers, src/runtime/handoff.h), their workers added */
+	const char *h = getenv("CHI_TEST_LANE_HELPERS");
+	if (h && *h) {
+		c.gpu_lane_helpers = (uint32_t)strtoul(h, NULL, 0);
+		c.num_workers += 2 * (uint32_t)(ndev > 0 ? ndev : 1) * c.gpu_lane_helpers;
+	}
 	c.gpu_lanes = 2;
 	c.gpu_queue_depth = 16384;
 	c.gpu_clients = 1; /* one GPU client at a time here, with every block */
