@@ -15,7 +15,9 @@ int chi_handoff_push(chi_worker *w, chi_lane_ref *lr, uint8_t *b, uint32_t n)
 		chi_handoff *h = g->h;
 		uint64_t t = h->tail; /* ours */
 		if (t - g->head >= CHI_HANDOFF_DEPTH) {
-			g->head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE); /* H2: full? */
+			/* H2: full? acquire, pairs with the helper's head
+			 * store (H3): the slot's old entry was read */
+			g->head = __atomic_load_n(&h->head, __ATOMIC_ACQUIRE);
 			if (t - g->head >= CHI_HANDOFF_DEPTH)
 				continue;
 		}
@@ -23,12 +25,17 @@ int chi_handoff_push(chi_worker *w, chi_lane_ref *lr, uint8_t *b, uint32_t n)
 		e->lr = lr;
 		e->b = b;
 		e->n = n;
-		__atomic_store_n(&h->tail, t + 1, __ATOMIC_SEQ_CST); /* H2, W3 */
+		/* H2: pairs with the helper's tail load (H3); seq_cst, with
+		 * the load of `sleeping` after it, for W3 (worker.c) */
+		__atomic_store_n(&h->tail, t + 1, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&g->shm->sleeping, __ATOMIC_SEQ_CST)) {
 			__atomic_fetch_add(&g->shm->sleep_futex, 1, __ATOMIC_SEQ_CST); /* W4 */
 			chi_futex_wake(&g->shm->sleep_futex, 1);
 		}
-		__atomic_store_n(&g->shm->handed, t + 1, __ATOMIC_RELEASE); /* H2 */
+		/* H2: release, pairs with the acquire load in
+		 * chi_workers_seq_moved (H4), made after this owner's
+		 * task_seq store that closes the bracket */
+		__atomic_store_n(&g->shm->handed, t + 1, __ATOMIC_RELEASE);
 		w->give_rr = i + 1 < w->ngive ? i + 1 : 0;
 		return 1;
 	}
@@ -38,7 +45,7 @@ int chi_handoff_push(chi_worker *w, chi_lane_ref *lr, uint8_t *b, uint32_t n)
 uint32_t chi_handoff_run(chi_worker *w, uint32_t budget)
 {
 	chi_handoff *h = w->take;
-	uint64_t head = h->head, tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+	uint64_t head = h->head, tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE); /* H3 */
 	if (head == tail)
 		return 0;
 	uint32_t ran = 0;
@@ -47,15 +54,18 @@ uint32_t chi_handoff_run(chi_worker *w, uint32_t budget)
 	chi_run_state_init(&st);
 	while (ran < budget) {
 		if (head == tail) {
-			tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+			tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE); /* H3: pairs with H2 */
 			if (head == tail)
 				break;
 		}
 		chi_handoff_entry e = h->e[head % CHI_HANDOFF_DEPTH];
 		chi_worker_run_entry(w, e.lr, e.b, (uint32_t)e.n, &st);
 		head++;
-		__atomic_store_n(&h->head, head, __ATOMIC_RELEASE);       /* H3 */
-		__atomic_store_n(&w->shm->handled, head, __ATOMIC_RELEASE); /* H3 */
+		/* H3: the slot is free again (pairs with the owner's head
+		 * load, H2); the entry's pairs are written (pairs with the
+		 * handled load of H4) */
+		__atomic_store_n(&h->head, head, __ATOMIC_RELEASE);
+		__atomic_store_n(&w->shm->handled, head, __ATOMIC_RELEASE);
 		ran++;
 	}
 	chi_run_state_flush(w, &st);

@@ -41,6 +41,8 @@
 #ifndef CHI_SRC_RUNTIME_HANDOFF_H
 #define CHI_SRC_RUNTIME_HANDOFF_H
 
+#include <stddef.h>
+
 #include "runtime/runtime.h"
 
 /* Entries a helper may have waiting. 4 and 16 measured the same on the
@@ -62,6 +64,9 @@ typedef struct CHI_ALIGNAS(64) chi_handoff {
 	uint8_t pad1[56];
 	chi_handoff_entry e[CHI_HANDOFF_DEPTH];
 } chi_handoff;
+/* owner's and helper's words on lines of their own */
+CHI_STATIC_ASSERT(offsetof(chi_handoff, head) == 64, "head on its own line");
+CHI_STATIC_ASSERT(offsetof(chi_handoff, e) == 128, "entries after both lines");
 
 /* The owner's side of one helper. */
 typedef struct chi_handoff_give {
@@ -80,6 +85,7 @@ uint32_t chi_handoff_run(chi_worker *w, uint32_t budget);
 static inline int chi_handoff_ready(const chi_worker *w)
 {
 	const chi_handoff *h = w->take;
+	/* H3: acquire, pairs with the owner's tail store (H2) */
 	return h && __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE) != h->head;
 }
 /* H5: every owner this helper serves is done. */

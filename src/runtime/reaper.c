@@ -77,8 +77,9 @@ int chi_workers_seq_moved(const chi_worker_shm *ws, uint32_t n, uint64_t *seqs)
 	/* H4: every owner has left what it popped, so what it handed on is
 	 * counted in its helpers' `handed` now; wait for them to run it */
 	for (uint32_t w = 0; w < n; w++) {
-		if (seqs[n + w] == UINT64_MAX)
+		if (seqs[n + w] == UINT64_MAX) /* pairs with the owner's handed store (H2) */
 			seqs[n + w] = __atomic_load_n(&ws[w].handed, __ATOMIC_ACQUIRE);
+		/* pairs with the helper's handled store (H3) */
 		if (__atomic_load_n(&ws[w].handled, __ATOMIC_ACQUIRE) < seqs[n + w])
 			return 0;
 	}
