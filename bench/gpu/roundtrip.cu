@@ -8,7 +8,10 @@
 //   gpu_roundtrip_warp      32 threads of one warp, 1 in flight each
 //   gpu_roundtrip_sleeping  1 GPU thread, 1 noop per kernel, each after 20 ms
 //                           of idle (the lane's worker asleep)
-// Times come from %globaltimer on the GPU.
+// Times come from %globaltimer on the GPU. Experiments: CHI_BENCH_DIAG=1
+// prints percentiles of each run's samples (floor and chi);
+// CHI_BENCH_FIRST_POLL_NS sleeps that long between submit and the first poll
+// (scripts/device_rt_experiment.sh, docs/gpu.md).
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,8 +22,17 @@ extern "C" {
 #include "gpu/anchors.h"
 }
 
+/* experiments: CHI_BENCH_FIRST_POLL_NS, a sleep between submit and the
+ * wait's first poll (the polls are PCIe reads of ~1 us that a completion
+ * landing just after one waits a whole read for) */
+static uint32_t first_poll_ns(void)
+{
+	const char *v = getenv("CHI_BENCH_FIRST_POLL_NS");
+	return v ? (uint32_t)strtoul(v, NULL, 0) : 0;
+}
+
 __global__ void roundtrip_kernel(chi_gpu_ctx g, uint32_t n, uint32_t warm, uint64_t *samples,
-				 unsigned long long *errors)
+				 unsigned long long *errors, uint32_t first_ns)
 {
 	uint32_t tid = threadIdx.x;
 	for (uint32_t i = 0; i < n + warm; i++) {
@@ -28,8 +40,13 @@ __global__ void roundtrip_kernel(chi_gpu_ctx g, uint32_t n, uint32_t warm, uint6
 		chi_test_noop_init(&t, CHI_POOL_TEST);
 		chi_gpu_future f;
 		uint64_t t0 = chi_hd_now_ns();
-		if (chi_gpu_make_copy_future_at(&g, 0, tid, &t.hdr, chi_test_noop_ser, &f) ||
-		    chi_gpu_future_wait(&g, &f, &t.hdr, 0, 10000000000ull) != 0) {
+		if (chi_gpu_make_copy_future_at(&g, 0, tid, &t.hdr, chi_test_noop_ser, &f)) {
+			atomicAdd(errors, 1ull);
+			return;
+		}
+		if (first_ns)
+			__nanosleep(first_ns);
+		if (chi_gpu_future_wait(&g, &f, &t.hdr, 0, 10000000000ull) != 0) {
 			atomicAdd(errors, 1ull);
 			return;
 		}
@@ -53,10 +70,10 @@ static int roundtrip_run(const grt *g, uint32_t threads, uint32_t n, uint32_t id
 	CUDA_TRY(cudaMalloc(&err, 8));
 	CUDA_TRY(cudaMemset(err, 0, 8));
 	if (!idle_ms)
-		roundtrip_kernel<<<1, threads>>>(g->ctx, n, n / 10 + 10, d, err);
+		roundtrip_kernel<<<1, threads>>>(g->ctx, n, n / 10 + 10, d, err, first_poll_ns());
 	for (uint32_t k = 0; idle_ms && k < n; k++) {
 		usleep(idle_ms * 1000);
-		roundtrip_kernel<<<1, threads>>>(g->ctx, 1, 0, d + (size_t)k * threads, err);
+		roundtrip_kernel<<<1, threads>>>(g->ctx, 1, 0, d + (size_t)k * threads, err, first_poll_ns());
 		CUDA_TRY(cudaDeviceSynchronize());
 	}
 	CUDA_TRY(cudaGetLastError());
@@ -87,6 +104,16 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* CHI_BENCH_DIAG: percentiles of one run's samples (sorts them) */
+static void diag_shape(const chi_bench_opts *o, const char *what, int k, uint64_t *v, uint32_t n)
+{
+	chi_bench_sort_u64(v, n);
+	chi_bench_log(o, "  diag run %d %s: p10 %llu p25 %llu p50 %llu p75 %llu p90 %llu ns\n", k,
+		      what, (unsigned long long)v[n / 10], (unsigned long long)v[n / 4],
+		      (unsigned long long)v[n / 2], (unsigned long long)v[3 * n / 4],
+		      (unsigned long long)v[9 * n / 10]);
+}
+
 int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
 {
 	if (!dev_count())
@@ -104,6 +131,8 @@ int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
 	 * target), so all three see the same state of the machine */
 	for (int k = 0; k < 5 && !rc; k++) {
 		rc = chi_gpu_pingpong_floor(0, fs, n);
+		if (!rc && getenv("CHI_BENCH_DIAG"))
+			diag_shape(o, "floor", k, fs, n);
 		if (!rc) {
 			chi_bench_result_from_samples(&tmp, fs, n);
 			fmed[k] = tmp.median_ns;
@@ -114,6 +143,8 @@ int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
 			hmed[k] = tmp.median_ns;
 			rc = roundtrip_run(&g, 1, n, 0, s);
 		}
+		if (!rc && getenv("CHI_BENCH_DIAG")) /* the shape: one mode or two */
+			diag_shape(o, "chi", k, s, n);
 		if (!rc) {
 			chi_bench_result_from_samples(&tmp, s, n);
 			med[k] = tmp.median_ns;
