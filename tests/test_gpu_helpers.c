@@ -69,8 +69,10 @@ static int64_t value(uint32_t round, uint32_t batch, uint32_t k)
 }
 
 /* A burst: BATCHES packed batches of lane 0 from block `first` on, task 0
- * of batch 0 a spin of SPIN_NS, every other one double_plus(value). */
-static void burst(const chi_gpu_ctx *x, uint32_t first, uint32_t round)
+ * of batch 0 a spin of SPIN_NS, every other one `method` (double_plus, or
+ * sub_double_plus: the same result through a sub-task the worker waits
+ * for) of value(). */
+static void burst_of(const chi_gpu_ctx *x, uint32_t first, uint32_t round, uint16_t method)
 {
 	uint32_t s = stride();
 	for (uint32_t b = 0; b < BATCHES; b++) {
@@ -84,6 +86,7 @@ static void burst(const chi_gpu_ctx *x, uint32_t first, uint32_t round)
 				rc = chi_gpu_batch_fill(area, WARP, s, k, &sp.hdr, chi_test_arg_ser_in);
 			} else {
 				chi_test_double_plus_init(&dp, CHI_POOL_TEST, value(round, b, k), 0);
+				dp.hdr.method = method;
 				rc = chi_gpu_batch_fill(area, WARP, s, k, &dp.hdr,
 							chi_test_double_plus_ser_in);
 			}
@@ -91,6 +94,11 @@ static void burst(const chi_gpu_ctx *x, uint32_t first, uint32_t round)
 		}
 		chi_gpu_publish(x, 0, 0, (uint64_t)(area - x->base), WARP);
 	}
+}
+
+static void burst(const chi_gpu_ctx *x, uint32_t first, uint32_t round)
+{
+	burst_of(x, first, round, CHI_TEST_DOUBLE_PLUS);
 }
 
 /* Every pair of a burst, read through `base` (any mapping of the GPU
@@ -200,6 +208,39 @@ static void test_helper_shares_a_lane(void **state)
 	chi_runtime_stop(rt);
 }
 
+/* Tasks that wait for a sub-task (sub_double_plus) in handed batches: the
+ * helper's wait must not run more handed entries from inside the one it is
+ * running (its ring's head would go back), and every result arrives. */
+static void test_helper_nested_waits(void **state)
+{
+	(void)state;
+	chi_runtime *rt = start(3, 1, 1, CHI_GPU_WORKERS_DEDICATED);
+	chi_worker *helper = &rt->workers[1];
+	chi_gpu_client *gc;
+	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
+	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
+	chi_lane_shm *l = gpu_lane(x->base);
+	uint64_t sub0 = pm_sum(rt, CHI_TEST_SUB_DOUBLE_PLUS), dp0 = pm_sum(rt, CHI_TEST_DOUBLE_PLUS);
+	uint64_t sp0 = pm_sum(rt, CHI_TEST_SPIN), c0 = l->completed;
+	const uint32_t rounds = 3;
+	for (uint32_t r = 0; r < rounds; r++) {
+		burst_of(x, x->blk_base, r, CHI_TEST_SUB_DOUBLE_PLUS);
+		assert_int_equal(check_burst(x, x->base, x->blk_base, r), 0);
+	}
+	uint64_t total = (uint64_t)rounds * BATCHES * WARP, subs = total - rounds;
+	uint64_t t0 = now_ns();
+	while (pm_sum(rt, CHI_TEST_SUB_DOUBLE_PLUS) != sub0 + subs && now_ns() - t0 < WAIT_NS)
+		;
+	assert_int_equal(pm_sum(rt, CHI_TEST_SUB_DOUBLE_PLUS), sub0 + subs);
+	assert_true(settles(rt, dp0 + subs, sp0 + rounds)); /* each sub-task once */
+	assert_int_equal(__atomic_load_n(&l->completed, __ATOMIC_ACQUIRE) - c0, total);
+	uint64_t handed = __atomic_load_n(&helper->shm->handed, __ATOMIC_ACQUIRE);
+	assert_true(handed > 0);
+	assert_int_equal(__atomic_load_n(&helper->shm->handled, __ATOMIC_ACQUIRE), handed);
+	chi_gpu_client_close(gc);
+	chi_runtime_stop(rt);
+}
+
 /* Which workers help which: [CPU lanes][helpers][GPU owners], and no
  * helpers where they would leave the CPU lanes no worker, or in shared mode. */
 static void test_helper_assignment(void **state)
@@ -295,6 +336,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_helper_shares_a_lane),
+		cmocka_unit_test(test_helper_nested_waits),
 		cmocka_unit_test(test_helper_assignment),
 		cmocka_unit_test(test_seq_wait_covers_handed),
 		cmocka_unit_test(test_stop_drains_handed),

@@ -45,6 +45,12 @@ int chi_handoff_push(chi_worker *w, chi_lane_ref *lr, uint8_t *b, uint32_t n)
 uint32_t chi_handoff_run(chi_worker *w, uint32_t budget)
 {
 	chi_handoff *h = w->take;
+	/* H6: not from inside a task (a method waiting for a sub-task polls
+	 * its worker's lanes, chi_future_wait): the entry being run still
+	 * holds the ring's head, so a nested run would run entries twice and
+	 * move head back. The sub-task runs on a CPU lane's worker. */
+	if (w->depth)
+		return 0;
 	uint64_t head = h->head, tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE); /* H3 */
 	if (head == tail)
 		return 0;

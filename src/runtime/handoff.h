@@ -37,7 +37,12 @@
  *      own bracket, as a worker does after a pop.
  *   H5 stop: the owner sets owner_done after its last pop; a helper exits
  *      only once the runtime stops, its owners are done and its ring is
- *      empty, so nothing handed is dropped. */
+ *      empty, so nothing handed is dropped.
+ *   H6 a helper runs handed entries only from its loop, never nested in a
+ *      task's wait for a sub-task (chi_future_wait polls the worker's
+ *      lanes): the entry being run holds head until it is done. A helper
+ *      owns no lanes, so such a wait just spins until the CPU lane's
+ *      worker completes the sub-task. */
 #ifndef CHI_SRC_RUNTIME_HANDOFF_H
 #define CHI_SRC_RUNTIME_HANDOFF_H
 
