@@ -10,8 +10,9 @@
 //                           of idle (the lane's worker asleep)
 // Times come from %globaltimer on the GPU. Experiments: CHI_BENCH_DIAG=1
 // prints percentiles of each run's samples (floor and chi);
-// CHI_BENCH_FIRST_POLL_NS sleeps that long between submit and the first poll
-// (scripts/device_rt_experiment.sh, docs/gpu.md).
+// CHI_BENCH_FIRST_POLL_NS sleeps that long between submit and the first poll;
+// CHI_BENCH_SUBMIT_ONLY=1 times the submit alone (scripts/device_rt_experiment.sh,
+// docs/gpu.md).
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,8 +32,17 @@ static uint32_t first_poll_ns(void)
 	return v ? (uint32_t)strtoul(v, NULL, 0) : 0;
 }
 
+/* experiments: CHI_BENCH_SUBMIT_ONLY=1 records how long the submit took
+ * (chi_gpu_make_copy_future_at: serialize, claim, publish, fence) instead
+ * of the whole round trip */
+static uint32_t submit_only(void)
+{
+	const char *v = getenv("CHI_BENCH_SUBMIT_ONLY");
+	return v && *v == '1';
+}
+
 __global__ void roundtrip_kernel(chi_gpu_ctx g, uint32_t n, uint32_t warm, uint64_t *samples,
-				 unsigned long long *errors, uint32_t first_ns)
+				 unsigned long long *errors, uint32_t first_ns, uint32_t sub_only)
 {
 	uint32_t tid = threadIdx.x;
 	for (uint32_t i = 0; i < n + warm; i++) {
@@ -44,13 +54,14 @@ __global__ void roundtrip_kernel(chi_gpu_ctx g, uint32_t n, uint32_t warm, uint6
 			atomicAdd(errors, 1ull);
 			return;
 		}
+		uint64_t ts = chi_hd_now_ns();
 		if (first_ns)
 			__nanosleep(first_ns);
 		if (chi_gpu_future_wait(&g, &f, &t.hdr, 0, 10000000000ull) != 0) {
 			atomicAdd(errors, 1ull);
 			return;
 		}
-		uint64_t t1 = chi_hd_now_ns();
+		uint64_t t1 = sub_only ? ts : chi_hd_now_ns();
 		if (i >= warm)
 			samples[(uint64_t)(i - warm) * blockDim.x + tid] = t1 - t0;
 	}
@@ -70,10 +81,10 @@ static int roundtrip_run(const grt *g, uint32_t threads, uint32_t n, uint32_t id
 	CUDA_TRY(cudaMalloc(&err, 8));
 	CUDA_TRY(cudaMemset(err, 0, 8));
 	if (!idle_ms)
-		roundtrip_kernel<<<1, threads>>>(g->ctx, n, n / 10 + 10, d, err, first_poll_ns());
+		roundtrip_kernel<<<1, threads>>>(g->ctx, n, n / 10 + 10, d, err, first_poll_ns(), submit_only());
 	for (uint32_t k = 0; idle_ms && k < n; k++) {
 		usleep(idle_ms * 1000);
-		roundtrip_kernel<<<1, threads>>>(g->ctx, 1, 0, d + (size_t)k * threads, err, first_poll_ns());
+		roundtrip_kernel<<<1, threads>>>(g->ctx, 1, 0, d + (size_t)k * threads, err, first_poll_ns(), submit_only());
 		CUDA_TRY(cudaDeviceSynchronize());
 	}
 	CUDA_TRY(cudaGetLastError());
