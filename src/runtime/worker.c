@@ -430,6 +430,7 @@ int chi_workers_start(chi_runtime *rt)
 				chi_handoff_owner_done(&rt->workers[j]);
 			for (uint32_t j = 0; j < i; j++)
 				pthread_join(rt->workers[j].thread, NULL);
+			chi_handoff_free(rt);
 			rt->nworkers = 0;
 			return -rc;
 		}
