@@ -1,5 +1,5 @@
 /* src/runtime/handoff.c: lane helpers, the owner's and the helper's sides
- * of a handoff ring (protocol H1-H5 in handoff.h). */
+ * of a handoff ring (protocol H1-H6 in handoff.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
