@@ -8,6 +8,13 @@
 #include "chi/gpu/api.h"
 #include "chi/modules/test.h"
 
+/* The header of GPU lane `lane` (its counters) in x's segment. */
+static inline chi_lane_shm *test_gpu_lane(const chi_gpu_ctx *x, uint32_t lane)
+{
+	const chi_gpu_dir *d = (const chi_gpu_dir *)(const void *)(x->base + x->hdr->dir_off);
+	return (chi_lane_shm *)(void *)(x->base + d->lanes_off) + lane;
+}
+
 /* One test.double_plus(v, id 0) through the block pool of lane 0, waited
  * for up to 5 s: v * 2, or the submit's or the wait's error. */
 static inline int64_t test_gpu_double_plus(const chi_gpu_ctx *x, int64_t v)

@@ -6,6 +6,7 @@
  * a header that lies; one bad task among good ones; fills that must fail.
  * Label gpu_protocol: it runs in CI, where there is no GPU. */
 #include "test_util.h"
+#include "gpu_test_util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -38,12 +39,6 @@ static chi_runtime *start(void)
 	chi_runtime *rt;
 	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
 	return rt;
-}
-
-static chi_lane_shm *gpu_lane(const chi_gpu_ctx *x)
-{
-	const chi_gpu_dir *d = (const chi_gpu_dir *)(const void *)(x->base + x->hdr->dir_off);
-	return (chi_lane_shm *)(void *)(x->base + d->lanes_off);
 }
 
 /* ---- one warp of CPU threads ---- */
@@ -141,7 +136,7 @@ static void test_batch_warps(void **state)
 	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
 	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
 	assert_true(x->blk_count >= WARPS * WARP);
-	uint64_t before = __atomic_load_n(&gpu_lane(x)->completed, __ATOMIC_ACQUIRE);
+	uint64_t before = __atomic_load_n(&test_gpu_lane(x, 0)->completed, __ATOMIC_ACQUIRE);
 	static warp ws[WARPS];
 	static thread_arg args[WARPS][WARP];
 	pthread_t th[WARPS][WARP];
@@ -169,9 +164,9 @@ static void test_batch_warps(void **state)
 		pthread_barrier_destroy(&ws[i].sync);
 		assert_int_equal(ws[i].wrong, 0);
 	}
-	uint64_t after = __atomic_load_n(&gpu_lane(x)->completed, __ATOMIC_ACQUIRE);
+	uint64_t after = __atomic_load_n(&test_gpu_lane(x, 0)->completed, __ATOMIC_ACQUIRE);
 	assert_int_equal(after - before, (uint64_t)WARPS * WARP * ROUNDS);
-	assert_int_equal(__atomic_load_n(&gpu_lane(x)->errors, __ATOMIC_ACQUIRE), 0);
+	assert_int_equal(__atomic_load_n(&test_gpu_lane(x, 0)->errors, __ATOMIC_ACQUIRE), 0);
 	chi_gpu_client_close(gc);
 	chi_runtime_stop(rt);
 }
@@ -204,7 +199,7 @@ static void test_batch_header_lies(void **state)
 	chi_gpu_client *gc;
 	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
 	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
-	chi_lane_shm *ls = gpu_lane(x);
+	chi_lane_shm *ls = test_gpu_lane(x, 0);
 	const uint32_t n = 4, stride = 48;
 	const uint64_t lies[] = {
 		chi_batch_hdr_word(n, 8),		      /* stride below a task header */

@@ -7,6 +7,7 @@
  * waits that must also cover handed entries (H4); and a stop right after a
  * burst drains every handed batch (H5). Label gpu_protocol. */
 #include "test_util.h"
+#include "gpu_test_util.h"
 
 #include <errno.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
 #include "shm/shm.h"
+#include "task/future_ops.h"
 
 #define WARP 32u
 #define BATCHES 48u            /* per burst: 1536 blocks of lane 0 */
@@ -40,20 +42,6 @@ static chi_runtime *start(uint32_t workers, uint32_t gpu_lanes, uint32_t helpers
 	chi_runtime *rt;
 	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
 	return rt;
-}
-
-static chi_lane_shm *gpu_lane(const uint8_t *base)
-{
-	const chi_seg_hdr *h = (const chi_seg_hdr *)(const void *)base;
-	const chi_gpu_dir *d = (const chi_gpu_dir *)(const void *)(base + h->dir_off);
-	return (chi_lane_shm *)(void *)(base + d->lanes_off);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
 }
 
 static uint32_t stride(void)
@@ -108,12 +96,12 @@ static uint32_t check_burst(const chi_gpu_ctx *x, const uint8_t *base, uint32_t 
 			    uint32_t round)
 {
 	uint32_t wrong = 0;
-	uint64_t t0 = now_ns(); /* one deadline for the whole burst */
+	uint64_t t0 = chi_now_ns(); /* one deadline for the whole burst */
 	for (uint32_t b = 0; b < BATCHES; b++) {
 		const uint8_t *area = base + chi_gpu_block_off(x, 0, first + b * WARP);
 		const uint64_t *done = (const uint64_t *)(const void *)(area + CHI_BATCH_DONE);
 		while (!(__atomic_load_n(&done[0], __ATOMIC_ACQUIRE) & CHI_FUTURE_COMPLETE) &&
-		       now_ns() - t0 < WAIT_NS)
+		       chi_now_ns() - t0 < WAIT_NS)
 			;
 		if (__atomic_load_n(&done[0], __ATOMIC_ACQUIRE) != CHI_FUTURE_COPY_FROM_CLIENT + CHI_FUTURE_COMPLETE)
 			wrong++;
@@ -143,8 +131,8 @@ static uint64_t pm_sum(chi_runtime *rt, uint32_t method)
  * completion a test sees: wait for them to add up. */
 static int settles(chi_runtime *rt, uint64_t dp, uint64_t spin)
 {
-	uint64_t t0 = now_ns();
-	while (now_ns() - t0 < WAIT_NS) {
+	uint64_t t0 = chi_now_ns();
+	while (chi_now_ns() - t0 < WAIT_NS) {
 		if (pm_sum(rt, CHI_TEST_DOUBLE_PLUS) == dp && pm_sum(rt, CHI_TEST_SPIN) == spin)
 			return 1;
 		struct timespec ts = {0, 1000000};
@@ -169,7 +157,7 @@ static void test_helper_shares_a_lane(void **state)
 	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
 	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
 	assert_true(x->blk_count >= BATCHES * WARP);
-	chi_lane_shm *l = gpu_lane(x->base);
+	chi_lane_shm *l = test_gpu_lane(x, 0);
 	assert_int_equal(l->worker, 2);
 	uint64_t dp0 = pm_sum(rt, CHI_TEST_DOUBLE_PLUS), sp0 = pm_sum(rt, CHI_TEST_SPIN);
 	uint64_t c0 = __atomic_load_n(&l->completed, __ATOMIC_ACQUIRE);
@@ -219,7 +207,7 @@ static void test_helper_nested_waits(void **state)
 	chi_gpu_client *gc;
 	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
 	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
-	chi_lane_shm *l = gpu_lane(x->base);
+	chi_lane_shm *l = test_gpu_lane(x, 0);
 	uint64_t sub0 = pm_sum(rt, CHI_TEST_SUB_DOUBLE_PLUS), dp0 = pm_sum(rt, CHI_TEST_DOUBLE_PLUS);
 	uint64_t sp0 = pm_sum(rt, CHI_TEST_SPIN), c0 = l->completed;
 	const uint32_t rounds = 3;
@@ -228,8 +216,8 @@ static void test_helper_nested_waits(void **state)
 		assert_int_equal(check_burst(x, x->base, x->blk_base, r), 0);
 	}
 	uint64_t total = (uint64_t)rounds * BATCHES * WARP, subs = total - rounds;
-	uint64_t t0 = now_ns();
-	while (pm_sum(rt, CHI_TEST_SUB_DOUBLE_PLUS) != sub0 + subs && now_ns() - t0 < WAIT_NS)
+	uint64_t t0 = chi_now_ns();
+	while (pm_sum(rt, CHI_TEST_SUB_DOUBLE_PLUS) != sub0 + subs && chi_now_ns() - t0 < WAIT_NS)
 		;
 	assert_int_equal(pm_sum(rt, CHI_TEST_SUB_DOUBLE_PLUS), sub0 + subs);
 	assert_true(settles(rt, dp0 + subs, sp0 + rounds)); /* each sub-task once */

@@ -86,8 +86,7 @@ static void test_sealed_out_of_order(void **state)
 	chi_gpu_client *gc;
 	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
 	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
-	chi_lane_shm *ls = (chi_lane_shm *)(void *)(x->base + ((const chi_gpu_dir *)(const void *)(
-		x->base + x->hdr->dir_off))->lanes_off);
+	chi_lane_shm *ls = test_gpu_lane(x, 0);
 	uint32_t idx = x->blk_base, other = x->blk_base + 1;
 	chi_future_shm *fs = (chi_future_shm *)(void *)(x->base + blk_off(x, idx));
 	/* the block's previous use: completed, result 999 */
