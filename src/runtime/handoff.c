@@ -107,7 +107,6 @@ int chi_handoff_setup(chi_runtime *rt)
 				return -ENOMEM;
 			memset(h, 0, sizeof(*h));
 			hw->take = h;
-			hw->helps = o + 1;
 			hw->shm->helps = o + 1;
 			ow->give[ow->ngive].h = h;
 			ow->give[ow->ngive].shm = hw->shm;

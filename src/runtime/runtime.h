@@ -53,8 +53,7 @@ typedef struct CHI_ALIGNAS(64) chi_worker {
 	/* lane helpers (handoff.h): a helper's ring, or an owner's helpers */
 	struct chi_handoff *take;
 	struct chi_handoff_give *give;
-	uint32_t ngive, give_rr;
-	uint32_t helps;       /* a helper: its owner's id + 1; 0 otherwise */
+	uint32_t ngive, give_rr; /* a helper's owner: shm->helps */
 } chi_worker;
 
 struct chi_ctx {

@@ -436,7 +436,8 @@ int chi_workers_start(chi_runtime *rt)
 		}
 		/* a worker polling GPU lanes runs on its GPU's NUMA node (numa.c) */
 		cpu_set_t set;
-		uint32_t on = rt->workers[i].helps ? rt->workers[i].helps - 1 : i; /* a helper: its owner's */
+		uint32_t helps = rt->workers[i].shm->helps;
+		uint32_t on = helps ? helps - 1 : i; /* a helper: its owner's */
 		if (chi_numa_worker_cpus(rt, on, &set) == 0) {
 			int prc = chi_numa_pin_thread(rt->workers[i].thread, &set);
 			if (prc)
