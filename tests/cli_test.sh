@@ -4,7 +4,8 @@
 # refused, status, config --print round trip, a bad key named with its line,
 # stop (and status afterwards fails), a SIGKILLed daemon's stale segment
 # removed by chi cleanup, and a fresh start on the same name afterwards, with
-# chi stats and a /metrics scrape of --metrics-port.
+# chi stats and a /metrics scrape of --metrics-port (and a second runtime
+# refused on that port).
 set -u
 chi=$1
 export CHI_RUNTIME_NAME=cli$$
@@ -55,6 +56,14 @@ exec 3>&-
 head -1 "$tmp/metrics" | grep -q "200 OK" || fail "/metrics status: $(head -1 "$tmp/metrics")"
 grep -q "^# TYPE chi_workers gauge" "$tmp/metrics" || fail "/metrics body: $(head -20 "$tmp/metrics")"
 grep -q "^chi_workers{runtime=\"$CHI_RUNTIME_NAME\"} 1" "$tmp/metrics" || fail "/metrics workers line"
+# a metrics port already taken fails the start, and leaves no runtime behind
+other=${CHI_RUNTIME_NAME}b
+CHI_RUNTIME_NAME=$other "$chi" start --metrics-port "$port" >"$tmp/out" 2>&1 &&
+  { CHI_RUNTIME_NAME=$other "$chi" stop >/dev/null 2>&1; fail "start on a taken metrics port succeeded"; }
+grep -q "cannot start runtime '$other': cannot serve metrics on 127.0.0.1:$port: Address already in use" "$tmp/out" ||
+  fail "taken metrics port message: $(cat "$tmp/out")"
+[ -e "/dev/shm/chi.$(id -u).$other.main" ] && fail "a failed start left its segment"
+CHI_RUNTIME_NAME=$other "$chi" status >/dev/null 2>&1 && fail "a failed start left a runtime"
 "$chi" stop >/dev/null 2>&1 || fail "final stop"
 rm -rf "$tmp"
 echo "cli test: OK"

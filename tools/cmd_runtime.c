@@ -41,8 +41,25 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* What a daemon tells `chi start` through its pipe: the start's result and,
+ * when it failed, which step failed. */
+enum { START_RUNTIME = 0, START_METRICS = 1 };
+
+static void tell(int ready, int rc, int step)
+{
+	if (ready < 0)
+		return;
+	int msg[2] = {rc, step};
+	ssize_t w = write(ready, msg, sizeof(msg));
+	(void)w;
+	close(ready);
+}
+
 /* Run the runtime until asked to stop; `ready` (if >= 0) gets the start's
- * result (an int) once clients can connect. */
+ * result once clients can connect and the metrics port (if asked for)
+ * listens: `chi start` returns only then, so a scrape right after it finds
+ * the port open. A port that cannot be bound fails the start: the runtime
+ * is stopped again rather than left running without what was asked. */
 static int serve(const chi_config *cfg, int ready, int metrics_port)
 {
 	struct sigaction sa;
@@ -55,25 +72,25 @@ static int serve(const chi_config *cfg, int ready, int metrics_port)
 	chi_gpu_cuda_enable(); /* after daemonizing: the first CUDA call comes next */
 #endif
 	int rc = chi_runtime_start(cfg, &rt);
-	if (ready >= 0) {
-		ssize_t w = write(ready, &rc, sizeof(rc));
-		(void)w;
-		close(ready);
-	}
 	if (rc) {
+		tell(ready, rc, START_RUNTIME);
 		fprintf(stderr, "chi: cannot start runtime '%s': %s\n", cfg->name, chi_strerror(rc));
 		return 1;
 	}
 	chi_metrics m;
 	memset(&m, 0, sizeof(m));
 	if (metrics_port > 0) {
-		int mrc = chi_metrics_start(&m, rt, cfg->name, metrics_port);
-		if (mrc)
+		rc = chi_metrics_start(&m, rt, cfg->name, metrics_port);
+		if (rc) {
 			fprintf(stderr, "chi: cannot serve metrics on 127.0.0.1:%d: %s\n", metrics_port,
-				chi_strerror(mrc));
-		else
-			fprintf(stderr, "chi: metrics on http://127.0.0.1:%d/metrics\n", metrics_port);
+				chi_strerror(rc));
+			chi_runtime_stop(rt);
+			tell(ready, rc, START_METRICS);
+			return 1;
+		}
+		fprintf(stderr, "chi: metrics on http://127.0.0.1:%d/metrics\n", metrics_port);
 	}
+	tell(ready, 0, START_RUNTIME);
 	fprintf(stderr, "chi: runtime '%s' serving (pid %d)\n", cfg->name, (int)getpid());
 	while (!got_signal && !chi_runtime_stop_requested(rt))
 		sleep_ms(20);
@@ -154,16 +171,21 @@ int chi_cmd_start(int argc, char **argv)
 		_exit(serve(&cfg, p[1], port));
 	}
 	close(p[1]);
-	int st, rc = -EPIPE;
+	int st, msg[2] = {-EPIPE, START_RUNTIME};
 	waitpid(pid, &st, 0);
-	ssize_t n = read(p[0], &rc, sizeof(rc));
+	ssize_t n = read(p[0], msg, sizeof(msg));
 	close(p[0]);
-	if (n != (ssize_t)sizeof(rc))
-		rc = -EPIPE;
-	if (rc) {
+	if (n != (ssize_t)sizeof(msg))
+		msg[0] = -EPIPE;
+	if (msg[0] && msg[1] == START_METRICS) {
+		fprintf(stderr, "chi: cannot start runtime '%s': cannot serve metrics on 127.0.0.1:%d: %s\n",
+			cfg.name, port, chi_strerror(msg[0]));
+		return 1;
+	}
+	if (msg[0]) {
 		fprintf(stderr, "chi: cannot start runtime '%s': %s\n", cfg.name,
-			rc == -EADDRINUSE ? "a runtime with this name is already running"
-					  : chi_strerror(rc));
+			msg[0] == -EADDRINUSE ? "a runtime with this name is already running"
+					      : chi_strerror(msg[0]));
 		return 1;
 	}
 	printf("chi: runtime '%s' started\n", cfg.name);
