@@ -302,6 +302,18 @@ static inline void chi_anchor_st_pair(chi_anchor_pair *p, unsigned long long seq
 #endif
 }
 
+// Experiments (CHI_BENCH_FLOOR_DEMOTE=1): the host also demotes the pong
+// line after its store (CLDEMOTE), as chi's workers do when a GPU lane falls
+// idle (src/task/future_ops.h), to see what that alone is worth here.
+static inline void chi_anchor_demote(const void *p)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("cldemote %0" : : "m"(*(const volatile char *)p));
+#else
+	(void)p;
+#endif
+}
+
 // Selects `device` for the call; *prev gets the device to restore.
 static int chi_anchor_enter(int device, int *prev)
 {
@@ -338,6 +350,7 @@ extern "C" int chi_gpu_pingpong_floor_ex(int device, uint64_t *samples_ns,
 	unsigned long long t_prev = 0, deadline = 0;
 	double ns_per_cycle = 0.0;
 	int source = CHI_GPU_CLOCK_GLOBALTIMER;
+	const bool demote = getenv("CHI_BENCH_FLOOR_DEMOTE") != nullptr;
 
 	chi_anchor_err[0] = '\0';
 	memset(&info, 0, sizeof(info));
@@ -402,6 +415,8 @@ extern "C" int chi_gpu_pingpong_floor_ex(int device, uint64_t *samples_ns,
 			continue;
 #endif
 		chi_anchor_st_pair(&sh->pong, i, 0);
+		if (demote)
+			chi_anchor_demote(&sh->pong);
 		const unsigned long long t = chi_anchor_now_ns();
 		if (host_samples_ns && i > warmup)
 			host_samples_ns[i - warmup - 1] = t - t_prev;

@@ -146,6 +146,8 @@ void chi_run_state_init(chi_run_state *st)
 	st->run.method = 0;
 	st->run.count = st->run.errors = 0;
 	st->tasks = 0;
+	st->last = NULL;
+	st->last_len = 0;
 }
 
 void chi_run_state_flush(chi_worker *w, chi_run_state *st)
@@ -254,9 +256,11 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 	 * read them (admin.stats after a call); GPU lanes leave them to the end
 	 * of the call: per warp batch they measured 9% of the one-lane
 	 * throughput */
-	if (gpu)
+	if (gpu) {
 		chi_future_complete_nowake(f, flags, r);
-	else {
+		st->last = (uint8_t *)f; /* the pair's line, which the kernel polls */
+		st->last_len = 64;
+	} else {
 		chi_run_state_flush(w, st);
 		chi_future_complete(f, flags, r); /* F1 */
 	}
@@ -303,6 +307,8 @@ static void run_batch(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 	}
 	chi_pair_complete_nowake(b + CHI_BATCH_DONE, CHI_FUTURE_COPY_FROM_CLIENT, 0); /* B2 */
 	st->tasks += n;
+	st->last = b; /* the done pair's line and the pairs the warp reads next */
+	st->last_len = chi_batch_pair_off(n);
 }
 
 /* A single-task entry with `gpu` a constant (two copies: CPU and GPU

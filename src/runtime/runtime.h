@@ -121,6 +121,8 @@ typedef struct chi_run_state {
 	chi_pm_cache c;
 	chi_pm_run run;
 	uint64_t tasks;
+	uint8_t *last;     /* the lines of the last GPU-lane completion, */
+	uint32_t last_len; /* demoted once its lane has nothing ready */
 	uint64_t scratch[CHI_TASK_SCRATCH / 8];
 } chi_run_state;
 void chi_run_state_init(chi_run_state *st);

@@ -105,8 +105,16 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 			uint32_t prio;
 			uint32_t n = chi_lane_pop(lr->v, lr->gpu ? &lr->seal : NULL, &sx,
 						  &w->since_bulk[i], bulk_every, &first, &prio);
-			if (!n)
+			if (!n) {
+				/* the lane fell idle: demote the last completion's
+				 * lines, which its kernel is polling over PCIe
+				 * (future_ops.h, docs/gpu.md) */
+				if (st.last && lr->gpu) {
+					chi_lines_demote(st.last, st.last_len);
+					st.last = NULL;
+				}
 				break;
+			}
 			uint64_t popped = lr->shm->popped;
 			__atomic_store_n(&lr->shm->popped, popped + 1, __ATOMIC_RELAXED);
 			if ((popped & 63) == 0 && !lr->gpu) {

@@ -77,6 +77,23 @@ static inline void chi_future_complete_nowake(chi_future_shm *f, uint64_t flags,
 	chi_pair_complete_nowake(f, flags, result);
 }
 
+/* Move the lines of [p, p + len) that this core wrote toward the shared
+ * cache (CLDEMOTE), so that a device's next read of them, a GPU polling a
+ * completion over PCIe, is served there instead of snooping this core. A
+ * hint: its encoding is a NOP on x86 CPUs without it, and it is left out
+ * elsewhere. Run only when a GPU lane falls idle (worker.c): under load
+ * demoting every completed block cost warp-batch throughput (docs/gpu.md). */
+static inline void chi_lines_demote(const void *p, uint32_t len)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(CHI_NO_CLDEMOTE)
+	for (uint32_t o = 0; o < len; o += 64)
+		__asm__ volatile("cldemote %0" : : "m"(*((const volatile char *)p + o)));
+#else
+	(void)p;
+	(void)len;
+#endif
+}
+
 /* Waiter side of the sleep protocol: sleep until the future completes, the
  * futex word changes, or timeout_ns passes. */
 void chi_future_sleep(chi_future_shm *f, uint64_t timeout_ns);
