@@ -54,6 +54,7 @@ typedef struct CHI_ALIGNAS(64) chi_worker {
 	struct chi_handoff *take;
 	struct chi_handoff_give *give;
 	uint32_t ngive, give_rr; /* a helper's owner: shm->helps */
+	uint32_t gpu_cut;        /* stopping: GPU lanes no longer drained (worker.c) */
 } chi_worker;
 
 struct chi_ctx {

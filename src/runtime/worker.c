@@ -26,6 +26,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,13 +72,52 @@ static inline void prefetch_ahead(const chi_lane_ref *lr, const chi_ring_view *v
 		__builtin_prefetch(lr->base + off + 64, 0);
 }
 
+/* Stopping, the GPU lanes left (drain_pending, chi_workers_join)? */
+static inline int gpu_cut(const chi_worker *w)
+{
+	return (int)__atomic_load_n(&w->gpu_cut, __ATOMIC_RELAXED);
+}
+
 static int any_ready(chi_worker *w)
 {
 	if (chi_handoff_ready(w))
 		return 1;
 	for (uint32_t i = 0; i < w->nlanes; i++)
-		if (chi_lane_ready(w->lanes[i].v))
+		if (!(w->lanes[i].gpu && gpu_cut(w)) && chi_lane_ready(w->lanes[i].v))
 			return 1;
+	return 0;
+}
+
+/* Stop's drain (chi_runtime_stop): a worker exits once none of its lanes
+ * has an entry it can pop. Stricter than any_ready: a sealed head whose
+ * words never arrive (its client killed halfway, include/chi/proto/seal.h)
+ * is published but cannot be popped, and only check_holes, which the drain
+ * does not run, would ever skip it; counted as work it held the stop up
+ * forever. CPU submitters are refused once the runtime is stopping, so CPU
+ * lanes empty. GPU kernels cannot be told (a check in every device submit
+ * would be a PCIe read), so GPU lanes are drained for CHI_GPU_HEARTBEAT_NS
+ * after the stop and then left (gpu_cut, set by chi_workers_join; checked
+ * before every GPU-lane pop): by then the heartbeat, which stops with the
+ * stop, has ended every device-side wait with -EOWNERDEAD, so what is left
+ * would complete to nobody, and a kernel that keeps submitting cannot hold
+ * the stop up. */
+static int drain_pending(chi_worker *w)
+{
+	if (chi_handoff_ready(w))
+		return 1;
+	for (uint32_t i = 0; i < w->nlanes; i++) {
+		chi_lane_ref *lr = &w->lanes[i];
+		if (!lr->gpu) {
+			if (chi_lane_ready(lr->v))
+				return 1;
+			continue;
+		}
+		if (gpu_cut(w))
+			continue;
+		for (uint32_t p = 0; p < CHI_NPRIO; p++)
+			if (chi_seal_head_ready(&lr->seal, &lr->v[p], p))
+				return 1;
+	}
 	return 0;
 }
 
@@ -101,6 +141,8 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 	for (uint32_t i = 0; i < w->nlanes && ran < budget; i++) {
 		chi_lane_ref *lr = &w->lanes[i];
 		while (ran < budget) {
+			if (lr->gpu && gpu_cut(w)) /* stopping, left (drain_pending) */
+				break;
 			chi_offptr first;
 			uint32_t prio;
 			uint32_t n = chi_lane_pop(lr->v, lr->gpu ? &lr->seal : NULL, &sx,
@@ -280,9 +322,9 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		if (__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
-			/* drain: stop only when every owned lane is empty (and,
+			/* drain: stop once no owned lane has an entry to pop (and,
 			 * for a lane helper, once its owner is done: H5) */
-			if (chi_handoff_owners_done(w) && !any_ready(w))
+			if (chi_handoff_owners_done(w) && !drain_pending(w))
 				break;
 			continue;
 		}
@@ -464,7 +506,17 @@ void chi_workers_join(chi_runtime *rt)
 		__atomic_fetch_add(&s->sleep_futex, 1, __ATOMIC_SEQ_CST);
 		chi_futex_wake(&s->sleep_futex, 1);
 	}
-	for (uint32_t i = 0; i < rt->nworkers; i++)
+	/* drain_pending: GPU lanes are drained for CHI_GPU_HEARTBEAT_NS at most */
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += (time_t)(CHI_GPU_HEARTBEAT_NS / 1000000000ull);
+	uint32_t i = 0;
+	while (i < rt->nworkers && pthread_timedjoin_np(rt->workers[i].thread, NULL, &dl) == 0)
+		i++;
+	if (i < rt->nworkers)
+		for (uint32_t j = 0; j < rt->nworkers; j++)
+			__atomic_store_n(&rt->workers[j].gpu_cut, 1, __ATOMIC_RELAXED);
+	for (; i < rt->nworkers; i++)
 		pthread_join(rt->workers[i].thread, NULL);
 	chi_handoff_free(rt);
 	for (uint32_t i = 0; i < rt->nworkers; i++) {

@@ -7,7 +7,10 @@
  * copy it at attach, and a mismatch later means the runtime restarted.
  * `alive` is the runtime's heartbeat: bumped by the runtime's monitor thread,
  * read by clients (and GPU kernels) that wait, so they can tell a dead runtime
- * from a slow one. `stopping` is set when the runtime begins an orderly stop. */
+ * from a slow one: a GPU kernel's wait gives up (-EOWNERDEAD) once `alive`
+ * has not moved for CHI_GPU_HEARTBEAT_NS. `stopping` is set when the
+ * runtime begins an orderly stop (CPU submitters are refused from then on;
+ * GPU kernels are not told, see src/runtime/worker.c on the drain). */
 #ifndef CHI_PROTO_SEGMENT_H
 #define CHI_PROTO_SEGMENT_H
 
@@ -15,6 +18,8 @@
 
 #define CHI_SEG_MAGIC 0x3147455349484345ull /* "ECHISEG1" */
 #define CHI_LAYOUT_VERSION 1u
+/* how long a GPU-side wait trusts a heartbeat that does not move */
+#define CHI_GPU_HEARTBEAT_NS (2000000000ull)
 
 typedef struct CHI_ALIGNAS(64) chi_seg_hdr {
 	uint64_t magic;
