@@ -227,6 +227,77 @@ static void test_sealed_and_fenced_agree(void **state)
 	chi_runtime_stop(rt);
 }
 
+/* Sizes near 4 GiB come out too large, not wrapped to small: -EMSGSIZE on
+ * every submit path, before anything is staged or claimed (the serializer,
+ * which would write past a small stage, is never called). */
+static int ser_never(chi_ar *a, const chi_task *t)
+{
+	(void)a;
+	(void)t;
+	fail_msg("serializer called for a task that cannot fit");
+	return -EINVAL;
+}
+
+static void test_sizes_near_4g_refused(void **state)
+{
+	(void)state;
+	chi_runtime *rt = start();
+	chi_gpu_client *gc;
+	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
+	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
+	chi_gpu_ctx xf = *x;
+	xf.no_seal = 1;
+	chi_ring_view v;
+	chi_gpu_ring(x, 0, 0, &v);
+	uint64_t tail = chi_ring_claim(&v) + 1; /* what the next claim would take */
+	chi_ring_publish(&v, tail - 1, CHI_OFFPTR_NULL, 1, x->client); /* a no-op entry */
+	const uint32_t bad[][2] = {{0xfffffff0u, 0}, {0xfffffff9u, 8}, {8, 0xfffffff8u},
+				   {0x7fffffffu, 0x7fffffffu}};
+	for (uint32_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		chi_task t;
+		chi_task_init(&t, CHI_POOL_TEST, CHI_TEST_ECHO, 0);
+		t.in_size = bad[k][0];
+		t.out_size = bad[k][1];
+		chi_gpu_future f;
+		assert_int_equal(chi_gpu_make_copy_future(x, 0, &t, ser_never, &f), -EMSGSIZE);
+		assert_int_equal(chi_gpu_make_copy_future(&xf, 0, &t, ser_never, &f), -EMSGSIZE);
+		assert_int_equal(chi_gpu_make_copy_future_at(x, 0, 7, &t, ser_never, &f),
+				 -EMSGSIZE);
+	}
+	assert_int_equal(chi_ring_claim(&v), tail); /* nothing claimed meanwhile */
+	chi_ring_publish(&v, tail, CHI_OFFPTR_NULL, 1, x->client);
+	assert_int_equal(test_gpu_double_plus(x, 6), 12); /* the lane goes on */
+	chi_gpu_client_close(gc);
+	chi_runtime_stop(rt);
+}
+
+/* A client that closes after a kernel wrote a block's inbox words but never
+ * claimed (a sticky error between Z2 and Z3): its slice goes back with the
+ * inboxes zeroed, so the marked words cannot pass for the next client's. */
+static void test_close_zeroes_inboxes(void **state)
+{
+	(void)state;
+	chi_runtime *rt = start();
+	chi_gpu_client *gc;
+	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
+	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
+	chi_test_double_plus_task t;
+	uint32_t pay[CHI_SEAL_WORDS];
+	uint32_t n = payload(&t, 3, pay);
+	uint32_t idx = x->blk_base + 9;
+	chi_seal_write(inbox_of(x, idx), pay, n);
+	chi_gpu_seg *s = &((chi_gpu_state *)rt->gpu)->segs[0];
+	const uint64_t *ib = (const uint64_t *)(const void *)((char *)s->seg.base +
+							      s->dir->inbox_off + (uint64_t)idx *
+							      CHI_SEAL_BYTES);
+	assert_true(ib[0] != 0);
+	chi_gpu_client_close(gc);
+	assert_int_equal(__atomic_load_n(&s->dir->slice_owner[0], __ATOMIC_ACQUIRE), 0);
+	for (uint32_t k = 0; k < CHI_SEAL_WORDS; k++)
+		assert_int_equal(ib[k], 0);
+	chi_runtime_stop(rt);
+}
+
 /* A GPU client publishes a sealed entry and is killed before its last word:
  * a hole of that client, skipped once it is dead; the entry behind it runs;
  * the slice comes back with its inboxes zeroed. */
@@ -339,6 +410,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_sealed_header_lies),
 		cmocka_unit_test(test_sealed_and_fenced_agree),
 		cmocka_unit_test(test_sealed_killed_client),
+		cmocka_unit_test(test_sizes_near_4g_refused),
+		cmocka_unit_test(test_close_zeroes_inboxes),
 		cmocka_unit_test(test_gpu_lanes_in_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

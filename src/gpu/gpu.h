@@ -59,5 +59,8 @@ typedef struct chi_gpu_state {
  * slot of the segment at `base` still refer to slice k of client `id`: one
  * PUBLISHED with a block of the slice, or one CLAIMED by id? */
 int chi_gpu_slice_busy(const chi_gpu_dir *d, const uint8_t *base, uint32_t k, uint32_t id);
+/* Zero the inboxes of slice k's blocks in every lane (before the slice goes
+ * to another client: no stale marked word may pass for a new one). */
+void chi_gpu_slice_zero_inboxes(const chi_gpu_dir *d, uint8_t *base, uint32_t k);
 
 #endif

@@ -78,6 +78,10 @@ static int build_pools(chi_gpu_client *gc)
 	}
 	rc = gc->ops->copy_to_dev(gc->pools_dev, img, bytes);
 	free(img);
+	if (rc) {
+		gc->ops->dev_free((int)d->gpu_id, gc->pools_dev);
+		gc->pools_dev = NULL;
+	}
 	return rc;
 }
 
@@ -228,6 +232,11 @@ static void release_slice(chi_gpu_client *gc)
 		}
 	}
 	free(seqs);
+	/* words a kernel wrote before it failed to claim (a sticky error
+	 * between Z2 and Z3) must not carry the mark into the next client's
+	 * use (the reaper's release does the same) */
+	if (done)
+		chi_gpu_slice_zero_inboxes(gc->dir, (uint8_t *)gc->seg.base, k);
 	__atomic_store_n(&gc->dir->slice_owner[k], done ? 0 : c->id | CHI_GPU_SLICE_RELEASING,
 			 __ATOMIC_RELEASE);
 }

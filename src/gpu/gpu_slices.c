@@ -52,8 +52,7 @@ int chi_gpu_slice_busy(const chi_gpu_dir *d, const uint8_t *base, uint32_t k, ui
 	return 0;
 }
 
-/* Zero the inboxes of slice k's blocks in every lane. */
-static void slice_zero_inboxes(const chi_gpu_dir *d, uint8_t *base, uint32_t k)
+void chi_gpu_slice_zero_inboxes(const chi_gpu_dir *d, uint8_t *base, uint32_t k)
 {
 	for (uint32_t l = 0; l < d->nlanes; l++) {
 		uint64_t b = (uint64_t)l * d->depth + (uint64_t)k * d->blk_per_slice;
@@ -99,7 +98,7 @@ void chi_gpu_slices_tick(chi_runtime *rt)
 			if (!chi_workers_seq_moved(ws, nw, seqs))
 				continue;
 			gs->reap_pending[k] = 0;
-			slice_zero_inboxes(d, (uint8_t *)gs->seg.base, k);
+			chi_gpu_slice_zero_inboxes(d, (uint8_t *)gs->seg.base, k);
 			/* counted first, so a client that takes the slice sees it
 			 * counted; nobody else writes a gone owner's word */
 			__atomic_fetch_add(&rt->dir->gpu_slices_reclaimed, 1, __ATOMIC_RELAXED);

@@ -54,21 +54,40 @@ CHI_INLINE void chi_gpu_batch_future(const chi_gpu_ctx *g, uint32_t lane, uint32
 }
 
 #ifdef __CUDACC__
+/* This thread's lane in its warp (%laneid: right for any block shape,
+ * where threadIdx.x & 31 is not when blockDim.x is not a multiple of 32). */
+__device__ static inline uint32_t chi_gpu_lane_id(void)
+{
+	uint32_t id;
+	asm volatile("mov.u32 %0, %%laneid;" : "=r"(id));
+	return id;
+}
+
 /* Warp batch: all 32 threads of a full warp call this together, each with
  * its own task, and the warp's tasks travel as one packed batch
  * (proto/batch.h) in blocks base..base+31 of this client's slice of `lane`
  * (caller-owned, base + 31 < blk_count). Each thread writes its task and
  * fences, the warp syncs, one leader publishes one lane entry. The stride
  * is the warp's largest task; every task must fit the copy space
- * (-EMSGSIZE otherwise, for the whole warp). The 32 blocks are the batch's
- * until every thread has waited (chi_gpu_future_wait_warp, or each thread's
- * chi_gpu_future_wait and then a __syncwarp()): each block holds other
- * threads' pairs and wires. */
+ * (-EMSGSIZE otherwise, for the whole warp). -EINVAL, before anything is
+ * written, when the warp is not whole (a partial last warp of a block, or
+ * threads that exited) or its threads disagree on `lane` or `base`. The
+ * batch's priority is its first thread's (CHI_TASK_BULK). The 32 blocks are
+ * the batch's until every thread has waited (chi_gpu_future_wait_warp, or
+ * each thread's chi_gpu_future_wait and then a __syncwarp()): each block
+ * holds other threads' pairs and wires. */
 __device__ static inline int chi_gpu_make_copy_future_warp(const chi_gpu_ctx *g, uint32_t lane,
 							   uint32_t base, chi_task *t,
 							   chi_gpu_ser_fn ser, chi_gpu_future *f)
 {
-	uint32_t me = threadIdx.x & 31u;
+	if (__activemask() != 0xffffffffu)
+		return -CHI_EINVAL; /* the _sync calls below need the whole warp */
+	int same_lane, same_base;
+	__match_all_sync(0xffffffffu, lane, &same_lane);
+	__match_all_sync(0xffffffffu, base, &same_base);
+	if (!same_lane || !same_base)
+		return -CHI_EINVAL;
+	uint32_t me = chi_gpu_lane_id();
 	lane %= g->nlanes;
 	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
 	int bad = wire > CHI_COPY_SPACE || base + 31 >= g->blk_count;
@@ -83,6 +102,7 @@ __device__ static inline int chi_gpu_make_copy_future_warp(const chi_gpu_ctx *g,
 	 * release, was measured too: no clear gain, so the explicit fence
 	 * stays.) */
 	__threadfence_system();
+	__syncwarp(); /* orders every thread's stores before the leader's publish */
 	if (__any_sync(0xffffffffu, rc != 0))
 		return rc ? rc : -CHI_EINVAL; /* each thread: its own error, or EINVAL */
 	if (me == 0)
@@ -105,7 +125,7 @@ __device__ static inline int64_t chi_gpu_future_wait_warp(const chi_gpu_ctx *g, 
 							  uint64_t timeout_ns)
 {
 	int rc = 0;
-	if ((threadIdx.x & 31u) == 0) { /* it wrote the done pair's zero (B0) */
+	if (chi_gpu_lane_id() == 0) { /* it wrote the done pair's zero (B0) */
 		chi_gpu_future d;
 		chi_gpu_batch_done(g, f, &d);
 		uint64_t fl;

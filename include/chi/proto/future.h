@@ -72,10 +72,12 @@ CHI_INLINE uint32_t chi_task_out_off(uint32_t in_size)
 {
 	return ((uint32_t)sizeof(chi_task) + in_size + 7u) & ~7u;
 }
-/* Bytes a serialized task with these sizes needs (header included). */
+/* Bytes a serialized task with these sizes needs (header included), in 64
+ * bits: sizes near 4 GiB must come out too large, not wrap to small (the
+ * GPU submit paths check this before they stage anything). */
 CHI_INLINE uint64_t chi_task_wire_size(uint32_t in_size, uint32_t out_size)
 {
-	return (uint64_t)chi_task_out_off(in_size) + out_size;
+	return (((uint64_t)sizeof(chi_task) + in_size + 7u) & ~(uint64_t)7u) + out_size;
 }
 
 /* F2 (host flavour): acquire load of the flags word. */
