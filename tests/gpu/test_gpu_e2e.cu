@@ -97,6 +97,39 @@ __global__ void warp_kernel(chi_gpu_ctx g, unsigned long long *errors, unsigned 
 	}
 }
 
+/* Warp batches and block shapes. mode 0: 2-D blocks of 16 x 4 (a warp is 32
+ * consecutive threads of the linearized block, two rows here: the lane id
+ * is %laneid, not threadIdx.x & 31), every result checked; mode 1: a block
+ * of 48, whose second warp is partial: its 16 threads get -EINVAL, the
+ * first warp's results are checked; mode 2: a warp whose threads name
+ * different lanes: -EINVAL in every thread. */
+__global__ void warp_shapes_kernel(chi_gpu_ctx g, int mode, unsigned long long *errors,
+				   unsigned long long *done)
+{
+	uint32_t lin = threadIdx.y * blockDim.x + threadIdx.x;
+	uint32_t tid = blockIdx.x * blockDim.x * blockDim.y + lin, warp = tid / 32;
+	chi_test_double_plus_task t;
+	chi_gpu_future f;
+	chi_test_double_plus_init(&t, CHI_POOL_TEST, 5000 + tid, g.gpu_id);
+	uint32_t lane = mode == 2 ? (lin & 1u) : 0;
+	int rc = chi_gpu_make_copy_future_warp(&g, lane, warp * 32, &t.hdr,
+					       chi_test_double_plus_ser_in, &f);
+	int expect_inval = mode == 2 || (mode == 1 && lin >= 32);
+	int bad;
+	if (expect_inval) {
+		bad = rc != -CHI_EINVAL;
+	} else {
+		uint64_t want = t.value * 2 + g.gpu_id;
+		int64_t r = rc ? rc
+			       : chi_gpu_future_wait_warp(&g, &f, &t.hdr, chi_test_double_plus_de_out,
+							  WAIT_NS);
+		bad = r != (int64_t)want || t.result != want;
+	}
+	if (bad)
+		atomicAdd(errors, 1ull);
+	atomicAdd(done, 1ull);
+}
+
 __global__ void sizes_kernel(chi_gpu_ctx g, uint8_t *scratch, long long *res)
 {
 	// res[0..3]: echo 40, echo 3000 (data block), echo 70000 (too large),
@@ -220,6 +253,26 @@ static void case_warp(const chi_gpu_ctx *g)
 	CUDA_OK(cudaMemcpy(h, d, 16, cudaMemcpyDeviceToHost));
 	printf("warp: %llu tasks (warp batches of 32 and owned blocks), %llu wrong\n", h[1], h[0]);
 	CHECK(h[0] == 0 && h[1] == 64 * 128 * 3);
+	cudaFree(d);
+}
+
+static void case_warp_shapes(const chi_gpu_ctx *g)
+{
+	unsigned long long *d, h[2];
+	CUDA_OK(cudaMalloc(&d, 16));
+	const char *what[3] = {"2-D blocks 16x4", "a partial warp", "lanes that differ"};
+	for (int mode = 0; mode < 3; mode++) {
+		CUDA_OK(cudaMemset(d, 0, 16));
+		if (mode == 0)
+			warp_shapes_kernel<<<8, dim3(16, 4)>>>(*g, mode, d, d + 1);
+		else
+			warp_shapes_kernel<<<1, mode == 1 ? 48 : 32>>>(*g, mode, d, d + 1);
+		CUDA_OK(cudaGetLastError());
+		CUDA_OK(cudaDeviceSynchronize());
+		CUDA_OK(cudaMemcpy(h, d, 16, cudaMemcpyDeviceToHost));
+		printf("warp shapes: %s: %llu threads, %llu wrong\n", what[mode], h[1], h[0]);
+		CHECK(h[0] == 0 && h[1] == (mode == 0 ? 512u : mode == 1 ? 48u : 32u));
+	}
 	cudaFree(d);
 }
 
@@ -453,6 +506,7 @@ int main(int argc, char **argv)
 	CHECK(g->seg_id == CHI_SEG_ID_GPU_BASE);
 	case_many(g);
 	case_warp(g);
+	case_warp_shapes(g);
 	case_sizes(g);
 	case_bdev(c, g);
 	chi_gpu_client_close(gc);
