@@ -18,6 +18,7 @@ step "test_gpu_protocol (simulated GPUs, CPU threads)"; timeout 300 "$dir/test_g
 step "test_gpu_seal (simulated GPU, sealed entries reordered by hand)"; timeout 300 "$dir/test_gpu_seal" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "test_gpu_batch (simulated GPU, packed warp batches from CPU threads)"; timeout 300 "$dir/test_gpu_batch" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "test_gpu_helpers (simulated GPU, lane helpers running handed batches)"; timeout 300 "$dir/test_gpu_helpers" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
+step "test_gpu_stop (simulated GPU, a stop with GPU lanes that cannot be drained)"; timeout 300 "$dir/test_gpu_stop" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "test_gpu_slices (simulated GPUs, several clients)"; timeout 300 "$dir/test_gpu_slices" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "test_gpu_priority (simulated GPU, lane priorities)"; timeout 300 "$dir/test_gpu_priority" 2>&1 | grep -E "OK|FAIL|PASSED"; echo "exit ${PIPESTATUS[0]}"
 step "example_gpu_client (embedded runtime)"; timeout 120 "$dir/example_gpu_client"; echo "exit $?"
