@@ -22,6 +22,9 @@
 #include "ipc/client.h"
 #include "runtime/runtime.h"
 
+static uint32_t hole_timeout_ms; /* 0: the default */
+static uint32_t gpu_clients = 1;
+
 static chi_runtime *start(uint32_t gpus, uint32_t workers, uint32_t gpu_lanes,
 			  chi_gpu_workers policy)
 {
@@ -32,7 +35,10 @@ static chi_runtime *start(uint32_t gpus, uint32_t workers, uint32_t gpu_lanes,
 	cfg.gpu_queue_depth = 64;
 	cfg.gpu_segment_size = 16u << 20;
 	cfg.gpu_workers = policy;
-	cfg.gpu_clients = 1; /* one GPU client owns every block (tests/test_gpu_slices.c: several) */
+	cfg.gpu_clients = gpu_clients; /* 1: one GPU client owns every block
+					* (tests/test_gpu_slices.c: several) */
+	if (hole_timeout_ms)
+		cfg.hole_timeout_ms = hole_timeout_ms;
 	chi_runtime *rt;
 	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
 	return rt;
@@ -315,7 +321,7 @@ static void test_pool_stress(void **state)
 static char self_path[4096];
 extern char **environ;
 
-static int gpu_hole_child(const char *name)
+static int gpu_hole_child(const char *name, int marked)
 {
 	chi_gpu_simulate(1);
 	chi_client *c;
@@ -326,20 +332,19 @@ static int gpu_hole_child(const char *name)
 	chi_ring_view v;
 	chi_gpu_ring(x, 0, 0, &v);
 	uint64_t t = chi_ring_claim(&v);
-	chi_ring_mark(&v, t, x->client); /* claimed and marked (P2), never published */
+	if (marked)
+		chi_ring_mark(&v, t, x->client); /* claimed and marked (P2), never published */
+	/* else killed between the claim and the mark: a slot naming no client */
 	raise(SIGKILL);
 	return 3;
 }
 
-static void test_killed_gpu_client_hole(void **state)
+static void killed_gpu_client_hole(int marked)
 {
-	(void)state;
-#if defined(CHI_TSAN)
-	skip(); /* cross-process: TSan cannot see synchronization through shared memory */
-#endif
 	chi_runtime *rt = start(1, 1, 1, CHI_GPU_WORKERS_SHARED);
 	pid_t pid;
-	char *argv[] = {self_path, (char *)"--gpu-hole", (char *)chi_runtime_config(rt)->name, NULL};
+	char *argv[] = {self_path, (char *)(marked ? "--gpu-hole" : "--gpu-hole-unmarked"),
+			(char *)chi_runtime_config(rt)->name, NULL};
 	assert_int_equal(posix_spawn(&pid, self_path, NULL, NULL, argv, environ), 0);
 	int st;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -377,20 +382,56 @@ static void test_killed_gpu_client_hole(void **state)
 					     5000000000ull), 42);
 	assert_int_equal(ls[0].holes_skipped, 1);
 	/* the dead client's slice comes back (reaper, S3) */
+	for (int i = 0; i < 500 && !__atomic_load_n(&rt->dir->gpu_slices_reclaimed, __ATOMIC_ACQUIRE);
+	     i++)
+		usleep(10000);
+	assert_int_equal(__atomic_load_n(&rt->dir->gpu_slices_reclaimed, __ATOMIC_ACQUIRE), 1);
 	chi_client *c = chi_runtime_client(rt);
 	chi_gpu_client *gc = NULL;
 	assert_int_equal(test_gpu_open_within(c, 0, &gc, 5000), 0);
-	assert_int_equal(__atomic_load_n(&rt->dir->gpu_slices_reclaimed, __ATOMIC_ACQUIRE), 1);
-	assert_int_equal(chi_gpu_client_ctx(gc)->blk_count, x.depth);
+	assert_int_equal(chi_gpu_client_ctx(gc)->blk_count, x.depth / gpu_clients);
 	assert_int_equal(test_gpu_double_plus(chi_gpu_client_ctx(gc), 5), 10);
 	chi_gpu_client_close(gc);
 	chi_runtime_stop(rt);
 }
 
+/* A GPU client killed after claiming a slot and marking it (P2): the hole
+ * names it, is skipped once it is dead, the entry behind runs, its slice
+ * comes back. */
+static void test_killed_gpu_client_hole(void **state)
+{
+	(void)state;
+#if defined(CHI_TSAN)
+	skip(); /* cross-process: TSan cannot see synchronization through shared memory */
+#endif
+	killed_gpu_client_hole(1);
+}
+
+/* The same, killed between its claim and its mark: the hole names no client
+ * and the slice scan cannot see it, so the dead client is kept DEAD until
+ * the heads pass its claims (gpu_slices.c S4). Two slices: the entry behind
+ * the hole is in the other one, as another client's would be. Before S4
+ * the dead client was reaped to FREE before the hole timeout (1 s here),
+ * and the ring stalled for good: the entry behind never ran. */
+static void test_killed_gpu_client_unmarked_hole(void **state)
+{
+	(void)state;
+#if defined(CHI_TSAN)
+	skip(); /* cross-process: TSan cannot see synchronization through shared memory */
+#endif
+	hole_timeout_ms = 1000;
+	gpu_clients = 2;
+	killed_gpu_client_hole(0);
+	hole_timeout_ms = 0;
+	gpu_clients = 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--gpu-hole"))
-		return gpu_hole_child(argv[2]);
+		return gpu_hole_child(argv[2], 1);
+	if (argc == 3 && !strcmp(argv[1], "--gpu-hole-unmarked"))
+		return gpu_hole_child(argv[2], 0);
 	if (test_self_exe(self_path, sizeof(self_path)))
 		return 1;
 	const struct CMUnitTest tests[] = {
@@ -400,6 +441,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_two_gpus_shared),
 		cmocka_unit_test(test_cpu_and_gpu_lanes_busy),
 		cmocka_unit_test(test_killed_gpu_client_hole),
+		cmocka_unit_test(test_killed_gpu_client_unmarked_hole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,6 +105,14 @@ static int cu_copy(void *dst, const void *src, uint64_t n)
 	return e == cudaSuccess ? 0 : fail("cudaMemcpy", e);
 }
 
+static int cu_copy_from(int gpu, void *dst, const void *src, uint64_t n)
+{
+	cudaError_t e = cudaSetDevice(gpu);
+	if (e == cudaSuccess)
+		e = cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost);
+	return e == cudaSuccess ? 0 : fail("cudaMemcpy (claim counters)", e);
+}
+
 // "0000:3B:00.0": src/numa/ looks it up in sysfs for the GPU's NUMA node
 static int cu_pci_bus_id(int gpu, char *buf, size_t len)
 {
@@ -116,7 +124,8 @@ static int cu_pci_bus_id(int gpu, char *buf, size_t len)
 
 static const chi_gpu_ops cuda_ops = {"cuda",        0,        cu_count, cu_register,
 				     cu_unregister, cu_alloc, cu_free,  cu_export,
-				     cu_import,     cu_close, cu_copy,  cu_pci_bus_id};
+				     cu_import,     cu_close, cu_copy,  cu_pci_bus_id,
+				     cu_copy_from};
 
 extern "C" int chi_gpu_cuda_enable(void)
 {

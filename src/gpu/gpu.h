@@ -28,6 +28,9 @@ typedef struct chi_gpu_ops {
 	/* optional (NULL: no NUMA detection): the GPU's PCI bus id, e.g.
 	 * "0000:3B:00.0" (src/numa/ normalizes it) */
 	int (*pci_bus_id)(int gpu, char *buf, size_t len);
+	/* device claim counters read back (NULL where they live in host
+	 * memory: the simulated backend) */
+	int (*copy_from_dev)(int gpu, void *dst, const void *src, uint64_t n);
 } chi_gpu_ops;
 
 void chi_gpu_set_ops(const chi_gpu_ops *ops);
@@ -45,8 +48,9 @@ typedef struct chi_gpu_seg {
 	void *counters_dev; /* device claim counters (runtime's pointer) */
 	int numa_node;      /* node the segment is bound to, -1: none (docs/numa.md) */
 	uint64_t cpus[CHI_GPU_CPUMASK_BITS / 64]; /* that node's CPUs, bit c = CPU c */
-	uint8_t reap_pending[CHI_GPU_MAX_SLICES]; /* gpu_slices.c: task_seqs taken */
-	uint64_t *reap_seqs; /* nslices x workers */
+	uint8_t reap_pending[CHI_GPU_MAX_SLICES]; /* gpu_slices.c: its steps */
+	uint64_t *reap_seqs;  /* nslices x workers */
+	uint64_t *reap_tails; /* nslices x lanes x CHI_NPRIO: claim counters */
 } chi_gpu_seg;
 
 typedef struct chi_gpu_state {
@@ -62,5 +66,12 @@ int chi_gpu_slice_busy(const chi_gpu_dir *d, const uint8_t *base, uint32_t k, ui
 /* Zero the inboxes of slice k's blocks in every lane (before the slice goes
  * to another client: no stale marked word may pass for a new one). */
 void chi_gpu_slice_zero_inboxes(const chi_gpu_dir *d, uint8_t *base, uint32_t k);
+/* S4 (gpu_slices.c): every ring's claim counter, tails[lane * CHI_NPRIO +
+ * prio], from `counters` (device memory, or with counters_in_host the
+ * lanes' tail words in the segment at `base`). 0 or the backend's error. */
+int chi_gpu_read_tails(const chi_gpu_ops *ops, const chi_gpu_dir *d, const uint8_t *base,
+		       const void *counters, uint64_t *tails);
+/* Has every ring's head reached tails (chi_gpu_read_tails)? */
+int chi_gpu_rings_passed(const chi_gpu_dir *d, const uint8_t *base, const uint64_t *tails);
 
 #endif

@@ -214,16 +214,19 @@ const chi_gpu_ctx *chi_gpu_client_ctx(const chi_gpu_client *gc)
 	return &gc->ctx;
 }
 
-/* S2: release the slice now if nothing of it is queued and every worker
- * leaves what it runs within ~100 ms; otherwise leave it to the reaper. */
-static void release_slice(chi_gpu_client *gc)
+/* S2: release the slice now if the rings' heads have passed `tails` (S4:
+ * the claim counters as read at close; NULL if they could not be read),
+ * nothing of it is queued and every worker leaves what it runs within
+ * ~100 ms; otherwise leave it to the reaper. */
+static void release_slice(chi_gpu_client *gc, const uint64_t *tails)
 {
 	chi_client *c = gc->c;
 	uint32_t k = gc->ctx.slice, nw = c->dir->nworkers;
 	const chi_worker_shm *ws = c->workers;
 	uint64_t *seqs = calloc(CHI_SEQ_WORDS(nw ? nw : 1), sizeof(uint64_t));
 	int done = 0;
-	if (seqs && !chi_gpu_slice_busy(gc->dir, gc->seg.base, k, c->id)) {
+	if (seqs && tails && chi_gpu_rings_passed(gc->dir, gc->seg.base, tails) &&
+	    !chi_gpu_slice_busy(gc->dir, gc->seg.base, k, c->id)) {
 		chi_workers_seq_snapshot(ws, nw, seqs);
 		for (int i = 0; i < 1000 && !done; i++) {
 			done = chi_workers_seq_moved(ws, nw, seqs);
@@ -245,11 +248,18 @@ void chi_gpu_client_close(chi_gpu_client *gc)
 {
 	if (!gc)
 		return;
+	/* S4: the claims made so far, read while the counters are mapped */
+	uint64_t *tails = calloc((size_t)gc->dir->nlanes * CHI_NPRIO, sizeof(uint64_t));
+	if (tails && chi_gpu_read_tails(gc->ops, gc->dir, gc->seg.base, gc->ctx.counters, tails)) {
+		free(tails);
+		tails = NULL;
+	}
 	gc->ops->dev_free((int)gc->ctx.gpu_id, gc->pools_dev);
 	if (gc->counters_imported)
 		gc->ops->dev_close(gc->counters_imported);
 	gc->ops->host_unregister(gc->seg.base);
-	release_slice(gc);
+	release_slice(gc, tails);
+	free(tails);
 	chi_seg_close(&gc->seg);
 	free(gc);
 }

@@ -50,7 +50,7 @@ static int sim_copy(void *dst, const void *src, uint64_t n)
 	return 0;
 }
 static const chi_gpu_ops sim_ops = {"simulated", 1, sim_count_fn, sim_register, sim_unregister,
-				    sim_alloc, sim_free, NULL, NULL, NULL, sim_copy, NULL};
+				    sim_alloc, sim_free, NULL, NULL, NULL, sim_copy, NULL, NULL};
 
 /* simulated PCI bus ids (chi_gpu_simulate_pci): the same ops plus pci_bus_id */
 #define SIM_PCI_MAX 64
@@ -64,7 +64,7 @@ static int sim_pci_fn(int gpu, char *buf, size_t len)
 }
 static const chi_gpu_ops sim_pci_ops = {"simulated", 1, sim_count_fn, sim_register,
 					sim_unregister, sim_alloc, sim_free, NULL, NULL, NULL,
-					sim_copy, sim_pci_fn};
+					sim_copy, sim_pci_fn, NULL};
 
 static const chi_gpu_ops *cur_ops;
 
@@ -239,7 +239,10 @@ static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi
 	}
 	gs->reap_seqs = calloc((size_t)d->nslices * CHI_SEQ_WORDS(cfg->num_workers ? cfg->num_workers : 1),
 			       sizeof(uint64_t));
-	if (!gs->reap_seqs) {
+	gs->reap_tails = calloc((size_t)d->nslices * nl * CHI_NPRIO, sizeof(uint64_t));
+	if (!gs->reap_seqs || !gs->reap_tails) {
+		free(gs->reap_seqs);
+		free(gs->reap_tails);
 		if (gs->counters_dev)
 			ops->dev_free((int)g, gs->counters_dev);
 		chi_seg_close(&gs->seg);
@@ -332,6 +335,7 @@ void chi_gpu_queues_fini(chi_runtime *rt)
 		if (gs->counters_dev)
 			st->ops->dev_free((int)g, gs->counters_dev);
 		free(gs->reap_seqs);
+		free(gs->reap_tails);
 		chi_seg_close(&gs->seg);
 	}
 	free(st);

@@ -15,7 +15,16 @@
  * published SEALED slot of the owner counts as the owner's whatever it points
  * at. Before the slice is handed on, its blocks' inboxes are zeroed: a dead
  * client's half-written words must not carry a stamp into the next client's
- * use. */
+ * use.
+ *
+ * S4: before that scan, every ring's head must have passed its claim
+ * counter as read once the owner was gone (chi_gpu_read_tails). A thread
+ * killed between its claim and its mark (P2) leaves a slot that names no
+ * client, which the scan cannot see; the workers skip such a hole only
+ * while some client is DEAD (or CLOSED, on GPU lanes: worker.c
+ * claimant_dead), and the owner's entry stays so until its slices are
+ * released, so the heads do pass it. Without S4 the entry could become
+ * FREE first and the hole stall its ring for good. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -50,6 +59,32 @@ int chi_gpu_slice_busy(const chi_gpu_dir *d, const uint8_t *base, uint32_t k, ui
 			}
 		}
 	return 0;
+}
+
+int chi_gpu_read_tails(const chi_gpu_ops *ops, const chi_gpu_dir *d, const uint8_t *base,
+		       const void *counters, uint64_t *tails)
+{
+	const chi_lane_shm *ls = (const chi_lane_shm *)(const void *)(base + d->lanes_off);
+	if (!d->counters_in_host)
+		return ops->copy_from_dev ? ops->copy_from_dev((int)d->gpu_id, tails, counters,
+							       (uint64_t)d->nlanes * CHI_NPRIO * 8)
+					  : -ENOTSUP;
+	for (uint32_t l = 0; l < d->nlanes; l++)
+		for (uint32_t p = 0; p < CHI_NPRIO; p++)
+			tails[l * CHI_NPRIO + p] = __atomic_load_n(&ls[l].ring[p].tail,
+								   __ATOMIC_ACQUIRE);
+	return 0;
+}
+
+int chi_gpu_rings_passed(const chi_gpu_dir *d, const uint8_t *base, const uint64_t *tails)
+{
+	const chi_lane_shm *ls = (const chi_lane_shm *)(const void *)(base + d->lanes_off);
+	for (uint32_t l = 0; l < d->nlanes; l++)
+		for (uint32_t p = 0; p < CHI_NPRIO; p++)
+			if (__atomic_load_n(&ls[l].ring[p].head, __ATOMIC_ACQUIRE) <
+			    tails[l * CHI_NPRIO + p])
+				return 0;
+	return 1;
 }
 
 void chi_gpu_slice_zero_inboxes(const chi_gpu_dir *d, uint8_t *base, uint32_t k)
@@ -88,11 +123,19 @@ void chi_gpu_slices_tick(chi_runtime *rt)
 				continue;
 			}
 			uint64_t *seqs = gs->reap_seqs + (size_t)k * CHI_SEQ_WORDS(nw);
-			if (!gs->reap_pending[k]) {
-				if (chi_gpu_slice_busy(d, gs->seg.base, k, id))
+			uint64_t *tails = gs->reap_tails + (size_t)k * d->nlanes * CHI_NPRIO;
+			if (!gs->reap_pending[k]) { /* S4: the claim counters now */
+				if (!chi_gpu_read_tails(st->ops, d, gs->seg.base, gs->counters_dev,
+							tails))
+					gs->reap_pending[k] = 1;
+				continue;
+			}
+			if (gs->reap_pending[k] == 1) {
+				if (!chi_gpu_rings_passed(d, gs->seg.base, tails) ||
+				    chi_gpu_slice_busy(d, gs->seg.base, k, id))
 					continue;
 				chi_workers_seq_snapshot(ws, nw, seqs);
-				gs->reap_pending[k] = 1;
+				gs->reap_pending[k] = 2;
 				continue;
 			}
 			if (!chi_workers_seq_moved(ws, nw, seqs))

@@ -196,17 +196,21 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 }
 
 /* Is the claimant of a hole gone? id 0: the claimant died before it could
- * mark the slot; then any dead client counts. A known claimant whose entry
- * is no longer LIVE (dead, closed, or already reaped: the reaper waits only
- * for CPU lanes) cannot publish any more, so it counts as gone too. */
-static int claimant_dead(chi_runtime *rt, uint32_t id)
+ * mark the slot; then any dead client counts, and on a GPU lane a closed
+ * one too (a kernel that failed between its claim and its mark, then its
+ * process closed the client: gpu_slices.c S4 keeps such an entry CLOSED
+ * until the heads pass its claims). A known claimant whose entry is no
+ * longer LIVE (dead, closed, or already reaped) cannot publish any more, so
+ * it counts as gone too. */
+static int claimant_dead(chi_runtime *rt, uint32_t id, int gpu)
 {
 	chi_client_shm *tab = (chi_client_shm *)((char *)rt->main.base + rt->dir->clients_off);
 	for (uint32_t i = 0; i < rt->dir->max_clients; i++) {
 		if (id && i + 1 != id)
 			continue;
 		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
-		if (st == CHI_CLIENT_DEAD || (id && st != CHI_CLIENT_LIVE))
+		if (st == CHI_CLIENT_DEAD || (id && st != CHI_CLIENT_LIVE) ||
+		    (gpu && st == CHI_CLIENT_CLOSED))
 			return 1;
 		if (st == CHI_CLIENT_LIVE &&
 		    (tab[i].epoch != rt->epoch ||
@@ -260,7 +264,7 @@ static void check_holes(chi_worker *w, uint64_t now)
 						(st == CHI_SLOT_PUBLISHED && (ctl & CHI_SLOT_SEALED))
 					       ? chi_slot_client(ctl)
 					       : 0;
-			if (claimant_dead(w->rt, who)) {
+			if (claimant_dead(w->rt, who, lr->gpu)) {
 				chi_ring_skip(r);
 				chi_ctr_add(&lr->shm->holes_skipped, 1);
 				*since = 0;

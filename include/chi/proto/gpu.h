@@ -34,6 +34,12 @@
  *               workers' task_seq; once each moved or is even, it stores 0.
  *               A client table entry becomes FREE (its id reusable) only
  *               after its slices are 0.
+ *   S4 both:    before S2's store of 0 and S3's scan, every ring's head
+ *               must have passed its claim counter as read at the close or
+ *               once the owner was gone: a claim that was never marked
+ *               (P2) names no client, and only S4 keeps the owner DEAD or
+ *               CLOSED, whose holes the workers skip, until it is passed
+ *               (src/gpu/gpu_slices.c).
  * GPU producers mark the slot they claim with their client id (P2), so the
  * claimant of a hole is known as on CPU lanes.
  *
