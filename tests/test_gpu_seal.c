@@ -40,12 +40,6 @@ static chi_runtime *start(void)
 	return rt;
 }
 
-static void nap_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static uint64_t blk_off(const chi_gpu_ctx *x, uint32_t idx)
 {
 	return chi_gpu_block_off(x, 0, idx);
@@ -55,23 +49,12 @@ static uint64_t *inbox_of(const chi_gpu_ctx *x, uint32_t idx)
 	return (uint64_t *)(void *)(x->base + x->inbox_off + (uint64_t)idx * CHI_SEAL_BYTES);
 }
 
-/* Z1: a double_plus task's payload words; returns their count. */
-static uint32_t payload(chi_test_double_plus_task *t, int64_t v, uint32_t *pay)
-{
-	chi_test_double_plus_init(t, CHI_POOL_TEST, v, 0);
-	memcpy(pay, &t->hdr, sizeof(chi_task));
-	chi_ar a;
-	chi_ar_init(&a, (uint8_t *)pay + sizeof(chi_task), t->hdr.in_size);
-	assert_int_equal(chi_test_double_plus_ser_in(&a, &t->hdr), 0);
-	return 4 + (t->hdr.in_size + 3) / 4;
-}
-
 static int done_within(const chi_gpu_future *f, int ms)
 {
 	for (int i = 0; i < ms; i++) {
 		if (chi_gpu_future_test(f))
 			return 1;
-		nap_ms(1);
+		test_nap_ms(1);
 	}
 	return chi_gpu_future_test(f);
 }
@@ -95,7 +78,7 @@ static void test_sealed_out_of_order(void **state)
 			 __ATOMIC_RELEASE);
 	chi_test_double_plus_task t;
 	uint32_t pay[CHI_SEAL_WORDS];
-	uint32_t n = payload(&t, 21, pay);
+	uint32_t n = test_seal_payload(&t, 21, pay);
 	assert_true(n > 4);
 	chi_ring_view v;
 	chi_gpu_ring(x, 0, 0, &v);
@@ -169,7 +152,7 @@ static void test_sealed_header_lies(void **state)
 	uint32_t idx = x->blk_base + 2;
 	chi_test_double_plus_task t;
 	uint32_t pay[CHI_SEAL_WORDS];
-	payload(&t, 3, pay);
+	test_seal_payload(&t, 3, pay);
 	pay[2] = CHI_SEAL_MAX_IN + 4; /* chi_task.in_size */
 	chi_seal_write(inbox_of(x, idx), pay, 4);
 	chi_seal_write(inbox_of(x, idx) + 9, pay, 1); /* past what the header can say */
@@ -283,7 +266,7 @@ static void test_close_zeroes_inboxes(void **state)
 	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
 	chi_test_double_plus_task t;
 	uint32_t pay[CHI_SEAL_WORDS];
-	uint32_t n = payload(&t, 3, pay);
+	uint32_t n = test_seal_payload(&t, 3, pay);
 	uint32_t idx = x->blk_base + 9;
 	chi_seal_write(inbox_of(x, idx), pay, n);
 	chi_gpu_seg *s = &((chi_gpu_state *)rt->gpu)->segs[0];
@@ -311,7 +294,7 @@ static int child(const char *name)
 	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
 	chi_test_double_plus_task t;
 	uint32_t pay[CHI_SEAL_WORDS];
-	uint32_t n = payload(&t, 9, pay);
+	uint32_t n = test_seal_payload(&t, 9, pay);
 	uint32_t idx = x->blk_base + 5;
 	chi_seal_write(inbox_of(x, idx), pay, n - 1);
 	chi_ring_view v;

@@ -45,12 +45,6 @@ static chi_runtime *start(void)
 	return rt;
 }
 
-static void nap_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 typedef struct stopper {
 	chi_runtime *rt;
 	int done;
@@ -73,7 +67,7 @@ static long stop_within(chi_runtime *rt, long limit_ms)
 	uint64_t t0 = chi_now_ns();
 	assert_int_equal(pthread_create(&t, NULL, stop_main, &s), 0);
 	for (long i = 0; i < limit_ms && !__atomic_load_n(&s.done, __ATOMIC_ACQUIRE); i++)
-		nap_ms(1);
+		test_nap_ms(1);
 	if (!__atomic_load_n(&s.done, __ATOMIC_ACQUIRE))
 		return -1;
 	pthread_join(t, NULL);
@@ -92,13 +86,9 @@ static void test_stop_past_incomplete_sealed_head(void **state)
 	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
 	assert_int_equal(test_gpu_double_plus(x, 4), 8); /* the lane works */
 	chi_test_double_plus_task t;
-	chi_test_double_plus_init(&t, CHI_POOL_TEST, 9, 0);
 	uint32_t pay[CHI_SEAL_WORDS];
-	memcpy(pay, &t.hdr, sizeof(chi_task));
-	chi_ar a;
-	chi_ar_init(&a, (uint8_t *)pay + sizeof(chi_task), t.hdr.in_size);
-	assert_int_equal(chi_test_double_plus_ser_in(&a, &t.hdr), 0);
-	uint32_t n = 4 + (t.hdr.in_size + 3) / 4, idx = x->blk_base + 3;
+	uint32_t n = test_seal_payload(&t, 9, pay), idx = x->blk_base + 3;
+	assert_true(n > 4);
 	uint64_t off = chi_gpu_block_off(x, 0, idx);
 	chi_seal_write((uint64_t *)(void *)(x->base + x->inbox_off + (off - x->blocks_off)), pay,
 		       n - 1);
@@ -109,7 +99,7 @@ static void test_stop_past_incomplete_sealed_head(void **state)
 	chi_ring_publish_sealed(&v, ticket, chi_offptr_make(x->seg_id, off), x->client);
 	chi_lane_shm *ls = test_gpu_lane(x, 0);
 	for (int i = 0; i < 2000 && !__atomic_load_n(&ls->seal_waits, __ATOMIC_RELAXED); i++)
-		nap_ms(1);
+		test_nap_ms(1);
 	assert_true(__atomic_load_n(&ls->seal_waits, __ATOMIC_RELAXED) > 0); /* seen, not taken */
 	assert_int_equal(__atomic_load_n(&ls->completed, __ATOMIC_RELAXED), 1);
 	chi_gpu_client_close(gc);
@@ -157,7 +147,7 @@ static void test_stop_leaves_busy_gpu_lane(void **state)
 	char *argv[] = {self_path, (char *)"--child", (char *)chi_runtime_config(rt)->name, NULL};
 	assert_int_equal(posix_spawn(&pid, self_path, NULL, NULL, argv, environ), 0);
 	for (int i = 0; i < 10000 && __atomic_load_n(&ls->popped, __ATOMIC_RELAXED) < 2; i++)
-		nap_ms(1);
+		test_nap_ms(1);
 	int st;
 	assert_int_equal(waitpid(pid, &st, WNOHANG), 0); /* its tasks are queued */
 	assert_true(__atomic_load_n(&ls->popped, __ATOMIC_RELAXED) >= 2);
