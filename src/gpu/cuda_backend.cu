@@ -105,12 +105,23 @@ static int cu_copy(void *dst, const void *src, uint64_t n)
 	return e == cudaSuccess ? 0 : fail("cudaMemcpy", e);
 }
 
+// The claim counters read back, from the runtime's monitor thread or a
+// client's close: on a stream of its own that does not wait for the legacy
+// default stream, so a kernel of the same process running there cannot hold
+// the monitor (and with it the heartbeat kernels wait on) up.
 static int cu_copy_from(int gpu, void *dst, const void *src, uint64_t n)
 {
+	cudaStream_t s = nullptr;
 	cudaError_t e = cudaSetDevice(gpu);
 	if (e == cudaSuccess)
-		e = cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost);
-	return e == cudaSuccess ? 0 : fail("cudaMemcpy (claim counters)", e);
+		e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+	if (e == cudaSuccess)
+		e = cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, s);
+	if (e == cudaSuccess)
+		e = cudaStreamSynchronize(s);
+	if (s)
+		cudaStreamDestroy(s);
+	return e == cudaSuccess ? 0 : fail("cudaMemcpyAsync (claim counters)", e);
 }
 
 // "0000:3B:00.0": src/numa/ looks it up in sysfs for the GPU's NUMA node

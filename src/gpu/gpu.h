@@ -49,6 +49,7 @@ typedef struct chi_gpu_seg {
 	int numa_node;      /* node the segment is bound to, -1: none (docs/numa.md) */
 	uint64_t cpus[CHI_GPU_CPUMASK_BITS / 64]; /* that node's CPUs, bit c = CPU c */
 	uint8_t reap_pending[CHI_GPU_MAX_SLICES]; /* gpu_slices.c: its steps */
+	int claims_unread;    /* S4: a claim counter read failed (logged once) */
 	uint64_t *reap_seqs;  /* nslices x workers */
 	uint64_t *reap_tails; /* nslices x lanes x CHI_NPRIO: claim counters */
 } chi_gpu_seg;
@@ -71,7 +72,8 @@ void chi_gpu_slice_zero_inboxes(const chi_gpu_dir *d, uint8_t *base, uint32_t k)
  * lanes' tail words in the segment at `base`). 0 or the backend's error. */
 int chi_gpu_read_tails(const chi_gpu_ops *ops, const chi_gpu_dir *d, const uint8_t *base,
 		       const void *counters, uint64_t *tails);
-/* Has every ring's head reached tails (chi_gpu_read_tails)? */
+/* S4: no claim below tails (chi_gpu_read_tails) that every ring's head has
+ * not passed names no client (claimed, never marked)? */
 int chi_gpu_rings_passed(const chi_gpu_dir *d, const uint8_t *base, const uint64_t *tails);
 
 #endif

@@ -26,7 +26,9 @@
  * released, so the heads do pass it. Without S4 the entry could become
  * FREE first and the hole stall its ring for good. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gpu/gpu.h"
 #include "runtime/runtime.h"
@@ -79,11 +81,23 @@ int chi_gpu_read_tails(const chi_gpu_ops *ops, const chi_gpu_dir *d, const uint8
 int chi_gpu_rings_passed(const chi_gpu_dir *d, const uint8_t *base, const uint64_t *tails)
 {
 	const chi_lane_shm *ls = (const chi_lane_shm *)(const void *)(base + d->lanes_off);
+	const chi_slot *slots = (const chi_slot *)(const void *)(base + d->slots_off);
 	for (uint32_t l = 0; l < d->nlanes; l++)
-		for (uint32_t p = 0; p < CHI_NPRIO; p++)
-			if (__atomic_load_n(&ls[l].ring[p].head, __ATOMIC_ACQUIRE) <
-			    tails[l * CHI_NPRIO + p])
-				return 0;
+		for (uint32_t p = 0; p < CHI_NPRIO; p++) {
+			const chi_slot *r = slots + ((uint64_t)l * CHI_NPRIO + p) * d->depth;
+			uint64_t h = __atomic_load_n(&ls[l].ring[p].head, __ATOMIC_ACQUIRE);
+			uint64_t end = tails[l * CHI_NPRIO + p];
+			/* a claim marked (or published) for its lap names its
+			 * client: the owner's are the slice scan's, others' not
+			 * this owner's; only claims naming no one wait */
+			for (uint64_t t = h; t < end && t - h <= d->depth; t++) {
+				uint64_t ctl = __atomic_load_n(&r[t & (d->depth - 1)].ctl,
+							       __ATOMIC_ACQUIRE);
+				if (chi_slot_lap(ctl) != (uint32_t)(t >> d->shift) ||
+				    chi_slot_state(ctl) == CHI_SLOT_EMPTY)
+					return 0;
+			}
+		}
 	return 1;
 }
 
@@ -106,6 +120,32 @@ static int owner_live(chi_runtime *rt, uint32_t id)
 	return __atomic_load_n(&tab[id - 1].state, __ATOMIC_ACQUIRE) == CHI_CLIENT_LIVE;
 }
 
+/* S4 for a gone owner: the claim counters into tails, each also stored in
+ * its ring's `claimed` word for the workers' hole check (worker.c). A read
+ * that fails (a broken CUDA context) is logged once and leaves tails 0:
+ * S4 is skipped, as before it existed. */
+static void read_claims(chi_gpu_state *st, chi_gpu_seg *gs, uint32_t g, uint64_t *tails)
+{
+	chi_gpu_dir *d = gs->dir;
+	int rc = chi_gpu_read_tails(st->ops, d, gs->seg.base, gs->counters_dev, tails);
+	if (rc) {
+		if (!gs->claims_unread)
+			fprintf(stderr, "chi: gpu %u: cannot read the claim counters (%s): a slot "
+					"claimed but never marked may stall its ring\n",
+				g, strerror(-rc));
+		gs->claims_unread = 1;
+		memset(tails, 0, (size_t)d->nlanes * CHI_NPRIO * sizeof(uint64_t));
+		return;
+	}
+	chi_lane_shm *ls = (chi_lane_shm *)(void *)((uint8_t *)gs->seg.base + d->lanes_off);
+	for (uint32_t l = 0; l < d->nlanes; l++)
+		for (uint32_t p = 0; p < CHI_NPRIO; p++) {
+			uint64_t *c = &ls[l].ring[p].claimed, t = tails[l * CHI_NPRIO + p];
+			if (t > __atomic_load_n(c, __ATOMIC_RELAXED))
+				__atomic_store_n(c, t, __ATOMIC_RELEASE);
+		}
+}
+
 void chi_gpu_slices_tick(chi_runtime *rt)
 {
 	chi_gpu_state *st = rt->gpu;
@@ -125,9 +165,8 @@ void chi_gpu_slices_tick(chi_runtime *rt)
 			uint64_t *seqs = gs->reap_seqs + (size_t)k * CHI_SEQ_WORDS(nw);
 			uint64_t *tails = gs->reap_tails + (size_t)k * d->nlanes * CHI_NPRIO;
 			if (!gs->reap_pending[k]) { /* S4: the claim counters now */
-				if (!chi_gpu_read_tails(st->ops, d, gs->seg.base, gs->counters_dev,
-							tails))
-					gs->reap_pending[k] = 1;
+				read_claims(st, gs, g, tails);
+				gs->reap_pending[k] = 1;
 				continue;
 			}
 			if (gs->reap_pending[k] == 1) {

@@ -197,11 +197,11 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 
 /* Is the claimant of a hole gone? id 0: the claimant died before it could
  * mark the slot; then any dead client counts, and on a GPU lane a closed
- * one too (a kernel that failed between its claim and its mark, then its
- * process closed the client: gpu_slices.c S4 keeps such an entry CLOSED
- * until the heads pass its claims). A known claimant whose entry is no
- * longer LIVE (dead, closed, or already reaped) cannot publish any more, so
- * it counts as gone too. */
+ * one that still holds a GPU slice (a kernel that failed between its claim
+ * and its mark, then its process closed the client: gpu_slices.c S4 keeps
+ * the slice until no claim of that kind is left). A known claimant whose
+ * entry is no longer LIVE (dead, closed, or already reaped) cannot publish
+ * any more, so it counts as gone too. */
 static int claimant_dead(chi_runtime *rt, uint32_t id, int gpu)
 {
 	chi_client_shm *tab = (chi_client_shm *)((char *)rt->main.base + rt->dir->clients_off);
@@ -210,7 +210,7 @@ static int claimant_dead(chi_runtime *rt, uint32_t id, int gpu)
 			continue;
 		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
 		if (st == CHI_CLIENT_DEAD || (id && st != CHI_CLIENT_LIVE) ||
-		    (gpu && st == CHI_CLIENT_CLOSED))
+		    (gpu && !id && st == CHI_CLIENT_CLOSED && chi_gpu_slices_held(rt, i + 1)))
 			return 1;
 		if (st == CHI_CLIENT_LIVE &&
 		    (tab[i].epoch != rt->epoch ||
@@ -244,6 +244,12 @@ static void check_holes(chi_worker *w, uint64_t now)
 					chi_slot_state(c0) != CHI_SLOT_EMPTY;
 				for (uint64_t a = 1; a <= 32 && a <= r->mask && !later; a++)
 					later = chi_ring_ready(r, a);
+				/* nothing behind it, but a claim beyond it is known
+				 * (gpu_slices.c S4: a gone client's last claims) */
+				if (!later && lr->gpu)
+					later = chi_ld_rlx_u64(r->head) <
+						__atomic_load_n(&lr->shm->ring[p].claimed,
+								__ATOMIC_ACQUIRE);
 			}
 			if (!later) {
 				*since = 0;

@@ -34,11 +34,14 @@
  *               workers' task_seq; once each moved or is even, it stores 0.
  *               A client table entry becomes FREE (its id reusable) only
  *               after its slices are 0.
- *   S4 both:    before S2's store of 0 and S3's scan, every ring's head
- *               must have passed its claim counter as read at the close or
- *               once the owner was gone: a claim that was never marked
- *               (P2) names no client, and only S4 keeps the owner DEAD or
- *               CLOSED, whose holes the workers skip, until it is passed
+ *   S4 both:    before S2's store of 0 and S3's scan, no slot between a
+ *               ring's head and its claim counter (read at the close, or
+ *               once the owner was gone) may be claimed without a mark
+ *               (P2): such a slot names no client, and only S4 keeps the
+ *               owner DEAD or CLOSED, whose unnamed holes the workers
+ *               skip, until it is passed. The reaper also stores the
+ *               counter it read in the ring header's `claimed` word, so a
+ *               hole with nothing published behind it is seen as one
  *               (src/gpu/gpu_slices.c).
  * GPU producers mark the slot they claim with their client id (P2), so the
  * claimant of a hole is known as on CPU lanes.

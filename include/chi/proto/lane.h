@@ -37,7 +37,11 @@ typedef struct CHI_ALIGNAS(64) chi_ring_hdr {
 	uint64_t tail;
 	uint8_t pad0[56];
 	uint64_t head;
-	uint8_t pad1[56];
+	/* GPU rings: the claim counter (in device memory) as the runtime's
+	 * reaper last read it (src/gpu/gpu_slices.c S4), so the workers see a
+	 * hole at the ring's end, with nothing published behind it */
+	uint64_t claimed;
+	uint8_t pad1[48];
 } chi_ring_hdr;
 CHI_STATIC_ASSERT(sizeof(chi_ring_hdr) == 128, "ring header is two lines");
 
