@@ -254,6 +254,33 @@ static void test_sizes_near_4g_refused(void **state)
 	chi_runtime_stop(rt);
 }
 
+/* A fenced entry whose pointer is inside the segment but not one of the
+ * lane's future blocks (here: an inbox): dropped, nothing written there,
+ * and the lane goes on (before, the worker ran whatever it found and wrote
+ * its completion pair over the target). */
+static void test_entry_outside_lane_blocks(void **state)
+{
+	(void)state;
+	chi_runtime *rt = start();
+	chi_gpu_client *gc;
+	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
+	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
+	uint8_t *target = (uint8_t *)inbox_of(x, x->blk_base + 5), saved[CHI_SEAL_BYTES];
+	for (uint32_t i = 0; i < CHI_SEAL_BYTES; i++)
+		target[i] = (uint8_t)(0xa5 ^ i);
+	memcpy(saved, target, sizeof(saved));
+	chi_ring_view v;
+	chi_gpu_ring(x, 0, 0, &v);
+	uint64_t t = chi_ring_claim(&v);
+	chi_ring_publish(&v, t, chi_offptr_make(x->seg_id, (uint64_t)(target - x->base)), 1,
+			 x->client);
+	assert_int_equal(test_gpu_double_plus(x, 8), 16); /* ran after the bad entry */
+	assert_memory_equal(target, saved, sizeof(saved));
+	memset(target, 0, CHI_SEAL_BYTES);
+	chi_gpu_client_close(gc);
+	chi_runtime_stop(rt);
+}
+
 /* A client that closes after a kernel wrote a block's inbox words but never
  * claimed (a sticky error between Z2 and Z3): its slice goes back with the
  * inboxes zeroed, so the marked words cannot pass for the next client's. */
@@ -395,6 +422,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_sealed_killed_client),
 		cmocka_unit_test(test_sizes_near_4g_refused),
 		cmocka_unit_test(test_close_zeroes_inboxes),
+		cmocka_unit_test(test_entry_outside_lane_blocks),
 		cmocka_unit_test(test_gpu_lanes_in_stats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

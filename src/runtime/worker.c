@@ -173,7 +173,13 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 			w->hole_since[i * CHI_NPRIO + prio] = 0;
 			uint64_t off0 = chi_offptr_off(first);
 			if (chi_offptr_seg(first) != lr->seg_id || off0 < CHI_FUTURE_BLOCK ||
-			    (off0 & 15) || off0 + (uint64_t)n * CHI_FUTURE_BLOCK > lr->size) {
+			    (off0 & 15) || off0 + (uint64_t)n * CHI_FUTURE_BLOCK > lr->size ||
+			    /* a GPU lane's entries are its own blocks: a wrong
+			     * pointer must not have the worker write
+			     * completions over the rings or other lanes */
+			    (lr->gpu && (off0 < lr->seal.blocks_off ||
+					 (off0 - lr->seal.blocks_off) % CHI_FUTURE_BLOCK ||
+					 off0 + (uint64_t)n * CHI_FUTURE_BLOCK > lr->seal.blocks_end))) {
 				ran++; /* a corrupt entry: nothing to complete */
 				continue;
 			}
