@@ -449,6 +449,20 @@ static void *chi_line_calloc(size_t n, size_t size)
 	return p;
 }
 
+/* Everything chi_workers_start allocated (no thread left running). */
+static void workers_free(chi_runtime *rt)
+{
+	chi_handoff_free(rt);
+	for (uint32_t i = 0; rt->workers && i < rt->nworkers; i++) {
+		free(rt->workers[i].lanes);
+		free(rt->workers[i].since_bulk);
+		free(rt->workers[i].hole_since);
+	}
+	free(rt->workers);
+	rt->workers = NULL;
+	rt->nworkers = 0;
+}
+
 int chi_workers_start(chi_runtime *rt)
 {
 	uint32_t nw = rt->cfg.num_workers, nl = rt->nlane_refs;
@@ -471,8 +485,10 @@ int chi_workers_start(chi_runtime *rt)
 		w->lanes = chi_line_calloc(w->nlanes, sizeof(chi_lane_ref));
 		w->since_bulk = chi_line_calloc(w->nlanes, sizeof(uint32_t));
 		w->hole_since = chi_line_calloc((size_t)w->nlanes * CHI_NPRIO, sizeof(uint64_t));
-		if (!w->lanes || !w->since_bulk || !w->hole_since)
+		if (!w->lanes || !w->since_bulk || !w->hole_since) {
+			workers_free(rt);
 			return -ENOMEM;
+		}
 		int own = 0;
 		for (uint32_t l = 0, k = 0; l < nl; l++) {
 			chi_lane_ref *lr = &rt->lane_refs[l];
@@ -486,8 +502,10 @@ int chi_workers_start(chi_runtime *rt)
 		}
 	}
 	int hrc = chi_handoff_setup(rt);
-	if (hrc)
+	if (hrc) {
+		workers_free(rt); /* the rings made so far too */
 		return hrc;
+	}
 	for (uint32_t i = 0; i < nw; i++) {
 		int rc = pthread_create(&rt->workers[i].thread, NULL, worker_main, &rt->workers[i]);
 		if (rc) {
@@ -496,8 +514,7 @@ int chi_workers_start(chi_runtime *rt)
 				chi_handoff_owner_done(&rt->workers[j]);
 			for (uint32_t j = 0; j < i; j++)
 				pthread_join(rt->workers[j].thread, NULL);
-			chi_handoff_free(rt);
-			rt->nworkers = 0;
+			workers_free(rt);
 			return -rc;
 		}
 		/* a worker polling GPU lanes runs on its GPU's NUMA node (numa.c) */
@@ -534,13 +551,5 @@ void chi_workers_join(chi_runtime *rt)
 			__atomic_store_n(&rt->workers[j].gpu_cut, 1, __ATOMIC_RELAXED);
 	for (; i < rt->nworkers; i++)
 		pthread_join(rt->workers[i].thread, NULL);
-	chi_handoff_free(rt);
-	for (uint32_t i = 0; i < rt->nworkers; i++) {
-		free(rt->workers[i].lanes);
-		free(rt->workers[i].since_bulk);
-		free(rt->workers[i].hole_since);
-	}
-	free(rt->workers);
-	rt->workers = NULL;
-	rt->nworkers = 0;
+	workers_free(rt);
 }
