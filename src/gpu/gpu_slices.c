@@ -17,14 +17,16 @@
  * client's half-written words must not carry a stamp into the next client's
  * use.
  *
- * S4: before that scan, every ring's head must have passed its claim
- * counter as read once the owner was gone (chi_gpu_read_tails). A thread
- * killed between its claim and its mark (P2) leaves a slot that names no
- * client, which the scan cannot see; the workers skip such a hole only
- * while some client is DEAD (or CLOSED, on GPU lanes: worker.c
- * claimant_dead), and the owner's entry stays so until its slices are
- * released, so the heads do pass it. Without S4 the entry could become
- * FREE first and the hole stall its ring for good. */
+ * S4: before that scan, no slot between a ring's head and its claim counter
+ * as read once the owner was gone (chi_gpu_read_tails) may be claimed
+ * without a mark (chi_gpu_rings_passed). A thread killed between its claim
+ * and its mark (P2) leaves a slot that names no client, which the scan
+ * cannot see; the workers skip such a hole only while some client is DEAD
+ * (or CLOSED and holding a GPU slice: worker.c claimant_dead), and the
+ * owner's entry stays so until its slices are released. The counters read
+ * are also stored in the rings' `claimed` words, so a hole that is a ring's
+ * last claim is seen. Without S4 the entry could become FREE first and the
+ * hole stall its ring for good. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -88,6 +88,13 @@ static int any_ready(chi_worker *w)
 	return 0;
 }
 
+/* Can ring p of the lane pop its head now? On GPU lanes a sealed head must
+ * also have all its words (include/chi/proto/seal.h). */
+static inline int head_poppable(const chi_lane_ref *lr, uint32_t p)
+{
+	return lr->gpu ? chi_seal_head_ready(&lr->seal, &lr->v[p], p) : chi_ring_ready(&lr->v[p], 0);
+}
+
 /* Stop's drain (chi_runtime_stop): a worker exits once none of its lanes
  * has an entry it can pop. Stricter than any_ready: a sealed head whose
  * words never arrive (its client killed halfway, include/chi/proto/seal.h)
@@ -106,16 +113,11 @@ static int drain_pending(chi_worker *w)
 	if (chi_handoff_ready(w))
 		return 1;
 	for (uint32_t i = 0; i < w->nlanes; i++) {
-		chi_lane_ref *lr = &w->lanes[i];
-		if (!lr->gpu) {
-			if (chi_lane_ready(lr->v))
-				return 1;
-			continue;
-		}
-		if (gpu_cut(w))
+		const chi_lane_ref *lr = &w->lanes[i];
+		if (lr->gpu && gpu_cut(w))
 			continue;
 		for (uint32_t p = 0; p < CHI_NPRIO; p++)
-			if (chi_seal_head_ready(&lr->seal, &lr->v[p], p))
+			if (head_poppable(lr, p))
 				return 1;
 	}
 	return 0;
@@ -244,7 +246,7 @@ static void check_holes(chi_worker *w, uint64_t now)
 			 * hole too (include/chi/proto/seal.h); so is a head slot
 			 * claimed for its lap even with nothing behind it (its
 			 * claimant named: a dead one's slice must come back) */
-			if (!(lr->gpu ? chi_seal_head_ready(&lr->seal, r, p) : chi_ring_ready(r, 0))) {
+			if (!head_poppable(lr, p)) {
 				uint64_t c0 = chi_ring_peek(r, 0);
 				later = chi_slot_lap(c0) == (uint32_t)(chi_ld_rlx_u64(r->head) >> r->shift) &&
 					chi_slot_state(c0) != CHI_SLOT_EMPTY;
