@@ -66,7 +66,7 @@ static void test_defaults_match_design(void **state)
 	assert_int_equal(c.client_data_segment_size, 512 * MiB);
 	assert_int_equal(c.max_task_size, 1 * MiB);
 	assert_int_equal(c.gpu_enabled, CHI_AUTO);
-	assert_int_equal(c.gpu_segment_size, 64 * MiB);
+	assert_int_equal(c.gpu_segment_size, 0); /* auto */
 	assert_int_equal(c.gpu_queue_depth, 0);
 	assert_int_equal(c.gpu_lanes, 1);
 	assert_int_equal(c.gpu_workers, CHI_GPU_WORKERS_DEDICATED);

@@ -142,10 +142,19 @@ static void test_one_gpu(void **state)
 		assert_int_equal(chi_gpu_future_wait(x, &f, &e.hdr, chi_test_echo_de_out, 0), sizes[k]);
 		assert_memory_equal(out, in, sizes[k]);
 	}
-	static uint8_t big[70000];
+	/* past 64 KiB: a big data block; past memory.max_task_size: -EMSGSIZE */
+	static uint8_t big[70000], back[70000];
+	for (uint32_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + 3);
 	chi_test_echo_task e;
 	chi_gpu_future f;
-	chi_test_echo_init(&e, CHI_POOL_TEST, big, sizeof(big), big, sizeof(big));
+	chi_test_echo_init(&e, CHI_POOL_TEST, big, sizeof(big), back, sizeof(back));
+	assert_int_equal(chi_gpu_make_copy_future(x, 0, &e.hdr, chi_test_echo_ser_in, &f), 0);
+	assert_int_equal(f.data_index >> CHI_GPU_CLASS_SHIFT, 2);
+	assert_int_equal(chi_gpu_future_wait(x, &f, &e.hdr, chi_test_echo_de_out, 0), sizeof(big));
+	assert_memory_equal(back, big, sizeof(big));
+	chi_test_echo_init(&e, CHI_POOL_TEST, big, sizeof(big), back, sizeof(back));
+	e.hdr.in_size = (uint32_t)x->max_task + 1;
 	assert_int_equal(chi_gpu_make_copy_future(x, 0, &e.hdr, chi_test_echo_ser_in, &f), -EMSGSIZE);
 	/* a large output through a data block */
 	static uint8_t lo[60000];
@@ -194,7 +203,7 @@ static void test_one_gpu(void **state)
 			popped += rt->lane_refs[l].shm->popped;
 			errors += rt->lane_refs[l].shm->errors;
 		}
-	assert_int_equal(popped, 4 * 200 * 8 + 4 + 1 + 1 + 65 + 1);
+	assert_int_equal(popped, 4 * 200 * 8 + 4 + 1 + 1 + 1 + 65 + 1);
 	assert_int_equal(errors, 1);
 	chi_gpu_client_close(gc);
 	assert_int_equal(chi_gpu_client_open(c, 0, &gc), 0); /* free again */
@@ -271,14 +280,16 @@ static void test_cpu_and_gpu_lanes_busy(void **state)
 /* The device-side block pool on its own: 6 threads cycle 4 blocks; no index
  * is ever held by two threads, none is lost (a slow taker's entry must not
  * be overwritten by a freer one lap ahead). */
-static chi_gpu_pool spool;
+static chi_gpu_pool spool __attribute__((aligned(128)));
 static uint64_t sring[4];
 static uint32_t owner[4];
 static void *pool_thread(void *arg)
 {
 	uint32_t me = (uint32_t)(uintptr_t)arg, *bad = calloc(1, sizeof(uint32_t));
 	for (int i = 0; i < 100000; i++) {
-		uint32_t idx = chi_gpu_pool_take(&spool);
+		uint32_t idx, ns = 0;
+		while (chi_gpu_pool_try_take(&spool, &idx))
+			chi_gpu_backoff(&ns);
 		uint32_t free_ = 0;
 		if (idx >= 4 || !__atomic_compare_exchange_n(&owner[idx], &free_, me, 0,
 							     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
@@ -294,13 +305,7 @@ static void *pool_thread(void *arg)
 static void test_pool_stress(void **state)
 {
 	(void)state;
-	spool.ring = sring;
-	spool.mask = 3;
-	spool.shift = 2;
-	spool.take = 0;
-	spool.give = 4;
-	for (uint64_t i = 0; i < 4; i++)
-		sring[i] = (1ull << 32) | (i + 1);
+	chi_gpu_pool_init(&spool, sring, sring, 4, 4, 0);
 	pthread_t th[6];
 	for (uintptr_t i = 0; i < 6; i++)
 		pthread_create(&th[i], NULL, pool_thread, (void *)(i + 1));
@@ -311,6 +316,7 @@ static void test_pool_stress(void **state)
 		free(bad);
 	}
 	assert_int_equal(spool.give - spool.take, 4); /* all 4 back */
+	assert_int_equal(spool.avail, 4);
 }
 
 /* A GPU client (a child process, simulated GPU) claims and marks a slot of
@@ -369,9 +375,8 @@ static void killed_gpu_client_hole(int marked, int behind)
 	x.shift = s->dir->shift;
 	x.slots_off = s->dir->slots_off;
 	x.blocks_off = s->dir->blocks_off;
-	x.data_off = s->dir->data_off;
 	x.inbox_off = s->dir->inbox_off;
-	x.data_size = s->dir->data_size;
+	x.max_task = s->dir->max_task_size;
 	x.blk_count = s->dir->depth;
 	x.client = 1;
 	if (behind) {

@@ -42,8 +42,8 @@ typedef struct chi_config {
 	uint64_t max_task_size;        /* memory.max_task_size, 1M */
 	/* gpu */
 	chi_tristate gpu_enabled;      /* gpu.enabled, auto */
-	uint64_t gpu_segment_size;     /* gpu.segment_size, 64M */
-	uint32_t gpu_queue_depth;      /* gpu.queue_depth, 0 = runtime.queue_depth */
+	uint64_t gpu_segment_size;     /* gpu.segment_size, 0 = auto (what the queues and data blocks need) */
+	uint32_t gpu_queue_depth;      /* gpu.queue_depth, 0 = auto (SMs x 128 per lane, docs/gpu.md) */
 	uint32_t gpu_lanes;            /* gpu.lanes, 1 */
 	uint32_t gpu_clients;          /* gpu.clients, 4: GPU clients per GPU at once */
 	chi_gpu_workers gpu_workers;   /* gpu.workers, dedicated */

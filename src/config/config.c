@@ -48,7 +48,7 @@ static const struct key keys[] = {
 	KEY("memory", "client_data_segment_size", K_SIZE, client_data_segment_size, 4096, UINT64_MAX, false),
 	KEY("memory", "max_task_size", K_SIZE, max_task_size, 1, 1ull << 30, false),
 	KEY("gpu", "enabled", K_TRISTATE, gpu_enabled, 0, 0, false),
-	KEY("gpu", "segment_size", K_SIZE, gpu_segment_size, 4096, UINT64_MAX, false),
+	KEY("gpu", "segment_size", K_SIZE_AUTO, gpu_segment_size, 4096, UINT64_MAX, false),
 	KEY("gpu", "queue_depth", K_U32, gpu_queue_depth, 0, 1u << 24, true),
 	KEY("gpu", "lanes", K_U32, gpu_lanes, 1, 1024, false),
 	KEY("gpu", "clients", K_U32, gpu_clients, 1, CHI_GPU_MAX_SLICES, false),
@@ -210,6 +210,8 @@ static bool set_key(chi_config *c, const struct key *k, const char *v, char *why
 		memcpy(f, v, strlen(v));
 		return true;
 	case K_U32: case K_U64:
+		if (k->min == 0 && k->pow2 && !strcmp(v, "auto"))
+			break; /* gpu.queue_depth: 0 is auto */
 		if (parse_num(v, &u, false))
 			return because(why, n, "expected a non-negative integer");
 		break;

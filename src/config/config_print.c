@@ -35,7 +35,7 @@ void chi_config_defaults(chi_config *c)
 	c->client_data_segment_size = 512ull << 20;
 	c->max_task_size = 1ull << 20;
 	c->gpu_enabled = CHI_AUTO;
-	c->gpu_segment_size = 64ull << 20;
+	c->gpu_segment_size = 0; /* auto: what the lanes, depth and clients need */
 	c->gpu_queue_depth = 0;
 	c->gpu_lanes = 1;
 	c->gpu_clients = 4;
@@ -153,8 +153,14 @@ int chi_config_print(const chi_config *c, char *buf, size_t len)
 	put_size(&o, "  ", "max_task_size", c->max_task_size);
 	put(&o, "gpu:\n");
 	put(&o, "  enabled: %s\n", word((int)c->gpu_enabled, NULL, "auto", "false", "true", num));
-	put_size(&o, "  ", "segment_size", c->gpu_segment_size);
-	put(&o, "  queue_depth: %u\n", c->gpu_queue_depth);
+	if (c->gpu_segment_size == 0)
+		put(&o, "  segment_size: auto\n");
+	else
+		put_size(&o, "  ", "segment_size", c->gpu_segment_size);
+	if (c->gpu_queue_depth == 0)
+		put(&o, "  queue_depth: auto\n");
+	else
+		put(&o, "  queue_depth: %u\n", c->gpu_queue_depth);
 	put(&o, "  lanes: %u\n", c->gpu_lanes);
 	put(&o, "  clients: %u\n", c->gpu_clients);
 	put(&o, "  workers: %s\n", word((int)c->gpu_workers, NULL, NULL, "dedicated", "shared", num));

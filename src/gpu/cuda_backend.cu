@@ -133,10 +133,22 @@ static int cu_pci_bus_id(int gpu, char *buf, size_t len)
 	return e == cudaSuccess ? 0 : fail("cudaDeviceGetPCIBusId", e);
 }
 
+// every SM with a block of 128 threads: the kernel shape gpu.queue_depth
+// auto is sized for
+static uint32_t cu_threads(int gpu)
+{
+	int sms = 0;
+	if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, gpu) != cudaSuccess) {
+		cudaGetLastError();
+		return 0;
+	}
+	return sms > 0 ? (uint32_t)sms * 128u : 0;
+}
+
 static const chi_gpu_ops cuda_ops = {"cuda",        0,        cu_count, cu_register,
 				     cu_unregister, cu_alloc, cu_free,  cu_export,
 				     cu_import,     cu_close, cu_copy,  cu_pci_bus_id,
-				     cu_copy_from};
+				     cu_copy_from,  cu_threads};
 
 extern "C" int chi_gpu_cuda_enable(void)
 {

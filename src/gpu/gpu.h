@@ -31,6 +31,10 @@ typedef struct chi_gpu_ops {
 	/* device claim counters read back (NULL where they live in host
 	 * memory: the simulated backend) */
 	int (*copy_from_dev)(int gpu, void *dst, const void *src, uint64_t n);
+	/* optional (NULL: unknown): threads the GPU runs at once with the
+	 * kernel shape chi sizes its defaults for (SMs x 128), gpu.queue_depth
+	 * auto (docs/gpu.md) */
+	uint32_t (*threads)(int gpu);
 } chi_gpu_ops;
 
 void chi_gpu_set_ops(const chi_gpu_ops *ops);

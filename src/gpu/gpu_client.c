@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "chi/gpu/pool.h"
 #include "gpu/gpu.h"
 #include "ipc/client.h"
 #include "runtime/runtime.h"
@@ -36,46 +37,46 @@ uint32_t chi_gpu_count(const chi_client *c)
 	return c->dir->ngpus;
 }
 
-/* Build pools [2 * nl] (future blocks, then data blocks) over this client's
- * slice and their rings in one device allocation. The rings hold lane-wide
- * block indices (blk_base + i). */
+/* Build the pools [CHI_GPU_NPOOLS * nl] (future blocks, data blocks, big
+ * data blocks of each lane: include/chi/gpu/pool.h) over this client's slice
+ * and their rings in one device allocation. The rings hold lane-wide block
+ * indices (base + i). */
 static int build_pools(chi_gpu_client *gc)
 {
 	const chi_gpu_dir *d = gc->dir;
 	const chi_gpu_ctx *x = &gc->ctx;
 	uint32_t nl = d->nlanes;
-	/* a free ring holds a power of two of entries */
-	uint32_t nb = 1u << chi_log2_u32(x->blk_count);
-	uint32_t nd = 1u << chi_log2_u32(x->data_count ? x->data_count : 1);
-	uint64_t hdr = (uint64_t)2 * nl * sizeof(chi_gpu_pool);
-	uint64_t bytes = hdr + (uint64_t)nl * (nb + nd) * 8;
-	char *img = calloc(1, bytes);
+	uint32_t have[CHI_GPU_NPOOLS] = {x->blk_count}, first[CHI_GPU_NPOOLS] = {x->blk_base};
+	for (uint32_t c = 0; c < CHI_GPU_NCLASSES; c++) {
+		have[1 + c] = x->dc[c].count;
+		first[1 + c] = x->dc[c].base;
+	}
+	uint32_t n[CHI_GPU_NPOOLS]; /* ring entries: a power of two >= have */
+	uint64_t rings = 0;
+	for (uint32_t k = 0; k < CHI_GPU_NPOOLS; k++) {
+		n[k] = 1u << chi_log2_u32(have[k] ? have[k] : 1);
+		rings += (uint64_t)nl * n[k];
+	}
+	uint64_t hdr = (uint64_t)CHI_GPU_NPOOLS * nl * sizeof(chi_gpu_pool);
+	uint64_t bytes = hdr + rings * 8;
+	char *img = aligned_alloc(128, (bytes + 127) & ~(uint64_t)127);
 	if (!img)
 		return -ENOMEM;
+	memset(img, 0, bytes);
 	int rc = gc->ops->dev_alloc((int)d->gpu_id, bytes, &gc->pools_dev);
 	if (rc) {
 		free(img);
 		return rc;
 	}
-	chi_gpu_pool *pools = (chi_gpu_pool *)img;
+	chi_gpu_pool *pools = (chi_gpu_pool *)(void *)img;
 	uint64_t at = hdr;
-	for (uint32_t k = 0; k < 2 * nl; k++) {
-		int blk = k < nl;
-		uint32_t n = blk ? nb : nd;                       /* ring entries */
-		uint32_t have = blk ? x->blk_count : x->data_count; /* free blocks */
-		uint32_t first = blk ? x->blk_base : x->data_base;
-		uint64_t *ring = (uint64_t *)(img + at);
-		pools[k].take = 0;
-		pools[k].give = have;
-		pools[k].ring = (uint64_t *)((char *)gc->pools_dev + at);
-		pools[k].mask = n - 1;
-		pools[k].shift = chi_log2_u32(n);
-		/* entries past `have` start as consumed markers of lap 0, as a
-		 * taken entry would be (R3), for the first freers of lap 0 */
-		for (uint32_t i = 0; i < n; i++)
-			ring[i] = i < have ? (1ull << 32) | (uint64_t)(first + i + 1) : 0;
-		at += (uint64_t)n * 8;
-	}
+	for (uint32_t k = 0; k < CHI_GPU_NPOOLS; k++)
+		for (uint32_t l = 0; l < nl; l++) {
+			chi_gpu_pool_init(&pools[k * nl + l], (uint64_t *)(void *)(img + at),
+					  (uint64_t *)(void *)((char *)gc->pools_dev + at), n[k],
+					  have[k], first[k]);
+			at += (uint64_t)n[k] * 8;
+		}
 	rc = gc->ops->copy_to_dev(gc->pools_dev, img, bytes);
 	free(img);
 	if (rc) {
@@ -124,8 +125,13 @@ int chi_gpu_client_open(chi_client *c, uint32_t gpu, chi_gpu_client **out)
 		goto fail_seg;
 	x->blk_base = x->slice * d->blk_per_slice;
 	x->blk_count = d->blk_per_slice;
-	x->data_base = x->slice * d->data_per_slice;
-	x->data_count = d->data_per_slice;
+	for (uint32_t c = 0; c < CHI_GPU_NCLASSES; c++) {
+		x->dc[c].off = d->dclass[c].off;
+		x->dc[c].size = d->dclass[c].size;
+		x->dc[c].n = d->dclass[c].n;
+		x->dc[c].base = x->slice * d->dclass[c].per_slice;
+		x->dc[c].count = d->dclass[c].per_slice;
+	}
 	rc = ops->host_register(gc->seg.base, gc->seg.size, &gc->dev_base);
 	if (rc)
 		goto fail_attached;
@@ -157,12 +163,10 @@ int chi_gpu_client_open(chi_client *c, uint32_t gpu, chi_gpu_client **out)
 	x->nlanes = d->nlanes;
 	x->depth = d->depth;
 	x->shift = d->shift;
-	x->ndata = d->ndata;
-	x->data_size = d->data_size;
 	x->slots_off = d->slots_off;
 	x->blocks_off = d->blocks_off;
-	x->data_off = d->data_off;
 	x->inbox_off = d->inbox_off;
+	x->max_task = d->max_task_size;
 	x->client = c->id;
 	x->gpu_id = gpu;
 	*out = gc;

@@ -19,73 +19,10 @@
 
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 
-/* ---- simulated GPUs: host memory, for CPU-thread tests ---- */
-static uint32_t sim_count;
-static int sim_count_fn(char *why, size_t len)
-{
-	snprintf(why, len, "simulated");
-	return (int)sim_count;
-}
-static int sim_register(void *base, uint64_t size, void **dev)
-{
-	(void)size;
-	*dev = base;
-	return 0;
-}
-static void sim_unregister(void *base) { (void)base; }
-static int sim_alloc(int gpu, uint64_t bytes, void **dev)
-{
-	(void)gpu;
-	*dev = calloc(1, bytes);
-	return *dev ? 0 : -ENOMEM;
-}
-static void sim_free(int gpu, void *dev)
-{
-	(void)gpu;
-	free(dev);
-}
-static int sim_copy(void *dst, const void *src, uint64_t n)
-{
-	memcpy(dst, src, n);
-	return 0;
-}
-static const chi_gpu_ops sim_ops = {"simulated", 1, sim_count_fn, sim_register, sim_unregister,
-				    sim_alloc, sim_free, NULL, NULL, NULL, sim_copy, NULL, NULL};
-
-/* simulated PCI bus ids (chi_gpu_simulate_pci): the same ops plus pci_bus_id */
-#define SIM_PCI_MAX 64
-static char sim_pci[SIM_PCI_MAX][32];
-static int sim_pci_fn(int gpu, char *buf, size_t len)
-{
-	if (gpu < 0 || gpu >= SIM_PCI_MAX || !sim_pci[gpu][0])
-		return -ENODEV;
-	int n = snprintf(buf, len, "%s", sim_pci[gpu]);
-	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
-}
-static const chi_gpu_ops sim_pci_ops = {"simulated", 1, sim_count_fn, sim_register,
-					sim_unregister, sim_alloc, sim_free, NULL, NULL, NULL,
-					sim_copy, sim_pci_fn, NULL};
-
 static const chi_gpu_ops *cur_ops;
 
 void chi_gpu_set_ops(const chi_gpu_ops *ops) { cur_ops = ops; }
 const chi_gpu_ops *chi_gpu_get_ops(void) { return cur_ops; }
-
-void chi_gpu_simulate(uint32_t ngpus)
-{
-	sim_count = ngpus;
-	cur_ops = ngpus ? &sim_ops : NULL;
-	memset(sim_pci, 0, sizeof(sim_pci));
-}
-
-void chi_gpu_simulate_pci(uint32_t gpu, const char *busid)
-{
-	if (gpu >= SIM_PCI_MAX)
-		return;
-	snprintf(sim_pci[gpu], sizeof(sim_pci[gpu]), "%s", busid ? busid : "");
-	if (cur_ops == &sim_ops)
-		cur_ops = &sim_pci_ops;
-}
 
 /* The NUMA node for GPU g's segment (docs/numa.md): gpu.numa (off, auto or
  * a node) and the node sysfs gives for the GPU's PCI bus id (backends
@@ -143,34 +80,92 @@ static int choose_node(const chi_config *cfg, const chi_gpu_ops *ops, uint32_t g
 }
 
 
+/* gpu.queue_depth auto: a block for every thread of a kernel with 128
+ * threads on each SM, spread over the lanes (a power of two, at least
+ * runtime.queue_depth, at most 32768); runtime.queue_depth where the backend
+ * cannot say (the simulated one). */
+static uint32_t auto_depth(const chi_config *cfg, const chi_gpu_ops *ops, uint32_t g)
+{
+	uint32_t thr = ops->threads ? ops->threads((int)g) : 0, depth = cfg->queue_depth;
+	uint32_t per_lane = (thr + cfg->gpu_lanes - 1) / cfg->gpu_lanes;
+	while (depth < per_lane && depth < 32768)
+		depth *= 2;
+	return depth;
+}
+
+/* The data classes of a segment whose queues end at `q` (docs/gpu.md):
+ * 4 KiB blocks, 64 KiB blocks and big blocks of a whole task of
+ * memory.max_task_size inputs and outputs. gpu.segment_size auto (0): per
+ * lane depth / 8 small blocks, 8 of 64 KiB and 2 big ones per GPU client,
+ * and the segment is as large as that needs. A given size: the big blocks
+ * (one per client and lane) if they fit in half of what the queues leave,
+ * then up to depth / 8 small blocks in a quarter, then 64 KiB blocks in the
+ * rest. Returns the segment's size. */
+static uint64_t lay_classes(const chi_config *cfg, uint32_t nl, uint32_t depth, uint32_t nslices,
+			    uint64_t q, chi_gpu_dclass dc[CHI_GPU_NCLASSES])
+{
+	const uint64_t size[CHI_GPU_NCLASSES] = {
+		4096, 64 * 1024,
+		ALIGN_UP(chi_task_wire_size((uint32_t)cfg->max_task_size, (uint32_t)cfg->max_task_size),
+			 4096)};
+	uint64_t n[CHI_GPU_NCLASSES];
+	uint64_t total = cfg->gpu_segment_size;
+	if (!total) {
+		n[0] = depth / 8 > nslices ? depth / 8 : nslices;
+		n[1] = (uint64_t)nslices * 8;
+		n[2] = (uint64_t)nslices * 2;
+		/* a big class past 1 GiB per lane (memory.max_task_size near its
+		 * 1 GiB limit) is left out: such tasks cannot come from kernels */
+		if (n[2] * size[2] > (1ull << 30))
+			n[2] = 0;
+	} else {
+		uint64_t rem = total > q ? total - q : 0;
+		n[2] = (uint64_t)nslices * nl * size[2] <= rem / 2 ? nslices : 0;
+		rem -= n[2] * nl * size[2];
+		n[0] = rem / 4 / ((uint64_t)nl * size[0]);
+		if (n[0] > depth / 8)
+			n[0] = depth / 8;
+		rem -= n[0] * nl * size[0];
+		n[1] = rem / ((uint64_t)nl * size[1]);
+		if (n[1] > depth)
+			n[1] = depth;
+	}
+	uint64_t at = q;
+	for (uint32_t c = 0; c < CHI_GPU_NCLASSES; c++) {
+		dc[c].size = size[c];
+		dc[c].n = (uint32_t)n[c];
+		dc[c].per_slice = dc[c].n / nslices;
+		dc[c].off = at;
+		at = ALIGN_UP(at + (uint64_t)nl * dc[c].n * dc[c].size, 4096);
+	}
+	return total ? total : at;
+}
+
 /* Lay out and create GPU g's segment. */
 static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi_gpu_seg *gs)
 {
 	const chi_config *cfg = &rt->cfg;
-	uint32_t nl = cfg->gpu_lanes, depth = cfg->gpu_queue_depth ? cfg->gpu_queue_depth
-								   : cfg->queue_depth;
+	uint32_t nl = cfg->gpu_lanes;
+	uint32_t depth = cfg->gpu_queue_depth ? cfg->gpu_queue_depth : auto_depth(cfg, ops, g);
+	uint32_t nslices = cfg->gpu_clients ? cfg->gpu_clients : 1;
+	if (nslices > depth)
+		nslices = depth;
 	uint64_t dir = ALIGN_UP(sizeof(chi_seg_hdr), 64);
 	uint64_t lanes = ALIGN_UP(dir + sizeof(chi_gpu_dir), 64);
 	uint64_t slots = ALIGN_UP(lanes + (uint64_t)nl * sizeof(chi_lane_shm), 64);
 	uint64_t blocks = ALIGN_UP(slots + (uint64_t)nl * CHI_NPRIO * depth * sizeof(chi_slot), 4096);
 	uint64_t inbox = ALIGN_UP(blocks + (uint64_t)nl * depth * CHI_FUTURE_BLOCK, 4096);
 	uint64_t data = ALIGN_UP(inbox + (uint64_t)nl * depth * CHI_SEAL_BYTES, 4096);
-	uint64_t size = cfg->gpu_segment_size;
 	gs->numa_node = -1;
-	if (data >= size) {
+	if (cfg->gpu_segment_size && data >= cfg->gpu_segment_size) {
 		fprintf(stderr, "chi: gpu.segment_size %llu is too small for gpu.lanes %u x "
-				"gpu.queue_depth %u\n", (unsigned long long)size, nl, depth);
+				"gpu.queue_depth %u (%llu bytes before any data block)\n",
+			(unsigned long long)cfg->gpu_segment_size, nl, depth,
+			(unsigned long long)data);
 		return -EINVAL;
 	}
-	uint64_t ndata = (size - data) / ((uint64_t)nl * CHI_GPU_DATA_BLOCK);
-	if (ndata > depth)
-		ndata = depth;
-	if (ndata) { /* a power of two: the free rings index with a mask */
-		uint32_t p = 1;
-		while ((uint64_t)p * 2 <= ndata)
-			p *= 2;
-		ndata = p;
-	}
+	chi_gpu_dclass dc[CHI_GPU_NCLASSES];
+	uint64_t size = lay_classes(cfg, nl, depth, nslices, data, dc);
 	char name[CHI_SEG_NAME_MAX];
 	int rc = chi_shm_name(name, sizeof(name), cfg->name, "gpu", (int)g);
 	if (rc)
@@ -203,20 +198,15 @@ static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi
 	d->nlanes = nl;
 	d->depth = depth;
 	d->shift = chi_log2_u32(depth);
-	d->ndata = (uint32_t)ndata;
-	d->data_size = CHI_GPU_DATA_BLOCK;
 	d->lanes_off = lanes;
 	d->slots_off = slots;
 	d->blocks_off = blocks;
-	d->data_off = data;
+	memcpy(d->dclass, dc, sizeof(dc));
 	d->inbox_off = inbox;
 	d->max_task_size = cfg->max_task_size;
 	/* slices: gpu.clients GPU clients at once, each with an equal share */
-	d->nslices = cfg->gpu_clients ? cfg->gpu_clients : 1;
-	if (d->nslices > depth)
-		d->nslices = depth;
+	d->nslices = nslices;
 	d->blk_per_slice = depth / d->nslices;
-	d->data_per_slice = (uint32_t)ndata / d->nslices;
 	chi_lane_shm *ls = (chi_lane_shm *)(base + lanes);
 	for (uint32_t l = 0; l < nl; l++) {
 		ls[l].depth = depth;
@@ -303,12 +293,15 @@ int chi_server_init_gpu_queues(chi_runtime *rt)
 			lr->seal.lane = l;
 			lr->seal.shm = &ls[l];
 		}
-		fprintf(stderr, "chi: gpu %u: queue segment %s (backend id %u, %s), %u lane(s) x 2, "
-				"depth %u, %u data blocks of %u KiB per lane; %u GPU client(s) at once, "
-				"%u future and %u data blocks per lane each\n",
-			g, gs->seg.name, CHI_SEG_ID_GPU_BASE + g, ops->name, gs->dir->nlanes,
-			gs->dir->depth, gs->dir->ndata, gs->dir->data_size >> 10, gs->dir->nslices,
-			gs->dir->blk_per_slice, gs->dir->data_per_slice);
+		const chi_gpu_dclass *c = gs->dir->dclass;
+		fprintf(stderr, "chi: gpu %u: queue segment %s (backend id %u, %s, %llu MiB), "
+				"%u lane(s) x 2, depth %u; %u GPU client(s) at once, each with, per "
+				"lane, %u future blocks and %u + %u + %u data blocks of 4 KiB, 64 KiB "
+				"and %llu KiB\n",
+			g, gs->seg.name, CHI_SEG_ID_GPU_BASE + g, ops->name,
+			(unsigned long long)(gs->seg.size >> 20), gs->dir->nlanes, gs->dir->depth,
+			gs->dir->nslices, gs->dir->blk_per_slice, c[0].per_slice, c[1].per_slice,
+			c[2].per_slice, (unsigned long long)(c[2].size >> 10));
 	}
 	rt->gpu = st;
 	rt->dir->ngpus = st->n;

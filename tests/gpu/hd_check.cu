@@ -136,8 +136,9 @@ __global__ void chi_hd_check_gpu_api(chi_gpu_ctx g, long long *out)
 	acc += chi_gpu_make_copy_future_warp(&g, 0, 0, &t.hdr, chi_test_double_plus_ser_in, &f);
 	acc += chi_gpu_future_wait_warp(&g, &f, &t.hdr, chi_test_double_plus_de_out, 1000);
 	acc += chi_gpu_future_poll(&g, &f, 1000, &fl0, &r0);
-	uint32_t idx = chi_gpu_pool_take(&g.pools[0]);
-	chi_gpu_pool_give(&g.pools[0], idx);
+	uint32_t idx = 0;
+	if (!chi_gpu_pool_try_take(&g.pools[0], &idx))
+		chi_gpu_pool_give(&g.pools[0], idx);
 	uint64_t fl;
 	int64_t r;
 	chi_future_pair(f.shm, &fl, &r);

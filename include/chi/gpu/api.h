@@ -29,9 +29,9 @@
 #include "chi/proto/batch.h"
 #include "chi/proto/gpu.h"
 #include "chi/proto/ring.h"
+#include "chi/gpu/pool.h"
 
 #ifndef __CUDA_ARCH__
-#include <sched.h>
 #include <time.h>
 #endif
 
@@ -39,17 +39,14 @@ typedef int (*chi_gpu_ser_fn)(chi_ar *a, const chi_task *t);
 typedef int (*chi_gpu_de_fn)(chi_ar *a, chi_task *t);
 
 #define CHI_GPU_NO_DATA 0xffffffffu
-#ifndef CHI_GPU_POLL_CAP_NS
-#define CHI_GPU_POLL_CAP_NS 4096u /* longest __nanosleep between polls */
-#endif
-
 typedef struct chi_gpu_future {
 	chi_future_shm *shm; /* its block; for a task of a packed batch
 			      * (proto/batch.h) its completion pair, the
 			      * same first 16 bytes: only those are valid */
 	uint32_t lane;
 	uint32_t index;      /* future block index in the lane */
-	uint32_t data_index; /* data block index, or CHI_GPU_NO_DATA */
+	uint32_t data_index; /* data block: class << CHI_GPU_CLASS_SHIFT | index,
+			      * or CHI_GPU_NO_DATA */
 	uint32_t wire_off;   /* its serialized task, from shm, when data_index
 			      * is CHI_GPU_NO_DATA; 0: the block's copy space */
 	uint64_t tag;        /* a sealed entry's tag (seal.h), 0 otherwise */
@@ -82,82 +79,48 @@ CHI_INLINE void chi_future_pair(const chi_future_shm *f, uint64_t *flags, int64_
 #endif
 }
 
-CHI_INLINE void chi_gpu_backoff_to(uint32_t *ns, uint32_t cap)
-{
-#ifdef __CUDA_ARCH__
-	__nanosleep(*ns);
-	*ns = *ns < cap ? *ns * 2 : cap;
-#else
-	(void)cap;
-	/* CPU threads standing in for a GPU: more of them than cores must not
-	 * starve the one that would let them go on */
-	if ((++*ns & 63u) == 0)
-		sched_yield();
-	else
-		chi_cpu_relax();
-#endif
-}
-
-CHI_INLINE void chi_gpu_backoff(uint32_t *ns)
-{
-	chi_gpu_backoff_to(ns, CHI_GPU_POLL_CAP_NS);
-}
-
-/* Take a block index from a pool (R1); waits while all are in flight.
- * Entry encoding: (tag << 32) | (index + 1) when full, (tag << 32) when the
- * taker of that tag consumed it; tag = lap + 1. */
-CHI_INLINE uint32_t chi_gpu_pool_take(chi_gpu_pool *p)
-{
-	uint64_t t = chi_faa_u64(&p->take, 1);
-	uint64_t *e = &p->ring[t & p->mask];
-	uint64_t want = (t >> p->shift) + 1;
-	uint32_t ns = 32;
-	uint64_t v;
-	/* R1: pairs with R2 */
-	while (((v = chi_ld_acq_dev_u64(e)) >> 32) != want || (uint32_t)v == 0)
-		chi_gpu_backoff(&ns);
-	chi_st_rel_dev_u64(e, want << 32); /* R3: consumed at this tag */
-	return (uint32_t)v - 1;
-}
-
-/* Admission that fails fast: -EAGAIN when every block of the pool is in
- * flight (a thread that waited instead while holding blocks could deadlock
- * with others doing the same). A ticket below `give` always has a freer, so
- * the wait for its entry is short. */
-CHI_INLINE int chi_gpu_pool_try_take(chi_gpu_pool *p, uint32_t *index)
-{
-	uint64_t t = chi_ld_acq_dev_u64(&p->take);
-	for (;;) {
-		if (t >= chi_ld_acq_dev_u64(&p->give))
-			return -CHI_EAGAIN;
-		if (chi_cas_u64(&p->take, &t, t + 1))
-			break;
-	}
-	uint64_t *e = &p->ring[t & p->mask];
-	uint64_t want = (t >> p->shift) + 1;
-	uint32_t ns = 32;
-	uint64_t v;
-	while (((v = chi_ld_acq_dev_u64(e)) >> 32) != want || (uint32_t)v == 0) /* R1 */
-		chi_gpu_backoff(&ns);
-	chi_st_rel_dev_u64(e, want << 32); /* R3 */
-	*index = (uint32_t)v - 1;
-	return 0;
-}
-
-CHI_INLINE void chi_gpu_pool_give(chi_gpu_pool *p, uint32_t index)
-{
-	uint64_t g = chi_faa_u64(&p->give, 1);
-	uint64_t *e = &p->ring[g & p->mask];
-	uint64_t lap = g >> p->shift;
-	uint32_t ns = 32;
-	/* wait for the previous lap's taker (R3): until then its index is still
-	 * in the entry, and freers of later laps wait behind this one */
-	while (chi_ld_acq_dev_u64(e) != (lap << 32))
-		chi_gpu_backoff(&ns);
-	chi_st_rel_dev_u64(e, ((lap + 1) << 32) | (uint64_t)(index + 1)); /* R2 */
-}
-
 #define CHI_GPU_OWNED 0x80000000u /* chi_gpu_future.index: caller-owned block */
+/* chi_gpu_future.data_index: (class << CHI_GPU_CLASS_SHIFT) | index */
+#define CHI_GPU_CLASS_SHIFT 28u
+#define CHI_GPU_INDEX_MASK ((1u << CHI_GPU_CLASS_SHIFT) - 1u)
+
+/* Pool k (0: future blocks, 1 + c: data class c) of `lane`. */
+CHI_INLINE chi_gpu_pool *chi_gpu_pool_of(const chi_gpu_ctx *g, uint32_t k, uint32_t lane)
+{
+	return &g->pools[k * g->nlanes + lane];
+}
+
+/* Where data block didx (class and index, as in chi_gpu_future) of `lane`
+ * starts, as an offset in the segment. */
+CHI_INLINE uint64_t chi_gpu_data_off(const chi_gpu_ctx *g, uint32_t lane, uint32_t didx)
+{
+	uint32_t c = didx >> CHI_GPU_CLASS_SHIFT;
+	return g->dc[c].off + ((uint64_t)lane * g->dc[c].n + (didx & CHI_GPU_INDEX_MASK)) *
+				      g->dc[c].size;
+}
+
+/* The data class a task with this wire size takes: the smallest this
+ * client has blocks of that holds it, or -1 when none does. */
+CHI_INLINE int chi_gpu_data_class(const chi_gpu_ctx *g, uint64_t wire)
+{
+	for (uint32_t c = 0; c < CHI_GPU_NCLASSES; c++)
+		if (g->dc[c].count && wire <= g->dc[c].size)
+			return (int)c;
+	return -1;
+}
+
+/* The size check of every submit: 0, or -EMSGSIZE when the task's inputs or
+ * outputs pass memory.max_task_size or its wire fits no block this client
+ * has (nothing is taken). */
+CHI_INLINE int chi_gpu_size_check(const chi_gpu_ctx *g, const chi_task *t)
+{
+	if (t->in_size > g->max_task || t->out_size > g->max_task)
+		return -CHI_EMSGSIZE;
+	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
+	if (wire <= CHI_COPY_SPACE || chi_gpu_data_class(g, wire) >= 0)
+		return 0;
+	return -CHI_EMSGSIZE;
+}
 
 /* Offset in the segment of future block idx of `lane`. */
 CHI_INLINE uint64_t chi_gpu_block_off(const chi_gpu_ctx *g, uint32_t lane, uint32_t idx)
@@ -203,22 +166,25 @@ CHI_INLINE uint64_t chi_gpu_fill(const chi_gpu_ctx *g, uint32_t lane, uint32_t i
 	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
 	int big = wire > CHI_COPY_SPACE;
 	*didx_out = CHI_GPU_NO_DATA;
-	if (big && (wire > g->data_size || !g->data_count)) {
-		*rc = -CHI_EMSGSIZE;
+	if ((*rc = chi_gpu_size_check(g, t)) != 0)
 		return 0;
-	}
 	uint64_t off = chi_gpu_block_off(g, lane, idx);
 	chi_future_shm *fs = (chi_future_shm *)(g->base + off);
 	uint64_t stage[CHI_COPY_SPACE / 8];
 	uint8_t *buf = (uint8_t *)stage;
-	uint32_t didx = CHI_GPU_NO_DATA;
+	uint32_t didx = CHI_GPU_NO_DATA, cap = 0;
 	uint64_t doff = 0;
-	if (big) {
-		if (chi_gpu_pool_try_take(&g->pools[g->nlanes + lane], &didx)) {
+	chi_gpu_pool *dp = (chi_gpu_pool *)0;
+	if (big) { /* a block of the smallest data class that holds it */
+		uint32_t c = (uint32_t)chi_gpu_data_class(g, wire);
+		dp = chi_gpu_pool_of(g, 1 + c, lane);
+		if (chi_gpu_pool_try_take(dp, &didx)) {
 			*rc = -CHI_EAGAIN;
 			return 0;
 		}
-		doff = g->data_off + ((uint64_t)lane * g->ndata + didx) * g->data_size;
+		didx |= c << CHI_GPU_CLASS_SHIFT;
+		cap = (uint32_t)g->dc[c].size;
+		doff = chi_gpu_data_off(g, lane, didx);
 		buf = g->base + doff; /* large: serialized in place */
 	}
 	uint32_t n16 = chi_gpu_in16(t);
@@ -227,7 +193,7 @@ CHI_INLINE uint64_t chi_gpu_fill(const chi_gpu_ctx *g, uint32_t lane, uint32_t i
 	*rc = chi_gpu_ser_into(buf, t, ser);
 	if (*rc) {
 		if (big)
-			chi_gpu_pool_give(&g->pools[g->nlanes + lane], didx);
+			chi_gpu_pool_give(dp, didx & CHI_GPU_INDEX_MASK);
 		return 0;
 	}
 	/* F0: plain stores, made visible by the publish (P4). Words: flags,
@@ -235,7 +201,7 @@ CHI_INLINE uint64_t chi_gpu_fill(const chi_gpu_ctx *g, uint32_t lane, uint32_t i
 	 * client, lane | t_submit (little-endian halves, proto/future.h). */
 	uint64_t *h = (uint64_t *)fs;
 	chi_st_pair_u64(h, CHI_FUTURE_COPY_FROM_CLIENT, 0);
-	chi_st_pair_u64(h + 2, 0, (uint64_t)t->out_size | (uint64_t)(big ? g->data_size : 0) << 32);
+	chi_st_pair_u64(h + 2, 0, (uint64_t)t->out_size | (uint64_t)cap << 32);
 	chi_st_pair_u64(h + 4, big ? chi_offptr_make(g->seg_id, doff) : CHI_OFFPTR_NULL, 0);
 	chi_st_pair_u64(h + 6, (uint64_t)g->client | (uint64_t)lane << 32, 0);
 	if (!big)
@@ -352,18 +318,18 @@ CHI_INLINE int chi_gpu_make_copy_future(const chi_gpu_ctx *g, uint32_t lane, chi
 					chi_gpu_ser_fn ser, chi_gpu_future *f)
 {
 	lane %= g->nlanes;
-	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);
-	if (wire > CHI_COPY_SPACE && (wire > g->data_size || !g->data_count))
-		return -CHI_EMSGSIZE;
+	int rc = chi_gpu_size_check(g, t);
+	if (rc)
+		return rc;
 	uint32_t idx;
-	int rc = chi_gpu_pool_try_take(&g->pools[lane], &idx);
+	rc = chi_gpu_pool_try_take(chi_gpu_pool_of(g, 0, lane), &idx);
 	if (rc)
 		return rc; /* every block of the lane is in flight: wait on some first */
 	uint32_t didx;
 	uint64_t tag;
 	uint64_t off = chi_gpu_fill_publish(g, lane, idx, t, ser, &didx, &tag, &rc);
 	if (!off) {
-		chi_gpu_pool_give(&g->pools[lane], idx);
+		chi_gpu_pool_give(chi_gpu_pool_of(g, 0, lane), idx);
 		return rc;
 	}
 	f->shm = (chi_future_shm *)(g->base + off);
@@ -402,9 +368,10 @@ CHI_INLINE int chi_gpu_future_test(const chi_gpu_future *f)
 CHI_INLINE void chi_gpu_future_release(const chi_gpu_ctx *g, const chi_gpu_future *f)
 {
 	if (f->data_index != CHI_GPU_NO_DATA)
-		chi_gpu_pool_give(&g->pools[g->nlanes + f->lane], f->data_index);
+		chi_gpu_pool_give(chi_gpu_pool_of(g, 1 + (f->data_index >> CHI_GPU_CLASS_SHIFT), f->lane),
+				  f->data_index & CHI_GPU_INDEX_MASK);
 	if (!(f->index & CHI_GPU_OWNED))
-		chi_gpu_pool_give(&g->pools[f->lane], f->index);
+		chi_gpu_pool_give(chi_gpu_pool_of(g, 0, f->lane), f->index);
 }
 
 /* Poll until the future completes (*fl, *r: its flags and result) or the
@@ -455,7 +422,7 @@ CHI_INLINE int64_t chi_gpu_future_finish(const chi_gpu_ctx *g, chi_gpu_future *f
 		chi_fence_seq(); /* F2: outputs after the flag */
 	if (r >= 0 && de_out && t && t->out_size) {
 		const uint8_t *wire = f->data_index != CHI_GPU_NO_DATA
-			? g->base + g->data_off + ((uint64_t)f->lane * g->ndata + f->data_index) * g->data_size
+			? g->base + chi_gpu_data_off(g, f->lane, f->data_index)
 			: f->wire_off ? (const uint8_t *)f->shm + f->wire_off : f->shm->copy_space;
 		chi_ar a;
 		chi_ar_init(&a, (void *)(wire + chi_task_out_off(t->in_size)), t->out_size);

@@ -7,9 +7,9 @@
  *   [chi_seg_hdr][chi_gpu_dir][lanes: chi_lane_shm x nlanes]
  *   [slots: nlanes x 2 x depth x 16 B]
  *   [future blocks: nlanes x depth x 256 B, lane l's at blocks_off + (l*depth+i)*256]
- *   [data blocks: nlanes x ndata x data_size, lane l's likewise]
  *   [inboxes: nlanes x depth x 256 B, block b's at inbox_off + (b - blocks_off);
  *    sealed single-task entries travel there (seal.h)]
+ *   [data blocks of class c (chi_gpu_dclass): nlanes x n x size each]
  * Each lane owns depth future blocks, so a lane never has more futures in
  * flight than ring slots: a producer that holds a block can claim a ticket
  * with fetch_add and publish without ever reading the slot (ring.h, GPU
@@ -17,8 +17,8 @@
  * runtime, exported with cudaIpcGetMemHandle in `counters_ipc`).
  *
  * Slices (several GPU clients per GPU): each lane's future blocks are split
- * into `nslices` equal slices of `blk_per_slice` consecutive indices (and its
- * data blocks into slices of `data_per_slice`); slice k of every lane belongs
+ * into `nslices` equal slices of `blk_per_slice` consecutive indices (each
+ * data class likewise); slice k of every lane belongs
  * to the client whose id is in slice_owner[k] (gpu.clients slices, default
  * 4). Protocol of slice_owner[k]:
  *   S1 attach:  CAS 0 -> client id (acq_rel); the client then builds its
@@ -58,21 +58,31 @@
 #include "seal.h"
 #include "segment.h"
 
-#define CHI_GPU_DATA_BLOCK (64u * 1024u)
 #define CHI_GPU_MAX_SLICES 64u
 #define CHI_GPU_SLICE_RELEASING 0x80000000u
+
+/* Data blocks, for tasks whose serialized form passes the 192-byte copy
+ * space, in classes of growing size: 4 KiB, 64 KiB, and big blocks that hold
+ * a task of memory.max_task_size inputs and as many outputs. Class c of lane
+ * l: n blocks of `size` bytes from off + l * n * size; slice k owns
+ * per_slice of them from k * per_slice. A task takes one block of the
+ * smallest class it fits that has blocks (docs/gpu.md). */
+#define CHI_GPU_NCLASSES 3u
+typedef struct chi_gpu_dclass {
+	uint64_t off;
+	uint64_t size;
+	uint32_t n;         /* per lane; a power of two */
+	uint32_t per_slice; /* n / nslices (0: none for GPU clients) */
+} chi_gpu_dclass;
 
 typedef struct CHI_ALIGNAS(64) chi_gpu_dir {
 	uint32_t gpu_id;
 	uint32_t nlanes;
 	uint32_t depth;
 	uint32_t shift;
-	uint32_t ndata;       /* data blocks per lane */
-	uint32_t data_size;   /* bytes per data block */
 	uint64_t lanes_off;
 	uint64_t slots_off;
 	uint64_t blocks_off;
-	uint64_t data_off;
 	uint64_t max_task_size;
 	uint32_t counters_in_host; /* simulation: claim counters are the lanes' tail words */
 	uint32_t nslices;          /* GPU clients at once (gpu.clients, <= depth) */
@@ -81,29 +91,36 @@ typedef struct CHI_ALIGNAS(64) chi_gpu_dir {
 	char cpulist[64];          /* that node's CPUs as sysfs lists them ("" if none;
 				      truncated if longer) */
 	uint32_t blk_per_slice;    /* depth / nslices */
-	uint32_t data_per_slice;   /* ndata / nslices (0: tasks must fit the copy space) */
 	uint32_t slice_owner[CHI_GPU_MAX_SLICES]; /* S1-S3: client id, | RELEASING, or 0 */
 	uint64_t inbox_off;        /* the inboxes of sealed entries (seal.h) */
+	chi_gpu_dclass dclass[CHI_GPU_NCLASSES];
 } chi_gpu_dir;
 
-/* Free ring of block indices (one per lane and kind), a bounded MPMC queue
- * on fetch_add. Entry: (tag << 32) | (index + 1) when it holds a free block
- * for the taker of lap tag - 1; (tag << 32) once that taker consumed it.
- *   take: t = faa(take); wait for tag (t >> shift) + 1 with an index (R1,
- *         acquire, pairs with R2); store (tag << 32) (R3, release);
- *   give: g = faa(give); wait for the consumed marker of lap (g >> shift)
- *         (acquire, pairs with R3); store ((lap + 1) << 32) | (index + 1)
- *         (R2, release).
- * So entries of one slot are written strictly lap after lap, and a slow
- * taker's index is never overwritten. At most `n` blocks exist. Only GPU
- * threads touch the pools: device-scope fences. */
-typedef struct chi_gpu_pool {
+/* A free ring of block indices (one per lane and block class), with its
+ * admission counter: the protocol (A1-A3, R1-R3, G1) is in
+ * include/chi/gpu/pool.h. Each counter has a 128-byte line of its own
+ * (thousands of GPU threads hit them). Only GPU threads touch the pools
+ * (device memory): device-scope fences. */
+typedef struct CHI_ALIGNAS(128) chi_gpu_pool {
+	uint64_t avail; /* signed: blocks a taker may still claim */
+	uint64_t pad0[15];
 	uint64_t take;
+	uint64_t pad1[15];
 	uint64_t give;
+	uint64_t pad2[15];
 	uint64_t *ring;
 	uint32_t mask;
 	uint32_t shift;
+	uint64_t pad3[14];
 } chi_gpu_pool;
+
+CHI_STATIC_ASSERT(sizeof(chi_gpu_pool) == 512, "pool: four 128-byte lines");
+CHI_STATIC_ASSERT(offsetof(chi_gpu_pool, take) == 128, "pool: take's line");
+CHI_STATIC_ASSERT(offsetof(chi_gpu_pool, give) == 256, "pool: give's line");
+
+/* A lane's pools: ctx.pools[k * nlanes + lane], k = 0 for its future
+ * blocks, 1 + c for data class c. */
+#define CHI_GPU_NPOOLS (1u + CHI_GPU_NCLASSES)
 
 /* What a kernel needs, passed by value (all pointers valid on the side that
  * submits: device pointers for a GPU, host pointers for CPU threads standing
@@ -111,18 +128,15 @@ typedef struct chi_gpu_pool {
 typedef struct chi_gpu_ctx {
 	uint8_t *base;        /* the segment as the submitter addresses it */
 	uint64_t *counters;   /* claim counter of (lane, prio) at lane*cs_lane + prio*cs_prio */
-	chi_gpu_pool *pools;  /* nlanes future-block pools, then nlanes data pools */
+	chi_gpu_pool *pools;  /* CHI_GPU_NPOOLS x nlanes: future blocks, then each data class */
 	const chi_seg_hdr *hdr;
 	uint64_t epoch;
 	uint32_t seg_id;
 	uint32_t nlanes;
 	uint32_t depth;
 	uint32_t shift;
-	uint32_t ndata;
-	uint32_t data_size;
 	uint64_t slots_off;
 	uint64_t blocks_off;
-	uint64_t data_off;
 	uint32_t client;
 	uint32_t gpu_id;
 	uint32_t cs_lane;
@@ -131,11 +145,18 @@ typedef struct chi_gpu_ctx {
 	uint32_t slice;       /* this client's slice: */
 	uint32_t blk_base;    /*   its future blocks are blk_base .. + blk_count - 1 of each lane */
 	uint32_t blk_count;
-	uint32_t data_base;   /*   its data blocks data_base .. + data_count - 1 */
-	uint32_t data_count;
 	uint64_t inbox_off;   /* sealed entries' inboxes (seal.h) */
 	uint32_t no_seal;     /* 1: every task takes the fenced path (chi-bench compares) */
 	uint32_t pad;
+	uint64_t max_task;    /* memory.max_task_size: inputs or outputs beyond it: -EMSGSIZE */
+	struct {              /* data class c (chi_gpu_dclass) as this client sees it: */
+		uint64_t off;
+		uint64_t size;
+		uint32_t n;       /*   blocks per lane */
+		uint32_t base;    /*   its blocks base .. base + count - 1 of each lane */
+		uint32_t count;
+		uint32_t pad;
+	} dc[CHI_GPU_NCLASSES];
 } chi_gpu_ctx;
 
 #endif
