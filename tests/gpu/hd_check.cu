@@ -14,6 +14,7 @@
 #include "chi/modules/admin.h"
 #include "chi/modules/bdev.h"
 #include "chi/gpu/api.h"
+#include "chi/gpu/bdev.h"
 
 __global__ void chi_hd_check_kernel(chi_slot *slots, uint64_t *tail, uint64_t *head,
 				    uint8_t *buf, uint32_t cap, uint64_t *out)
@@ -139,6 +140,9 @@ __global__ void chi_hd_check_gpu_api(chi_gpu_ctx g, long long *out)
 	uint32_t idx = 0;
 	if (!chi_gpu_pool_try_take(&g.pools[0], &idx))
 		chi_gpu_pool_give(&g.pools[0], idx);
+	uint8_t bytes[64];
+	acc += chi_gpu_bdev_write(&g, 0, CHI_POOL_BDEV, 0, bytes, sizeof(bytes), 1000);
+	acc += chi_gpu_bdev_read(&g, 0, CHI_POOL_BDEV, 0, bytes, sizeof(bytes), 1000);
 	uint64_t fl;
 	int64_t r;
 	chi_future_pair(f.shm, &fl, &r);

@@ -47,6 +47,7 @@ CHI_INLINE uint32_t chi_log2_u32(uint32_t v)
 
 /* errno values used by shared code; device code has no <errno.h>. Values are
  * Linux's. */
+#define CHI_EIO 5
 #define CHI_EAGAIN 11
 #define CHI_ENOMEM 12
 #define CHI_EINVAL 22
