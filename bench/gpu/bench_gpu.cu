@@ -14,6 +14,8 @@
 //                           (gpu.lane_helpers, src/runtime/handoff.h): the
 //                           owner pops, the helpers run most batches
 //   gpu_throughput_warp_batch_lanes1/2_nohelp  the same with 1 worker per lane
+//   gpu_throughput_pool_*, gpu_throughput_3_processes, memcpy_1mib,
+//   gpu_echo_1mib           the pool path, default config: bench/gpu/pool.cu
 // CHI_BENCH_HELPERS=n sets the helpers per lane of every throughput entry.
 // Submissions use caller-owned blocks (chi_gpu_make_copy_future_at).
 // Quiet host: idle workers sleep after 2 ms (a worker with a GPU lane wakes
@@ -335,6 +337,12 @@ static const chi_bench_entry entries[] = {
 	{"gpu_throughput_warp_batch_lanes2_nohelp", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_wb2_nohelp, "the same, 2 lanes, 1 worker each"},
 	{"cpu_roundtrip_no_gpu", CHI_BENCH_ANCHOR, NULL, e_cpu_nogpu, "CPU round trip, 1 worker, no GPU lanes"},
 	{"cpu_roundtrip_with_gpu_lanes", CHI_BENCH_LATENCY, "cpu_roundtrip_no_gpu", e_cpu_gpu, "CPU round trip while the worker polls a GPU lane"},
+	{"gpu_throughput_pool_lanes1", CHI_BENCH_THROUGHPUT, "gpu_throughput_lanes1", e_pool_lanes1, "pool submits (chi_gpu_make_copy_future), default config, 1 lane, 4 in flight per thread (ratio = pool / owned)"},
+	{"gpu_throughput_pool_lanes4", CHI_BENCH_THROUGHPUT, "gpu_throughput_lanes4", e_pool_lanes4, "the same, 4 lanes (ratio = pool / owned)"},
+	{"gpu_throughput_pool_mixed", CHI_BENCH_THROUGHPUT, "gpu_throughput_pool_lanes1", e_pool_mixed, "the same, 1 lane, 1 thread in 7 echoes 1..299 bytes"},
+	{"gpu_throughput_3_processes", CHI_BENCH_THROUGHPUT, "gpu_throughput_pool_lanes1", e_pool_3_processes, "3 client processes at once on one GPU, pool submits, 1 lane (ratio over 1 process)"},
+	{"memcpy_1mib", CHI_BENCH_ANCHOR, NULL, e_memcpy_1mib, "cudaMemcpy of max_task_size - 4 bytes device -> pinned host -> device"},
+	{"gpu_echo_1mib", CHI_BENCH_LATENCY, "memcpy_1mib", e_echo_1mib, "1 GPU thread echoes max_task_size - 4 bytes, device buffers"},
 };
 
 /* NUMA nodes this machine has (directories node<N> under sysfs). */
@@ -383,6 +391,8 @@ extern "C" int chi_bench_gpu(int argc, char **argv)
 	chi_bench_opts o = {0, 0, 0};
 	const char *filter = NULL;
 	int numa = 0;
+	if (argc >= 2 && !strcmp(argv[1], "--pool-client")) /* gpu_throughput_3_processes */
+		return chi_bench_gpu_pool_client(argc - 2, argv + 2);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--numa"))
 			numa = 1;

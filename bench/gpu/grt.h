@@ -47,4 +47,16 @@ int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r);
 int e_rt_warp(const chi_bench_opts *o, chi_bench_result *r);
 int e_rt_sleeping(const chi_bench_opts *o, chi_bench_result *r);
 
+/* bench/gpu/pool.cu: the pool path (chi_gpu_make_copy_future) against a
+ * runtime of the default configuration */
+int e_pool_lanes1(const chi_bench_opts *o, chi_bench_result *r);
+int e_pool_lanes4(const chi_bench_opts *o, chi_bench_result *r);
+int e_pool_mixed(const chi_bench_opts *o, chi_bench_result *r);
+int e_pool_3_processes(const chi_bench_opts *o, chi_bench_result *r);
+int e_memcpy_1mib(const chi_bench_opts *o, chi_bench_result *r);
+int e_echo_1mib(const chi_bench_opts *o, chi_bench_result *r);
+/* `chi-bench gpu --pool-client NAME TASKS_PER_THREAD` (argv: NAME, TASKS):
+ * a client process of gpu_throughput_3_processes */
+int chi_bench_gpu_pool_client(int argc, char **argv);
+
 #endif
