@@ -7,11 +7,20 @@
  * returns 0 (or a non-negative value) on success and a negative errno on
  * failure; nothing sets errno for you.
  *
+ *   #include <chi/chi.h>
+ *   #include <chi/modules/test.h>                        // the test module's tasks
+ *
+ *   chi_config cfg;  chi_config_defaults(&cfg);          // pools admin, test, ram0
  *   chi_runtime *rt;  chi_runtime_start(&cfg, &rt);      // embedded runtime
  *   chi_client *c = chi_runtime_client(rt);
- *   chi_test_double_plus_task t;  chi_test_double_plus_init(&t, 20, 2);
+ *   chi_test_double_plus_task t;
+ *   chi_test_double_plus_init(&t, CHI_POOL_TEST, 20, 2); // value * 2 + id
  *   chi_future f;  chi_make_copy_future(c, &t.hdr, &chi_test_double_plus_codec, &f);
  *   chi_future_wait(&f);                                  // t.result == 42
+ *   chi_runtime_stop(rt);
+ *
+ * Messages of the library (a stale segment removed, a bad configuration) go
+ * to stderr as "chi: <msg>"; chi_set_log (chi/log.h) redirects them.
  */
 #ifndef CHI_CHI_H
 #define CHI_CHI_H
@@ -20,6 +29,7 @@
 #include <stdint.h>
 
 #include "chi/config.h"
+#include "chi/log.h"
 #include "chi/proto/archive.h"
 #include "chi/proto/future.h"
 #include "chi/proto/gpu.h"
@@ -140,6 +150,11 @@ typedef struct chi_gpu_info {
 	uint32_t worker;     /* worker polling its first lane */
 	uint32_t clients;    /* slices held by GPU clients (attached or draining) */
 	uint32_t slices;     /* gpu.clients: GPU clients at once */
+	uint32_t blocks;     /* future blocks per lane each GPU client gets: futures
+				in flight per lane before -EAGAIN */
+	uint32_t data[3];    /* data blocks per lane each client gets, by class: */
+	uint64_t data_size[3]; /*   of 4 KiB, 64 KiB, and a whole max_task_size task */
+	uint64_t segment_size; /* bytes of the pinned segment */
 } chi_gpu_info;
 int chi_gpu_info_get(chi_client *c, uint32_t gpu, chi_gpu_info *out);
 /* The context kernels take (by value) to submit and wait. */

@@ -3,8 +3,11 @@
  *
  *   [chi_seg_hdr][chi_main_dir][workers][lanes][slots][clients][arena ...]
  *
- * The runtime writes the directory once before storing the segment's magic
- * (S1, proto/segment.h); clients read it after S2. Mutable fields:
+ * The runtime writes the directory once, then stores the header's dir_off
+ * with release (S1', src/runtime/runtime.c); clients load dir_off with
+ * acquire (src/ipc/client.c) before they read it. The segment's magic was
+ * stored before all that (S1, proto/segment.h): it says only that the
+ * header's identity fields are valid. Mutable fields:
  *   workers[w].sleeping / sleep_futex: Dekker pair between a worker going to
  *     sleep and a producer publishing (src/runtime/worker.c, W1-W4);
  *   clients[i].state: CAS by connecting clients and by the runtime when it
@@ -12,7 +15,12 @@
  *     client, read by the runtime once the client is DEAD or CLOSED
  *     (src/ipc/chunk.c);
  *   pools[i]: written by the runtime (admin methods) under its pool lock,
- *     state last with release (PL1); readers load state with acquire (PL2). */
+ *     state last with release (next to PL1 in src/runtime/pool.c); readers
+ *     (admin list) load state with acquire.
+ * Clients in other processes (and GPU clients, and chi-bench) read these
+ * layouts, so the offsets they read and the sizes are fixed by the asserts
+ * below; CHI_STATIC_ASSERT because nvcc compiles this header too
+ * (bench/gpu/bench_gpu.cu). */
 #ifndef CHI_SRC_IPC_LAYOUT_H
 #define CHI_SRC_IPC_LAYOUT_H
 
@@ -54,6 +62,25 @@ typedef struct CHI_ALIGNAS(64) chi_worker_shm {
 	uint64_t pm_count[CHI_MAX_POOLS][CHI_STATS_METHODS];
 	uint64_t pm_errors[CHI_MAX_POOLS][CHI_STATS_METHODS];
 } chi_worker_shm;
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, sleep_futex) == 0, "worker: sleep_futex");
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, sleeping) == 4, "worker: sleeping");
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, id) == 8, "worker: id");
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, tid) == 12, "worker: tid");
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, task_seq) == 64, "worker: task_seq on line 1");
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, sleeps) == 72, "worker: sleeps");
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, busy_ns) == 80, "worker: busy_ns");
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, idle_ns) == 88, "worker: idle_ns");
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, sleep_ns) == 96, "worker: sleep_ns");
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, tasks) == 104, "worker: tasks");
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, handled) == 112, "worker: handled");
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, handed) == 128, "worker: handed on line 2");
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, helps) == 136, "worker: helps");
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, pm_count) == 192, "worker: pm_count on line 3");
+CHI_STATIC_ASSERT(offsetof(chi_worker_shm, pm_errors) ==
+		  192 + CHI_MAX_POOLS * CHI_STATS_METHODS * 8, "worker: pm_errors");
+CHI_STATIC_ASSERT(sizeof(chi_worker_shm) == 192 + 2 * CHI_MAX_POOLS * CHI_STATS_METHODS * 8,
+		  "worker: size");
+CHI_STATIC_ASSERT(sizeof(chi_worker_shm) % 64 == 0, "worker: whole lines");
 
 typedef struct CHI_ALIGNAS(64) chi_client_shm {
 	uint32_t state;
@@ -63,6 +90,12 @@ typedef struct CHI_ALIGNAS(64) chi_client_shm {
 	uint64_t chunks;    /* offset of its newest arena chunk (src/ipc/chunk.c) */
 	uint8_t pad[32];
 } chi_client_shm;
+CHI_STATIC_ASSERT(offsetof(chi_client_shm, state) == 0, "client: state");
+CHI_STATIC_ASSERT(offsetof(chi_client_shm, pid) == 4, "client: pid");
+CHI_STATIC_ASSERT(offsetof(chi_client_shm, epoch) == 8, "client: epoch");
+CHI_STATIC_ASSERT(offsetof(chi_client_shm, attach_ns) == 16, "client: attach_ns");
+CHI_STATIC_ASSERT(offsetof(chi_client_shm, chunks) == 24, "client: chunks");
+CHI_STATIC_ASSERT(sizeof(chi_client_shm) == 64, "client: one line");
 
 typedef struct chi_pool_shm {
 	uint32_t state; /* 0 free, 1 live */
@@ -70,6 +103,11 @@ typedef struct chi_pool_shm {
 	char name[CHI_NAME_MAX];
 	char module[CHI_NAME_MAX];
 } chi_pool_shm;
+CHI_STATIC_ASSERT(offsetof(chi_pool_shm, state) == 0, "pool: state");
+CHI_STATIC_ASSERT(offsetof(chi_pool_shm, id) == 4, "pool: id");
+CHI_STATIC_ASSERT(offsetof(chi_pool_shm, name) == 8, "pool: name");
+CHI_STATIC_ASSERT(offsetof(chi_pool_shm, module) == 8 + CHI_NAME_MAX, "pool: module");
+CHI_STATIC_ASSERT(sizeof(chi_pool_shm) == 8 + 2 * CHI_NAME_MAX, "pool: size");
 
 typedef struct CHI_ALIGNAS(64) chi_main_dir {
 	chi_alloc_hdr alloc; /* written on every allocation and free */
@@ -96,6 +134,27 @@ typedef struct CHI_ALIGNAS(64) chi_main_dir {
 	uint64_t gpu_slices_reclaimed; /* GPU arena slices released by the reaper (gpu_slices.c) */
 	chi_pool_shm pools[CHI_MAX_POOLS];
 } chi_main_dir;
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, alloc) == 0, "dir: alloc first (alloc_off == dir_off)");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, nlanes) == 256, "dir: nlanes on line 4");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, nworkers) == 260, "dir: nworkers");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, depth) == 264, "dir: depth");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, bulk_every) == 268, "dir: bulk_every");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, max_task_size) == 272, "dir: max_task_size");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, first_busy_wait_us) == 280, "dir: first_busy_wait_us");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, max_sleep_us) == 288, "dir: max_sleep_us");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, hole_timeout_ms) == 296, "dir: hole_timeout_ms");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, workers_off) == 304, "dir: workers_off");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, lanes_off) == 312, "dir: lanes_off");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, clients_off) == 320, "dir: clients_off");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, start_ns) == 328, "dir: start_ns");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, max_clients) == 336, "dir: max_clients");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, npools) == 340, "dir: npools");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, ngpus) == 344, "dir: ngpus");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, clients_dead) == 352, "dir: clients_dead");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, chunks_reclaimed) == 360, "dir: chunks_reclaimed");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, gpu_slices_reclaimed) == 368, "dir: gpu_slices_reclaimed");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, pools) == 376, "dir: pools");
+CHI_STATIC_ASSERT(sizeof(chi_main_dir) == 7040, "dir: size");
 
 static inline chi_main_dir *chi_dir_of(void *base)
 {

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chi/log.h"
 #include "chi/module.h"
 #include "chi/modules/bdev.h"
 #include "ipc/client.h"
@@ -300,7 +301,7 @@ static int bdev_create(chi_ctx *ctx, const chi_pool_conf *conf, void **state)
 			 ftruncate(d->fd, (off_t)conf->size))
 			rc = -errno;
 		if (rc)
-			fprintf(stderr, "chi: bdev pool '%s': %s: %s\n", conf->name, conf->path,
+			chi_log(CHI_LOG_ERROR, "bdev pool '%s': %s: %s", conf->name, conf->path,
 				strerror(-rc));
 	}
 	if (rc) {

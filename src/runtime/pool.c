@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chi/log.h"
 #include "chi/modules/admin.h"
 #include "runtime/runtime.h"
 
@@ -171,7 +172,7 @@ int chi_pools_create_from_config(chi_runtime *rt)
 		const chi_pool_conf *pc = &rt->cfg.pools[i];
 		int rc;
 		if (!chi_module_find(pc->module)) {
-			fprintf(stderr, "chi: pool '%s': no module named '%s'\n", pc->name,
+			chi_log(CHI_LOG_ERROR, "pool '%s': no module named '%s'", pc->name,
 				pc->module);
 			return -ENOENT;
 		}

@@ -338,7 +338,8 @@ size_t chi_stats_format_prometheus(const chi_stats_snapshot *s, char *buf, size_
 		 "Sealed entries found at the lane's head before all their words arrived.",
 		 seal_waits);
 	LANE_U64("chi_lane_depth_high_water", "gauge",
-		 "Highest depth the worker saw (sampled every 8th pop).", depth_hwm);
+		 "Highest depth the worker saw (sampled every 64th pop of a CPU lane; "
+		 "0 on GPU lanes).", depth_hwm);
 
 	const char *lat = "chi_lane_task_latency_seconds";
 	head(&b, lat, "summary",

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chi/log.h"
 #include "numa/numa.h"
 #include "runtime/handoff.h"
 #include "runtime/runtime.h"
@@ -415,11 +416,11 @@ int chi_lanes_assign(chi_runtime *rt)
 		if (hpo > want)
 			hpo = want;
 		if (hpo < want)
-			fprintf(stderr, "chi: gpu.lane_helpers %u: %u worker(s) give each of %u GPU "
-					"lane owner(s) %u helper(s)\n", want, nw, gw, hpo);
+			chi_log(CHI_LOG_WARN, "gpu.lane_helpers %u: %u worker(s) give each of %u GPU "
+				"lane owner(s) %u helper(s)", want, nw, gw, hpo);
 	} else if (want && ngpu) {
-		fprintf(stderr, "chi: gpu.lane_helpers %u: no helpers (they need gpu.workers: "
-				"dedicated and more than one worker)\n", want);
+		chi_log(CHI_LOG_WARN, "gpu.lane_helpers %u: no helpers (they need gpu.workers: "
+			"dedicated and more than one worker)", want);
 	}
 	uint32_t cw = nw - gw - gw * hpo; /* workers for CPU lanes */
 	rt->helper_base = cw;
@@ -526,7 +527,7 @@ int chi_workers_start(chi_runtime *rt)
 		if (chi_numa_worker_cpus(rt, on, &set) == 0) {
 			int prc = chi_numa_pin_thread(rt->workers[i].thread, &set);
 			if (prc)
-				fprintf(stderr, "chi: worker %u: cannot pin to its GPU's NUMA node: %s\n",
+				chi_log(CHI_LOG_WARN, "worker %u: cannot pin to its GPU's NUMA node: %s",
 					i, strerror(-prc));
 		}
 	}

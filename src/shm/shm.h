@@ -70,6 +70,13 @@ typedef struct chi_alloc_hdr {
 	uint64_t free_head[CHI_ALLOC_CLASSES];
 	uint64_t in_use; /* bytes handed out and not yet freed */
 } chi_alloc_hdr;
+/* in shared memory: clients of other processes allocate from it too
+ * (CHI_STATIC_ASSERT: nvcc compiles this header, src/gpu/gpu.h) */
+CHI_STATIC_ASSERT(offsetof(chi_alloc_hdr, bump) == 0, "alloc: bump");
+CHI_STATIC_ASSERT(offsetof(chi_alloc_hdr, end) == 8, "alloc: end");
+CHI_STATIC_ASSERT(offsetof(chi_alloc_hdr, free_head) == 16, "alloc: free_head");
+CHI_STATIC_ASSERT(offsetof(chi_alloc_hdr, in_use) == 16 + CHI_ALLOC_CLASSES * 8, "alloc: in_use");
+CHI_STATIC_ASSERT(sizeof(chi_alloc_hdr) == 24 + CHI_ALLOC_CLASSES * 8, "alloc: size");
 
 void chi_alloc_init(chi_alloc_hdr *a, uint64_t start, uint64_t end);
 uint64_t chi_alloc(void *base, chi_alloc_hdr *a, uint64_t size);

@@ -4,14 +4,18 @@
  *
  * Fields and who writes them:
  *   ring[p].tail    producers (claim counter of CPU lanes; GPU lanes keep
- *                   theirs in device memory and leave this one unused)
- *   ring[p].head    the consumer (relaxed; read by stats)
+ *                   theirs in device memory and leave this one unused, except
+ *                   on the simulated backend, src/gpu/gpu_sim.c, whose
+ *                   "device" counters are these words)
+ *   ring[p].head    the consumer (C4 in ring.h: store-release, read with
+ *                   acquire by the runtime's reaper, relaxed by stats)
  *   slots[p], depth, shift, worker, id: written once by the runtime at init
  *   counters: consumer side (popped, completed, errors, hole_stalls,
  *             holes_skipped, depth_hwm, lat_sum, lat_hist) plus queue_full,
  *             which producers bump only on the slow (full) path.
  *   depth_hwm: highest depth (tail - head, both priorities) the consumer saw;
- *             sampled on every 8th pop of a CPU lane (GPU lanes keep their
+ *             sampled on every 64th pop of a CPU lane (src/runtime/worker.c;
+ *             reading tail touches the producers' line; GPU lanes keep their
  *             claim counter on the device: 0 there). A lower bound.
  *   lat_hist: latency histogram of sampled tasks (1 in CHI_LAT_SAMPLE by
  *             completion count) in ns, log-linear buckets (src/runtime/stats.h);
@@ -44,6 +48,9 @@ typedef struct CHI_ALIGNAS(64) chi_ring_hdr {
 	uint8_t pad1[48];
 } chi_ring_hdr;
 CHI_STATIC_ASSERT(sizeof(chi_ring_hdr) == 128, "ring header is two lines");
+CHI_STATIC_ASSERT(offsetof(chi_ring_hdr, tail) == 0, "ring hdr: tail");
+CHI_STATIC_ASSERT(offsetof(chi_ring_hdr, head) == 64, "ring hdr: head on its own line");
+CHI_STATIC_ASSERT(offsetof(chi_ring_hdr, claimed) == 72, "ring hdr: claimed");
 
 typedef struct CHI_ALIGNAS(64) chi_lane_shm {
 	chi_ring_hdr ring[CHI_NPRIO];
@@ -74,5 +81,14 @@ typedef struct CHI_ALIGNAS(64) chi_lane_shm {
 } chi_lane_shm;
 CHI_STATIC_ASSERT(sizeof(chi_lane_shm) == 384 + CHI_LAT_BUCKETS * 8, "lane header size");
 CHI_STATIC_ASSERT(sizeof(chi_lane_shm) % 64 == 0, "lane header is whole lines");
+/* what producers and stats readers of other processes read or bump */
+CHI_STATIC_ASSERT(offsetof(chi_lane_shm, slots) == 256, "lane: slots");
+CHI_STATIC_ASSERT(offsetof(chi_lane_shm, depth) == 272, "lane: depth");
+CHI_STATIC_ASSERT(offsetof(chi_lane_shm, shift) == 276, "lane: shift");
+CHI_STATIC_ASSERT(offsetof(chi_lane_shm, worker) == 280, "lane: worker");
+CHI_STATIC_ASSERT(offsetof(chi_lane_shm, id) == 284, "lane: id");
+CHI_STATIC_ASSERT(offsetof(chi_lane_shm, popped) == 320, "lane: counters on their own line");
+CHI_STATIC_ASSERT(offsetof(chi_lane_shm, queue_full) == 360, "lane: queue_full");
+CHI_STATIC_ASSERT(offsetof(chi_lane_shm, lat_hist) == 384, "lane: lat_hist");
 
 #endif

@@ -38,10 +38,15 @@
  *         ordered before its publish, is known by a ptr that is not 0:
  *         seal.h U2), then store-release ctl = {L+1, EMPTY} (pairs with P0's
  *         acquire: the slot is free for lap L+1 only after ptr was read);
- *     C4  head = h + 1 (relaxed; only stats and the consumer read it).
+ *     C4  store-release head = h + 1 (pairs with the acquire load of head
+ *         in the runtime's reaper: one that sees head past h also sees the
+ *         consumer's task_seq store made before it popped, so it knows the
+ *         entry may still be running: src/runtime/reaper.c). Producers never
+ *         read head; stats read it relaxed.
  * Holes: a producer that dies between P1 and P4 leaves slot h unpublished
  * while later slots fill. The consumer may skip it (chi_ring_skip) only when
- * the runtime has decided the claimant is dead; see src/queue/lane.c.
+ * the runtime has decided the claimant is dead; see check_holes in
+ * src/runtime/worker.c.
  */
 #ifndef CHI_PROTO_RING_H
 #define CHI_PROTO_RING_H

@@ -1,9 +1,17 @@
 /* chi/proto/segment.h: the header at offset 0 of every chi shared-memory
- * segment (main, client data, per-GPU pinned).
+ * segment (main, per-GPU pinned; CHI_SEG_KIND_DATA is reserved: nothing
+ * creates a client data segment yet).
  *
- * The creator fills every field, then stores `magic` last with release (S1);
- * an attacher loads magic with acquire (S2, pairs with S1) before trusting
- * the rest. `epoch` is a 64-bit value new at every runtime start; clients
+ * The creator (chi_seg_create, src/shm/segment.c) fills the identity fields
+ * (version, seg_id, size, epoch, owner_pid, kind, created_ns, name; the
+ * others start at 0), then stores `magic` last with release (S1); an
+ * attacher loads magic with acquire (S2, pairs with S1) before trusting
+ * them. `dir_off` and `alloc_off` are set later, once the directory is
+ * built: the main segment stores dir_off last with release (S1',
+ * src/runtime/runtime.c), and a client waits for it with acquire
+ * (src/ipc/client.c); a GPU segment's is published by `ready` of the main
+ * segment (S3), which clients wait for before they open GPU queues.
+ * `epoch` is a 64-bit value new at every runtime start; clients
  * copy it at attach, and a mismatch later means the runtime restarted.
  * `alive` is the runtime's heartbeat: bumped by the runtime's monitor thread,
  * read by clients (and GPU kernels) that wait, so they can tell a dead runtime
@@ -34,11 +42,32 @@ typedef struct CHI_ALIGNAS(64) chi_seg_hdr {
 	uint32_t stopping;
 	uint32_t ready;		/* main segment: 1 once clients may connect (S3) */
 	char name[64];
-	/* allocator state follows (src/shm/alloc.h), then the segment's
-	 * directory (kind-specific) at dir_off */
+	/* the segment's directory (kind-specific: chi_main_dir in
+	 * src/ipc/layout.h, chi_gpu_dir in proto/gpu.h); 0 until it is built */
 	uint64_t dir_off;
+	/* the segment's allocator header (chi_alloc_hdr, src/shm/shm.h; the
+	 * allocator is src/shm/alloc.c): in the main segment the directory's
+	 * first member, so alloc_off == dir_off; 0 in GPU segments, which have
+	 * no allocator */
 	uint64_t alloc_off;
 } chi_seg_hdr;
+/* Other processes (clients, `chi status` and `chi cleanup`) and GPU kernels
+ * read this header: its layout is fixed. */
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, magic) == 0, "seg hdr: magic");
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, version) == 8, "seg hdr: version");
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, seg_id) == 12, "seg hdr: seg_id");
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, size) == 16, "seg hdr: size");
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, epoch) == 24, "seg hdr: epoch");
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, owner_pid) == 32, "seg hdr: owner_pid");
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, kind) == 36, "seg hdr: kind");
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, created_ns) == 40, "seg hdr: created_ns");
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, alive) == 48, "seg hdr: alive");
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, stopping) == 56, "seg hdr: stopping");
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, ready) == 60, "seg hdr: ready");
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, name) == 64, "seg hdr: name");
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, dir_off) == 128, "seg hdr: dir_off");
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, alloc_off) == 136, "seg hdr: alloc_off");
+CHI_STATIC_ASSERT(sizeof(chi_seg_hdr) == 192, "seg hdr is three lines");
 
 /* stopping: 0 running, 1 refusing new tasks and draining, 2 drained */
 #define CHI_STOP_DRAINING 1u
