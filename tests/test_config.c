@@ -55,7 +55,7 @@ static void test_defaults_match_design(void **state)
 	memset(&c, 0xa5, sizeof(c));
 	chi_config_defaults(&c);
 	assert_string_equal(c.name, "chi");
-	assert_int_equal(c.num_workers, 4);
+	assert_int_equal(c.num_workers, 0); /* auto */
 	assert_int_equal(c.queue_depth, 1024);
 	assert_int_equal(c.lanes, 0);
 	assert_int_equal(c.first_busy_wait_us, 10000);
@@ -446,7 +446,7 @@ static void test_validate(void **state)
 	assert_int_equal(chi_config_validate(&c, err, sizeof(err)), -EINVAL);
 	assert_has(err, "runtime.queue_depth");
 	chi_config_defaults(&c);
-	c.num_workers = 0;
+	c.num_workers = 257; /* 0 is auto */
 	assert_int_equal(chi_config_validate(&c, err, sizeof(err)), -EINVAL);
 	assert_has(err, "runtime.num_workers");
 	chi_config_defaults(&c);

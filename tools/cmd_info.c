@@ -97,10 +97,15 @@ int chi_cmd_status(int argc, char **argv)
 		chi_gpu_info gi;
 		if (chi_gpu_info_get(c, g, &gi) == 0)
 			printf("gpu %-5u backend id %u, %u lane(s) x 2, depth %u, NUMA node %d%s%s%s, "
-			       "worker %u, GPU clients %u of %u\n",
+			       "worker %u, GPU clients %u of %u\n"
+			       "          segment %llu MiB; each GPU client, per lane: %u future "
+			       "blocks (futures in flight), data blocks %u x 4 KiB, %u x 64 KiB, "
+			       "%u x %llu KiB (a whole task)\n",
 			       g, gi.backend_id, gi.lanes, gi.depth, gi.numa_node,
 			       gi.cpulist[0] ? " (cpus " : "", gi.cpulist, gi.cpulist[0] ? ")" : "",
-			       gi.worker, gi.clients, gi.slices);
+			       gi.worker, gi.clients, gi.slices,
+			       (unsigned long long)(gi.segment_size >> 20), gi.blocks, gi.data[0],
+			       gi.data[1], gi.data[2], (unsigned long long)(gi.data_size[2] >> 10));
 	}
 	if (!chi_gpu_count(c))
 		printf("gpus      none (no GPU, no driver, or a build without CUDA)\n");

@@ -26,10 +26,14 @@ typedef struct chi_pool_conf {
 	uint64_t size;             /* bdev: capacity in bytes */
 } chi_pool_conf;
 
+#define CHI_CPU_WORKERS 4u /* runtime.num_workers auto: the CPU lanes' workers */
+
 typedef struct chi_config {
 	/* runtime */
 	char name[CHI_NAME_MAX];       /* runtime.name, default "chi" */
-	uint32_t num_workers;          /* runtime.num_workers, 4 */
+	uint32_t num_workers;          /* runtime.num_workers, 0 = auto: CHI_CPU_WORKERS for the
+					  CPU lanes plus, with gpu.workers dedicated, one per GPU
+					  lane and its lane helpers */
 	uint32_t queue_depth;          /* runtime.queue_depth, 1024 (power of two) */
 	uint32_t lanes;                /* runtime.lanes, 0 = one per worker */
 	uint64_t first_busy_wait_us;   /* runtime.first_busy_wait_us, 10000 */

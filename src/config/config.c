@@ -24,20 +24,20 @@
 
 extern char **environ;
 
-enum kind { K_NAME, K_U32, K_U64, K_SIZE, K_SIZE_AUTO, K_TRISTATE, K_GPU_WORKERS, K_NUMA };
+enum kind { K_NAME, K_U32, K_U32_AUTO, K_U64, K_SIZE, K_SIZE_AUTO, K_TRISTATE, K_GPU_WORKERS, K_NUMA };
 
 struct key {
 	const char *section, *name;
 	enum kind kind;
 	size_t off;        /* offset of the field in chi_config */
-	uint64_t min, max; /* numeric range; K_SIZE_AUTO also allows 0 (auto) */
+	uint64_t min, max; /* numeric range; K_*_AUTO also allow 0 (auto) */
 	bool pow2;         /* non-zero values must be powers of two */
 };
 
 #define KEY(sec, nm, k, field, lo, hi, p2) { sec, nm, k, offsetof(chi_config, field), lo, hi, p2 }
 static const struct key keys[] = {
 	KEY("runtime", "name", K_NAME, name, 0, 0, false),
-	KEY("runtime", "num_workers", K_U32, num_workers, 1, 256, false),
+	KEY("runtime", "num_workers", K_U32_AUTO, num_workers, 1, 256, false),
 	KEY("runtime", "queue_depth", K_U32, queue_depth, 2, 1u << 24, true),
 	KEY("runtime", "lanes", K_U32, lanes, 0, 1024, false),
 	KEY("runtime", "first_busy_wait_us", K_U64, first_busy_wait_us, 0, UINT64_MAX, false),
@@ -49,7 +49,7 @@ static const struct key keys[] = {
 	KEY("memory", "max_task_size", K_SIZE, max_task_size, 1, 1ull << 30, false),
 	KEY("gpu", "enabled", K_TRISTATE, gpu_enabled, 0, 0, false),
 	KEY("gpu", "segment_size", K_SIZE_AUTO, gpu_segment_size, 4096, UINT64_MAX, false),
-	KEY("gpu", "queue_depth", K_U32, gpu_queue_depth, 0, 1u << 24, true),
+	KEY("gpu", "queue_depth", K_U32_AUTO, gpu_queue_depth, 0, 1u << 24, true),
 	KEY("gpu", "lanes", K_U32, gpu_lanes, 1, 1024, false),
 	KEY("gpu", "clients", K_U32, gpu_clients, 1, CHI_GPU_MAX_SLICES, false),
 	KEY("gpu", "workers", K_GPU_WORKERS, gpu_workers, 0, 0, false),
@@ -151,7 +151,7 @@ static bool path_ok(const char *s, size_t len)
 static bool range_ok(const struct key *k, uint64_t v, char *why, size_t n)
 {
 	const char *what = k->kind == K_SIZE || k->kind == K_SIZE_AUTO ? "a size" : "an integer";
-	if ((k->kind == K_SIZE_AUTO && v == 0) ||
+	if (((k->kind == K_SIZE_AUTO || k->kind == K_U32_AUTO) && v == 0) ||
 	    (v >= k->min && v <= k->max && !(k->pow2 && (v == 1 || (v & (v - 1))))))
 		return true;
 	if (k->pow2)
@@ -175,7 +175,7 @@ static bool check_key(const chi_config *c, const struct key *k, char *why, size_
 		if (end && name_ok(f, (size_t)(end - (const char *)f), false))
 			return true;
 		return because(why, n, "expected 1..%d letters, digits, '_' or '-'", CHI_NAME_MAX - 1);
-	case K_U32:
+	case K_U32: case K_U32_AUTO:
 		return range_ok(k, *(const uint32_t *)f, why, n);
 	case K_U64: case K_SIZE: case K_SIZE_AUTO:
 		return range_ok(k, *(const uint64_t *)f, why, n);
@@ -209,11 +209,17 @@ static bool set_key(chi_config *c, const struct key *k, const char *v, char *why
 		memset(f, 0, CHI_NAME_MAX);
 		memcpy(f, v, strlen(v));
 		return true;
+	case K_U32_AUTO:
+		if (!strcmp(v, "auto"))
+			return *(uint32_t *)f = 0, true;
+		/* fall through */
 	case K_U32: case K_U64:
-		if (k->min == 0 && k->pow2 && !strcmp(v, "auto"))
-			break; /* gpu.queue_depth: 0 is auto */
 		if (parse_num(v, &u, false))
-			return because(why, n, "expected a non-negative integer");
+			return because(why, n, "expected %sa non-negative integer",
+				       k->kind == K_U32_AUTO ? "'auto' or " : "");
+		if (k->kind == K_U32_AUTO && u == 0)
+			return because(why, n, "expected 'auto' or an integer in %llu..%llu",
+				       (unsigned long long)(k->min ? k->min : 2), (unsigned long long)k->max);
 		break;
 	case K_SIZE: case K_SIZE_AUTO:
 		if (k->kind == K_SIZE_AUTO && !strcmp(v, "auto"))
@@ -238,7 +244,7 @@ static bool set_key(chi_config *c, const struct key *k, const char *v, char *why
 	}
 	if (!range_ok(k, u, why, n))
 		return false;
-	if (k->kind == K_U32)
+	if (k->kind == K_U32 || k->kind == K_U32_AUTO)
 		*(uint32_t *)f = (uint32_t)u;
 	else
 		*(uint64_t *)f = u;

@@ -24,7 +24,7 @@ void chi_config_defaults(chi_config *c)
 	};
 	memset(c, 0, sizeof(*c)); /* also the padding and string tails: memcmp-able */
 	strcpy(c->name, "chi");
-	c->num_workers = 4;
+	c->num_workers = 0; /* auto: CHI_CPU_WORKERS, plus one per GPU lane (dedicated) */
 	c->queue_depth = 1024;
 	c->lanes = 0;
 	c->first_busy_wait_us = 10000;
@@ -137,7 +137,10 @@ int chi_config_print(const chi_config *c, char *buf, size_t len)
 	put(&o, "# chi configuration: every key, effective values\n");
 	put(&o, "runtime:\n");
 	put_str(&o, "  ", "name", c->name, CHI_NAME_MAX);
-	put(&o, "  num_workers: %u\n", c->num_workers);
+	if (c->num_workers == 0)
+		put(&o, "  num_workers: auto\n");
+	else
+		put(&o, "  num_workers: %u\n", c->num_workers);
 	put(&o, "  queue_depth: %u\n", c->queue_depth);
 	put(&o, "  lanes: %u\n", c->lanes);
 	put(&o, "  first_busy_wait_us: %llu\n", (unsigned long long)c->first_busy_wait_us);

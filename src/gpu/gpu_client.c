@@ -206,6 +206,12 @@ int chi_gpu_info_get(chi_client *c, uint32_t gpu, chi_gpu_info *out)
 	snprintf(out->cpulist, sizeof(out->cpulist), "%s", d->cpulist);
 	out->worker = d->nlanes ? ls[0].worker : 0;
 	out->slices = d->nslices;
+	out->blocks = d->blk_per_slice;
+	for (uint32_t k = 0; k < CHI_GPU_NCLASSES && k < 3; k++) {
+		out->data[k] = d->dclass[k].per_slice;
+		out->data_size[k] = d->dclass[k].size;
+	}
+	out->segment_size = seg.size;
 	out->clients = 0;
 	for (uint32_t k = 0; k < d->nslices && k < CHI_GPU_MAX_SLICES; k++)
 		out->clients += __atomic_load_n(&d->slice_owner[k], __ATOMIC_ACQUIRE) != 0;

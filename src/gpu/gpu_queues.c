@@ -243,6 +243,15 @@ static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi
 	return 0;
 }
 
+uint32_t chi_gpu_planned_lanes(const chi_config *cfg)
+{
+	char why[160];
+	if (cfg->gpu_enabled == CHI_OFF || !cur_ops)
+		return 0;
+	int n = cur_ops->count(why, sizeof(why));
+	return n > 0 ? (uint32_t)n * cfg->gpu_lanes : 0;
+}
+
 int chi_server_init_gpu_queues(chi_runtime *rt)
 {
 	const chi_gpu_ops *ops = cur_ops;

@@ -15,6 +15,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "chi/log.h"
 #include "runtime/runtime.h"
 #include "task/future_ops.h"
 
@@ -62,13 +63,12 @@ static int create_main(chi_runtime *rt, uint64_t size)
 			int pid = chi_seg_hdr_of(&old)->owner_pid;
 			chi_seg_close(&old);
 			if (alive) {
-				fprintf(stderr,
-					"chi: a runtime named '%s' is already running (pid %d)\n",
+				chi_log(CHI_LOG_ERROR, "a runtime named '%s' is already running (pid %d)",
 					rt->cfg.name, pid);
 				return -EADDRINUSE;
 			}
 		}
-		fprintf(stderr, "chi: removing stale segment %s of a dead runtime\n", name);
+		chi_log(CHI_LOG_WARN, "removing stale segment %s of a dead runtime", name);
 		shm_unlink(name);
 	}
 	return -EEXIST;
@@ -155,7 +155,7 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 		cfg_in = &defaults;
 	}
 	if (chi_config_validate(cfg_in, err, sizeof(err)) != 0) {
-		fprintf(stderr, "chi: %s\n", err);
+		chi_log(CHI_LOG_ERROR, "%s", err);
 		return -EINVAL;
 	}
 	chi_builtin_modules_register();
@@ -163,6 +163,17 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 	if (!rt)
 		return -ENOMEM;
 	rt->cfg = *cfg_in;
+	if (!rt->cfg.num_workers) { /* auto: the CPU lanes' workers, and with
+				      * dedicated GPU workers one per GPU lane
+				      * and its helpers */
+		uint32_t gl = rt->cfg.gpu_workers == CHI_GPU_WORKERS_DEDICATED
+				      ? chi_gpu_planned_lanes(&rt->cfg) : 0;
+		rt->cfg.num_workers = CHI_CPU_WORKERS + gl * (1 + rt->cfg.gpu_lane_helpers);
+		if (rt->cfg.num_workers > 256)
+			rt->cfg.num_workers = 256;
+		if (!rt->cfg.lanes)
+			rt->cfg.lanes = CHI_CPU_WORKERS;
+	}
 	pthread_mutex_init(&rt->pool_lock, NULL);
 	if (getrandom(&rt->epoch, sizeof(rt->epoch), 0) != sizeof(rt->epoch))
 		rt->epoch = chi_now_ns() ^ ((uint64_t)getpid() << 32);

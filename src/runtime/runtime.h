@@ -185,6 +185,10 @@ int chi_gpu_slices_held(chi_runtime *rt, uint32_t id);
 /* GPU queues (src/gpu/gpu_queues.c): one pinned segment per GPU, its lanes
  * added to lane_refs before the workers start */
 int chi_server_init_gpu_queues(chi_runtime *rt);
+/* GPU lanes chi_server_init_gpu_queues will make under cfg (GPUs seen x
+ * gpu.lanes; 0 when GPU queues are off or no GPU is seen): for
+ * runtime.num_workers auto. */
+uint32_t chi_gpu_planned_lanes(const chi_config *cfg);
 void chi_gpu_queues_heartbeat(chi_runtime *rt);
 void chi_gpu_queues_fini(chi_runtime *rt);
 

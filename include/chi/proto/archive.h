@@ -26,15 +26,39 @@ CHI_INLINE void chi_ar_init(chi_ar *a, void *buf, uint32_t cap)
 	a->err = 0;
 }
 
-/* Copy n bytes between non-overlapping buffers. */
+/* Copy n bytes between non-overlapping buffers. On the device one side is
+ * often pinned host memory, where every store is a PCIe write and every
+ * load a PCIe round trip: words as wide as the two addresses allow (16, 8
+ * or 4 bytes once the destination is aligned), loads in batches of four
+ * before their stores so that four round trips overlap. */
+#ifdef __CUDA_ARCH__
+#define CHI_AR_COPY_WIDE(T, w)                                                         \
+	do {                                                                           \
+		for (; i < n && ((uintptr_t)(d + i) & (w - 1)); i++)                   \
+			d[i] = s[i];                                                   \
+		for (; i + 4 * w <= n; i += 4 * w) {                                   \
+			T a0 = *(const T *)(s + i), a1 = *(const T *)(s + i + w);      \
+			T a2 = *(const T *)(s + i + 2 * w), a3 = *(const T *)(s + i + 3 * w); \
+			*(T *)(d + i) = a0;                                            \
+			*(T *)(d + i + w) = a1;                                        \
+			*(T *)(d + i + 2 * w) = a2;                                    \
+			*(T *)(d + i + 3 * w) = a3;                                    \
+		}                                                                      \
+		for (; i + w <= n; i += w)                                             \
+			*(T *)(d + i) = *(const T *)(s + i);                           \
+	} while (0)
+#endif
 CHI_INLINE void chi_ar_copy(uint8_t *d, const uint8_t *s, uint32_t n)
 {
 #ifdef __CUDA_ARCH__
 	uint32_t i = 0;
-	/* aligned 8-byte words where both sides allow it */
-	if ((((uintptr_t)d | (uintptr_t)s) & 7u) == 0)
-		for (; i + 8 <= n; i += 8)
-			*(uint64_t *)(d + i) = *(const uint64_t *)(s + i);
+	uintptr_t x = (uintptr_t)d ^ (uintptr_t)s;
+	if (n >= 64 && (x & 15u) == 0)
+		CHI_AR_COPY_WIDE(uint4, 16u);
+	else if (n >= 32 && (x & 7u) == 0)
+		CHI_AR_COPY_WIDE(uint64_t, 8u);
+	else if (n >= 16 && (x & 3u) == 0)
+		CHI_AR_COPY_WIDE(uint32_t, 4u);
 	for (; i < n; i++)
 		d[i] = s[i];
 #else
