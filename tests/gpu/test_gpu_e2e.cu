@@ -4,16 +4,25 @@
 //   init:      one queue segment per visible GPU, backend id 1000 + gpu
 //   many:      64 x 128 threads, 4 futures in flight each, test.double_plus,
 //              every thread checks value * 2 + gpu_id
-//   sizes:     echo inline and through a data block, one too large
-//              (-EMSGSIZE, nothing taken), large_output, unknown method
+//   sizes:     echo inline, through a 4 KiB and a big data block,
+//              large_output, unknown method
 //   bdev:      a kernel writes 48 KiB pieces to a file-backed bdev (the bytes
-//              travel in the pinned arena), reads them back and compares;
-//              the host then preads the file and compares too
+//              travel in the pinned arena; more threads than 64 KiB blocks:
+//              -EAGAIN backs off and submits again), reads them back and
+//              compares; the host then preads the file and compares too
+//   max sizes: one thread echoes memory.max_task_size - 4 bytes (a big data
+//              block) and compares them; - 3 is refused (-EMSGSIZE, no pool
+//              touched); one thread writes max_task_size - 32 bytes to a RAM
+//              bdev in one task and reads them back, then 3 MiB + 5 through
+//              chi_gpu_bdev_write/read (include/chi/gpu/bdev.h)
 //   xproc:     a kernel in this process submits to a runtime in another
 //              process (spawned), through cudaIpc counters and a segment;
 //              then two GPU clients of this process (two slices, gpu.clients
 //              2) run kernels at once, and a third is refused
-//              this process registered
+//   3 clients: three client processes (spawned) against a runtime here with
+//              the default gpu.clients and queue depth, each a kernel of all
+//              SMs x 128 threads, 4 futures in flight per thread from the
+//              pools (-EAGAIN: wait for the oldest), every result checked
 #include <cuda_runtime.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +41,7 @@ extern "C" {
 #include "chi/modules/test.h"
 }
 #include "chi/gpu/api.h"
+#include "chi/gpu/bdev.h"
 
 extern char **environ;
 static int failures;
@@ -132,7 +142,7 @@ __global__ void warp_shapes_kernel(chi_gpu_ctx g, int mode, unsigned long long *
 
 __global__ void sizes_kernel(chi_gpu_ctx g, uint8_t *scratch, long long *res)
 {
-	// res[0..3]: echo 40, echo 3000 (data block), echo 70000 (too large),
+	// res[0..3]: echo 40, echo 3000 (4 KiB block), echo 70000 (big block),
 	// res[4]: large_output 60000, res[5]: unknown method, res[6]: bytes wrong
 	uint8_t *in = scratch, *out = scratch + 80000;
 	for (int i = 0; i < 70000; i++)
@@ -167,6 +177,20 @@ __global__ void sizes_kernel(chi_gpu_ctx g, uint8_t *scratch, long long *res)
 	res[6] = wrong;
 }
 
+/* chi_gpu_make_copy_future, again while -EAGAIN for up to WAIT_NS (for a
+ * thread that holds no other block: the others' come back) */
+__device__ int submit_retry(const chi_gpu_ctx *g, uint32_t lane, chi_task *t, chi_gpu_ser_fn ser,
+			    chi_gpu_future *f)
+{
+	uint64_t t0 = chi_hd_now_ns();
+	uint32_t ns = 32;
+	int rc;
+	while ((rc = chi_gpu_make_copy_future(g, lane, t, ser, f)) == -CHI_EAGAIN &&
+	       chi_hd_now_ns() - t0 < WAIT_NS)
+		chi_gpu_backoff(&ns);
+	return rc;
+}
+
 #define PIECE (48u * 1024u)
 __global__ void bdev_kernel(chi_gpu_ctx g, chi_pool_id pool, uint8_t *buf, uint32_t pieces,
 			    long long *res)
@@ -181,7 +205,7 @@ __global__ void bdev_kernel(chi_gpu_ctx g, chi_pool_id pool, uint8_t *buf, uint3
 	chi_gpu_future f;
 	chi_bdev_write_init(&w, pool, (uint64_t)p * PIECE, mine, PIECE);
 	long long r = -1;
-	if (!chi_gpu_make_copy_future(&g, p, &w.hdr, chi_bdev_write_ser_in, &f))
+	if (!submit_retry(&g, p, &w.hdr, chi_bdev_write_ser_in, &f))
 		r = chi_gpu_future_wait(&g, &f, &w.hdr, chi_bdev_write_de_out, WAIT_NS);
 	if (r != PIECE) {
 		res[p] = r < 0 ? r : -1000;
@@ -192,12 +216,141 @@ __global__ void bdev_kernel(chi_gpu_ctx g, chi_pool_id pool, uint8_t *buf, uint3
 	chi_bdev_read_task rd;
 	chi_bdev_read_init(&rd, pool, (uint64_t)p * PIECE, mine, PIECE);
 	r = -1;
-	if (!chi_gpu_make_copy_future(&g, p, &rd.hdr, chi_bdev_read_ser_in, &f))
+	if (!submit_retry(&g, p, &rd.hdr, chi_bdev_read_ser_in, &f))
 		r = chi_gpu_future_wait(&g, &f, &rd.hdr, chi_bdev_read_de_out, WAIT_NS);
 	long long wrong = 0;
 	for (uint32_t i = 0; i < PIECE; i++)
 		wrong += mine[i] != (uint8_t)(i * 31 + p);
 	res[p] = wrong ? -2000 - wrong : r;
+}
+
+/* One thread echoes max_task_size - 4 bytes (in_size = max_task_size: a big
+ * data block), then one more byte is refused; the block's threads fill and
+ * compare. in and out sit 4 bytes past 16-aligned, as the bytes do in the
+ * wire, so the copies go 16 bytes at a time. res: [0] the echo, [1] its
+ * class, [2] the refusal, [3] pools whose avail it changed, [4] bytes wrong */
+__global__ void maxsize_kernel(chi_gpu_ctx g, uint8_t *in, uint8_t *out, long long *res)
+{
+	uint32_t len = (uint32_t)g.max_task - 4;
+	for (uint32_t i = threadIdx.x; i < len; i += blockDim.x) {
+		in[i] = (uint8_t)(i * 13 + (i >> 14) + 5);
+		out[i] = 0;
+	}
+	__syncthreads();
+	if (threadIdx.x == 0) {
+		chi_test_echo_task e;
+		chi_gpu_future f;
+		chi_test_echo_init(&e, CHI_POOL_TEST, in, len, out, len);
+		int rc = chi_gpu_make_copy_future(&g, 0, &e.hdr, chi_test_echo_ser_in, &f);
+		res[1] = rc ? -1 : (long long)(f.data_index >> CHI_GPU_CLASS_SHIFT);
+		res[0] = rc ? rc : chi_gpu_future_wait(&g, &f, &e.hdr, chi_test_echo_de_out, WAIT_NS);
+		uint64_t avail[CHI_GPU_NPOOLS];
+		for (uint32_t k = 0; k < CHI_GPU_NPOOLS; k++)
+			avail[k] = chi_ld_rlx_u64(&chi_gpu_pool_of(&g, k, 0)->avail);
+		chi_test_echo_init(&e, CHI_POOL_TEST, in, len + 1, out, len + 1);
+		res[2] = chi_gpu_make_copy_future(&g, 0, &e.hdr, chi_test_echo_ser_in, &f);
+		for (uint32_t k = 0; k < CHI_GPU_NPOOLS; k++)
+			res[3] += chi_ld_rlx_u64(&chi_gpu_pool_of(&g, k, 0)->avail) != avail[k];
+	}
+	__syncthreads();
+	unsigned long long wrong = 0;
+	for (uint32_t i = threadIdx.x; i < len; i += blockDim.x)
+		wrong += out[i] != in[i];
+	atomicAdd((unsigned long long *)&res[4], wrong);
+}
+
+/* One thread: a bdev write of max_task_size - 32 bytes as one task and its
+ * read back, then len bytes through chi_gpu_bdev_write/read; the block's
+ * threads fill and compare. res: [0] write, [1] read, [2] helper write,
+ * [3] helper read, [4] bytes wrong */
+__global__ void bdev_max_kernel(chi_gpu_ctx g, chi_pool_id pool, uint8_t *w, uint8_t *r,
+				uint32_t len, long long *res)
+{
+	uint32_t one = (uint32_t)g.max_task - CHI_BDEV_READ_HDR;
+	unsigned long long wrong = 0;
+	for (uint32_t i = threadIdx.x; i < len; i += blockDim.x) {
+		w[i] = (uint8_t)(i * 29 + (i >> 20) + 3);
+		r[i] = 0;
+	}
+	__syncthreads();
+	if (threadIdx.x == 0) {
+		chi_bdev_write_task wt;
+		chi_bdev_read_task rt;
+		chi_gpu_future f;
+		chi_bdev_write_init(&wt, pool, 4096, w, one);
+		int rc = chi_gpu_make_copy_future(&g, 0, &wt.hdr, chi_bdev_write_ser_in, &f);
+		res[0] = rc ? rc : chi_gpu_future_wait(&g, &f, &wt.hdr, chi_bdev_write_de_out, WAIT_NS);
+		chi_bdev_read_init(&rt, pool, 4096, r, one);
+		rc = chi_gpu_make_copy_future(&g, 0, &rt.hdr, chi_bdev_read_ser_in, &f);
+		res[1] = rc ? rc : chi_gpu_future_wait(&g, &f, &rt.hdr, chi_bdev_read_de_out, WAIT_NS);
+	}
+	__syncthreads();
+	for (uint32_t i = threadIdx.x; i < one; i += blockDim.x) {
+		wrong += r[i] != w[i];
+		r[i] = 0;
+	}
+	__syncthreads();
+	if (threadIdx.x == 0) {
+		res[2] = chi_gpu_bdev_write(&g, 1, pool, 2u << 20, w, len, WAIT_NS);
+		res[3] = chi_gpu_bdev_read(&g, 1, pool, 2u << 20, r, len, WAIT_NS);
+	}
+	__syncthreads();
+	for (uint32_t i = threadIdx.x; i < len; i += blockDim.x)
+		wrong += r[i] != w[i];
+	atomicAdd((unsigned long long *)&res[4], wrong);
+}
+
+/* A client process's kernel: every thread submits `tasks` stamped
+ * double_plus tasks through the pools, up to 4 in flight; on -EAGAIN it
+ * waits for its oldest, or backs off while it holds none (until a
+ * deadline: what it did not do is counted wrong). d: wrong, done, -EAGAIN */
+__global__ void stream_kernel(chi_gpu_ctx g, uint32_t tasks, uint64_t tag, unsigned long long *d)
+{
+	enum { K = 4 };
+	uint32_t tid = blockIdx.x * blockDim.x + threadIdx.x, head = 0, n = 0, sent = 0, ns = 32;
+	chi_test_double_plus_task t[K];
+	chi_gpu_future f[K];
+	unsigned long long wrong = 0, done = 0, eagain = 0;
+	uint64_t start = chi_hd_now_ns();
+	while (sent < tasks || n) {
+		if (sent < tasks && n < K) {
+			uint32_t i = (head + n) % K;
+			chi_test_double_plus_init(&t[i], CHI_POOL_TEST,
+						  tag << 48 | (uint64_t)tid << 16 | sent, g.gpu_id);
+			int rc = chi_gpu_make_copy_future(&g, tid, &t[i].hdr,
+							  chi_test_double_plus_ser_in, &f[i]);
+			if (rc != -CHI_EAGAIN) {
+				wrong += rc != 0;
+				n += rc == 0;
+				sent++;
+				ns = 32;
+				continue;
+			}
+			eagain++;
+			if (!n) {
+				if (chi_hd_now_ns() - start > 3 * WAIT_NS) {
+					wrong += tasks - sent;
+					break;
+				}
+				chi_gpu_backoff(&ns);
+				continue;
+			}
+		}
+		uint64_t want = t[head].value * 2 + g.gpu_id;
+		int64_t r = chi_gpu_future_wait(&g, &f[head], &t[head].hdr,
+						chi_test_double_plus_de_out, WAIT_NS);
+		if (r == -CHI_ETIMEDOUT) { /* pending: its blocks are not ours to reuse */
+			wrong += n + tasks - sent;
+			break;
+		}
+		wrong += r != (int64_t)want || t[head].result != want;
+		done++;
+		head = (head + 1) % K;
+		n--;
+	}
+	atomicAdd(d, wrong);
+	atomicAdd(d + 1, done);
+	atomicAdd(d + 2, eagain);
 }
 
 static chi_config gpu_config(const char *name)
@@ -289,7 +442,7 @@ static void case_sizes(const chi_gpu_ctx *g)
 	CUDA_OK(cudaMemcpy(h, res, sizeof(h), cudaMemcpyDeviceToHost));
 	printf("sizes: echo40 %lld echo3000 %lld echo70000 %lld large60000 %lld unknown %lld wrong-bytes %lld\n",
 	       h[0], h[1], h[2], h[3 + 1], h[5], h[6]);
-	CHECK(h[0] == 40 && h[1] == 3000 && h[2] == -EMSGSIZE && h[4] == 60000 && h[5] == -ENOSYS &&
+	CHECK(h[0] == 40 && h[1] == 3000 && h[2] == 70000 && h[4] == 60000 && h[5] == -ENOSYS &&
 	      h[6] == 0);
 	cudaFree(scratch);
 	cudaFree(res);
@@ -332,6 +485,42 @@ static void case_bdev(chi_client *c, const chi_gpu_ctx *g)
 	free(file);
 	unlink(path);
 	cudaFree(buf);
+	cudaFree(res);
+}
+
+/* Tasks of memory.max_task_size from one GPU thread: an echo and a bdev
+ * transfer each in one task, and 3 MiB + 5 through the bdev helpers, to a
+ * RAM bdev (pool 10, 8 MiB) */
+static void case_max_sizes(chi_client *c, const chi_gpu_ctx *g)
+{
+	const uint32_t max = (uint32_t)g->max_task, len = (3u << 20) + 5;
+	uint8_t *a, *b;
+	long long *res, h[5];
+	CUDA_OK(cudaMalloc(&a, (size_t)len + 64));
+	CUDA_OK(cudaMalloc(&b, (size_t)len + 64));
+	CUDA_OK(cudaMalloc(&res, sizeof(h)));
+	CUDA_OK(cudaMemset(res, 0, sizeof(h)));
+	maxsize_kernel<<<1, 256>>>(*g, a + 4, b + 4, res);
+	CUDA_OK(cudaGetLastError());
+	CUDA_OK(cudaDeviceSynchronize());
+	CUDA_OK(cudaMemcpy(h, res, sizeof(h), cudaMemcpyDeviceToHost));
+	printf("max sizes: echo of %u bytes %lld (class %lld), one byte more %lld (%lld pools "
+	       "touched), %lld wrong bytes\n", max - 4, h[0], h[1], h[2], h[3], h[4]);
+	CHECK(h[0] == max - 4 && h[1] == 2 && h[2] == -EMSGSIZE && h[3] == 0 && h[4] == 0);
+	chi_admin_pool_task p;
+	chi_admin_pool_init(&p, CHI_ADMIN_CREATE_POOL, 10, "gpuram", "bdev", "", 8u << 20);
+	CHECK(chi_call(c, &p.hdr, &chi_admin_pool_codec) == 10);
+	CUDA_OK(cudaMemset(res, 0, sizeof(h)));
+	bdev_max_kernel<<<1, 256>>>(*g, 10, a, b, len, res);
+	CUDA_OK(cudaGetLastError());
+	CUDA_OK(cudaDeviceSynchronize());
+	CUDA_OK(cudaMemcpy(h, res, sizeof(h), cudaMemcpyDeviceToHost));
+	printf("max sizes: bdev write %lld and read %lld in one task each, %lld and %lld through "
+	       "chi_gpu_bdev_write/read, %lld wrong bytes\n", h[0], h[1], h[2], h[3], h[4]);
+	CHECK(h[0] == max - CHI_BDEV_READ_HDR && h[1] == max - CHI_BDEV_READ_HDR && h[2] == len &&
+	      h[3] == len && h[4] == 0);
+	cudaFree(a);
+	cudaFree(b);
 	cudaFree(res);
 }
 
@@ -441,6 +630,65 @@ static int runtime_child(const char *name)
 	return 0;
 }
 
+/* A client process of case_three_clients: its kernel on every SM, 128
+ * threads each, 16 tasks per thread; exits 0 when all are right. */
+static int client_child(const char *name, const char *tag)
+{
+	chi_gpu_cuda_enable();
+	chi_client *c;
+	chi_gpu_client *gc;
+	if (chi_client_connect(name, &c) || chi_gpu_client_open(c, 0, &gc))
+		return 2;
+	const chi_gpu_ctx *g = chi_gpu_client_ctx(gc);
+	int sms = 0;
+	CUDA_OK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+	const uint32_t tasks = 16;
+	unsigned long long *d, h[3] = {1, 0, 0};
+	CUDA_OK(cudaMalloc(&d, sizeof(h)));
+	CUDA_OK(cudaMemset(d, 0, sizeof(h)));
+	stream_kernel<<<sms, 128>>>(*g, tasks, strtoull(tag, NULL, 0), d);
+	CUDA_OK(cudaGetLastError());
+	CUDA_OK(cudaDeviceSynchronize());
+	CUDA_OK(cudaMemcpy(h, d, sizeof(h), cudaMemcpyDeviceToHost));
+	printf("3 clients: client %s (slice %u, %u blocks per lane): %llu tasks from %d x 128 "
+	       "threads, %llu wrong, %llu -EAGAIN\n", tag, g->slice, g->blk_count, h[1], sms, h[0],
+	       h[2]);
+	CHECK(h[0] == 0 && h[1] == (unsigned long long)sms * 128 * tasks);
+	cudaFree(d);
+	chi_gpu_client_close(gc);
+	chi_client_close(c);
+	return failures ? 1 : 0;
+}
+
+/* Three client processes against a runtime of this process with the
+ * default gpu.clients (4) and gpu.queue_depth (auto: SMs x 128 per lane) */
+static void case_three_clients(const char *self)
+{
+	char name[32];
+	snprintf(name, sizeof(name), "g3%d", (int)getpid());
+	chi_config cfg = gpu_config(name), def;
+	chi_config_defaults(&def);
+	cfg.gpu_clients = def.gpu_clients;
+	cfg.gpu_queue_depth = def.gpu_queue_depth;
+	chi_runtime *rt;
+	int rc = chi_runtime_start(&cfg, &rt);
+	CHECK(rc == 0);
+	if (rc)
+		return;
+	pid_t pid[3];
+	for (int k = 0; k < 3; k++) {
+		char tag[8];
+		snprintf(tag, sizeof(tag), "%d", k + 1);
+		char *argv[] = {(char *)self, (char *)"--client", name, tag, NULL};
+		CHECK(posix_spawn(&pid[k], self, NULL, NULL, argv, environ) == 0);
+	}
+	for (int k = 0; k < 3; k++) {
+		int st;
+		CHECK(waitpid(pid[k], &st, 0) == pid[k] && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	chi_runtime_stop(rt);
+}
+
 static void case_xproc(const char *self)
 {
 	char name[32];
@@ -478,6 +726,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--runtime"))
 		return runtime_child(argv[2]);
+	if (argc == 4 && !strcmp(argv[1], "--client"))
+		return client_child(argv[2], argv[3]);
 	int n = 0;
 	cudaError_t e = cudaGetDeviceCount(&n);
 	if (e != cudaSuccess || n == 0) {
@@ -509,6 +759,7 @@ int main(int argc, char **argv)
 	case_warp_shapes(g);
 	case_sizes(g);
 	case_bdev(c, g);
+	case_max_sizes(c, g);
 	chi_gpu_client_close(gc);
 	if (n >= 2)
 		case_all_gpus(c, n);
@@ -520,6 +771,7 @@ int main(int argc, char **argv)
 	if (sl > 0) {
 		self[sl] = 0;
 		case_xproc(self);
+		case_three_clients(self);
 	}
 	printf("test_gpu_e2e: %s (%d failed checks)\n", failures ? "FAILED" : "OK", failures);
 	return failures ? 1 : 0;

@@ -71,7 +71,7 @@
 typedef struct chi_gpu_dclass {
 	uint64_t off;
 	uint64_t size;
-	uint32_t n;         /* per lane; a power of two */
+	uint32_t n;         /* per lane (any count: each client's free ring is a power of two) */
 	uint32_t per_slice; /* n / nslices (0: none for GPU clients) */
 } chi_gpu_dclass;
 
