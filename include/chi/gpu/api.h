@@ -80,6 +80,7 @@ CHI_INLINE void chi_future_pair(const chi_future_shm *f, uint64_t *flags, int64_
 }
 
 #define CHI_GPU_OWNED 0x80000000u /* chi_gpu_future.index: caller-owned block */
+#define CHI_GPU_STAGE_OUT 64u     /* outputs up to this size are read into registers */
 /* chi_gpu_future.data_index: (class << CHI_GPU_CLASS_SHIFT) | index */
 #define CHI_GPU_CLASS_SHIFT 28u
 #define CHI_GPU_INDEX_MASK ((1u << CHI_GPU_CLASS_SHIFT) - 1u)
@@ -424,8 +425,25 @@ CHI_INLINE int64_t chi_gpu_future_finish(const chi_gpu_ctx *g, chi_gpu_future *f
 		const uint8_t *wire = f->data_index != CHI_GPU_NO_DATA
 			? g->base + chi_gpu_data_off(g, f->lane, f->data_index)
 			: f->wire_off ? (const uint8_t *)f->shm + f->wire_off : f->shm->copy_space;
+		const uint8_t *out = wire + chi_task_out_off(t->in_size);
 		chi_ar a;
-		chi_ar_init(&a, (void *)(wire + chi_task_out_off(t->in_size)), t->out_size);
+#ifdef __CUDA_ARCH__
+		/* small outputs: into registers with 16-byte loads issued together
+		 * (one PCIe round trip and few read requests), then decoded there;
+		 * the decoders read byte by byte, each a read of pinned memory */
+		uint4 stage[CHI_GPU_STAGE_OUT / 16 + 1];
+		uint32_t lead = (uint32_t)((uintptr_t)out & 15u);
+		if (lead + t->out_size <= sizeof(stage)) {
+			const uint4 *src = (const uint4 *)(const void *)(out - lead);
+			uint32_t n = (lead + t->out_size + 15u) / 16u;
+#pragma unroll
+			for (uint32_t i = 0; i < CHI_GPU_STAGE_OUT / 16 + 1; i++)
+				if (i < n)
+					stage[i] = src[i];
+			out = (const uint8_t *)(const void *)stage + lead;
+		}
+#endif
+		chi_ar_init(&a, (void *)out, t->out_size);
 		int drc = de_out(&a, t);
 		if (drc)
 			r = drc;
