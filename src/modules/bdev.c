@@ -1,8 +1,8 @@
-/* src/modules/bdev.c: the bdev module (DESIGN.md layer 7): a block device on
- * a file (pool path, opened O_RDWR|O_CREAT 0600 and grown to the pool size)
- * or on RAM (path "", `size` bytes calloc'd). Methods allocate, free, write,
- * read, stats; serializers are the CHI_HD functions of
- * include/chi/modules/bdev.h.
+/* src/modules/bdev.c: the bdev module (docs/design.md, Block device): a
+ * block device on a file (pool path, opened O_RDWR|O_CREAT 0600 and grown
+ * to the pool size) or on RAM (path "", `size` bytes calloc'd). Methods
+ * allocate, free, write, read, stats; serializers are the CHI_HD functions
+ * of include/chi/modules/bdev.h.
  *
  * Several workers may run methods of one pool at once: the block bitmap
  * (first fit over 4096-byte blocks) is guarded by a mutex, the counters are

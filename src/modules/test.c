@@ -1,7 +1,8 @@
-/* src/modules/test.c: the test module (DESIGN.md): noop, echo, double_plus,
- * large_output, sub_double_plus (a zero-copy sub-task submitted from inside
- * the worker with chi_make_pointer_future), fail and spin. The serializers
- * are the CHI_HD functions of include/chi/modules/test.h. */
+/* src/modules/test.c: the test module (docs/design.md, Pools and modules):
+ * noop, echo, double_plus, large_output, sub_double_plus (a zero-copy
+ * sub-task submitted from inside the worker with chi_make_pointer_future),
+ * fail and spin. The serializers are the CHI_HD functions of
+ * include/chi/modules/test.h. */
 #include <errno.h>
 
 #include "chi/module.h"

@@ -1,10 +1,10 @@
 /* src/runtime/handoff.h: lane helpers (gpu.lane_helpers). A GPU lane has
- * one consumer, its owner (DESIGN.md: a CAS head shared by two consumers
- * measured 5x slower). Under load the owner is the bottleneck of a lane
- * (src/runtime/run_task.c), so with helpers it pops as before but hands some
- * packed warp batches, whole entries, to helper workers, which run them and
- * complete their pairs. The lane's ring keeps one consumer; only the running
- * of its entries is shared.
+ * one consumer, its owner (docs/design.md, Ring: a CAS head shared by two
+ * consumers measured 5x slower). Under load the owner is the bottleneck of
+ * a lane (src/runtime/run_task.c), so with helpers it pops as before but
+ * hands some packed warp batches, whole entries, to helper workers, which
+ * run them and complete their pairs. The lane's ring keeps one consumer;
+ * only the running of its entries is shared.
  *
  * One handoff ring per helper, in the runtime process's memory: one
  * producer (the owner), one consumer (the helper), CHI_HANDOFF_DEPTH

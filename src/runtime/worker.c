@@ -229,7 +229,7 @@ static int claimant_dead(chi_runtime *rt, uint32_t id, int gpu)
 	return 0;
 }
 
-/* Holes (DESIGN.md): a slot at head that stays unpublished for
+/* Holes (docs/design.md, Holes): a slot at head that stays unpublished for
  * runtime.hole_timeout_ms while a later slot is published, or that stays
  * claimed (or sealed and incomplete) for its lap that long, is skipped only
  * if its claimant is dead; otherwise the stall is counted and we keep

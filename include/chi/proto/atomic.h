@@ -62,7 +62,8 @@ CHI_INLINE void chi_st_pair_u64(uint64_t *p, uint64_t a, uint64_t b)
 	asm volatile("st.volatile.v2.u64 [%0], {%1, %2};" ::"l"(p), "l"(a), "l"(b) : "memory");
 }
 /* Publication on the device: a second system fence after the store pushes it
- * out of the SM instead of letting it linger (DESIGN.md, measured). */
+ * out of the SM instead of letting it linger (measured: docs/benchmarks.md,
+ * H100 builds and Experiments). */
 CHI_INLINE void chi_st_publish_u64(uint64_t *p, uint64_t v)
 {
 	/* a system-scope release store orders this thread's earlier writes
