@@ -70,10 +70,11 @@ static int64_t run_pointer(chi_worker *w, chi_task *t, chi_pm_cache *c)
 
 /* Decode the task at `in` (cap bytes of room), run it, encode its outputs
  * into the output area of the wire at `out` (the same wire, or for a sealed
- * task the block's copy space while its inputs are in this thread's memory). */
+ * task the block's copy space while its inputs are in this thread's memory),
+ * or at `area` when it is set (a sealed task's small outputs, seal.h U4). */
 static inline __attribute__((always_inline)) int64_t
 run_wire(chi_worker *w, chi_pm_cache *c, uint64_t *scratch, uint64_t max_task, const uint8_t *in,
-	 uint32_t cap, uint32_t out_size, uint8_t *out)
+	 uint32_t cap, uint32_t out_size, uint8_t *out, uint8_t *area)
 {
 	chi_runtime *rt = w->rt;
 	chi_task h;
@@ -87,10 +88,12 @@ run_wire(chi_worker *w, chi_pm_cache *c, uint64_t *scratch, uint64_t max_task, c
 	rc = chi_wire_decode(codec, &h, in, scratch);
 	if (rc)
 		return rc;
-	chi_ctx ctx = {rt, w, c->p, out + chi_task_out_off(h.in_size), out_size};
+	if (!area)
+		area = out + chi_task_out_off(h.in_size);
+	chi_ctx ctx = {rt, w, c->p, area, out_size};
 	int64_t r = c->m->run(&ctx, (chi_task *)scratch);
 	if (r >= 0) {
-		rc = chi_wire_encode_out(codec, &h, out, out_size, (chi_task *)scratch);
+		rc = chi_wire_encode_out(codec, area, out_size, (chi_task *)scratch);
 		if (rc)
 			r = rc;
 	}
@@ -109,13 +112,14 @@ run_copy(chi_worker *w, chi_lane_ref *lr, chi_future_shm *f, chi_pm_cache *c, ui
 			return -EBADMSG;
 	}
 	uint8_t *wire = chi_future_wire(lr->base, f, &cap);
-	return run_wire(w, c, scratch, max_task, wire, cap, f->out_size, wire);
+	return run_wire(w, c, scratch, max_task, wire, cap, f->out_size, wire, NULL);
 }
 
 /* A sealed task: the header says its sizes (the block's words are not
  * written: the inbox carried everything); inputs past the inbox's room are
  * a lie (-EBADMSG), and the outputs must fit the copy space (the check's
- * cap). */
+ * cap); up to CHI_SEAL_OUT_LINE bytes of them go into the block's first
+ * line, after the completion pair (seal.h U4). */
 static inline __attribute__((always_inline)) int64_t
 run_sealed(chi_worker *w, chi_future_shm *f, chi_pm_cache *c, uint64_t *scratch,
 	   uint64_t max_task, const chi_sealed *sx)
@@ -123,8 +127,9 @@ run_sealed(chi_worker *w, chi_future_shm *f, chi_pm_cache *c, uint64_t *scratch,
 	const chi_task *h = (const chi_task *)(const void *)sx->pay;
 	if (h->in_size > CHI_SEAL_MAX_IN)
 		return -EBADMSG;
+	uint8_t *area = h->out_size <= CHI_SEAL_OUT_LINE ? (uint8_t *)f + CHI_SEAL_OUT_OFF : NULL;
 	return run_wire(w, c, scratch, max_task, (const uint8_t *)sx->pay, CHI_COPY_SPACE,
-			h->out_size, f->copy_space);
+			h->out_size, f->copy_space, area);
 }
 
 static void pm_flush(chi_worker_shm *ws, chi_pm_run *r)
@@ -296,7 +301,7 @@ static void run_batch(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 		if (stride) {
 			uint32_t out_size;
 			memcpy(&out_size, wire + offsetof(chi_task, out_size), sizeof(out_size));
-			r = run_wire(w, c, scratch, max_task, wire, stride, out_size, wire);
+			r = run_wire(w, c, scratch, max_task, wire, stride, out_size, wire, NULL);
 		}
 		errors += r < 0;
 		pm_count(w, st, r < 0);

@@ -18,8 +18,8 @@
  *   do not fit.
  * chi_wire_decode: the inputs of a checked wire into a zeroed task struct
  *   in `scratch` (CHI_TASK_SCRATCH bytes). 0 or -EBADMSG.
- * chi_wire_encode_out: a task's outputs into the wire's output area: 0, or
- *   -EMSGSIZE if they do not fit in the reserved room. */
+ * chi_wire_encode_out: a task's outputs into its output area (out_size
+ *   bytes at `area`): 0, or -EMSGSIZE if they do not fit in that room. */
 static inline int chi_wire_check(const uint8_t *wire, uint32_t cap, uint32_t out_size,
 				 uint64_t max_task, chi_task *h)
 {
@@ -58,13 +58,13 @@ static inline int chi_wire_decode(const chi_codec *codec, const chi_task *h, con
 	return rc ? -EBADMSG : 0;
 }
 
-static inline int chi_wire_encode_out(const chi_codec *codec, const chi_task *h, uint8_t *wire,
-				      uint32_t out_size, const chi_task *task)
+static inline int chi_wire_encode_out(const chi_codec *codec, uint8_t *area, uint32_t out_size,
+				      const chi_task *task)
 {
 	if (!codec->ser_out || !out_size)
 		return 0;
 	chi_ar a;
-	chi_ar_init(&a, wire + chi_task_out_off(h->in_size), out_size);
+	chi_ar_init(&a, area, out_size);
 	int rc = codec->ser_out(&a, task);
 	return rc ? rc : a.err;
 }

@@ -425,7 +425,9 @@ CHI_INLINE int64_t chi_gpu_future_finish(const chi_gpu_ctx *g, chi_gpu_future *f
 		const uint8_t *wire = f->data_index != CHI_GPU_NO_DATA
 			? g->base + chi_gpu_data_off(g, f->lane, f->data_index)
 			: f->wire_off ? (const uint8_t *)f->shm + f->wire_off : f->shm->copy_space;
-		const uint8_t *out = wire + chi_task_out_off(t->in_size);
+		const uint8_t *out = f->tag && t->out_size <= CHI_SEAL_OUT_LINE
+			? (const uint8_t *)f->shm + CHI_SEAL_OUT_OFF /* seal.h U4 */
+			: wire + chi_task_out_off(t->in_size);
 		chi_ar a;
 #ifdef __CUDA_ARCH__
 		/* small outputs: into registers with 16-byte loads issued together

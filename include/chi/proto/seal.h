@@ -31,11 +31,16 @@
  *       of gpu.h), so a non-zero ptr is this entry's;
  *   U3  read the header words, then the input words the header announces;
  *       every one must carry the mark, else not ready yet;
- *   U4  unseal: write the future block as the fenced path would have
- *       (flags = COPY_FROM_CLIENT | tag << CHI_FUTURE_TAG_SHIFT, out_size,
- *       client, lane, copy space = payload, output area zeroed), then zero
- *       the inbox words it read (all 32 for a header that lies), then free
- *       the slot (C3: ptr = 0, ctl = next lap).
+ *   U4  unseal: copy the payload out, zero the inbox words it read (all 32
+ *       for a header that lies), then free the slot (C3: ptr = 0, ctl =
+ *       next lap). The task runs from the copy; the block's header words
+ *       are not written. Its outputs go, when they fit CHI_SEAL_OUT_LINE
+ *       bytes, into the block's first line right after the completion pair
+ *       (CHI_SEAL_OUT_OFF: the words a fenced submit uses for its header),
+ *       so the worker writes one line per task and the waiter reads one;
+ *       larger outputs go to the copy space's output area. Either way they
+ *       are stored before the pair (x86 keeps store order), and the waiter
+ *       reads them after its fence (F2).
  * Stale words: the consumer zeroes every word it accepted (U4) before it
  * completes the future, and the producer writes the inbox again only after
  * it saw that completion, so a word holds 0 or the current use's value
@@ -63,6 +68,8 @@
 #define CHI_SEAL_MAX_IN (CHI_SEAL_WORDS * 4u - (uint32_t)sizeof(chi_task))
 #define CHI_SEAL_TAG_BIT (1ull << 55)
 #define CHI_FUTURE_TAG_SHIFT 8
+#define CHI_SEAL_OUT_OFF 16u  /* U4: small outputs in the block's first line */
+#define CHI_SEAL_OUT_LINE 48u /*     up to this many bytes */
 #define CHI_SEAL_MARK 0x5ea1ed01u /* high half of every inbox word in use */
 
 CHI_INLINE uint64_t chi_seal_tag(uint64_t ticket, uint32_t prio)
