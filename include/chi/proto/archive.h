@@ -28,37 +28,83 @@ CHI_INLINE void chi_ar_init(chi_ar *a, void *buf, uint32_t cap)
 
 /* Copy n bytes between non-overlapping buffers. On the device one side is
  * often pinned host memory, where every store is a PCIe write and every
- * load a PCIe round trip: words as wide as the two addresses allow (16, 8
- * or 4 bytes once the destination is aligned), loads in batches of four
- * before their stores so that four round trips overlap. */
+ * load a PCIe round trip: the copy aligns the destination to 16 bytes, then
+ * reads the source in aligned 16-byte words, eight issued before the first
+ * is used (so that eight round trips overlap), and funnels them into aligned
+ * 16-byte stores whatever the source's alignment. Plain variables, no
+ * arrays: an array indexed at run time lives in local memory, and a load
+ * into it waits before the next is issued. The last aligned word read may
+ * extend up to 15 bytes past the source's end: it never crosses a page. */
 #ifdef __CUDA_ARCH__
-#define CHI_AR_COPY_WIDE(T, w)                                                         \
+#define CHI_AR_W(a, b, i) ((i) == 0 ? (a).x : (i) == 1 ? (a).y : (i) == 2 ? (a).z : (i) == 3 ? (a).w \
+			   : (i) == 4 ? (b).x : (i) == 5 ? (b).y : (i) == 6 ? (b).z : (b).w)
+#define CHI_AR_FUN(a, b, Q, R, k) __funnelshift_r(CHI_AR_W(a, b, (k) + (Q)), CHI_AR_W(a, b, (k) + (Q) + 1), (R))
+#define CHI_AR_OUT(a, b, Q, R, at)                                                     \
 	do {                                                                           \
-		for (; i < n && ((uintptr_t)(d + i) & (w - 1)); i++)                   \
-			d[i] = s[i];                                                   \
-		for (; i + 4 * w <= n; i += 4 * w) {                                   \
-			T a0 = *(const T *)(s + i), a1 = *(const T *)(s + i + w);      \
-			T a2 = *(const T *)(s + i + 2 * w), a3 = *(const T *)(s + i + 3 * w); \
-			*(T *)(d + i) = a0;                                            \
-			*(T *)(d + i + w) = a1;                                        \
-			*(T *)(d + i + 2 * w) = a2;                                    \
-			*(T *)(d + i + 3 * w) = a3;                                    \
-		}                                                                      \
-		for (; i + w <= n; i += w)                                             \
-			*(T *)(d + i) = *(const T *)(s + i);                           \
+		uint4 o_;                                                              \
+		o_.x = CHI_AR_FUN(a, b, Q, R, 0);                                      \
+		o_.y = CHI_AR_FUN(a, b, Q, R, 1);                                      \
+		o_.z = CHI_AR_FUN(a, b, Q, R, 2);                                      \
+		o_.w = CHI_AR_FUN(a, b, Q, R, 3);                                      \
+		*(at) = o_;                                                            \
 	} while (0)
+#define CHI_AR_SHIFT_LOOP(Q)                                                           \
+	for (; k + 8 <= chunks; k += 8) {                                              \
+		uint4 b0 = src[k + 1], b1 = src[k + 2], b2 = src[k + 3], b3 = src[k + 4]; \
+		uint4 b4 = src[k + 5], b5 = src[k + 6], b6 = src[k + 7], b7 = src[k + 8]; \
+		CHI_AR_OUT(cur, b0, Q, r, dst + k);                                    \
+		CHI_AR_OUT(b0, b1, Q, r, dst + k + 1);                                 \
+		CHI_AR_OUT(b1, b2, Q, r, dst + k + 2);                                 \
+		CHI_AR_OUT(b2, b3, Q, r, dst + k + 3);                                 \
+		CHI_AR_OUT(b3, b4, Q, r, dst + k + 4);                                 \
+		CHI_AR_OUT(b4, b5, Q, r, dst + k + 5);                                 \
+		CHI_AR_OUT(b5, b6, Q, r, dst + k + 6);                                 \
+		CHI_AR_OUT(b6, b7, Q, r, dst + k + 7);                                 \
+		cur = b7;                                                              \
+	}                                                                              \
+	for (; k < chunks; k++) {                                                      \
+		uint4 b0 = src[k + 1];                                                 \
+		CHI_AR_OUT(cur, b0, Q, r, dst + k);                                    \
+		cur = b0;                                                              \
+	}
 #endif
 CHI_INLINE void chi_ar_copy(uint8_t *d, const uint8_t *s, uint32_t n)
 {
 #ifdef __CUDA_ARCH__
 	uint32_t i = 0;
-	uintptr_t x = (uintptr_t)d ^ (uintptr_t)s;
-	if (n >= 64 && (x & 15u) == 0)
-		CHI_AR_COPY_WIDE(uint4, 16u);
-	else if (n >= 32 && (x & 7u) == 0)
-		CHI_AR_COPY_WIDE(uint64_t, 8u);
-	else if (n >= 16 && (x & 3u) == 0)
-		CHI_AR_COPY_WIDE(uint32_t, 4u);
+	if (n >= 64) {
+		for (; (uintptr_t)(d + i) & 15u; i++)
+			d[i] = s[i];
+		uint32_t chunks = (n - i) / 16u, k = 0, sh = (uint32_t)((uintptr_t)(s + i) & 15u);
+		uint4 *dst = (uint4 *)(void *)(d + i);
+		const uint4 *src = (const uint4 *)(const void *)(s + i - sh);
+		if (!sh) {
+			for (; k + 8 <= chunks; k += 8) {
+				uint4 a0 = src[k], a1 = src[k + 1], a2 = src[k + 2], a3 = src[k + 3];
+				uint4 a4 = src[k + 4], a5 = src[k + 5], a6 = src[k + 6], a7 = src[k + 7];
+				dst[k] = a0;
+				dst[k + 1] = a1;
+				dst[k + 2] = a2;
+				dst[k + 3] = a3;
+				dst[k + 4] = a4;
+				dst[k + 5] = a5;
+				dst[k + 6] = a6;
+				dst[k + 7] = a7;
+			}
+			for (; k < chunks; k++)
+				dst[k] = src[k];
+		} else {
+			uint32_t r = (sh & 3u) * 8u;
+			uint4 cur = src[0];
+			switch (sh >> 2) {
+			case 0: CHI_AR_SHIFT_LOOP(0) break;
+			case 1: CHI_AR_SHIFT_LOOP(1) break;
+			case 2: CHI_AR_SHIFT_LOOP(2) break;
+			default: CHI_AR_SHIFT_LOOP(3) break;
+			}
+		}
+		i += chunks * 16u;
+	}
 	for (; i < n; i++)
 		d[i] = s[i];
 #else
