@@ -58,6 +58,8 @@ static int create_main(chi_runtime *rt, uint64_t size)
 			return rc;
 		chi_seg old;
 		int orc = chi_seg_open(&old, name);
+		if (orc == -EACCES) /* another user's, or a mode that lets others in: logged */
+			return -EACCES;
 		if (orc == 0) {
 			int alive = chi_seg_owner_alive(chi_seg_hdr_of(&old));
 			int pid = chi_seg_hdr_of(&old)->owner_pid;

@@ -5,6 +5,7 @@
 #endif
 #include "shm.h"
 #include "numa/numa.h"
+#include "chi/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +28,32 @@ int chi_shm_name(char *out, size_t cap, const char *runtime, const char *kind, i
 	else
 		len = snprintf(out, cap, "/chi.%u.%s.%s.%d", (unsigned)getuid(), runtime, kind, n);
 	return (len < 0 || (size_t)len >= cap) ? -ENAMETOOLONG : 0;
+}
+
+/* Trust rule (another user must not squat a name): a segment is ours only
+ * if this user owns it and nobody else may open it (mode 0600). */
+static int check_ours(int fd, const char *name)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (st.st_uid != geteuid() || (st.st_mode & 0777) != 0600) {
+		chi_log(CHI_LOG_ERROR, "segment %s is not this user's (owner uid %u, mode %03o; "
+				       "expected uid %u, mode 600): refused",
+			name, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777), (unsigned)geteuid());
+		return -EACCES;
+	}
+	return 0;
+}
+
+int chi_seg_check_ours(const char *name)
+{
+	int fd = shm_open(name, O_RDONLY, 0);
+	if (fd < 0)
+		return -errno;
+	int rc = check_ours(fd, name);
+	close(fd);
+	return rc;
 }
 
 static uint64_t now_ns(void)
@@ -54,7 +82,7 @@ int chi_seg_create_on_node(chi_seg *s, const char *name, uint64_t size, uint32_t
 	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)size) != 0) {
+	if (fchmod(fd, 0600) != 0 || size > (uint64_t)INT64_MAX || ftruncate(fd, (off_t)size) != 0) {
 		int e = -errno;
 		close(fd);
 		shm_unlink(name);
@@ -79,6 +107,24 @@ int chi_seg_create_on_node(chi_seg *s, const char *name, uint64_t size, uint32_t
 	int prc = chi_numa_place(p, size, node);
 	if (place_rc)
 		*place_rc = prc;
+	/* the whole segment reserved now (after the placement, which the
+	 * object's pages then follow): a tmpfs that cannot back it fails the
+	 * start here, instead of SIGBUS at some later first touch */
+	int frc = posix_fallocate(fd, 0, (off_t)size);
+	if (frc) {
+		struct statvfs vs;
+		unsigned long long avail = fstatvfs(fd, &vs) == 0 ? (unsigned long long)vs.f_bavail * vs.f_frsize : 0;
+		chi_log(CHI_LOG_ERROR, "cannot reserve %llu bytes (%llu MiB) for segment %s: %s "
+				       "(/dev/shm has %llu MiB free)",
+			(unsigned long long)size, (unsigned long long)(size >> 20), name, strerror(frc),
+			avail >> 20);
+		munmap(p, size);
+		close(fd);
+		shm_unlink(name);
+		memset(s, 0, sizeof(*s));
+		s->fd = -1;
+		return frc == EINVAL || frc == EFBIG ? -ENOSPC : -frc;
+	}
 
 	chi_seg_hdr *h = (chi_seg_hdr *)p;
 	h->version = CHI_LAYOUT_VERSION;
@@ -103,6 +149,11 @@ int chi_seg_open(chi_seg *s, const char *name)
 	int fd = shm_open(name, O_RDWR, 0600);
 	if (fd < 0)
 		return -errno;
+	int orc = check_ours(fd, name);
+	if (orc) {
+		close(fd);
+		return orc;
+	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < sizeof(chi_seg_hdr)) {
 		close(fd);

@@ -44,6 +44,9 @@ int chi_seg_create_on_node(chi_seg *s, const char *name, uint64_t size, uint32_t
 /* Map an existing segment and validate magic and layout version (S2).
  * -ENOENT: no such segment; -EPROTO: not a chi segment of this version. */
 int chi_seg_open(chi_seg *s, const char *name);
+/* 0 if segment `name` is this user's with mode 0600; -EACCES (logged) if
+ * not; -errno if it cannot be opened. chi_seg_open applies the same rule. */
+int chi_seg_check_ours(const char *name);
 /* Unmap; a creator also unlinks the name. */
 void chi_seg_close(chi_seg *s);
 
