@@ -10,6 +10,7 @@
 
 #include <chi/chi.h>
 #include <chi/module.h>
+#include <chi/proto/codec.h>
 
 /* The task: header first, then inputs and outputs. */
 typedef struct counter_add_task {
@@ -18,28 +19,13 @@ typedef struct counter_add_task {
 	uint64_t total; /* out */
 } counter_add_task;
 
-static int add_ser_in(chi_ar *a, const chi_task *h)
-{
-	chi_ar_put_u64(a, ((const counter_add_task *)h)->value);
-	return a->err;
-}
-static int add_de_in(chi_ar *a, chi_task *h)
-{
-	((counter_add_task *)h)->value = chi_ar_get_u64(a);
-	return a->err;
-}
-static int add_ser_out(chi_ar *a, const chi_task *h)
-{
-	chi_ar_put_u64(a, ((const counter_add_task *)h)->total);
-	return a->err;
-}
-static int add_de_out(chi_ar *a, chi_task *h)
-{
-	((counter_add_task *)h)->total = chi_ar_get_u64(a);
-	return a->err;
-}
-static const chi_codec add_codec = {add_ser_in, add_de_in, add_ser_out, add_de_out,
-				    sizeof(counter_add_task)};
+/* Its wire fields, listed once (chi/proto/codec.h): CHI_CODEC generates
+ * counter_add_ser_in / _de_in / _ser_out / _de_out and counter_add_in_size /
+ * _out_size from the lists. */
+#define COUNTER_ADD_IN(X) X(U64, value)
+#define COUNTER_ADD_OUT(X) X(U64, total)
+CHI_CODEC(counter_add, counter_add_task, COUNTER_ADD_IN, COUNTER_ADD_OUT)
+static const chi_codec add_codec = CHI_CODEC_TABLE(counter_add, counter_add_task);
 
 /* Pool state: one counter per pool. Methods of one pool may run on several
  * workers at once, hence the atomic. */
@@ -92,9 +78,9 @@ int main(void)
 	for (uint64_t i = 1; i <= 100; i++) {
 		counter_add_task t;
 		chi_task_init(&t.hdr, 10, 0, 0);
-		t.hdr.in_size = 8;
-		t.hdr.out_size = 8;
 		t.value = i;
+		t.hdr.in_size = counter_add_in_size(&t);
+		t.hdr.out_size = counter_add_out_size(&t);
 		want += i;
 		if (chi_call(c, &t.hdr, &add_codec) != 0 || t.total != want)
 			bad++;

@@ -27,20 +27,11 @@
 #include "chi/modules/bdev.h"
 #include "ipc/client.h"
 
-const chi_codec chi_bdev_allocate_codec = {chi_bdev_allocate_ser_in, chi_bdev_allocate_de_in,
-					   chi_bdev_allocate_ser_out, chi_bdev_allocate_de_out,
-					   sizeof(chi_bdev_alloc_task)};
-const chi_codec chi_bdev_free_codec = {chi_bdev_free_ser_in, chi_bdev_free_de_in, NULL, NULL,
-				       sizeof(chi_bdev_alloc_task)};
-const chi_codec chi_bdev_write_codec = {chi_bdev_write_ser_in, chi_bdev_write_de_in,
-					chi_bdev_write_ser_out, chi_bdev_write_de_out,
-					sizeof(chi_bdev_write_task)};
-const chi_codec chi_bdev_read_codec = {chi_bdev_read_ser_in, chi_bdev_read_de_in,
-				       chi_bdev_read_ser_out, chi_bdev_read_de_out,
-				       sizeof(chi_bdev_read_task)};
-const chi_codec chi_bdev_stats_codec = {chi_bdev_stats_ser_in, chi_bdev_stats_de_in,
-					chi_bdev_stats_ser_out, chi_bdev_stats_de_out,
-					sizeof(chi_bdev_stats_task)};
+const chi_codec chi_bdev_allocate_codec = CHI_CODEC_TABLE(chi_bdev_allocate, chi_bdev_alloc_task);
+const chi_codec chi_bdev_free_codec = CHI_CODEC_TABLE_IN(chi_bdev_free, chi_bdev_alloc_task);
+const chi_codec chi_bdev_write_codec = CHI_CODEC_TABLE(chi_bdev_write, chi_bdev_write_task);
+const chi_codec chi_bdev_read_codec = CHI_CODEC_TABLE(chi_bdev_read, chi_bdev_read_task);
+const chi_codec chi_bdev_stats_codec = CHI_CODEC_TABLE(chi_bdev_stats, chi_bdev_stats_task);
 
 typedef struct bdev {
 	int fd;            /* -1: RAM */

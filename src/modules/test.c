@@ -2,7 +2,8 @@
  * noop, echo, double_plus, large_output, sub_double_plus (a zero-copy
  * sub-task submitted from inside the worker with chi_make_pointer_future),
  * fail and spin. The serializers are the CHI_HD functions of
- * include/chi/modules/test.h. */
+ * include/chi/modules/test.h, most generated from field lists
+ * (include/chi/proto/codec.h). */
 #include <errno.h>
 
 #include "chi/module.h"
@@ -11,17 +12,11 @@
 
 const chi_codec chi_test_noop_codec = {chi_test_noop_ser, chi_test_noop_de, NULL, NULL,
 				       sizeof(chi_test_noop_task)};
-const chi_codec chi_test_echo_codec = {chi_test_echo_ser_in, chi_test_echo_de_in,
-				       chi_test_echo_ser_out, chi_test_echo_de_out,
-				       sizeof(chi_test_echo_task)};
-const chi_codec chi_test_double_plus_codec = {
-	chi_test_double_plus_ser_in, chi_test_double_plus_de_in, chi_test_double_plus_ser_out,
-	chi_test_double_plus_de_out, sizeof(chi_test_double_plus_task)};
-const chi_codec chi_test_large_codec = {chi_test_large_ser_in, chi_test_large_de_in,
-					chi_test_large_ser_out, chi_test_large_de_out,
-					sizeof(chi_test_large_task)};
-const chi_codec chi_test_arg_codec = {chi_test_arg_ser_in, chi_test_arg_de_in, NULL, NULL,
-				      sizeof(chi_test_arg_task)};
+const chi_codec chi_test_echo_codec = CHI_CODEC_TABLE(chi_test_echo, chi_test_echo_task);
+const chi_codec chi_test_double_plus_codec =
+	CHI_CODEC_TABLE(chi_test_double_plus, chi_test_double_plus_task);
+const chi_codec chi_test_large_codec = CHI_CODEC_TABLE(chi_test_large, chi_test_large_task);
+const chi_codec chi_test_arg_codec = CHI_CODEC_TABLE_IN(chi_test_arg, chi_test_arg_task);
 
 static int64_t run_noop(chi_ctx *ctx, chi_task *t)
 {

@@ -4,6 +4,7 @@
 #define CHI_MODULES_ADMIN_H
 
 #include "chi/proto/archive.h"
+#include "chi/proto/codec.h"
 #include "chi/proto/task.h"
 
 #define CHI_ADMIN_CREATE_POOL 0
@@ -28,37 +29,19 @@ typedef struct chi_admin_pool_task {
 	char module[CHI_POOL_NAME_MAX];
 	char path[CHI_POOL_PATH_MAX];
 } chi_admin_pool_task;
+/* wire fields (chi/proto/codec.h); chi_admin_pool_in_size(t) equals the
+ * in_size chi_admin_pool_init sets */
+#define CHI_ADMIN_POOL_IN(X) \
+	X(U32, id)           \
+	X(U64, size)         \
+	X(STR, name)         \
+	X(STR, module)       \
+	X(STR, path)
+#define CHI_ADMIN_POOL_OUT(X) X(U32, id)
+CHI_CODEC(chi_admin_pool, chi_admin_pool_task, CHI_ADMIN_POOL_IN, CHI_ADMIN_POOL_OUT)
 
-CHI_INLINE int chi_admin_pool_ser_in(chi_ar *a, const chi_task *h)
-{
-	const chi_admin_pool_task *t = (const chi_admin_pool_task *)h;
-	chi_ar_put_u32(a, t->id);
-	chi_ar_put_u64(a, t->size);
-	chi_ar_put_str(a, t->name);
-	chi_ar_put_str(a, t->module);
-	chi_ar_put_str(a, t->path);
-	return a->err;
-}
-CHI_INLINE int chi_admin_pool_de_in(chi_ar *a, chi_task *h)
-{
-	chi_admin_pool_task *t = (chi_admin_pool_task *)h;
-	t->id = chi_ar_get_u32(a);
-	t->size = chi_ar_get_u64(a);
-	chi_ar_get_str(a, t->name, sizeof(t->name));
-	chi_ar_get_str(a, t->module, sizeof(t->module));
-	chi_ar_get_str(a, t->path, sizeof(t->path));
-	return a->err;
-}
-CHI_INLINE int chi_admin_pool_ser_out(chi_ar *a, const chi_task *h)
-{
-	chi_ar_put_u32(a, ((const chi_admin_pool_task *)h)->id);
-	return a->err;
-}
-CHI_INLINE int chi_admin_pool_de_out(chi_ar *a, chi_task *h)
-{
-	((chi_admin_pool_task *)h)->id = chi_ar_get_u32(a);
-	return a->err;
-}
+/* list_pools, stats, pool_stats: outputs only, counted arrays of records,
+ * hand-written in src/modules/admin.c (a field list has no arrays). */
 
 /* ---- list_pools ---- */
 typedef struct chi_pool_info {

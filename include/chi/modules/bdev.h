@@ -14,11 +14,16 @@
  * Reads and writes are bounds-checked against the capacity (-ERANGE, nothing
  * done) and need no allocation: allocate/free only manage space. One task
  * moves at most memory.max_task_size bytes (less framing); chi_bdev_write and
- * chi_bdev_read (host) split larger transfers. */
+ * chi_bdev_read (host) split larger transfers.
+ *
+ * Each task's wire fields are listed once (chi/proto/codec.h), right after
+ * its struct; the codec functions and in_size / out_size come from the list.
+ * read's output half has a special layout and is hand-written. */
 #ifndef CHI_MODULES_BDEV_H
 #define CHI_MODULES_BDEV_H
 
 #include "chi/proto/archive.h"
+#include "chi/proto/codec.h"
 #include "chi/proto/task.h"
 
 #define CHI_BDEV_ALLOCATE 0
@@ -36,56 +41,29 @@ typedef struct chi_bdev_alloc_task {
 	uint64_t size;   /* in: bytes wanted (allocate), bytes to free (free) */
 	uint64_t offset; /* out (allocate) / in (free): start of the run */
 } chi_bdev_alloc_task;
+#define CHI_BDEV_ALLOCATE_IN(X) X(U64, size)
+#define CHI_BDEV_ALLOCATE_OUT(X) X(U64, offset)
+CHI_CODEC(chi_bdev_allocate, chi_bdev_alloc_task, CHI_BDEV_ALLOCATE_IN, CHI_BDEV_ALLOCATE_OUT)
+#define CHI_BDEV_FREE_IN(X) \
+	X(U64, offset)      \
+	X(U64, size)
+CHI_CODEC_IN(chi_bdev_free, chi_bdev_alloc_task, CHI_BDEV_FREE_IN)
+
 CHI_INLINE void chi_bdev_allocate_init(chi_bdev_alloc_task *t, chi_pool_id pool, uint64_t size)
 {
 	chi_task_init(&t->hdr, pool, CHI_BDEV_ALLOCATE, 0);
 	t->size = size;
 	t->offset = 0;
-	t->hdr.in_size = 8;
-	t->hdr.out_size = 8;
+	t->hdr.in_size = chi_bdev_allocate_in_size(t);
+	t->hdr.out_size = chi_bdev_allocate_out_size(t);
 }
-CHI_INLINE int chi_bdev_allocate_ser_in(chi_ar *a, const chi_task *h)
-{
-	chi_ar_put_u64(a, ((const chi_bdev_alloc_task *)h)->size);
-	return a->err;
-}
-CHI_INLINE int chi_bdev_allocate_de_in(chi_ar *a, chi_task *h)
-{
-	((chi_bdev_alloc_task *)h)->size = chi_ar_get_u64(a);
-	return a->err;
-}
-CHI_INLINE int chi_bdev_allocate_ser_out(chi_ar *a, const chi_task *h)
-{
-	chi_ar_put_u64(a, ((const chi_bdev_alloc_task *)h)->offset);
-	return a->err;
-}
-CHI_INLINE int chi_bdev_allocate_de_out(chi_ar *a, chi_task *h)
-{
-	((chi_bdev_alloc_task *)h)->offset = chi_ar_get_u64(a);
-	return a->err;
-}
-
 CHI_INLINE void chi_bdev_free_init(chi_bdev_alloc_task *t, chi_pool_id pool, uint64_t offset,
 				   uint64_t size)
 {
 	chi_task_init(&t->hdr, pool, CHI_BDEV_FREE, 0);
 	t->size = size;
 	t->offset = offset;
-	t->hdr.in_size = 16;
-}
-CHI_INLINE int chi_bdev_free_ser_in(chi_ar *a, const chi_task *h)
-{
-	const chi_bdev_alloc_task *t = (const chi_bdev_alloc_task *)h;
-	chi_ar_put_u64(a, t->offset);
-	chi_ar_put_u64(a, t->size);
-	return a->err;
-}
-CHI_INLINE int chi_bdev_free_de_in(chi_ar *a, chi_task *h)
-{
-	chi_bdev_alloc_task *t = (chi_bdev_alloc_task *)h;
-	t->offset = chi_ar_get_u64(a);
-	t->size = chi_ar_get_u64(a);
-	return a->err;
+	t->hdr.in_size = chi_bdev_free_in_size(t);
 }
 
 /* ---- write ---- */
@@ -97,6 +75,13 @@ typedef struct chi_bdev_write_task {
 	uint32_t pad;
 	uint64_t written;    /* out */
 } chi_bdev_write_task;
+/* in: data is decoded zero copy (points into the archive): the worker
+ * writes from there */
+#define CHI_BDEV_WRITE_IN(X) \
+	X(U64, offset)       \
+	X(BYTES, data, len)
+#define CHI_BDEV_WRITE_OUT(X) X(U64, written)
+CHI_CODEC(chi_bdev_write, chi_bdev_write_task, CHI_BDEV_WRITE_IN, CHI_BDEV_WRITE_OUT)
 CHI_INLINE void chi_bdev_write_init(chi_bdev_write_task *t, chi_pool_id pool, uint64_t offset,
 				    const void *data, uint32_t len)
 {
@@ -106,32 +91,8 @@ CHI_INLINE void chi_bdev_write_init(chi_bdev_write_task *t, chi_pool_id pool, ui
 	t->len = len;
 	t->pad = 0;
 	t->written = 0;
-	t->hdr.in_size = 8 + 4 + len;
-	t->hdr.out_size = 8;
-}
-CHI_INLINE int chi_bdev_write_ser_in(chi_ar *a, const chi_task *h)
-{
-	const chi_bdev_write_task *t = (const chi_bdev_write_task *)h;
-	chi_ar_put_u64(a, t->offset);
-	chi_ar_put_bytes(a, t->data, t->len);
-	return a->err;
-}
-CHI_INLINE int chi_bdev_write_de_in(chi_ar *a, chi_task *h)
-{
-	chi_bdev_write_task *t = (chi_bdev_write_task *)h;
-	t->offset = chi_ar_get_u64(a);
-	t->data = chi_ar_get_bytes(a, &t->len); /* zero copy: points into the archive */
-	return a->err;
-}
-CHI_INLINE int chi_bdev_write_ser_out(chi_ar *a, const chi_task *h)
-{
-	chi_ar_put_u64(a, ((const chi_bdev_write_task *)h)->written);
-	return a->err;
-}
-CHI_INLINE int chi_bdev_write_de_out(chi_ar *a, chi_task *h)
-{
-	((chi_bdev_write_task *)h)->written = chi_ar_get_u64(a);
-	return a->err;
+	t->hdr.in_size = chi_bdev_write_in_size(t);
+	t->hdr.out_size = chi_bdev_write_out_size(t);
 }
 
 /* ---- read ---- */
@@ -149,6 +110,10 @@ typedef struct chi_bdev_read_task {
 	uint8_t *buf;       /* out: the client's buffer */
 	const uint8_t *src; /* runtime side: where ser_out copies the bytes from */
 } chi_bdev_read_task;
+#define CHI_BDEV_READ_IN(X) \
+	X(U64, offset)      \
+	X(U32, len)
+CHI_CODEC_IN(chi_bdev_read, chi_bdev_read_task, CHI_BDEV_READ_IN)
 CHI_INLINE void chi_bdev_read_init(chi_bdev_read_task *t, chi_pool_id pool, uint64_t offset,
 				   void *buf, uint32_t len)
 {
@@ -158,23 +123,13 @@ CHI_INLINE void chi_bdev_read_init(chi_bdev_read_task *t, chi_pool_id pool, uint
 	t->got = 0;
 	t->buf = (uint8_t *)buf;
 	t->src = (const uint8_t *)0;
-	t->hdr.in_size = 12;
+	t->hdr.in_size = chi_bdev_read_in_size(t);
 	t->hdr.out_size = CHI_BDEV_READ_HDR + len;
 }
-CHI_INLINE int chi_bdev_read_ser_in(chi_ar *a, const chi_task *h)
-{
-	const chi_bdev_read_task *t = (const chi_bdev_read_task *)h;
-	chi_ar_put_u64(a, t->offset);
-	chi_ar_put_u32(a, t->len);
-	return a->err;
-}
-CHI_INLINE int chi_bdev_read_de_in(chi_ar *a, chi_task *h)
-{
-	chi_bdev_read_task *t = (chi_bdev_read_task *)h;
-	t->offset = chi_ar_get_u64(a);
-	t->len = chi_ar_get_u32(a);
-	return a->err;
-}
+/* Output, hand-written: the padded header above (no field list has padding),
+ * bytes that come from src or are already in place (the method may pread
+ * into the output area), and a decode that copies into the client's buf,
+ * bounded by len. */
 CHI_INLINE int chi_bdev_read_ser_out(chi_ar *a, const chi_task *h)
 {
 	const chi_bdev_read_task *t = (const chi_bdev_read_task *)h;
@@ -218,44 +173,21 @@ typedef struct chi_bdev_stats_task {
 	uint64_t bytes_read;    /* out */
 	uint64_t bytes_written; /* out */
 } chi_bdev_stats_task;
+#define CHI_BDEV_STATS_IN(X) /* none */
+#define CHI_BDEV_STATS_OUT(X) \
+	X(U64, capacity)      \
+	X(U64, allocated)     \
+	X(U64, reads)         \
+	X(U64, writes)        \
+	X(U64, bytes_read)    \
+	X(U64, bytes_written)
+CHI_CODEC(chi_bdev_stats, chi_bdev_stats_task, CHI_BDEV_STATS_IN, CHI_BDEV_STATS_OUT)
 CHI_INLINE void chi_bdev_stats_init(chi_bdev_stats_task *t, chi_pool_id pool)
 {
 	chi_task_init(&t->hdr, pool, CHI_BDEV_STATS, 0);
 	t->capacity = t->allocated = t->reads = t->writes = 0;
 	t->bytes_read = t->bytes_written = 0;
-	t->hdr.out_size = 6 * 8;
-}
-CHI_INLINE int chi_bdev_stats_ser_in(chi_ar *a, const chi_task *h)
-{
-	(void)h;
-	return a->err;
-}
-CHI_INLINE int chi_bdev_stats_de_in(chi_ar *a, chi_task *h)
-{
-	(void)h;
-	return a->err;
-}
-CHI_INLINE int chi_bdev_stats_ser_out(chi_ar *a, const chi_task *h)
-{
-	const chi_bdev_stats_task *t = (const chi_bdev_stats_task *)h;
-	chi_ar_put_u64(a, t->capacity);
-	chi_ar_put_u64(a, t->allocated);
-	chi_ar_put_u64(a, t->reads);
-	chi_ar_put_u64(a, t->writes);
-	chi_ar_put_u64(a, t->bytes_read);
-	chi_ar_put_u64(a, t->bytes_written);
-	return a->err;
-}
-CHI_INLINE int chi_bdev_stats_de_out(chi_ar *a, chi_task *h)
-{
-	chi_bdev_stats_task *t = (chi_bdev_stats_task *)h;
-	t->capacity = chi_ar_get_u64(a);
-	t->allocated = chi_ar_get_u64(a);
-	t->reads = chi_ar_get_u64(a);
-	t->writes = chi_ar_get_u64(a);
-	t->bytes_read = chi_ar_get_u64(a);
-	t->bytes_written = chi_ar_get_u64(a);
-	return a->err;
+	t->hdr.out_size = chi_bdev_stats_out_size(t);
 }
 
 /* host-side declarations (nvcc sees them in both passes; device code
