@@ -9,6 +9,7 @@
 #define CHI_FUZZ_BATCH_INPUT_H
 
 #include <stdint.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,23 @@
 #include "chi/chi.h"
 #include "chi/gpu/api.h"
 #include "chi/modules/test.h"
+#include "shm/shm.h"
 
 /* The runtime, started once per process: `workers` workers, `helpers` lane
  * helpers for the GPU lane's owner (gpu.workers dedicated when > 0), GPU
  * lane depth 128 (two batches of up to 32 blocks, a gap between). */
+/* The runtime lives as long as the fuzzer; its segments' names go at exit
+ * (libFuzzer exits through exit()), so runs leave nothing in /dev/shm. */
+static char fuzz_rt_name[CHI_NAME_MAX];
+static void fuzz_unlink_segments(void)
+{
+	char n[CHI_SEG_NAME_MAX];
+	if (!chi_shm_name(n, sizeof(n), fuzz_rt_name, "main", -1))
+		shm_unlink(n);
+	if (!chi_shm_name(n, sizeof(n), fuzz_rt_name, "gpu", 0))
+		shm_unlink(n);
+}
+
 static inline const chi_gpu_ctx *fuzz_batch_runtime(const char *tag, uint32_t workers,
 						     uint32_t helpers)
 {
@@ -28,6 +42,8 @@ static inline const chi_gpu_ctx *fuzz_batch_runtime(const char *tag, uint32_t wo
 	chi_config c;
 	chi_config_defaults(&c);
 	snprintf(c.name, sizeof(c.name), "%s%d", tag, (int)getpid());
+	snprintf(fuzz_rt_name, sizeof(fuzz_rt_name), "%s", c.name);
+	atexit(fuzz_unlink_segments);
 	c.num_workers = workers;
 	c.lanes = 1;
 	c.gpu_enabled = CHI_ON;
