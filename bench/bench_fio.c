@@ -1,6 +1,6 @@
 /* bench/bench_fio.c: the anchors of `chi-bench bdev`: Debian's fio run as a
  * child process (posix_spawn) with the same block size, engine (psync) and
- * duration as chi's entries, and a minimal reader for its JSON output. */
+ * duration as chi's entries; its JSON output is read with json-c. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -18,114 +18,54 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "bench_bdev.h"
 #include "bench_util.h"
 
 extern char **environ;
 
-/* ---- a minimal JSON reader, enough for fio's output ---- */
-static const char *js_ws(const char *p)
+/* ---- fio's JSON, read with json-c ---- */
+/* Member `key` of object o, NULL if o is NULL, not an object or lacks it. */
+static struct json_object *jget(struct json_object *o, const char *key)
 {
-	while (p && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-		p++;
-	return p;
-}
-
-static const char *js_skip_str(const char *p) /* p at '"' */
-{
-	for (p++; *p; p++) {
-		if (*p == '\\' && p[1])
-			p++;
-		else if (*p == '"')
-			return p + 1;
-	}
-	return NULL;
-}
-
-/* Past one value (object, array, string, number, literal); NULL if malformed. */
-static const char *js_skip(const char *p)
-{
-	p = js_ws(p);
-	if (!p || !*p)
+	struct json_object *v = NULL;
+	if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
 		return NULL;
-	if (*p == '"')
-		return js_skip_str(p);
-	if (*p == '{' || *p == '[') {
-		char close = *p == '{' ? '}' : ']';
-		p = js_ws(p + 1);
-		if (p && *p == close)
-			return p + 1;
-		for (;;) {
-			if (close == '}') {
-				if (!p || *p != '"' || !(p = js_skip_str(p)))
-					return NULL;
-				p = js_ws(p);
-				if (*p != ':')
-					return NULL;
-				p++;
-			}
-			if (!(p = js_ws(js_skip(p))))
-				return NULL;
-			if (*p == close)
-				return p + 1;
-			if (*p != ',')
-				return NULL;
-			p = js_ws(p + 1);
-		}
-	}
-	const char *q = p;
-	while (*q && !strchr(",}] \t\r\n", *q))
-		q++;
-	return q > p ? q : NULL;
+	return v;
 }
 
-/* The value of member `key` of the object at p ('{'), NULL if absent. */
-static const char *js_get(const char *p, const char *key)
+static int jnum(struct json_object *v, double *out)
 {
-	p = js_ws(p);
-	if (!p || *p != '{')
-		return NULL;
-	p = js_ws(p + 1);
-	size_t kl = strlen(key);
-	while (p && *p == '"') {
-		const char *k = p + 1, *e = js_skip_str(p);
-		if (!e)
-			return NULL;
-		int match = (size_t)(e - 1 - k) == kl && !memcmp(k, key, kl);
-		p = js_ws(e);
-		if (*p != ':')
-			return NULL;
-		p = js_ws(p + 1);
-		if (match)
-			return p;
-		if (!(p = js_ws(js_skip(p))))
-			return NULL;
-		if (*p != ',')
-			return NULL;
-		p = js_ws(p + 1);
-	}
-	return NULL;
-}
-
-static const char *js_first(const char *p) /* first element of the array at p */
-{
-	p = js_ws(p);
-	if (!p || *p != '[')
-		return NULL;
-	p = js_ws(p + 1);
-	return *p == ']' ? NULL : p;
-}
-
-static int js_num(const char *p, double *out)
-{
-	if (!p)
+	if (!v || !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
 		return -1;
-	char *e;
-	double v = strtod(p, &e);
-	if (e == p)
-		return -1;
-	*out = v;
+	*out = json_object_get_double(v);
 	return 0;
+}
+
+/* Parse fio's output file text: fio may print notes before the JSON, so the
+ * document starts at the first '{'. NULL (and a message) if it is not JSON. */
+static struct json_object *parse_fio_json(const char *js, const char *path)
+{
+	const char *root = strchr(js, '{');
+	if (!root) {
+		fprintf(stderr, "chi-bench bdev: no JSON object in fio output %s\n", path);
+		return NULL;
+	}
+	struct json_tokener *tok = json_tokener_new();
+	if (!tok)
+		return NULL;
+	struct json_object *o = json_tokener_parse_ex(tok, root, (int)strlen(root));
+	enum json_tokener_error e = json_tokener_get_error(tok);
+	if (!o || e != json_tokener_success) {
+		fprintf(stderr, "chi-bench bdev: fio output %s: bad JSON at byte %zu of the document: %s\n", path,
+			json_tokener_get_parse_end(tok),
+			e == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(e));
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
 }
 
 /* ---- the fio entries ---- */
@@ -254,15 +194,21 @@ int chi_bench_fio_run(bctx *b, chi_bench_result *r, int write)
 		fprintf(stderr, "chi-bench bdev: cannot read fio output %s\n", out);
 		rc = -EIO;
 	}
+	struct json_object *doc = rc ? NULL : parse_fio_json(js, out);
+	if (!rc && !doc)
+		rc = -EBADMSG;
 	if (!rc) {
-		const char *root = strchr(js, '{'); /* fio may print notes before the JSON */
-		const char *job = js_first(js_get(root, "jobs"));
-		const char *sec = js_get(job, rw);
-		const char *pct = js_get(js_get(sec, "clat_ns"), "percentile");
+		struct json_object *jobs = jget(doc, "jobs");
+		struct json_object *job = jobs && json_object_is_type(jobs, json_type_array) &&
+						  json_object_array_length(jobs) > 0
+					  ? json_object_array_get_idx(jobs, 0)
+					  : NULL;
+		struct json_object *sec = jget(job, rw);
+		struct json_object *pct = jget(jget(sec, "clat_ns"), "percentile");
 		double iops, bw, p50, p99, ios;
-		if (js_num(js_get(sec, "iops"), &iops) || js_num(js_get(sec, "bw_bytes"), &bw) ||
-		    js_num(js_get(pct, "50.000000"), &p50) || js_num(js_get(pct, "99.000000"), &p99) ||
-		    js_num(js_get(sec, "total_ios"), &ios)) {
+		if (jnum(jget(sec, "iops"), &iops) || jnum(jget(sec, "bw_bytes"), &bw) ||
+		    jnum(jget(pct, "50.000000"), &p50) || jnum(jget(pct, "99.000000"), &p99) ||
+		    jnum(jget(sec, "total_ios"), &ios)) {
 			fprintf(stderr, "chi-bench bdev: fio %s: unexpected JSON in %s\n", rw, out);
 			rc = -EBADMSG;
 		} else if (ios < 1 || iops <= 0) {
@@ -276,6 +222,7 @@ int chi_bench_fio_run(bctx *b, chi_bench_result *r, int write)
 				      rw, bw / 1e6, iops);
 		}
 	}
+	json_object_put(doc);
 	free(js);
 	unlink(out);
 	unlink(err);
