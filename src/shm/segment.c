@@ -82,6 +82,20 @@ int chi_seg_create_on_node(chi_seg *s, const char *name, uint64_t size, uint32_t
 	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0)
 		return -errno;
+	/* larger than the whole tmpfs: refused before anything is mapped (a
+	 * mapping of terabytes can itself fail, with a less useful error) */
+	struct statvfs vs;
+	if (fstatvfs(fd, &vs) == 0 && vs.f_blocks &&
+	    size / vs.f_frsize > (uint64_t)vs.f_blocks) {
+		chi_log(CHI_LOG_ERROR, "cannot reserve %llu bytes (%llu MiB) for segment %s: /dev/shm "
+				       "holds %llu MiB in all (%llu MiB free)",
+			(unsigned long long)size, (unsigned long long)(size >> 20), name,
+			(unsigned long long)vs.f_blocks * vs.f_frsize >> 20,
+			(unsigned long long)vs.f_bavail * vs.f_frsize >> 20);
+		close(fd);
+		shm_unlink(name);
+		return -ENOSPC;
+	}
 	if (fchmod(fd, 0600) != 0 || size > (uint64_t)INT64_MAX || ftruncate(fd, (off_t)size) != 0) {
 		int e = -errno;
 		close(fd);
@@ -112,7 +126,6 @@ int chi_seg_create_on_node(chi_seg *s, const char *name, uint64_t size, uint32_t
 	 * start here, instead of SIGBUS at some later first touch */
 	int frc = posix_fallocate(fd, 0, (off_t)size);
 	if (frc) {
-		struct statvfs vs;
 		unsigned long long avail = fstatvfs(fd, &vs) == 0 ? (unsigned long long)vs.f_bavail * vs.f_frsize : 0;
 		chi_log(CHI_LOG_ERROR, "cannot reserve %llu bytes (%llu MiB) for segment %s: %s "
 				       "(/dev/shm has %llu MiB free)",
