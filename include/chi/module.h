@@ -50,6 +50,35 @@ uint32_t chi_ctx_worker(const chi_ctx *ctx);
  * does this to pread straight into it). */
 uint8_t *chi_ctx_output(const chi_ctx *ctx, uint32_t *size);
 
+/* ---- the runtime as a module may use it (the admin module does) ----
+ * Call these from a method, with chi_ctx_runtime(ctx). */
+
+/* Create a pool of `module` named `name` with id `id` (CHI_POOL_ID_ANY:
+ * the first free one); its id in *out_id. -ENOENT (no such module),
+ * -EEXIST, -ENOSPC, -ERANGE, or the module's create error. */
+int chi_pool_create(chi_runtime *rt, uint32_t id, const char *name, const char *module,
+		    const chi_pool_conf *conf, uint32_t *out_id);
+/* Destroy a pool once no worker runs a task of it (docs/design.md). */
+int chi_pool_destroy(chi_runtime *rt, uint32_t id);
+/* Ask the embedded runtime's owner to stop (chi_runtime_stop_requested). */
+void chi_runtime_request_stop(chi_runtime *rt);
+/* Snapshots of the runtime, in the layouts of include/chi/modules/admin.h:
+ * live pools (returns how many), every lane's and worker's counters, and
+ * the per-(pool, method) task counts (returns how many entries). */
+struct chi_admin_list_task;
+struct chi_admin_stats_task;
+struct chi_admin_pool_stats_task;
+uint32_t chi_runtime_list_pools(chi_runtime *rt, struct chi_admin_list_task *t);
+void chi_runtime_stats_snapshot(chi_runtime *rt, struct chi_admin_stats_task *t);
+uint32_t chi_runtime_pool_stats_snapshot(chi_runtime *rt, struct chi_admin_pool_stats_task *t);
+
+/* The built-in modules (src/modules/) and their registration, which
+ * chi_runtime_start calls (registering twice is harmless). */
+extern const chi_module chi_admin_module;
+extern const chi_module chi_test_module;
+extern const chi_module chi_bdev_module;
+void chi_builtin_modules_register(void);
+
 #ifdef __cplusplus
 }
 #endif

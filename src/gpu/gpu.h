@@ -11,6 +11,7 @@
 
 #include "chi/chi.h"
 #include "chi/proto/gpu.h"
+#include "queue/seal.h"
 #include "shm/shm.h"
 
 typedef struct chi_gpu_ops {
@@ -52,10 +53,9 @@ typedef struct chi_gpu_seg {
 	void *counters_dev; /* device claim counters (runtime's pointer) */
 	int numa_node;      /* node the segment is bound to, -1: none (docs/numa.md) */
 	uint64_t cpus[CHI_GPU_CPUMASK_BITS / 64]; /* that node's CPUs, bit c = CPU c */
-	uint8_t reap_pending[CHI_GPU_MAX_SLICES]; /* gpu_slices.c: its steps */
 	int claims_unread;    /* S4: a claim counter read failed (logged once) */
-	uint64_t *reap_seqs;  /* nslices x workers */
-	uint64_t *reap_tails; /* nslices x lanes x CHI_NPRIO: claim counters */
+	uint64_t *reap_tails; /* nslices x lanes x CHI_NPRIO: claim counters
+			       * read when the slice's owner was gone (S4) */
 } chi_gpu_seg;
 
 typedef struct chi_gpu_state {
@@ -63,6 +63,51 @@ typedef struct chi_gpu_state {
 	uint32_t n;
 	chi_gpu_seg segs[];
 } chi_gpu_state;
+
+/* ---- what the runtime calls (the GPU layer calls nothing above it) ---- */
+
+/* GPU queues (gpu_queues.c): one pinned segment per GPU, laid out for cfg.
+ * *out: NULL when GPU queues are off or no GPU is seen (logged), else the
+ * state; -E2BIG if they would make more than max_lanes lanes. */
+int chi_gpu_queues_init(const chi_config *cfg, uint64_t epoch, uint32_t max_lanes,
+			chi_gpu_state **out);
+/* GPU lanes chi_gpu_queues_init will make under cfg (GPUs seen x
+ * gpu.lanes; 0 when GPU queues are off or no GPU is seen): for
+ * runtime.num_workers auto. */
+uint32_t chi_gpu_planned_lanes(const chi_config *cfg);
+void chi_gpu_queues_heartbeat(chi_gpu_state *st);
+void chi_gpu_queues_fini(chi_gpu_state *st);
+
+/* A GPU lane as the runtime's workers poll it: runtime.c turns each into a
+ * lane reference. */
+typedef struct chi_gpu_lane_desc {
+	chi_lane_shm *shm;
+	char *base;         /* this process's mapping of the GPU's segment */
+	uint64_t size;
+	uint32_t seg_id;    /* CHI_SEG_ID_GPU_BASE + gpu id */
+	uint32_t index;     /* lane of its GPU */
+	chi_seal_lane seal; /* its blocks and inboxes, for sealed entries */
+} chi_gpu_lane_desc;
+/* Lanes of all GPUs, and the i-th of them (GPU 0's first). */
+uint32_t chi_gpu_nlanes(const chi_gpu_state *st);
+void chi_gpu_lane_desc_get(const chi_gpu_state *st, uint32_t i, chi_gpu_lane_desc *out);
+
+/* Slices of gone owners, released by the runtime's reaper
+ * (src/runtime/reclaim.h runs the state machine; gpu_slices.c gives the
+ * GPU-specific steps). Slices of GPU g, and the owner word of slice k (0
+ * free, else the client id, | CHI_GPU_SLICE_RELEASING once it closed). */
+uint32_t chi_gpu_nslices(const chi_gpu_state *st, uint32_t g);
+uint32_t chi_gpu_slice_owner(const chi_gpu_state *st, uint32_t g, uint32_t k);
+/* S4: the claim counters as now (kept for chi_gpu_slice_drained and
+ * stored in the rings' `claimed` words for the workers' hole check). */
+void chi_gpu_slice_read_claims(chi_gpu_state *st, uint32_t g, uint32_t k);
+/* Every ring's head passed those claims (S4) and no slot refers to slice k
+ * of client id any more (chi_gpu_slice_busy)? */
+int chi_gpu_slice_drained(chi_gpu_state *st, uint32_t g, uint32_t k, uint32_t id);
+/* Hand the slice back: its inboxes zeroed, then owner 0 (release). */
+void chi_gpu_slice_free(chi_gpu_state *st, uint32_t g, uint32_t k);
+/* Does client id still hold (or release) a slice of some GPU? */
+int chi_gpu_slices_held(const chi_gpu_state *st, uint32_t id);
 
 /* Slices (include/chi/proto/gpu.h, S1-S3; src/gpu/gpu_slices.c). Does any
  * slot of the segment at `base` still refer to slice k of client `id`: one

@@ -18,7 +18,6 @@
 #include "chi/gpu/pool.h"
 #include "gpu/gpu.h"
 #include "ipc/client.h"
-#include "runtime/runtime.h"
 
 struct chi_gpu_client {
 	chi_client *c;
@@ -28,6 +27,10 @@ struct chi_gpu_client {
 	void *dev_base;
 	void *pools_dev;
 	void *counters_imported;
+	uint32_t *owners; /* the directory's slice_owner[]: in the runtime's own
+			   * process through the runtime's mapping, so the
+			   * reaper's release and this client's words pair on one
+			   * address (as a race detector sees them) */
 	chi_gpu_ctx ctx;
 };
 
@@ -110,12 +113,14 @@ int chi_gpu_client_open(chi_client *c, uint32_t gpu, chi_gpu_client **out)
 		goto fail_seg;
 	}
 	gc->dir = (chi_gpu_dir *)((char *)gc->seg.base + h->dir_off);
+	gc->owners = c->gpu_local ? ((chi_gpu_state *)c->gpu_local)->segs[gpu].dir->slice_owner
+				  : gc->dir->slice_owner;
 	chi_gpu_ctx *x = &gc->ctx;
 	const chi_gpu_dir *d = gc->dir;
 	rc = -EBUSY; /* S1: a free slice */
 	for (uint32_t k = 0; k < d->nslices && k < CHI_GPU_MAX_SLICES && rc; k++) {
 		uint32_t free_ = 0;
-		if (__atomic_compare_exchange_n(&gc->dir->slice_owner[k], &free_, c->id, 0,
+		if (__atomic_compare_exchange_n(&gc->owners[k], &free_, c->id, 0,
 						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 			x->slice = k;
 			rc = 0;
@@ -141,8 +146,8 @@ int chi_gpu_client_open(chi_client *c, uint32_t gpu, chi_gpu_client **out)
 		x->cs_lane = sizeof(chi_lane_shm) / 8;
 		x->cs_prio = sizeof(chi_ring_hdr) / 8;
 	} else {
-		if (c->rt && c->rt->gpu) /* the runtime's own process: its pointer */
-			x->counters = ((chi_gpu_state *)c->rt->gpu)->segs[gpu].counters_dev;
+		if (c->gpu_local) /* the runtime's own process: its pointer */
+			x->counters = ((chi_gpu_state *)c->gpu_local)->segs[gpu].counters_dev;
 		else {
 			rc = ops->dev_import((int)gpu, d->counters_ipc, &gc->counters_imported);
 			if (rc)
@@ -177,7 +182,7 @@ fail_counters:
 fail_register:
 	ops->host_unregister(gc->seg.base);
 fail_attached:
-	__atomic_store_n(&gc->dir->slice_owner[x->slice], 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&gc->owners[x->slice], 0, __ATOMIC_RELEASE);
 fail_seg:
 	chi_seg_close(&gc->seg);
 fail:
@@ -224,52 +229,37 @@ const chi_gpu_ctx *chi_gpu_client_ctx(const chi_gpu_client *gc)
 	return &gc->ctx;
 }
 
-/* S2: release the slice now if the rings' heads have passed `tails` (S4:
- * the claim counters as read at close; NULL if they could not be read),
- * nothing of it is queued and every worker leaves what it runs within
- * ~100 ms; otherwise leave it to the reaper. */
-static void release_slice(chi_gpu_client *gc, const uint64_t *tails)
+/* S2: the slice is marked RELEASING; the runtime's reaper hands it back
+ * once nothing of it is queued or claimed and every worker has left what it
+ * ran (src/runtime/reaper.c, reclaim.h: the client runs none of that check).
+ * With nothing in flight that takes one monitor tick, so the close waits up
+ * to ~100 ms for it: a close with nothing in flight leaves the slice free. */
+static void release_slice(chi_gpu_client *gc)
 {
 	chi_client *c = gc->c;
-	uint32_t k = gc->ctx.slice, nw = c->dir->nworkers;
-	const chi_worker_shm *ws = c->workers;
-	uint64_t *seqs = calloc(CHI_SEQ_WORDS(nw ? nw : 1), sizeof(uint64_t));
-	int done = 0;
-	if (seqs && tails && chi_gpu_rings_passed(gc->dir, gc->seg.base, tails) &&
-	    !chi_gpu_slice_busy(gc->dir, gc->seg.base, k, c->id)) {
-		chi_workers_seq_snapshot(ws, nw, seqs);
-		for (int i = 0; i < 1000 && !done; i++) {
-			done = chi_workers_seq_moved(ws, nw, seqs);
-			if (!done)
-				usleep(100);
-		}
+	uint32_t k = gc->ctx.slice, mark = c->id | CHI_GPU_SLICE_RELEASING, id = c->id;
+	/* a CAS: if the reaper already took the slice back (its client entry
+	 * was closed first), it may be another client's by now */
+	if (!__atomic_compare_exchange_n(&gc->owners[k], &id, mark, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
+		return;
+	for (int i = 0; i < 1000; i++) {
+		if (__atomic_load_n(&gc->owners[k], __ATOMIC_ACQUIRE) != mark ||
+		    chi_client_check_runtime(c))
+			return;
+		usleep(100);
 	}
-	free(seqs);
-	/* words a kernel wrote before it failed to claim (a sticky error
-	 * between Z2 and Z3) must not carry the mark into the next client's
-	 * use (the reaper's release does the same) */
-	if (done)
-		chi_gpu_slice_zero_inboxes(gc->dir, (uint8_t *)gc->seg.base, k);
-	__atomic_store_n(&gc->dir->slice_owner[k], done ? 0 : c->id | CHI_GPU_SLICE_RELEASING,
-			 __ATOMIC_RELEASE);
 }
 
 void chi_gpu_client_close(chi_gpu_client *gc)
 {
 	if (!gc)
 		return;
-	/* S4: the claims made so far, read while the counters are mapped */
-	uint64_t *tails = calloc((size_t)gc->dir->nlanes * CHI_NPRIO, sizeof(uint64_t));
-	if (tails && chi_gpu_read_tails(gc->ops, gc->dir, gc->seg.base, gc->ctx.counters, tails)) {
-		free(tails);
-		tails = NULL;
-	}
 	gc->ops->dev_free((int)gc->ctx.gpu_id, gc->pools_dev);
 	if (gc->counters_imported)
 		gc->ops->dev_close(gc->counters_imported);
 	gc->ops->host_unregister(gc->seg.base);
-	release_slice(gc, tails);
-	free(tails);
+	release_slice(gc);
 	chi_seg_close(&gc->seg);
 	free(gc);
 }

@@ -1,7 +1,8 @@
-/* src/gpu/gpu_queues.c: chi_server_init_gpu_queues (one pinned segment per
- * GPU with its lanes and arena; layout in include/chi/proto/gpu.h), the GPU
- * lanes' place among the workers' lanes, and client attach (the context a
- * kernel submits with). Plain C: CUDA calls go through chi_gpu_ops. */
+/* src/gpu/gpu_queues.c: chi_gpu_queues_init (one pinned segment per GPU
+ * with its lanes and arena; layout in include/chi/proto/gpu.h) and the
+ * descriptors of the GPU lanes, which the runtime turns into its workers'
+ * lane references (src/runtime/runtime.c). Plain C: CUDA calls go through
+ * chi_gpu_ops. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -12,10 +13,7 @@
 #include <sys/mman.h>
 
 #include "gpu/gpu.h"
-#include "ipc/client.h"
 #include "numa/numa.h"
-#include "queue/lane.h"
-#include "runtime/runtime.h"
 
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 
@@ -142,9 +140,9 @@ static uint64_t lay_classes(const chi_config *cfg, uint32_t nl, uint32_t depth, 
 }
 
 /* Lay out and create GPU g's segment. */
-static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi_gpu_seg *gs)
+static int make_segment(const chi_config *cfg, uint64_t epoch, const chi_gpu_ops *ops, uint32_t g,
+			chi_gpu_seg *gs)
 {
-	const chi_config *cfg = &rt->cfg;
 	uint32_t nl = cfg->gpu_lanes;
 	uint32_t depth = cfg->gpu_queue_depth ? cfg->gpu_queue_depth : auto_depth(cfg, ops, g);
 	uint32_t nslices = cfg->gpu_clients ? cfg->gpu_clients : 1;
@@ -175,7 +173,7 @@ static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi
 	int node = choose_node(cfg, ops, g, gs->cpus, cpulist, sizeof(cpulist)), prc = 0;
 	/* bound before its first touch (the header write included) */
 	rc = chi_seg_create_on_node(&gs->seg, name, size, CHI_SEG_ID_GPU_BASE + g,
-				    CHI_SEG_KIND_GPU, rt->epoch, cfg->name, node, &prc);
+				    CHI_SEG_KIND_GPU, epoch, cfg->name, node, &prc);
 	if (rc)
 		return rc;
 	if (prc) { /* placement is an optimization: run unplaced */
@@ -227,12 +225,8 @@ static int make_segment(chi_runtime *rt, const chi_gpu_ops *ops, uint32_t g, chi
 			return rc;
 		}
 	}
-	gs->reap_seqs = calloc((size_t)d->nslices * CHI_SEQ_WORDS(cfg->num_workers ? cfg->num_workers : 1),
-			       sizeof(uint64_t));
 	gs->reap_tails = calloc((size_t)d->nslices * nl * CHI_NPRIO, sizeof(uint64_t));
-	if (!gs->reap_seqs || !gs->reap_tails) {
-		free(gs->reap_seqs);
-		free(gs->reap_tails);
+	if (!gs->reap_tails) {
 		if (gs->counters_dev)
 			ops->dev_free((int)g, gs->counters_dev);
 		chi_seg_close(&gs->seg);
@@ -252,56 +246,37 @@ uint32_t chi_gpu_planned_lanes(const chi_config *cfg)
 	return n > 0 ? (uint32_t)n * cfg->gpu_lanes : 0;
 }
 
-int chi_server_init_gpu_queues(chi_runtime *rt)
+int chi_gpu_queues_init(const chi_config *cfg, uint64_t epoch, uint32_t max_lanes,
+			chi_gpu_state **out)
 {
 	const chi_gpu_ops *ops = cur_ops;
 	char why[160] = "built without a GPU backend";
-	if (rt->cfg.gpu_enabled == CHI_OFF) {
+	*out = NULL;
+	if (cfg->gpu_enabled == CHI_OFF) {
 		fprintf(stderr, "chi: gpu.enabled is off: no GPU queues\n");
 		return 0;
 	}
 	int n = ops ? ops->count(why, sizeof(why)) : 0;
 	if (n <= 0) {
-		if (rt->cfg.gpu_enabled == CHI_ON || ops)
+		if (cfg->gpu_enabled == CHI_ON || ops)
 			fprintf(stderr, "chi: no GPU queues: %s\n", why);
 		return 0;
 	}
-	if (rt->nlane_refs + (uint64_t)n * rt->cfg.gpu_lanes > CHI_MAX_LANE_REFS)
+	if ((uint64_t)n * cfg->gpu_lanes > max_lanes)
 		return -E2BIG;
 	chi_gpu_state *st = calloc(1, sizeof(*st) + (size_t)n * sizeof(chi_gpu_seg));
 	if (!st)
 		return -ENOMEM;
 	st->ops = ops;
 	for (uint32_t g = 0; g < (uint32_t)n; g++) {
-		int rc = make_segment(rt, ops, g, &st->segs[g]);
+		int rc = make_segment(cfg, epoch, ops, g, &st->segs[g]);
 		if (rc) {
 			st->n = g;
-			rt->gpu = st;
-			chi_gpu_queues_fini(rt);
+			chi_gpu_queues_fini(st);
 			return rc;
 		}
 		st->n = g + 1;
 		chi_gpu_seg *gs = &st->segs[g];
-		chi_lane_shm *ls = (chi_lane_shm *)((char *)gs->seg.base + gs->dir->lanes_off);
-		for (uint32_t l = 0; l < gs->dir->nlanes; l++) {
-			chi_lane_ref *lr = &rt->lane_refs[rt->nlane_refs++];
-			lr->shm = &ls[l];
-			chi_lane_views(gs->seg.base, &ls[l], lr->v);
-			lr->base = gs->seg.base;
-			lr->size = gs->seg.size;
-			lr->seg_id = CHI_SEG_ID_GPU_BASE + g;
-			lr->gpu = 1;
-			lr->index = l;
-			lr->seal.base = (uint8_t *)gs->seg.base;
-			lr->seal.blocks_off = gs->dir->blocks_off + (uint64_t)l * gs->dir->depth *
-									CHI_FUTURE_BLOCK;
-			lr->seal.blocks_end = lr->seal.blocks_off + (uint64_t)gs->dir->depth *
-									CHI_FUTURE_BLOCK;
-			lr->seal.inbox_delta = gs->dir->inbox_off - gs->dir->blocks_off;
-			lr->seal.seg_id = CHI_SEG_ID_GPU_BASE + g;
-			lr->seal.lane = l;
-			lr->seal.shm = &ls[l];
-		}
 		const chi_gpu_dclass *c = gs->dir->dclass;
 		fprintf(stderr, "chi: gpu %u: queue segment %s (backend id %u, %s, %llu MiB), "
 				"%u lane(s) x 2, depth %u; %u GPU client(s) at once, each with, per "
@@ -312,23 +287,51 @@ int chi_server_init_gpu_queues(chi_runtime *rt)
 			gs->dir->nslices, gs->dir->blk_per_slice, c[0].per_slice, c[1].per_slice,
 			c[2].per_slice, (unsigned long long)(c[2].size >> 10));
 	}
-	rt->gpu = st;
-	rt->dir->ngpus = st->n;
+	*out = st;
 	return 0;
 }
 
-void chi_gpu_queues_heartbeat(chi_runtime *rt)
+uint32_t chi_gpu_nlanes(const chi_gpu_state *st)
 {
-	chi_gpu_state *st = rt->gpu;
+	uint32_t n = 0;
+	for (uint32_t g = 0; st && g < st->n; g++)
+		n += st->segs[g].dir->nlanes;
+	return n;
+}
+
+void chi_gpu_lane_desc_get(const chi_gpu_state *st, uint32_t i, chi_gpu_lane_desc *out)
+{
+	uint32_t g = 0;
+	while (i >= st->segs[g].dir->nlanes)
+		i -= st->segs[g++].dir->nlanes;
+	const chi_gpu_seg *gs = &st->segs[g];
+	const chi_gpu_dir *d = gs->dir;
+	chi_lane_shm *ls = (chi_lane_shm *)((char *)gs->seg.base + d->lanes_off);
+	memset(out, 0, sizeof(*out));
+	out->shm = &ls[i];
+	out->base = gs->seg.base;
+	out->size = gs->seg.size;
+	out->seg_id = CHI_SEG_ID_GPU_BASE + g;
+	out->index = i;
+	out->seal.base = (uint8_t *)gs->seg.base;
+	out->seal.blocks_off = d->blocks_off + (uint64_t)i * d->depth * CHI_FUTURE_BLOCK;
+	out->seal.blocks_end = out->seal.blocks_off + (uint64_t)d->depth * CHI_FUTURE_BLOCK;
+	out->seal.inbox_delta = d->inbox_off - d->blocks_off;
+	out->seal.seg_id = CHI_SEG_ID_GPU_BASE + g;
+	out->seal.lane = i;
+	out->seal.shm = &ls[i];
+}
+
+void chi_gpu_queues_heartbeat(chi_gpu_state *st)
+{
 	for (uint32_t g = 0; st && g < st->n; g++) {
 		chi_seg_hdr *h = chi_seg_hdr_of(&st->segs[g].seg);
 		__atomic_store_n(&h->alive, h->alive + 1, __ATOMIC_RELEASE);
 	}
 }
 
-void chi_gpu_queues_fini(chi_runtime *rt)
+void chi_gpu_queues_fini(chi_gpu_state *st)
 {
-	chi_gpu_state *st = rt->gpu;
 	if (!st)
 		return;
 	for (uint32_t g = 0; g < st->n; g++) {
@@ -336,10 +339,8 @@ void chi_gpu_queues_fini(chi_runtime *rt)
 		__atomic_store_n(&chi_seg_hdr_of(&gs->seg)->stopping, CHI_STOP_DRAINED, __ATOMIC_RELEASE);
 		if (gs->counters_dev)
 			st->ops->dev_free((int)g, gs->counters_dev);
-		free(gs->reap_seqs);
 		free(gs->reap_tails);
 		chi_seg_close(&gs->seg);
 	}
 	free(st);
-	rt->gpu = NULL;
 }

@@ -1,7 +1,10 @@
 /* src/gpu/gpu_slices.c: the GPU arena's slices (include/chi/proto/gpu.h,
  * S1-S3): several GPU clients per GPU, each with its own share of every
- * lane's future and data blocks, and the release of a slice whose client is
- * gone or closed.
+ * lane's future and data blocks, and the GPU-specific steps of releasing a
+ * slice whose client is gone or closed. The steps run in the runtime only,
+ * driven by its reclamation state machine (src/runtime/reclaim.h, reaper.c:
+ * IDLE -> DRAINING -> QUIESCING -> released); this file calls nothing above
+ * the GPU layer.
  *
  * A slice may be handed to the next client only when nothing can still
  * write into it: no slot refers to one of its blocks (published, not yet
@@ -33,7 +36,6 @@
 #include <string.h>
 
 #include "gpu/gpu.h"
-#include "runtime/runtime.h"
 
 int chi_gpu_slice_busy(const chi_gpu_dir *d, const uint8_t *base, uint32_t k, uint32_t id)
 {
@@ -113,15 +115,6 @@ void chi_gpu_slice_zero_inboxes(const chi_gpu_dir *d, uint8_t *base, uint32_t k)
 	}
 }
 
-static int owner_live(chi_runtime *rt, uint32_t id)
-{
-	if (!id || id > rt->dir->max_clients)
-		return 0;
-	const chi_client_shm *tab =
-		(const chi_client_shm *)((char *)rt->main.base + rt->dir->clients_off);
-	return __atomic_load_n(&tab[id - 1].state, __ATOMIC_ACQUIRE) == CHI_CLIENT_LIVE;
-}
-
 /* S4 for a gone owner: the claim counters into tails, each also stored in
  * its ring's `claimed` word for the workers' hole check (worker.c). A read
  * that fails (a broken CUDA context) is logged once and leaves tails 0:
@@ -148,52 +141,46 @@ static void read_claims(chi_gpu_state *st, chi_gpu_seg *gs, uint32_t g, uint64_t
 		}
 }
 
-void chi_gpu_slices_tick(chi_runtime *rt)
+static uint64_t *slice_tails(chi_gpu_seg *gs, uint32_t k)
 {
-	chi_gpu_state *st = rt->gpu;
-	const chi_worker_shm *ws =
-		(const chi_worker_shm *)((char *)rt->main.base + rt->dir->workers_off);
-	uint32_t nw = rt->dir->nworkers;
-	for (uint32_t g = 0; st && g < st->n; g++) {
-		chi_gpu_seg *gs = &st->segs[g];
-		chi_gpu_dir *d = gs->dir;
-		for (uint32_t k = 0; k < d->nslices; k++) {
-			uint32_t o = __atomic_load_n(&d->slice_owner[k], __ATOMIC_ACQUIRE);
-			uint32_t id = o & ~CHI_GPU_SLICE_RELEASING;
-			if (!o || (!(o & CHI_GPU_SLICE_RELEASING) && owner_live(rt, id))) {
-				gs->reap_pending[k] = 0;
-				continue;
-			}
-			uint64_t *seqs = gs->reap_seqs + (size_t)k * CHI_SEQ_WORDS(nw);
-			uint64_t *tails = gs->reap_tails + (size_t)k * d->nlanes * CHI_NPRIO;
-			if (!gs->reap_pending[k]) { /* S4: the claim counters now */
-				read_claims(st, gs, g, tails);
-				gs->reap_pending[k] = 1;
-				continue;
-			}
-			if (gs->reap_pending[k] == 1) {
-				if (!chi_gpu_rings_passed(d, gs->seg.base, tails) ||
-				    chi_gpu_slice_busy(d, gs->seg.base, k, id))
-					continue;
-				chi_workers_seq_snapshot(ws, nw, seqs);
-				gs->reap_pending[k] = 2;
-				continue;
-			}
-			if (!chi_workers_seq_moved(ws, nw, seqs))
-				continue;
-			gs->reap_pending[k] = 0;
-			chi_gpu_slice_zero_inboxes(d, (uint8_t *)gs->seg.base, k);
-			/* counted first, so a client that takes the slice sees it
-			 * counted; nobody else writes a gone owner's word */
-			__atomic_fetch_add(&rt->dir->gpu_slices_reclaimed, 1, __ATOMIC_RELAXED);
-			__atomic_store_n(&d->slice_owner[k], 0, __ATOMIC_RELEASE);
-		}
-	}
+	return gs->reap_tails + (size_t)k * gs->dir->nlanes * CHI_NPRIO;
 }
 
-int chi_gpu_slices_held(chi_runtime *rt, uint32_t id)
+uint32_t chi_gpu_nslices(const chi_gpu_state *st, uint32_t g)
 {
-	chi_gpu_state *st = rt->gpu;
+	return st && g < st->n ? st->segs[g].dir->nslices : 0;
+}
+
+uint32_t chi_gpu_slice_owner(const chi_gpu_state *st, uint32_t g, uint32_t k)
+{
+	return __atomic_load_n(&st->segs[g].dir->slice_owner[k], __ATOMIC_ACQUIRE);
+}
+
+void chi_gpu_slice_read_claims(chi_gpu_state *st, uint32_t g, uint32_t k)
+{
+	chi_gpu_seg *gs = &st->segs[g];
+	read_claims(st, gs, g, slice_tails(gs, k));
+}
+
+int chi_gpu_slice_drained(chi_gpu_state *st, uint32_t g, uint32_t k, uint32_t id)
+{
+	chi_gpu_seg *gs = &st->segs[g];
+	return chi_gpu_rings_passed(gs->dir, gs->seg.base, slice_tails(gs, k)) &&
+	       !chi_gpu_slice_busy(gs->dir, gs->seg.base, k, id);
+}
+
+void chi_gpu_slice_free(chi_gpu_state *st, uint32_t g, uint32_t k)
+{
+	chi_gpu_seg *gs = &st->segs[g];
+	/* words a kernel wrote before it failed to claim (a sticky error
+	 * between Z2 and Z3) must not carry the mark into the next client's use */
+	chi_gpu_slice_zero_inboxes(gs->dir, (uint8_t *)gs->seg.base, k);
+	/* nobody else writes a gone owner's word */
+	__atomic_store_n(&gs->dir->slice_owner[k], 0, __ATOMIC_RELEASE);
+}
+
+int chi_gpu_slices_held(const chi_gpu_state *st, uint32_t id)
+{
 	for (uint32_t g = 0; st && g < st->n; g++) {
 		const chi_gpu_dir *d = st->segs[g].dir;
 		for (uint32_t k = 0; k < d->nslices; k++)

@@ -58,7 +58,7 @@ static uint64_t new_chunk(chi_client *c, uint64_t size)
 
 uint64_t chi_client_alloc(chi_client *c, uint64_t size)
 {
-	if (c->rt || !c->slot) /* the runtime's own client never dies */
+	if (c->embedded || !c->slot) /* the runtime's own client never dies */
 		return chi_alloc(c->base, &c->dir->alloc, size);
 	uint64_t cur = __atomic_load_n(&c->cur_chunk, __ATOMIC_RELAXED), off;
 	if (cur && (off = chi_alloc(c->base, &chunk_at(c, cur)->alloc, size)))
@@ -79,7 +79,7 @@ uint64_t chi_client_alloc(chi_client *c, uint64_t size)
 
 void chi_client_free(chi_client *c, uint64_t off, uint64_t size)
 {
-	if (c->rt || !c->slot) {
+	if (c->embedded || !c->slot) {
 		chi_free(c->base, &c->dir->alloc, off, size);
 		return;
 	}

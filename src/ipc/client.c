@@ -72,7 +72,7 @@ int chi_client_check_runtime(chi_client *c)
 		return -EOWNERDEAD;
 	if (__atomic_load_n(&h->stopping, __ATOMIC_ACQUIRE) >= CHI_STOP_DRAINED)
 		return -ESHUTDOWN;
-	if (c->rt)
+	if (c->embedded)
 		return 0;
 	if (!chi_seg_owner_alive(h))
 		return -EOWNERDEAD;
@@ -169,7 +169,7 @@ fail_free:
 
 void chi_client_close(chi_client *c)
 {
-	if (!c || c->rt) /* the embedded runtime's own client closes with it */
+	if (!c || c->embedded) /* the embedded runtime's own client closes with it */
 		return;
 	/* the runtime returns its chunks once the lanes have moved past it */
 	if (c->slot)

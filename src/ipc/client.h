@@ -26,7 +26,10 @@ struct chi_client {
 	uint64_t epoch;
 	uint64_t busy_wait_ns;
 	uint64_t max_sleep_ns;
-	chi_runtime *rt;    /* set for the embedded runtime's own client */
+	uint32_t embedded;  /* the embedded runtime's own client (never dies,
+			     * closes with the runtime) */
+	void *gpu_local;    /* embedded: its GPU layer's state (src/gpu/gpu.h,
+			     * chi_gpu_state), opaque here; NULL elsewhere */
 	uint64_t cur_chunk;     /* chunk this client allocates from (chunk.c) */
 	uint64_t last_alive;    /* runtime heartbeat last seen, and when */
 	uint64_t last_alive_ns;
@@ -55,5 +58,22 @@ void chi_client_wake_lane(chi_client *c, uint32_t lane);
 /* Publish a block on a lane at a priority; `try_only` never waits. */
 int chi_client_publish(chi_client *c, uint32_t lane, uint32_t prio, uint64_t off, int try_only);
 uint32_t chi_client_pick_lane(chi_client *c);
+/* Fill a future handle (submit.c; the runtime's pointer futures use it too). */
+void chi_future_set_handle(chi_future *f, chi_client *c, chi_future_shm *fs, uint64_t off,
+			   chi_task *t, const chi_codec *codec, uint32_t kind);
+
+/* The wait hook (wait.c): the runtime installs one on each of its worker
+ * threads (NULL elsewhere). A waiter on such a thread must not sleep (the
+ * task it waits for may sit on one of that thread's own lanes), so
+ * chi_future_wait calls run() until its future completes: run takes and
+ * runs at most `budget` tasks of the thread's lanes and returns how many.
+ * Declared here so ipc calls the worker only through it (docs/design.md,
+ * Layers). */
+typedef struct chi_wait_hook {
+	uint32_t (*run)(void *arg, uint32_t budget);
+	void *arg;
+	uint32_t nesting; /* chi_future_wait depth on this thread */
+} chi_wait_hook;
+extern __thread chi_wait_hook *chi_tls_wait_hook;
 
 #endif

@@ -131,7 +131,9 @@ typedef struct CHI_ALIGNAS(64) chi_main_dir {
 	uint32_t pad_gpus;
 	uint64_t clients_dead;     /* clients found dead by the reaper */
 	uint64_t chunks_reclaimed; /* arena chunks returned from gone clients */
-	uint64_t gpu_slices_reclaimed; /* GPU arena slices released by the reaper (gpu_slices.c) */
+	uint64_t gpu_slices_reclaimed; /* GPU arena slices the reaper released for a
+					* dead client, or one that closed with work of
+					* the slice in flight (src/runtime/reaper.c) */
 	chi_pool_shm pools[CHI_MAX_POOLS];
 } chi_main_dir;
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, alloc) == 0, "dir: alloc first (alloc_off == dir_off)");

@@ -1,7 +1,8 @@
 /* src/ipc/submit.c: making futures. A copy future serializes the task into a
  * future block (F0, proto/future.h) and publishes the block's offset on a
- * lane (P0-P4, proto/ring.h); a pointer future (runtime only) publishes the
- * task's own address, zero copy. */
+ * lane (P0-P4, proto/ring.h). Pointer futures (zero copy, made on a
+ * worker thread) and chi_make_future / chi_call, which choose between the
+ * two, are the runtime's (src/runtime/worker.c). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -10,11 +11,10 @@
 
 #include "chi/chi.h"
 #include "ipc/client.h"
-#include "runtime/runtime.h"
 #include "task/future_ops.h"
 
-static void set_handle(chi_future *f, chi_client *c, chi_future_shm *fs, uint64_t off,
-		       chi_task *t, const chi_codec *codec, uint32_t kind)
+void chi_future_set_handle(chi_future *f, chi_client *c, chi_future_shm *fs, uint64_t off,
+			   chi_task *t, const chi_codec *codec, uint32_t kind)
 {
 	f->shm = fs;
 	f->client = c;
@@ -73,7 +73,7 @@ static int make_copy(chi_client *c, chi_task *t, const chi_codec *codec, chi_fut
 		chi_client_free(c, off, CHI_FUTURE_BLOCK);
 		return rc;
 	}
-	set_handle(f, c, fs, off, t, codec, CHI_FUT_COPY);
+	chi_future_set_handle(f, c, fs, off, t, codec, CHI_FUT_COPY);
 	return 0;
 }
 
@@ -85,48 +85,4 @@ int chi_make_copy_future(chi_client *c, chi_task *t, const chi_codec *codec, chi
 int chi_try_make_copy_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f)
 {
 	return make_copy(c, t, codec, f, 1);
-}
-
-int chi_make_pointer_future(chi_ctx *ctx, chi_task *t, chi_future *f)
-{
-	chi_worker *w = ctx ? ctx->w : chi_tls_worker;
-	if (!w || w != chi_tls_worker)
-		return -EPERM;
-	if (!t || !f)
-		return -EINVAL;
-	chi_client *c = &w->rt->self;
-	uint64_t off = chi_client_alloc(c, CHI_FUTURE_BLOCK);
-	if (!off)
-		return -ENOMEM;
-	chi_future_shm *fs = (chi_future_shm *)((char *)c->base + off);
-	uint32_t lane = w->sub_lane;
-	chi_future_block_init(fs, CHI_FUTURE_POINTER, 0, CHI_OFFPTR_NULL, 0,
-			      (uint64_t)(uintptr_t)t, c->id, lane);
-	uint32_t prio = (t->flags & CHI_TASK_BULK) ? 1 : 0;
-	/* This worker consumes the lane it publishes on: never block on it. */
-	int rc;
-	while ((rc = chi_client_publish(c, lane, prio, off, 1)) == -EAGAIN)
-		chi_worker_process_new_tasks(w, 1);
-	if (rc) {
-		chi_client_free(c, off, CHI_FUTURE_BLOCK);
-		return rc;
-	}
-	set_handle(f, c, fs, off, t, NULL, CHI_FUT_POINTER);
-	return 0;
-}
-
-int chi_make_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f)
-{
-	if (chi_tls_worker && (!c || c == &chi_tls_worker->rt->self))
-		return chi_make_pointer_future(NULL, t, f);
-	return chi_make_copy_future(c, t, codec, f);
-}
-
-int64_t chi_call(chi_client *c, chi_task *t, const chi_codec *codec)
-{
-	chi_future f;
-	int rc = chi_make_future(c, t, codec, &f);
-	if (rc)
-		return rc;
-	return chi_future_wait(&f);
 }

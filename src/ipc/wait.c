@@ -4,7 +4,7 @@
  * in slices of at most runtime.max_sleep_us, checking between slices that the
  * runtime is alive. A waiter on a worker thread never sleeps: it runs tasks
  * from its own lanes until the future completes (a sub-task may sit on its
- * own lane). */
+ * own lane), through the wait hook the runtime installs there (client.h). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -13,11 +13,12 @@
 
 #include "chi/chi.h"
 #include "ipc/client.h"
-#include "runtime/runtime.h"
 #include "task/future_ops.h"
 
 #define SPINS_PER_CLOCK 4096u
 #define SPINS_PER_YIELD 512u
+
+__thread chi_wait_hook *chi_tls_wait_hook;
 
 int chi_future_test(const chi_future *f)
 {
@@ -57,14 +58,14 @@ int64_t chi_future_wait_timeout(chi_future *f, uint64_t timeout_ns)
 		return -EINVAL;
 	chi_future_shm *fs = f->shm;
 	chi_client *c = f->client;
-	chi_worker *w = chi_tls_worker;
+	chi_wait_hook *w = chi_tls_wait_hook;
 	uint64_t start = 0, now = 0;
 	unsigned spins = 0;
 
 	if (w) {
 		w->nesting++;
 		while (!(chi_future_flags(fs) & CHI_FUTURE_COMPLETE)) {
-			if (!chi_worker_process_new_tasks(w, 16))
+			if (!w->run(w->arg, 16))
 				chi_cpu_relax();
 			if (timeout_ns != UINT64_MAX && ++spins % SPINS_PER_CLOCK == 0) {
 				now = chi_now_ns();

@@ -1,13 +1,12 @@
 /* src/modules/admin.c: the admin module (pool 0): create_pool, destroy_pool,
- * list_pools, stats, stop. */
+ * list_pools, stats, stop, pool_stats. It sees the runtime only through
+ * include/chi/module.h (pools, snapshots of the runtime's counters). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "chi/module.h"
 #include "chi/modules/admin.h"
-#include "runtime/runtime.h"
-#include "runtime/stats.h"
-#include "task/future_ops.h"
 
 /* ---- codecs for list and stats (host only, fixed layouts) ---- */
 static int list_ser_out(chi_ar *a, const chi_task *h)
@@ -226,7 +225,7 @@ static int64_t run_create_pool(chi_ctx *ctx, chi_task *h)
 	pc.size = t->size;
 	pc.id = t->id;
 	uint32_t id;
-	int rc = chi_pool_create(ctx->rt, t->id, t->name, t->module, &pc, &id);
+	int rc = chi_pool_create(chi_ctx_runtime(ctx), t->id, t->name, t->module, &pc, &id);
 	if (rc)
 		return rc;
 	t->id = id;
@@ -238,117 +237,29 @@ static int64_t run_destroy_pool(chi_ctx *ctx, chi_task *h)
 	chi_admin_pool_task *t = (chi_admin_pool_task *)h;
 	if (t->id == CHI_POOL_ADMIN)
 		return -EPERM;
-	return chi_pool_destroy(ctx->rt, t->id);
+	return chi_pool_destroy(chi_ctx_runtime(ctx), t->id);
 }
 
 static int64_t run_list_pools(chi_ctx *ctx, chi_task *h)
 {
-	chi_admin_list_task *t = (chi_admin_list_task *)h;
-	chi_main_dir *d = ctx->rt->dir;
-	t->count = 0;
-	for (uint32_t i = 0; i < CHI_MAX_POOLS && t->count < CHI_ADMIN_LIST_MAX; i++) {
-		if (!__atomic_load_n(&d->pools[i].state, __ATOMIC_ACQUIRE))
-			continue;
-		chi_pool_info *pi = &t->pools[t->count++];
-		pi->id = d->pools[i].id;
-		snprintf(pi->name, sizeof(pi->name), "%s", d->pools[i].name);
-		snprintf(pi->module, sizeof(pi->module), "%s", d->pools[i].module);
-	}
-	return t->count;
+	return chi_runtime_list_pools(chi_ctx_runtime(ctx), (chi_admin_list_task *)h);
 }
 
 static int64_t run_stats(chi_ctx *ctx, chi_task *h)
 {
-	chi_admin_stats_task *t = (chi_admin_stats_task *)h;
-	chi_runtime *rt = ctx->rt;
-	/* the lane refs: CPU lanes first, then the GPU lanes (gpu_queues.c) */
-	t->nlanes = rt->nlane_refs < CHI_STATS_MAX_LANES ? rt->nlane_refs : CHI_STATS_MAX_LANES;
-	t->nworkers = ctx->rt->nworkers;
-	t->uptime_ns = chi_now_ns() - ctx->rt->dir->start_ns;
-	static __thread uint64_t hist[CHI_LAT_BUCKETS];
-	for (uint32_t i = 0; i < t->nlanes; i++) {
-		const chi_lane_ref *lr = &rt->lane_refs[i];
-		chi_lane_shm *l = lr->shm;
-		chi_lane_stats *s = &t->lanes[i];
-		s->gpu = lr->gpu ? lr->seg_id - CHI_SEG_ID_GPU_BASE + 1 : 0;
-		s->popped = __atomic_load_n(&l->popped, __ATOMIC_RELAXED);
-		s->completed = __atomic_load_n(&l->completed, __ATOMIC_RELAXED);
-		s->errors = __atomic_load_n(&l->errors, __ATOMIC_RELAXED);
-		s->queue_full = __atomic_load_n(&l->queue_full, __ATOMIC_RELAXED);
-		s->hole_stalls = __atomic_load_n(&l->hole_stalls, __ATOMIC_RELAXED);
-		s->holes_skipped = __atomic_load_n(&l->holes_skipped, __ATOMIC_RELAXED);
-		s->depth_hwm = __atomic_load_n(&l->depth_hwm, __ATOMIC_RELAXED);
-		s->worker = l->worker;
-		s->seal_waits = __atomic_load_n(&l->seal_waits, __ATOMIC_RELAXED);
-		s->depth = 0;
-		for (uint32_t p = 0; p < CHI_NPRIO && !lr->gpu; p++)
-			s->depth += __atomic_load_n(&l->ring[p].tail, __ATOMIC_RELAXED) -
-				    __atomic_load_n(&l->ring[p].head, __ATOMIC_RELAXED);
-		/* a snapshot: the worker may be adding a sample meanwhile */
-		for (uint32_t b = 0; b < CHI_LAT_BUCKETS; b++)
-			hist[b] = __atomic_load_n(&l->lat_hist[b], __ATOMIC_RELAXED);
-		s->lat_sum_ns = __atomic_load_n(&l->lat_sum, __ATOMIC_RELAXED);
-		s->lat_samples = chi_lat_count(hist);
-		s->p50_ns = chi_lat_quantile(hist, 0.5);
-		s->p99_ns = chi_lat_quantile(hist, 0.99);
-		s->p999_ns = chi_lat_quantile(hist, 0.999);
-	}
-	chi_worker_shm *ws = (chi_worker_shm *)((char *)ctx->rt->main.base + ctx->rt->dir->workers_off);
-	uint32_t nw = ctx->rt->dir->nworkers;
-	t->nworker_stats = nw < CHI_STATS_MAX_WORKERS ? nw : CHI_STATS_MAX_WORKERS;
-	for (uint32_t i = 0; i < t->nworker_stats; i++) {
-		chi_worker_stats *w = &t->workers[i];
-		w->tasks = __atomic_load_n(&ws[i].tasks, __ATOMIC_RELAXED);
-		w->busy_ns = __atomic_load_n(&ws[i].busy_ns, __ATOMIC_RELAXED);
-		w->idle_ns = __atomic_load_n(&ws[i].idle_ns, __ATOMIC_RELAXED);
-		w->sleep_ns = __atomic_load_n(&ws[i].sleep_ns, __ATOMIC_RELAXED);
-		w->sleeps = __atomic_load_n(&ws[i].sleeps, __ATOMIC_RELAXED);
-		w->helps = ws[i].helps;
-		w->handed = __atomic_load_n(&ws[i].handed, __ATOMIC_RELAXED);
-	}
+	chi_runtime_stats_snapshot(chi_ctx_runtime(ctx), (chi_admin_stats_task *)h);
 	return 0;
 }
 
 static int64_t run_pool_stats(chi_ctx *ctx, chi_task *h)
 {
-	chi_admin_pool_stats_task *t = (chi_admin_pool_stats_task *)h;
-	chi_runtime *rt = ctx->rt;
-	chi_main_dir *d = rt->dir;
-	chi_worker_shm *ws = (chi_worker_shm *)((char *)rt->main.base + d->workers_off);
-	t->count = 0;
-	for (uint32_t p = 0; p < CHI_MAX_POOLS; p++) {
-		for (uint32_t m = 0; m < CHI_STATS_METHODS && t->count < CHI_STATS_MAX_PM; m++) {
-			uint64_t n = 0, e = 0;
-			for (uint32_t w = 0; w < d->nworkers; w++) {
-				n += __atomic_load_n(&ws[w].pm_count[p][m], __ATOMIC_RELAXED);
-				e += __atomic_load_n(&ws[w].pm_errors[p][m], __ATOMIC_RELAXED);
-			}
-			if (!n)
-				continue;
-			chi_pm_stats *s = &t->e[t->count++];
-			s->pool = p;
-			s->method = m;
-			s->count = n;
-			s->errors = e;
-			s->pool_name[0] = s->method_name[0] = 0;
-			if (__atomic_load_n(&d->pools[p].state, __ATOMIC_ACQUIRE))
-				snprintf(s->pool_name, sizeof(s->pool_name), "%s", d->pools[p].name);
-			chi_pool *pl = &rt->pools[p];
-			if (__atomic_load_n(&pl->live, __ATOMIC_ACQUIRE) && pl->mod &&
-			    m < pl->mod->nmethods && m + 1 < CHI_STATS_METHODS)
-				snprintf(s->method_name, sizeof(s->method_name), "%s",
-					 pl->mod->methods[m].name);
-			else if (m + 1 == CHI_STATS_METHODS)
-				snprintf(s->method_name, sizeof(s->method_name), "other");
-		}
-	}
-	return t->count;
+	return chi_runtime_pool_stats_snapshot(chi_ctx_runtime(ctx), (chi_admin_pool_stats_task *)h);
 }
 
 static int64_t run_stop(chi_ctx *ctx, chi_task *h)
 {
 	(void)h;
-	__atomic_store_n(&ctx->rt->stop_requested, 1, __ATOMIC_RELEASE);
+	chi_runtime_request_stop(chi_ctx_runtime(ctx));
 	return 0;
 }
 

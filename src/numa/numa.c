@@ -1,5 +1,6 @@
 /* src/numa/numa.c: sysfs topology, mbind and CPU affinity behind
- * chi_numa_ops, and the worker placement rule (numa.h, docs/numa.md). */
+ * chi_numa_ops (numa.h, docs/numa.md). The worker placement rule is the
+ * runtime's (chi_numa_worker_cpus, src/runtime/worker.c). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -13,8 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "gpu/gpu.h"
-#include "runtime/runtime.h"
+#include "chi/config.h" /* CHI_NUMA_AUTO, CHI_NUMA_OFF */
 
 /* ---- ops ---- */
 static long real_mbind(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
@@ -234,33 +234,4 @@ int chi_numa_pin_thread(pthread_t t, const cpu_set_t *set)
 		return -EINVAL;
 	int rc = cur_ops->set_affinity(t, sizeof(cpu_set_t), set);
 	return rc > 0 ? -rc : rc;
-}
-
-/* ---- workers ----
- * A worker that owns GPU lanes runs on the CPUs of those GPUs' nodes (the
- * union when its lanes belong to GPUs on different nodes, as in gpu.workers:
- * shared with few workers); GPUs without a placement (node -1) add nothing.
- * Any other worker is not pinned (-ENOENT): CPU lanes are fed from any
- * socket, so the scheduler places those best. */
-int chi_numa_worker_cpus(struct chi_runtime *rt, uint32_t worker, cpu_set_t *set)
-{
-	chi_gpu_state *st = rt ? rt->gpu : NULL;
-	if (!st || !set)
-		return -ENOENT;
-	CPU_ZERO(set);
-	int any = 0;
-	for (uint32_t l = 0; l < rt->nlane_refs; l++) {
-		const chi_lane_ref *lr = &rt->lane_refs[l];
-		if (!lr->gpu || lr->shm->worker != worker)
-			continue;
-		uint32_t g = lr->seg_id - CHI_SEG_ID_GPU_BASE;
-		if (g >= st->n || st->segs[g].numa_node < 0)
-			continue;
-		for (int c = 0; c < CPU_SETSIZE && c < CHI_GPU_CPUMASK_BITS; c++)
-			if (st->segs[g].cpus[c / 64] >> (c % 64) & 1) {
-				CPU_SET(c, set);
-				any = 1;
-			}
-	}
-	return any ? 0 : -ENOENT;
 }

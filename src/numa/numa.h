@@ -76,12 +76,8 @@ int chi_numa_place(void *addr, uint64_t len, int node);
 /* Pin a thread to `set`. */
 int chi_numa_pin_thread(pthread_t t, const cpu_set_t *set);
 
-/* The CPUs a worker should run on: a worker that owns at least one GPU lane
- * gets the CPUs of the nodes of the GPUs whose lanes it owns (a union if
- * they differ); -ENOENT (no pinning) for a worker without GPU lanes, or when
- * none of its GPUs was placed on a node. Call after the lanes are assigned
- * (chi_lanes_assign). */
-struct chi_runtime;
-int chi_numa_worker_cpus(struct chi_runtime *rt, uint32_t worker, cpu_set_t *set);
+/* (Which CPUs a GPU-lane worker runs on is the runtime's choice,
+ * chi_numa_worker_cpus in src/runtime/runtime.h: this layer knows neither
+ * workers nor GPUs.) */
 
 #endif

@@ -4,7 +4,6 @@
 #define _GNU_SOURCE
 #endif
 #include "lane.h"
-#include "seal.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -57,37 +56,17 @@ int chi_lane_submit(const chi_ring_view *r, chi_offptr first, uint32_t count, ui
 	}
 }
 
-/* One ring: sealed entries are possible only on GPU lanes (sl set). */
-static inline uint32_t pop_ring(const chi_ring_view *r, const chi_seal_lane *sl, uint32_t prio,
-				chi_offptr *first, chi_sealed *sx)
+static uint32_t ring_pop(void *arg, const chi_ring_view *r, uint32_t prio, chi_offptr *first)
 {
-	return sl ? chi_seal_pop(sl, r, prio, first, sx) : chi_ring_pop(r, first);
+	(void)arg;
+	(void)prio;
+	return chi_ring_pop(r, first);
 }
 
-uint32_t chi_lane_pop(const chi_ring_view v[CHI_NPRIO], const chi_seal_lane *sl, chi_sealed *sx,
-		      uint32_t *since_bulk, uint32_t bulk_every, chi_offptr *first, uint32_t *prio)
+uint32_t chi_lane_pop(const chi_ring_view v[CHI_NPRIO], uint32_t *since_bulk, uint32_t bulk_every,
+		      chi_offptr *first, uint32_t *prio)
 {
-	uint32_t n;
-	if (*since_bulk >= bulk_every) {
-		n = pop_ring(&v[CHI_PRIO_BULK], sl, CHI_PRIO_BULK, first, sx);
-		if (n) {
-			*since_bulk = 0;
-			*prio = CHI_PRIO_BULK;
-			return n;
-		}
-	}
-	n = pop_ring(&v[CHI_PRIO_LATENCY], sl, CHI_PRIO_LATENCY, first, sx);
-	if (n) {
-		(*since_bulk)++;
-		*prio = CHI_PRIO_LATENCY;
-		return n;
-	}
-	n = pop_ring(&v[CHI_PRIO_BULK], sl, CHI_PRIO_BULK, first, sx);
-	if (n) {
-		*since_bulk = 0;
-		*prio = CHI_PRIO_BULK;
-	}
-	return n;
+	return chi_lane_pop_with(v, ring_pop, NULL, since_bulk, bulk_every, first, prio);
 }
 
 int chi_lane_ready(const chi_ring_view v[CHI_NPRIO])

@@ -6,9 +6,6 @@
 
 #include "chi/proto/lane.h"
 
-typedef struct chi_seal_lane chi_seal_lane; /* seal.h */
-typedef struct chi_sealed chi_sealed;
-
 /* Resolve the views of a lane's two rings in this process. */
 void chi_lane_views(void *base, chi_lane_shm *lane, chi_ring_view v[CHI_NPRIO]);
 
@@ -21,14 +18,48 @@ int chi_lane_try_submit(const chi_ring_view *r, chi_offptr first, uint32_t count
 int chi_lane_submit(const chi_ring_view *r, chi_offptr first, uint32_t count, uint32_t client,
 		    uint64_t *queue_full, const uint32_t *stopping);
 
-/* Consumer: take the next entry of a lane. Priority 0 first, but priority 1
- * at least once every `bulk_every` entries when it has work, so neither
- * starves. *since_bulk is the consumer's own counter for this lane. `sl`:
- * a GPU lane's blocks and inboxes, for its sealed entries (NULL for CPU
- * lanes), and *sx the payload of a sealed entry taken (sx->n > 0). Returns the entry's count (0: both rings empty, or the entry at
- * head is sealed and not complete yet) and sets *first and *prio. */
-uint32_t chi_lane_pop(const chi_ring_view v[CHI_NPRIO], const chi_seal_lane *sl, chi_sealed *sx,
-		      uint32_t *since_bulk, uint32_t bulk_every, chi_offptr *first, uint32_t *prio);
+/* A consumer's pop of one ring: take the entry at head of ring `prio` (of
+ * its lane), return its count (0: none to take) and set *first. Plain rings
+ * use chi_ring_pop; the runtime passes one that also takes GPU lanes'
+ * sealed entries (src/queue/seal.h). */
+typedef uint32_t (*chi_ring_pop_fn)(void *arg, const chi_ring_view *r, uint32_t prio,
+				    chi_offptr *first);
+
+/* Consumer: take the next entry of a lane with `pop`. Priority 0 first, but
+ * priority 1 at least once every `bulk_every` entries when it has work, so
+ * neither starves. *since_bulk is the consumer's own counter for this lane.
+ * Returns the entry's count (0: both rings have nothing to take) and sets
+ * *first and *prio. Inline, so a constant `pop` is a direct call. */
+static inline uint32_t chi_lane_pop_with(const chi_ring_view v[CHI_NPRIO], chi_ring_pop_fn pop,
+					 void *arg, uint32_t *since_bulk, uint32_t bulk_every,
+					 chi_offptr *first, uint32_t *prio)
+{
+	uint32_t n;
+	if (*since_bulk >= bulk_every) {
+		n = pop(arg, &v[CHI_PRIO_BULK], CHI_PRIO_BULK, first);
+		if (n) {
+			*since_bulk = 0;
+			*prio = CHI_PRIO_BULK;
+			return n;
+		}
+	}
+	n = pop(arg, &v[CHI_PRIO_LATENCY], CHI_PRIO_LATENCY, first);
+	if (n) {
+		(*since_bulk)++;
+		*prio = CHI_PRIO_LATENCY;
+		return n;
+	}
+	n = pop(arg, &v[CHI_PRIO_BULK], CHI_PRIO_BULK, first);
+	if (n) {
+		*since_bulk = 0;
+		*prio = CHI_PRIO_BULK;
+	}
+	return n;
+}
+
+/* chi_lane_pop_with over plain rings (chi_ring_pop). */
+uint32_t chi_lane_pop(const chi_ring_view v[CHI_NPRIO], uint32_t *since_bulk, uint32_t bulk_every,
+		      chi_offptr *first, uint32_t *prio);
 
 /* Consumer: does either ring have a published entry at its head? */
 int chi_lane_ready(const chi_ring_view v[CHI_NPRIO]);

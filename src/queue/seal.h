@@ -2,7 +2,11 @@
  * include/chi/proto/seal.h): is the entry at head complete, and taking its
  * payload. The worker runs a sealed task from the payload it took (inputs in
  * its own memory) and writes only outputs and the completion pair into the
- * future block (src/runtime/run_task.c). */
+ * future block (src/runtime/run_task.c).
+ * Layer: GPU (it knows sealed GPU entries and the task header), though kept
+ * at this path (the build lists, fuzz/fuzz_seal.c): the queue layer proper
+ * (lane.h) knows neither; the runtime hands chi_seal_pop to
+ * chi_lane_pop_with for GPU lanes. scripts/check_layers.sh says so. */
 #ifndef CHI_SRC_QUEUE_SEAL_H
 #define CHI_SRC_QUEUE_SEAL_H
 

@@ -12,50 +12,64 @@
  * either (a worker opens its task_seq bracket before it pops, and head is
  * stored with release after that, so a popped entry's worker is seen odd),
  * and each lane helper has run what was handed to it by then (handoff.h H4).
- * Its GPU slices must be released too (src/gpu/gpu_slices.c). Then its
- * chunks return to the main arena whole (src/ipc/chunk.c, K2) and the entry
- * becomes FREE for the next client. */
+ * Its GPU slices must be released too. Then its chunks return to the main
+ * arena whole (src/ipc/chunk.c, K2) and the entry becomes FREE for the next
+ * client.
+ *
+ * The same state machine (reclaim.h: IDLE -> DRAINING -> QUIESCING ->
+ * released) releases GPU slices whose client is gone or closed (marked
+ * RELEASING), with the GPU-specific steps of src/gpu/gpu_slices.c (S2-S4). */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 
 #include "runtime/runtime.h"
 
-int chi_reaper_init(chi_runtime *rt)
+/* ---- the state machine (reclaim.h) ---- */
+
+int chi_reclaim_init(chi_reclaim *r, const chi_reclaim_ops *ops, uint32_t n,
+		     const chi_worker_shm *ws, uint32_t nw)
 {
-	uint32_t n = rt->dir->max_clients;
-	rt->reap_pending = calloc(n, sizeof(uint8_t));
-	rt->reap_tails = calloc((size_t)n * rt->dir->nlanes * CHI_NPRIO, sizeof(uint64_t));
-	rt->reap_seqs = calloc((size_t)n * CHI_SEQ_WORDS(rt->dir->nworkers), sizeof(uint64_t));
-	return rt->reap_pending && rt->reap_tails && rt->reap_seqs ? 0 : -ENOMEM;
+	r->ops = ops;
+	r->ws = ws;
+	r->n = n;
+	r->nw = nw;
+	r->phase = calloc(n ? n : 1, sizeof(uint8_t));
+	r->seqs = calloc((size_t)(n ? n : 1) * CHI_SEQ_WORDS(nw ? nw : 1), sizeof(uint64_t));
+	return r->phase && r->seqs ? 0 : -ENOMEM;
 }
 
-void chi_reaper_fini(chi_runtime *rt)
+void chi_reclaim_fini(chi_reclaim *r)
 {
-	free(rt->reap_pending);
-	free(rt->reap_tails);
-	free(rt->reap_seqs);
+	free(r->phase);
+	free(r->seqs);
+	r->phase = NULL;
+	r->seqs = NULL;
 }
 
-static void snapshot_tails(chi_runtime *rt, uint32_t i)
+int chi_reclaim_step(chi_reclaim *r, chi_runtime *rt, uint32_t i, int gone)
 {
-	chi_client *c = &rt->self;
-	uint64_t *tails = rt->reap_tails + (size_t)i * c->nlanes * CHI_NPRIO;
-	for (uint32_t l = 0; l < c->nlanes; l++)
-		for (uint32_t p = 0; p < CHI_NPRIO; p++)
-			tails[l * CHI_NPRIO + p] =
-				__atomic_load_n(&c->lanes[l].ring[p].tail, __ATOMIC_ACQUIRE);
-}
-
-static int popped_all(chi_runtime *rt, uint32_t i)
-{
-	chi_client *c = &rt->self;
-	const uint64_t *tails = rt->reap_tails + (size_t)i * c->nlanes * CHI_NPRIO;
-	for (uint32_t l = 0; l < c->nlanes; l++)
-		for (uint32_t p = 0; p < CHI_NPRIO; p++)
-			if (__atomic_load_n(&c->lanes[l].ring[p].head, __ATOMIC_ACQUIRE) <
-			    tails[l * CHI_NPRIO + p])
-				return 0;
+	uint8_t *ph = &r->phase[i];
+	uint64_t *seqs = r->seqs + (size_t)i * CHI_SEQ_WORDS(r->nw);
+	if (!gone) {
+		*ph = CHI_RECLAIM_IDLE;
+		return 0;
+	}
+	r->at_once = *ph == CHI_RECLAIM_IDLE;
+	if (*ph == CHI_RECLAIM_IDLE) {
+		r->ops->snapshot(rt, i);
+		*ph = CHI_RECLAIM_DRAINING;
+	}
+	if (*ph == CHI_RECLAIM_DRAINING) {
+		if (!r->ops->drained(rt, i))
+			return 0;
+		chi_workers_seq_snapshot(r->ws, r->nw, seqs);
+		*ph = CHI_RECLAIM_QUIESCING;
+	}
+	if (!chi_workers_seq_moved(r->ws, r->nw, seqs) || (r->ops->held && r->ops->held(rt, i)))
+		return 0;
+	*ph = CHI_RECLAIM_IDLE;
+	r->ops->release(rt, i);
 	return 1;
 }
 
@@ -86,12 +100,146 @@ int chi_workers_seq_moved(const chi_worker_shm *ws, uint32_t n, uint64_t *seqs)
 	return 1;
 }
 
-void chi_reaper_tick(chi_runtime *rt)
+/* ---- clients of other processes: their arena chunks ---- */
+
+static chi_client_shm *client_tab(chi_runtime *rt)
 {
-	chi_gpu_slices_tick(rt);
-	chi_client_shm *tab = (chi_client_shm *)((char *)rt->main.base + rt->dir->clients_off);
+	return (chi_client_shm *)((char *)rt->main.base + rt->dir->clients_off);
+}
+
+static void client_snapshot(chi_runtime *rt, uint32_t i)
+{
+	chi_client *c = &rt->self;
+	uint64_t *tails = rt->reap_tails + (size_t)i * c->nlanes * CHI_NPRIO;
+	for (uint32_t l = 0; l < c->nlanes; l++)
+		for (uint32_t p = 0; p < CHI_NPRIO; p++)
+			tails[l * CHI_NPRIO + p] =
+				__atomic_load_n(&c->lanes[l].ring[p].tail, __ATOMIC_ACQUIRE);
+}
+
+/* every ring's head reached the tails snapshot: all it published is popped */
+static int client_drained(chi_runtime *rt, uint32_t i)
+{
+	chi_client *c = &rt->self;
+	const uint64_t *tails = rt->reap_tails + (size_t)i * c->nlanes * CHI_NPRIO;
+	for (uint32_t l = 0; l < c->nlanes; l++)
+		for (uint32_t p = 0; p < CHI_NPRIO; p++)
+			if (__atomic_load_n(&c->lanes[l].ring[p].head, __ATOMIC_ACQUIRE) <
+			    tails[l * CHI_NPRIO + p])
+				return 0;
+	return 1;
+}
+
+static int client_held(chi_runtime *rt, uint32_t i)
+{
+	return chi_gpu_slices_held(rt->gpu, i + 1);
+}
+
+static void client_release(chi_runtime *rt, uint32_t i)
+{
+	chi_client_shm *tab = client_tab(rt);
+	uint64_t n = chi_chunks_release(rt->main.base, &rt->dir->alloc, &tab[i].chunks);
+	__atomic_fetch_add(&rt->dir->chunks_reclaimed, n, __ATOMIC_RELAXED);
+	__atomic_store_n(&tab[i].state, CHI_CLIENT_FREE, __ATOMIC_RELEASE);
+}
+
+static const chi_reclaim_ops client_ops = {client_snapshot, client_drained, client_held,
+					   client_release};
+
+/* ---- GPU slices (src/gpu/gpu_slices.c) ---- */
+
+static void slice_at(chi_runtime *rt, uint32_t i, uint32_t *g, uint32_t *k)
+{
+	uint32_t n = rt->gpu ? rt->gpu->n : 0;
+	*g = 0;
+	while (*g + 1 < n && i >= rt->slice_base[*g + 1])
+		(*g)++;
+	*k = i - rt->slice_base[*g];
+}
+
+static void slice_snapshot(chi_runtime *rt, uint32_t i)
+{
+	uint32_t g, k;
+	slice_at(rt, i, &g, &k);
+	chi_gpu_slice_read_claims(rt->gpu, g, k); /* S4: the claim counters now */
+}
+
+static int slice_drained(chi_runtime *rt, uint32_t i)
+{
+	uint32_t g, k;
+	slice_at(rt, i, &g, &k);
+	uint32_t id = chi_gpu_slice_owner(rt->gpu, g, k) & ~CHI_GPU_SLICE_RELEASING;
+	return chi_gpu_slice_drained(rt->gpu, g, k, id);
+}
+
+static void slice_release(chi_runtime *rt, uint32_t i)
+{
+	uint32_t g, k;
+	slice_at(rt, i, &g, &k);
+	/* counted first, so a client that takes the slice sees it counted;
+	 * a slice its client closed with nothing left in flight (released by
+	 * the step that first saw it RELEASING) is not a reclaimed one */
+	if (!(rt->reap_slices.at_once &&
+	      (chi_gpu_slice_owner(rt->gpu, g, k) & CHI_GPU_SLICE_RELEASING)))
+		__atomic_fetch_add(&rt->dir->gpu_slices_reclaimed, 1, __ATOMIC_RELAXED);
+	chi_gpu_slice_free(rt->gpu, g, k);
+}
+
+static const chi_reclaim_ops slice_ops = {slice_snapshot, slice_drained, NULL, slice_release};
+
+static int owner_live(chi_runtime *rt, uint32_t id)
+{
+	if (!id || id > rt->dir->max_clients)
+		return 0;
+	return __atomic_load_n(&client_tab(rt)[id - 1].state, __ATOMIC_ACQUIRE) == CHI_CLIENT_LIVE;
+}
+
+static void slices_tick(chi_runtime *rt)
+{
+	for (uint32_t g = 0; rt->gpu && g < rt->gpu->n; g++)
+		for (uint32_t k = 0; k < chi_gpu_nslices(rt->gpu, g); k++) {
+			uint32_t o = chi_gpu_slice_owner(rt->gpu, g, k);
+			uint32_t id = o & ~CHI_GPU_SLICE_RELEASING;
+			int gone = o && ((o & CHI_GPU_SLICE_RELEASING) || !owner_live(rt, id));
+			chi_reclaim_step(&rt->reap_slices, rt, rt->slice_base[g] + k, gone);
+		}
+}
+
+/* ---- the reaper ---- */
+
+int chi_reaper_init(chi_runtime *rt)
+{
+	uint32_t n = rt->dir->max_clients, nw = rt->dir->nworkers, ns = 0, ng = rt->gpu ? rt->gpu->n : 0;
 	const chi_worker_shm *ws =
 		(const chi_worker_shm *)((char *)rt->main.base + rt->dir->workers_off);
+	rt->slice_base = calloc(ng ? ng : 1, sizeof(uint32_t));
+	if (!rt->slice_base)
+		return -ENOMEM;
+	for (uint32_t g = 0; g < ng; g++) {
+		rt->slice_base[g] = ns;
+		ns += chi_gpu_nslices(rt->gpu, g);
+	}
+	rt->reap_tails = calloc((size_t)n * rt->dir->nlanes * CHI_NPRIO, sizeof(uint64_t));
+	int rc = chi_reclaim_init(&rt->reap_clients, &client_ops, n, ws, nw);
+	if (!rc)
+		rc = chi_reclaim_init(&rt->reap_slices, &slice_ops, ns, ws, nw);
+	return rc ? rc : rt->reap_tails ? 0 : -ENOMEM;
+}
+
+void chi_reaper_fini(chi_runtime *rt)
+{
+	chi_reclaim_fini(&rt->reap_clients);
+	chi_reclaim_fini(&rt->reap_slices);
+	free(rt->reap_tails);
+	free(rt->slice_base);
+	rt->reap_tails = NULL;
+	rt->slice_base = NULL;
+}
+
+void chi_reaper_tick(chi_runtime *rt)
+{
+	slices_tick(rt);
+	chi_client_shm *tab = client_tab(rt);
 	for (uint32_t i = 0; i < rt->dir->max_clients; i++) {
 		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
 		if (st == CHI_CLIENT_LIVE && &tab[i] != rt->self.slot && tab[i].pid > 0 &&
@@ -102,27 +250,7 @@ void chi_reaper_tick(chi_runtime *rt)
 				__atomic_fetch_add(&rt->dir->clients_dead, 1, __ATOMIC_RELAXED);
 			st = CHI_CLIENT_DEAD;
 		}
-		if (st != CHI_CLIENT_DEAD && st != CHI_CLIENT_CLOSED)
-			continue;
-		uint64_t *seqs = rt->reap_seqs + (size_t)i * CHI_SEQ_WORDS(rt->dir->nworkers);
-		if (!rt->reap_pending[i]) { /* 1: tails taken */
-			snapshot_tails(rt, i);
-			rt->reap_pending[i] = 1;
-			continue;
-		}
-		if (rt->reap_pending[i] == 1) { /* 2: all popped, task_seqs taken */
-			if (!popped_all(rt, i))
-				continue;
-			chi_workers_seq_snapshot(ws, rt->dir->nworkers, seqs);
-			rt->reap_pending[i] = 2;
-			continue;
-		}
-		if (!chi_workers_seq_moved(ws, rt->dir->nworkers, seqs) ||
-		    chi_gpu_slices_held(rt, i + 1))
-			continue;
-		uint64_t n = chi_chunks_release(rt->main.base, &rt->dir->alloc, &tab[i].chunks);
-		__atomic_fetch_add(&rt->dir->chunks_reclaimed, n, __ATOMIC_RELAXED);
-		rt->reap_pending[i] = 0;
-		__atomic_store_n(&tab[i].state, CHI_CLIENT_FREE, __ATOMIC_RELEASE);
+		chi_reclaim_step(&rt->reap_clients, rt, i,
+				 st == CHI_CLIENT_DEAD || st == CHI_CLIENT_CLOSED);
 	}
 }

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "chi/log.h"
+#include "chi/modules/admin.h"
 #include "runtime/runtime.h"
+#include "runtime/stats.h"
 #include "task/future_ops.h"
 
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
@@ -134,6 +136,38 @@ static int chi_server_init(chi_runtime *rt)
 	return 0;
 }
 
+/* The GPU layer's queues (src/gpu/gpu_queues.c), their lanes turned into
+ * lane references after the CPU lanes, before the workers start. */
+static int gpu_lanes_add(chi_runtime *rt)
+{
+	int rc = chi_gpu_queues_init(&rt->cfg, rt->epoch, CHI_MAX_LANE_REFS - rt->nlane_refs,
+				     &rt->gpu);
+	if (rc || !rt->gpu)
+		return rc;
+	uint32_t n = chi_gpu_nlanes(rt->gpu);
+	for (uint32_t i = 0; i < n; i++) {
+		chi_gpu_lane_desc d;
+		chi_gpu_lane_desc_get(rt->gpu, i, &d);
+		chi_lane_ref *lr = &rt->lane_refs[rt->nlane_refs++];
+		lr->shm = d.shm;
+		chi_lane_views(d.base, d.shm, lr->v);
+		lr->base = d.base;
+		lr->size = d.size;
+		lr->seg_id = d.seg_id;
+		lr->gpu = 1;
+		lr->index = d.index;
+		lr->seal = d.seal;
+	}
+	rt->dir->ngpus = rt->gpu->n;
+	return 0;
+}
+
+static void gpu_fini(chi_runtime *rt)
+{
+	chi_gpu_queues_fini(rt->gpu);
+	rt->gpu = NULL;
+}
+
 static void *monitor_main(void *arg)
 {
 	chi_runtime *rt = arg;
@@ -141,7 +175,7 @@ static void *monitor_main(void *arg)
 	while (!__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
 		__atomic_store_n(&h->alive, h->alive + 1, __ATOMIC_RELEASE);
 		chi_reaper_tick(rt);
-		chi_gpu_queues_heartbeat(rt);
+		chi_gpu_queues_heartbeat(rt->gpu);
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
@@ -185,13 +219,14 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 	int rc = chi_server_init(rt);
 	if (rc)
 		goto fail;
-	rc = chi_server_init_gpu_queues(rt);
+	rc = gpu_lanes_add(rt);
 	if (rc)
 		goto fail_seg;
 	rc = chi_client_bind(&rt->self, rt->main.base);
 	if (rc)
 		goto fail_seg;
-	rt->self.rt = rt;
+	rt->self.embedded = 1;
+	rt->self.gpu_local = rt->gpu;
 	rc = chi_client_register(&rt->self);
 	if (rc)
 		goto fail_bind;
@@ -222,7 +257,7 @@ fail_workers:
 fail_bind:
 	chi_client_unbind(&rt->self);
 fail_seg:
-	chi_gpu_queues_fini(rt);
+	gpu_fini(rt);
 	chi_seg_close(&rt->main);
 fail:
 	pthread_mutex_destroy(&rt->pool_lock);
@@ -242,7 +277,7 @@ void chi_runtime_stop(chi_runtime *rt)
 		pthread_join(rt->monitor, NULL);
 	chi_pools_destroy_all(rt);
 	chi_reaper_fini(rt);
-	chi_gpu_queues_fini(rt);
+	gpu_fini(rt);
 	chi_client_unbind(&rt->self);
 	chi_seg_close(&rt->main);
 	pthread_mutex_destroy(&rt->pool_lock);
@@ -267,4 +302,109 @@ int chi_runtime_stop_requested(const chi_runtime *rt)
 const char *chi_strerror(int err)
 {
 	return strerror(err < 0 ? -err : err);
+}
+
+/* ---- what the admin module reads and does (include/chi/module.h) ---- */
+
+void chi_runtime_request_stop(chi_runtime *rt)
+{
+	__atomic_store_n(&rt->stop_requested, 1, __ATOMIC_RELEASE);
+}
+
+uint32_t chi_runtime_list_pools(chi_runtime *rt, chi_admin_list_task *t)
+{
+	chi_main_dir *d = rt->dir;
+	t->count = 0;
+	for (uint32_t i = 0; i < CHI_MAX_POOLS && t->count < CHI_ADMIN_LIST_MAX; i++) {
+		if (!__atomic_load_n(&d->pools[i].state, __ATOMIC_ACQUIRE))
+			continue;
+		chi_pool_info *pi = &t->pools[t->count++];
+		pi->id = d->pools[i].id;
+		snprintf(pi->name, sizeof(pi->name), "%s", d->pools[i].name);
+		snprintf(pi->module, sizeof(pi->module), "%s", d->pools[i].module);
+	}
+	return t->count;
+}
+
+void chi_runtime_stats_snapshot(chi_runtime *rt, chi_admin_stats_task *t)
+{
+	/* the lane refs: CPU lanes first, then the GPU lanes (gpu_queues.c) */
+	t->nlanes = rt->nlane_refs < CHI_STATS_MAX_LANES ? rt->nlane_refs : CHI_STATS_MAX_LANES;
+	t->nworkers = rt->nworkers;
+	t->uptime_ns = chi_now_ns() - rt->dir->start_ns;
+	static __thread uint64_t hist[CHI_LAT_BUCKETS];
+	for (uint32_t i = 0; i < t->nlanes; i++) {
+		const chi_lane_ref *lr = &rt->lane_refs[i];
+		chi_lane_shm *l = lr->shm;
+		chi_lane_stats *s = &t->lanes[i];
+		s->gpu = lr->gpu ? lr->seg_id - CHI_SEG_ID_GPU_BASE + 1 : 0;
+		s->popped = __atomic_load_n(&l->popped, __ATOMIC_RELAXED);
+		s->completed = __atomic_load_n(&l->completed, __ATOMIC_RELAXED);
+		s->errors = __atomic_load_n(&l->errors, __ATOMIC_RELAXED);
+		s->queue_full = __atomic_load_n(&l->queue_full, __ATOMIC_RELAXED);
+		s->hole_stalls = __atomic_load_n(&l->hole_stalls, __ATOMIC_RELAXED);
+		s->holes_skipped = __atomic_load_n(&l->holes_skipped, __ATOMIC_RELAXED);
+		s->depth_hwm = __atomic_load_n(&l->depth_hwm, __ATOMIC_RELAXED);
+		s->worker = l->worker;
+		s->seal_waits = __atomic_load_n(&l->seal_waits, __ATOMIC_RELAXED);
+		s->depth = 0;
+		for (uint32_t p = 0; p < CHI_NPRIO && !lr->gpu; p++)
+			s->depth += __atomic_load_n(&l->ring[p].tail, __ATOMIC_RELAXED) -
+				    __atomic_load_n(&l->ring[p].head, __ATOMIC_RELAXED);
+		/* a snapshot: the worker may be adding a sample meanwhile */
+		for (uint32_t b = 0; b < CHI_LAT_BUCKETS; b++)
+			hist[b] = __atomic_load_n(&l->lat_hist[b], __ATOMIC_RELAXED);
+		s->lat_sum_ns = __atomic_load_n(&l->lat_sum, __ATOMIC_RELAXED);
+		s->lat_samples = chi_lat_count(hist);
+		s->p50_ns = chi_lat_quantile(hist, 0.5);
+		s->p99_ns = chi_lat_quantile(hist, 0.99);
+		s->p999_ns = chi_lat_quantile(hist, 0.999);
+	}
+	chi_worker_shm *ws = (chi_worker_shm *)((char *)rt->main.base + rt->dir->workers_off);
+	uint32_t nw = rt->dir->nworkers;
+	t->nworker_stats = nw < CHI_STATS_MAX_WORKERS ? nw : CHI_STATS_MAX_WORKERS;
+	for (uint32_t i = 0; i < t->nworker_stats; i++) {
+		chi_worker_stats *w = &t->workers[i];
+		w->tasks = __atomic_load_n(&ws[i].tasks, __ATOMIC_RELAXED);
+		w->busy_ns = __atomic_load_n(&ws[i].busy_ns, __ATOMIC_RELAXED);
+		w->idle_ns = __atomic_load_n(&ws[i].idle_ns, __ATOMIC_RELAXED);
+		w->sleep_ns = __atomic_load_n(&ws[i].sleep_ns, __ATOMIC_RELAXED);
+		w->sleeps = __atomic_load_n(&ws[i].sleeps, __ATOMIC_RELAXED);
+		w->helps = ws[i].helps;
+		w->handed = __atomic_load_n(&ws[i].handed, __ATOMIC_RELAXED);
+	}
+}
+
+uint32_t chi_runtime_pool_stats_snapshot(chi_runtime *rt, chi_admin_pool_stats_task *t)
+{
+	chi_main_dir *d = rt->dir;
+	chi_worker_shm *ws = (chi_worker_shm *)((char *)rt->main.base + d->workers_off);
+	t->count = 0;
+	for (uint32_t p = 0; p < CHI_MAX_POOLS; p++) {
+		for (uint32_t m = 0; m < CHI_STATS_METHODS && t->count < CHI_STATS_MAX_PM; m++) {
+			uint64_t n = 0, e = 0;
+			for (uint32_t w = 0; w < d->nworkers; w++) {
+				n += __atomic_load_n(&ws[w].pm_count[p][m], __ATOMIC_RELAXED);
+				e += __atomic_load_n(&ws[w].pm_errors[p][m], __ATOMIC_RELAXED);
+			}
+			if (!n)
+				continue;
+			chi_pm_stats *s = &t->e[t->count++];
+			s->pool = p;
+			s->method = m;
+			s->count = n;
+			s->errors = e;
+			s->pool_name[0] = s->method_name[0] = 0;
+			if (__atomic_load_n(&d->pools[p].state, __ATOMIC_ACQUIRE))
+				snprintf(s->pool_name, sizeof(s->pool_name), "%s", d->pools[p].name);
+			chi_pool *pl = &rt->pools[p];
+			if (__atomic_load_n(&pl->live, __ATOMIC_ACQUIRE) && pl->mod &&
+			    m < pl->mod->nmethods && m + 1 < CHI_STATS_METHODS)
+				snprintf(s->method_name, sizeof(s->method_name), "%s",
+					 pl->mod->methods[m].name);
+			else if (m + 1 == CHI_STATS_METHODS)
+				snprintf(s->method_name, sizeof(s->method_name), "other");
+		}
+	}
+	return t->count;
 }

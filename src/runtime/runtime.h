@@ -6,9 +6,11 @@
 
 #include "chi/chi.h"
 #include "chi/module.h"
+#include "gpu/gpu.h"
 #include "ipc/client.h"
 #include "ipc/layout.h"
 #include "queue/seal.h"
+#include "runtime/reclaim.h"
 #include "shm/shm.h"
 
 typedef struct chi_pool {
@@ -47,7 +49,7 @@ typedef struct CHI_ALIGNAS(64) chi_worker {
 	chi_lane_ref *lanes;  /* lanes this worker owns (its own copies) */
 	uint32_t *since_bulk; /* per owned lane */
 	uint64_t *hole_since; /* per owned lane x prio: when head first looked stuck */
-	uint32_t nesting;     /* chi_future_wait depth on this worker */
+	chi_wait_hook wait_hook; /* installed on its thread (ipc/client.h) */
 	uint32_t depth;       /* tasks running on this thread (nested by waits) */
 	uint32_t sub_lane;    /* a CPU lane for sub-tasks: its own if it has one */
 	/* lane helpers (handoff.h): a helper's ring, or an owner's helpers */
@@ -80,15 +82,17 @@ struct chi_runtime {
 	uint32_t stop;           /* workers exit after draining */
 	uint32_t stop_requested; /* admin.stop was called */
 	int membarrier_ok;       /* MEMBARRIER_CMD_PRIVATE_EXPEDITED registered */
-	/* reaper (monitor thread only) */
-	uint8_t *reap_pending;
-	uint64_t *reap_tails;
-	uint64_t *reap_seqs;
-	/* every lane workers poll: main-segment CPU lanes first, then GPU lanes
-	 * added by the GPU backend (src/gpu/) before the workers start */
+	/* reaper (monitor thread only): clients' chunks and GPU slices */
+	chi_reclaim reap_clients;  /* item: client table index */
+	uint64_t *reap_tails;      /* per client: every ring's claim counter */
+	chi_reclaim reap_slices;   /* item: slice_base[g] + slice k of GPU g */
+	uint32_t *slice_base;      /* per GPU */
+	/* every lane workers poll: main-segment CPU lanes first, then the GPU
+	 * lanes the GPU layer describes (chi_gpu_lane_desc), before the
+	 * workers start */
 	chi_lane_ref lane_refs[CHI_MAX_LANE_REFS];
 	uint32_t nlane_refs;
-	void *gpu;               /* GPU backend state (src/gpu/), NULL without */
+	chi_gpu_state *gpu;        /* GPU backend state (src/gpu/), NULL without */
 	/* lane helpers (chi_lanes_assign): workers [helper_base, owner_base)
 	 * help the GPU-lane owners from owner_base on, helpers_per_owner each */
 	uint32_t helper_base, owner_base, helpers_per_owner;
@@ -161,41 +165,26 @@ int chi_lanes_assign(chi_runtime *rt);
 
 /* pools */
 int chi_pools_create_from_config(chi_runtime *rt);
-int chi_pool_create(chi_runtime *rt, uint32_t id, const char *name, const char *module,
-		    const chi_pool_conf *conf, uint32_t *out_id);
-int chi_pool_destroy(chi_runtime *rt, uint32_t id);
+/* chi_pool_create, chi_pool_destroy: include/chi/module.h */
 void chi_pools_destroy_all(chi_runtime *rt);
 
-/* reaper: dead clients and their chunks (reaper.c), run by the monitor */
+/* reaper (reaper.c), run by the monitor: dead or closed clients' chunks
+ * and GPU slices, through the state machine of reclaim.h */
 int chi_reaper_init(chi_runtime *rt);
 void chi_reaper_fini(chi_runtime *rt);
 void chi_reaper_tick(chi_runtime *rt);
-/* Workers' task_seq: snapshot, and "has each left what it ran then" (even,
- * or moved since the snapshot), lane helpers included (handoff.h H4: then
- * the entries handed to them by that point run). seqs holds
- * CHI_SEQ_WORDS(n) words; chi_workers_seq_moved writes the second half. */
-#define CHI_SEQ_WORDS(n) (2u * (n))
-void chi_workers_seq_snapshot(const chi_worker_shm *ws, uint32_t n, uint64_t *seqs);
-int chi_workers_seq_moved(const chi_worker_shm *ws, uint32_t n, uint64_t *seqs);
-/* GPU slices of gone clients (src/gpu/gpu_slices.c): one reaper step, and
- * whether client `id` still holds a slice of some GPU. */
-void chi_gpu_slices_tick(chi_runtime *rt);
-int chi_gpu_slices_held(chi_runtime *rt, uint32_t id);
+/* (the reclamation state machine and the workers' task_seq snapshots:
+ * runtime/reclaim.h) */
 
-/* GPU queues (src/gpu/gpu_queues.c): one pinned segment per GPU, its lanes
- * added to lane_refs before the workers start */
-int chi_server_init_gpu_queues(chi_runtime *rt);
-/* GPU lanes chi_server_init_gpu_queues will make under cfg (GPUs seen x
- * gpu.lanes; 0 when GPU queues are off or no GPU is seen): for
- * runtime.num_workers auto. */
-uint32_t chi_gpu_planned_lanes(const chi_config *cfg);
-void chi_gpu_queues_heartbeat(chi_runtime *rt);
-void chi_gpu_queues_fini(chi_runtime *rt);
-
-/* modules built in */
-extern const chi_module chi_admin_module;
-extern const chi_module chi_test_module;
-extern const chi_module chi_bdev_module;
-void chi_builtin_modules_register(void);
+/* The CPUs a worker should run on (worker.c; placement policy in
+ * src/numa/): a worker that owns at least one GPU lane gets the CPUs of
+ * the nodes of the GPUs whose lanes it owns (a union if they differ);
+ * -ENOENT (no pinning) for a worker without GPU lanes, or when none of its
+ * GPUs was placed on a node. Call after the lanes are assigned
+ * (chi_lanes_assign). cpu_set_t needs _GNU_SOURCE (the library and the
+ * tests define it; a unit without it does not see this). */
+#ifdef CPU_SETSIZE
+int chi_numa_worker_cpus(chi_runtime *rt, uint32_t worker, cpu_set_t *set);
+#endif
 
 #endif

@@ -41,6 +41,61 @@
 
 __thread chi_worker *chi_tls_worker;
 
+/* The wait hook (ipc/client.h) of a worker thread: a chi_future_wait on it
+ * runs the worker's lanes instead of sleeping. */
+static uint32_t wait_hook_run(void *arg, uint32_t budget)
+{
+	return chi_worker_process_new_tasks(arg, budget);
+}
+
+/* ---- futures made on a worker thread ----
+ * A pointer future publishes the task's own address (zero copy) on the
+ * worker's sub-task lane; chi_make_future picks it on a worker thread of
+ * this runtime and a copy future (src/ipc/submit.c) elsewhere. */
+int chi_make_pointer_future(chi_ctx *ctx, chi_task *t, chi_future *f)
+{
+	chi_worker *w = ctx ? ctx->w : chi_tls_worker;
+	if (!w || w != chi_tls_worker)
+		return -EPERM;
+	if (!t || !f)
+		return -EINVAL;
+	chi_client *c = &w->rt->self;
+	uint64_t off = chi_client_alloc(c, CHI_FUTURE_BLOCK);
+	if (!off)
+		return -ENOMEM;
+	chi_future_shm *fs = (chi_future_shm *)((char *)c->base + off);
+	uint32_t lane = w->sub_lane;
+	chi_future_block_init(fs, CHI_FUTURE_POINTER, 0, CHI_OFFPTR_NULL, 0,
+			      (uint64_t)(uintptr_t)t, c->id, lane);
+	uint32_t prio = (t->flags & CHI_TASK_BULK) ? 1 : 0;
+	/* This worker consumes the lane it publishes on: never block on it. */
+	int rc;
+	while ((rc = chi_client_publish(c, lane, prio, off, 1)) == -EAGAIN)
+		chi_worker_process_new_tasks(w, 1);
+	if (rc) {
+		chi_client_free(c, off, CHI_FUTURE_BLOCK);
+		return rc;
+	}
+	chi_future_set_handle(f, c, fs, off, t, NULL, CHI_FUT_POINTER);
+	return 0;
+}
+
+int chi_make_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f)
+{
+	if (chi_tls_worker && (!c || c == &chi_tls_worker->rt->self))
+		return chi_make_pointer_future(NULL, t, f);
+	return chi_make_copy_future(c, t, codec, f);
+}
+
+int64_t chi_call(chi_client *c, chi_task *t, const chi_codec *codec)
+{
+	chi_future f;
+	int rc = chi_make_future(c, t, codec, &f);
+	if (rc)
+		return rc;
+	return chi_future_wait(&f);
+}
+
 /* Software pipeline for GPU lanes, which under load hold a backlog of blocks
  * the GPU wrote over PCIe (cold in this core's caches: two misses a task if
  * taken one by one). After each pop: the slot line PF_SLOT entries past head
@@ -124,6 +179,19 @@ static int drain_pending(chi_worker *w)
 	return 0;
 }
 
+/* A GPU lane's ring pop (queue/lane.h chi_ring_pop_fn): sealed entries too
+ * (queue/seal.h), their payload into *sx. */
+typedef struct seal_pop_arg {
+	const chi_seal_lane *sl;
+	chi_sealed *sx;
+} seal_pop_arg;
+
+static uint32_t seal_pop(void *arg, const chi_ring_view *r, uint32_t prio, chi_offptr *first)
+{
+	seal_pop_arg *a = arg;
+	return chi_seal_pop(a->sl, r, prio, first, a->sx);
+}
+
 uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 {
 	uint32_t ran = 0;
@@ -148,8 +216,11 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 				break;
 			chi_offptr first;
 			uint32_t prio;
-			uint32_t n = chi_lane_pop(lr->v, lr->gpu ? &lr->seal : NULL, &sx,
-						  &w->since_bulk[i], bulk_every, &first, &prio);
+			seal_pop_arg sa = {&lr->seal, &sx};
+			uint32_t n = lr->gpu ? chi_lane_pop_with(lr->v, seal_pop, &sa, &w->since_bulk[i],
+								 bulk_every, &first, &prio)
+					     : chi_lane_pop(lr->v, &w->since_bulk[i], bulk_every,
+							    &first, &prio);
 			if (!n) {
 				/* the lane fell idle: demote the last completion's
 				 * lines, which its kernel is polling over PCIe
@@ -219,7 +290,7 @@ static int claimant_dead(chi_runtime *rt, uint32_t id, int gpu)
 			continue;
 		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
 		if (st == CHI_CLIENT_DEAD || (id && st != CHI_CLIENT_LIVE) ||
-		    (gpu && !id && st == CHI_CLIENT_CLOSED && chi_gpu_slices_held(rt, i + 1)))
+		    (gpu && !id && st == CHI_CLIENT_CLOSED && chi_gpu_slices_held(rt->gpu, i + 1)))
 			return 1;
 		if (st == CHI_CLIENT_LIVE &&
 		    (tab[i].epoch != rt->epoch ||
@@ -325,6 +396,8 @@ static void *worker_main(void *arg)
 	int worked = 0;
 	chi_worker_shm *ws = w->shm;
 	chi_tls_worker = w;
+	w->wait_hook = (chi_wait_hook){wait_hook_run, w, 0};
+	chi_tls_wait_hook = &w->wait_hook;
 	ws->tid = (int32_t)gettid();
 	for (;;) {
 		if (chi_worker_process_new_tasks(w, 64)) {
@@ -385,8 +458,37 @@ static void *worker_main(void *arg)
 		__atomic_store_n(&ws->sleeping, 0, __ATOMIC_RELAXED); /* W2 */
 	}
 	chi_handoff_owner_done(w);
+	chi_tls_wait_hook = NULL;
 	chi_tls_worker = NULL;
 	return NULL;
+}
+
+/* A worker that owns GPU lanes runs on the CPUs of those GPUs' nodes (the
+ * union when its lanes belong to GPUs on different nodes, as in gpu.workers:
+ * shared with few workers); GPUs without a placement (node -1) add nothing.
+ * Any other worker is not pinned (-ENOENT): CPU lanes are fed from any
+ * socket, so the scheduler places those best (docs/numa.md). */
+int chi_numa_worker_cpus(chi_runtime *rt, uint32_t worker, cpu_set_t *set)
+{
+	chi_gpu_state *st = rt ? rt->gpu : NULL;
+	if (!st || !set)
+		return -ENOENT;
+	CPU_ZERO(set);
+	int any = 0;
+	for (uint32_t l = 0; l < rt->nlane_refs; l++) {
+		const chi_lane_ref *lr = &rt->lane_refs[l];
+		if (!lr->gpu || lr->shm->worker != worker)
+			continue;
+		uint32_t g = lr->seg_id - CHI_SEG_ID_GPU_BASE;
+		if (g >= st->n || st->segs[g].numa_node < 0)
+			continue;
+		for (int c = 0; c < CPU_SETSIZE && c < CHI_GPU_CPUMASK_BITS; c++)
+			if (st->segs[g].cpus[c / 64] >> (c % 64) & 1) {
+				CPU_SET(c, set);
+				any = 1;
+			}
+	}
+	return any ? 0 : -ENOENT;
 }
 
 /* Lane assignment. CPU lane i belongs to worker i % num_workers. GPU lanes

@@ -24,19 +24,23 @@
  *   S1 attach:  CAS 0 -> client id (acq_rel); the client then builds its
  *               pools over slice k only, so it never touches another
  *               client's blocks;
- *   S2 close:   the client stores id | CHI_GPU_SLICE_RELEASING, or 0 at once
- *               when nothing of the slice is in any ring and no worker runs a
- *               task (the drain check below);
+ *   S2 close:   the client CASes id -> id | CHI_GPU_SLICE_RELEASING (acq_rel;
+ *               if that fails, the reaper already took the slice back) and
+ *               never frees the slice itself; it then waits up to ~100 ms
+ *               for the reaper to store 0 (S3), which with nothing of the
+ *               slice in flight takes one monitor tick;
  *   S3 reaper:  for a RELEASING slice, or one whose owner is DEAD or CLOSED
- *               (src/gpu/gpu_slices.c): once no slot is PUBLISHED with a
+ *               (src/runtime/reaper.c, the state machine of
+ *               src/runtime/reclaim.h over the steps of
+ *               src/gpu/gpu_slices.c): once no slot is PUBLISHED with a
  *               block of the slice or CLAIMED by the owner (its holes are
  *               skipped by the workers once it is dead), it snapshots the
  *               workers' task_seq; once each moved or is even, it stores 0.
  *               A client table entry becomes FREE (its id reusable) only
  *               after its slices are 0.
- *   S4 both:    before S2's store of 0 and S3's scan, no slot between a
- *               ring's head and its claim counter (read at the close, or
- *               once the owner was gone) may be claimed without a mark
+ *   S4 reaper:  before S3's scan, no slot between a ring's head and its
+ *               claim counter (read once the owner was gone or its slice
+ *               RELEASING) may be claimed without a mark
  *               (P2): such a slot names no client, and only S4 keeps the
  *               owner DEAD or CLOSED, whose unnamed holes the workers
  *               skip, until it is passed. The reaper also stores the
