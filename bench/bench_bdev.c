@@ -9,9 +9,8 @@
  *                    iomem_align=4096 (page-aligned buffer: fio's default
  *                    malloc'd buffer can sit 16 bytes off a 32-byte boundary,
  *                    and on AMD CPUs with FSRM the kernel's copy to such a
- *                    destination runs ~5x slower: 2.6 instead of 13 GB/s
- *                    for cached preads here; chi's buffers are page-aligned
- *                    too).
+ *                    destination runs ~5x slower; chi's buffers are
+ *                    page-aligned too).
  *                    ops_per_s = fio's "iops" (blocks/s); median_ns, p99_ns =
  *                    clat_ns percentiles 50 and 99 (one pwrite each).
  *   bdev_write_file  embedded runtime (1 worker, 1 lane, spinning), bdev pool

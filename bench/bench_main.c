@@ -6,7 +6,7 @@
  *   chi-bench drain [--json] [--quick]                 a worker's cost per
  *                                                      GPU-lane task (no GPU)
  *
- * With --json only JSON goes to stdout (DESIGN.md "bench JSON"). A command
+ * With --json only JSON goes to stdout (docs/benchmarks.md, "The program"). A command
  * that cannot run here exits 77. */
 #include <stdio.h>
 #include <string.h>

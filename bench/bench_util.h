@@ -1,6 +1,6 @@
 /* bench/bench_util.h: shared pieces of chi-bench: timing, sample statistics,
  * the result record, the entry table and its runner, and the output (a
- * readable table or the JSON of DESIGN.md "bench JSON").
+ * readable table or the JSON of docs/benchmarks.md, "The program").
  *
  * An entry is a function that measures one thing and fills a result's
  * numbers (median_ns, p99_ns, ops_per_s, lanes, depth). The runner

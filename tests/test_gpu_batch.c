@@ -286,16 +286,14 @@ static void test_batch_wait_holds_blocks(void **state)
 		assert_true(chi_gpu_future_test(&f[k])); /* done pair: every pair */
 	for (uint32_t k = 1; k < WARP; k++) /* the batch's futures, before its blocks' reuse */
 		assert_int_equal(chi_gpu_future_wait(x, &f[k], &t[k].hdr, NULL, WAIT_NS), 0);
-	chi_gpu_ctx fenced = *x;
-	fenced.no_seal = 1;
 	chi_test_double_plus_task dp;
 	chi_test_double_plus_init(&dp, CHI_POOL_TEST, 77, 0);
 	chi_gpu_future g;
 	memset(&g, 0, sizeof(g)); /* gcc cannot see that the assert guards the wait */
-	assert_int_equal(chi_gpu_make_copy_future_at(&fenced, 0, 2, &dp.hdr,
-						     chi_test_double_plus_ser_in, &g),
+	assert_int_equal(chi_gpu_submit_owned(x, 0, 2, &dp.hdr, chi_test_double_plus_ser_in, &g,
+					      0), /* the fenced path */
 			 0);
-	assert_int_equal(chi_gpu_future_wait(&fenced, &g, &dp.hdr, chi_test_double_plus_de_out,
+	assert_int_equal(chi_gpu_future_wait(x, &g, &dp.hdr, chi_test_double_plus_de_out,
 					     WAIT_NS),
 			 154);
 	assert_int_equal(dp.result, 154);

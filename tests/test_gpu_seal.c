@@ -180,22 +180,22 @@ static void test_sealed_and_fenced_agree(void **state)
 	chi_runtime *rt = start();
 	chi_gpu_client *gc;
 	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
-	chi_gpu_ctx xs = *chi_gpu_client_ctx(gc), xf = xs;
-	xf.no_seal = 1;
+	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
 	uint8_t in[160], out[160];
 	for (uint32_t i = 0; i < sizeof(in); i++)
 		in[i] = (uint8_t)(i * 7 + 3);
 	const uint32_t sizes[] = {0, 1, 3, 4, 5, 60, 107, 108, 109, 120, 160};
 	for (uint32_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++)
 		for (int fenced = 0; fenced < 2; fenced++) {
-			chi_gpu_ctx *x = fenced ? &xf : &xs;
 			chi_test_echo_task e;
 			chi_gpu_future f;
 			memset(&f, 0, sizeof(f)); /* gcc cannot see that the assert guards the wait */
 			memset(out, 0xee, sizeof(out));
 			chi_test_echo_init(&e, CHI_POOL_TEST, in, sizes[k], out, sizes[k]);
-			assert_int_equal(chi_gpu_make_copy_future(x, 0, &e.hdr, chi_test_echo_ser_in,
-								  &f), 0);
+			/* seal 0: the fenced path for a task that would travel sealed */
+			assert_int_equal(chi_gpu_submit_pool(x, 0, &e.hdr, chi_test_echo_ser_in, &f,
+							     !fenced),
+					 0);
 			int sealed = !fenced && chi_seal_fits(e.hdr.in_size, e.hdr.out_size);
 			assert_int_equal(f.tag != 0, sealed);
 			if (!fenced)
@@ -228,8 +228,6 @@ static void test_sizes_near_4g_refused(void **state)
 	chi_gpu_client *gc;
 	assert_int_equal(chi_gpu_client_open(chi_runtime_client(rt), 0, &gc), 0);
 	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
-	chi_gpu_ctx xf = *x;
-	xf.no_seal = 1;
 	chi_ring_view v;
 	chi_gpu_ring(x, 0, 0, &v);
 	uint64_t tail = chi_ring_claim(&v) + 1; /* what the next claim would take */
@@ -243,7 +241,8 @@ static void test_sizes_near_4g_refused(void **state)
 		t.out_size = bad[k][1];
 		chi_gpu_future f;
 		assert_int_equal(chi_gpu_make_copy_future(x, 0, &t, ser_never, &f), -EMSGSIZE);
-		assert_int_equal(chi_gpu_make_copy_future(&xf, 0, &t, ser_never, &f), -EMSGSIZE);
+		assert_int_equal(chi_gpu_submit_pool(x, 0, &t, ser_never, &f, 0), -EMSGSIZE);
+		assert_int_equal(chi_gpu_submit_owned(x, 0, 7, &t, ser_never, &f, 0), -EMSGSIZE);
 		assert_int_equal(chi_gpu_make_copy_future_at(x, 0, 7, &t, ser_never, &f),
 				 -EMSGSIZE);
 	}

@@ -1,4 +1,4 @@
-// bench/gpu/anchors.cu: the GPU anchors of DESIGN.md "Targets" (contract in
+// bench/gpu/anchors.cu: the GPU anchors of docs/benchmarks.md "Targets" (contract in
 // bench/gpu/anchors.h). Self-contained: CUDA runtime + libc only.
 //
 // Ping-pong floor (chi_gpu_pingpong_floor[_ex])
@@ -16,16 +16,9 @@
 //   spin: load pong (16 bytes) until pong.seq == i
 //   t1 = %globaltimer; c1 = clock64()
 // One fence, after the store: it pushes the store out of the SM (without it
-// the round trip grows, DESIGN.md) and overlaps with the ping's trip to the
-// host. Nothing precedes the ping that needs ordering, so there is no fence
-// before it. Measured on H100 (4 interleaved runs each, medians of 20000):
-//   store; fence                      1.76-1.95 us   <- this file
-//   fence; store; fence (chi's shape) 2.37-2.56 us
-//   store; fence; fence               2.50-2.66 us   (-DCHI_ANCHOR_PING_TWO_FENCES)
-//   store only                        2.30-2.59 us
-// A system fence costs ~0.6 us whenever it sits on the path; the floor is the
-// cheapest correct shape (it also matches DESIGN.md's 1.8-2.4 us anchor).
-// chi's own round trip pays its pre-publish fence itself.
+// the round trip grows) and overlaps with the ping's trip to the host.
+// Nothing precedes the ping that needs ordering, so there is no fence before
+// it: the cheapest correct shape (a system fence on the path costs ~0.6 us).
 // The previous round's sample goes to a device-memory array right after the
 // ping is published, while the GPU waits, so it is off the measured path.
 // Host side: spin on ping.seq until it equals i, write pong = {i, 0}, then
@@ -161,7 +154,7 @@ static __device__ __forceinline__ unsigned long long chi_anchor_clock(void)
 	return c;
 }
 
-// Flag and payload in one aligned 16-byte load (DESIGN.md: a second load of
+// Flag and payload in one aligned 16-byte load (a second load of
 // the result costs another PCIe round trip).
 static __device__ __forceinline__ void chi_anchor_ld_pair(const chi_anchor_pair *p,
 							  unsigned long long *seq,
@@ -221,10 +214,7 @@ __global__ void __launch_bounds__(1, 1)
 		const unsigned long long c0 = chi_anchor_clock();
 		const unsigned long long t0 = chi_anchor_gtimer();
 		*ping = i;
-		__threadfence_system(); // push the store out (DESIGN.md)
-#ifdef CHI_ANCHOR_PING_TWO_FENCES
-		__threadfence_system(); // the brief's literal shape: ~0.6 us slower
-#endif
+		__threadfence_system(); // push the store out
 		if (have_pending) {
 			chi_anchor_st_sample(&samples[pend_idx], pend_gt, pend_cyc);
 			have_pending = false;
@@ -302,18 +292,6 @@ static inline void chi_anchor_st_pair(chi_anchor_pair *p, unsigned long long seq
 #endif
 }
 
-// Experiments (CHI_BENCH_FLOOR_DEMOTE=1): the host also demotes the pong
-// line after its store (CLDEMOTE), as chi's workers do when a GPU lane falls
-// idle (src/task/future_ops.h), to see what that alone is worth here.
-static inline void chi_anchor_demote(const void *p)
-{
-#if defined(__x86_64__)
-	__asm__ volatile("cldemote %0" : : "m"(*(const volatile char *)p));
-#else
-	(void)p;
-#endif
-}
-
 // Selects `device` for the call; *prev gets the device to restore.
 static int chi_anchor_enter(int device, int *prev)
 {
@@ -350,7 +328,6 @@ extern "C" int chi_gpu_pingpong_floor_ex(int device, uint64_t *samples_ns,
 	unsigned long long t_prev = 0, deadline = 0;
 	double ns_per_cycle = 0.0;
 	int source = CHI_GPU_CLOCK_GLOBALTIMER;
-	const bool demote = getenv("CHI_BENCH_FLOOR_DEMOTE") != nullptr;
 
 	chi_anchor_err[0] = '\0';
 	memset(&info, 0, sizeof(info));
@@ -415,8 +392,6 @@ extern "C" int chi_gpu_pingpong_floor_ex(int device, uint64_t *samples_ns,
 			continue;
 #endif
 		chi_anchor_st_pair(&sh->pong, i, 0);
-		if (demote)
-			chi_anchor_demote(&sh->pong);
 		const unsigned long long t = chi_anchor_now_ns();
 		if (host_samples_ns && i > warmup)
 			host_samples_ns[i - warmup - 1] = t - t_prev;

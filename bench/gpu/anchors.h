@@ -1,4 +1,4 @@
-/* bench/gpu/anchors.h: the GPU anchors of DESIGN.md "Targets", measured by
+/* bench/gpu/anchors.h: the GPU anchors of docs/benchmarks.md "Targets", measured by
  * bench/gpu/anchors.cu (CUDA, C linkage, callable from C).
  *
  *   chi_gpu_pingpong_floor:   1 GPU thread <-> 1 host thread ping-pong on a

@@ -1,4 +1,4 @@
-// bench/gpu/bench_gpu.cu: `chi-bench gpu` (DESIGN.md "GPU entries").
+// bench/gpu/bench_gpu.cu: `chi-bench gpu` (docs/benchmarks.md, Method).
 //   pingpong_floor          anchor: 1 GPU thread <-> 1 host thread on a pinned
 //                           flag (bench/gpu/anchors.cu)
 //   launch_host_func        anchor: kernel launch + cudaLaunchHostFunc + sync
@@ -16,14 +16,13 @@
 //   gpu_throughput_warp_batch_lanes1/2_nohelp  the same with 1 worker per lane
 //   gpu_throughput_pool_*, gpu_throughput_3_processes, memcpy_1mib,
 //   gpu_echo_1mib           the pool path, default config: bench/gpu/pool.cu
-// CHI_BENCH_HELPERS=n sets the helpers per lane of every throughput entry.
 // Submissions use caller-owned blocks (chi_gpu_make_copy_future_at).
 // Quiet host: idle workers sleep after 2 ms (a worker with a GPU lane wakes
 // every gpu.max_sleep_us, 100 us, to poll) and the host thread waits for a
 // throughput kernel on a blocking-sync event, so the only spinning CPUs are
-// the workers with work (bench/gpu/grt.cu). Spinning bystanders slowed the GPU lanes' workers on the device VMs
-// (warp batch, one lane, H200, four alternating pairs: 51-74 M/s with them,
-// 50-79 without, 3 of 4 pairs faster). CHI_BENCH_SPIN=1 restores them.
+// the workers with work (bench/gpu/grt.cu): spinning bystanders slowed the
+// GPU lanes' workers. CHI_BENCH_DIAG=1 adds each lane's backlog and the
+// submit/wait split of the first timed kernel.
 // Times on the GPU come from %globaltimer; throughput from CUDA events.
 #include <stdlib.h>
 #include <string.h>
@@ -125,9 +124,6 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	uint32_t total = blocks * threads;
 	uint32_t depth = bench_depth((total + lanes - 1) / lanes); /* a block per thread */
 	grt g;
-	const char *hv = getenv("CHI_BENCH_HELPERS"); /* experiments */
-	if (hv)
-		helpers = (uint32_t)strtoul(hv, NULL, 0);
 	g_helpers = helpers;
 	int rc = grt_start(&g, lanes, depth, lanes * (1 + helpers) + 1, 1);
 	g_helpers = 0;
@@ -139,14 +135,14 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	CUDA_TRY(cudaMalloc(&err, 8));
 	CUDA_TRY(cudaMemset(err, 0, 8));
 	CUDA_TRY(cudaEventCreate(&a));
-	CUDA_TRY(cudaEventCreateWithFlags(&b, spin_host() ? cudaEventDefault : cudaEventBlockingSync));
+	CUDA_TRY(cudaEventCreateWithFlags(&b, cudaEventBlockingSync));
 	if (warp)
 		warp_batch_kernel<<<blocks, threads>>>(g.ctx, 2, err); /* warm-up */
 	else
 		throughput_kernel<<<blocks, threads>>>(g.ctx, 2, err, NULL);
 	CUDA_TRY(cudaDeviceSynchronize());
 	/* TP_RUNS timed kernels (1 with --quick), median reported: one run's
-	 * figure moved by up to 2x between runs on the device machine */
+	 * figure moves by up to 2x */
 	uint32_t nruns = o->quick ? 1 : TP_RUNS;
 	float ms[TP_RUNS];
 	for (uint32_t k = 0; k < nruns; k++) {

@@ -15,8 +15,6 @@ int g_numa = CHI_NUMA_AUTO;
 uint64_t g_gpu_sleep_us;
 uint32_t g_helpers;
 
-int spin_host(void) { return getenv("CHI_BENCH_SPIN") != NULL; }
-
 /* The benchmarks' runtime: a unique name, one CPU lane, `lanes` GPU lanes
  * of `depth`, one GPU client owning every block, the quiet host of
  * bench_gpu.cu. */
@@ -28,7 +26,7 @@ void bench_config(chi_config *c, uint32_t lanes, uint32_t depth, uint32_t worker
 	c->num_workers = workers;
 	c->lanes = 1;
 	c->queue_depth = 1024;
-	c->first_busy_wait_us = spin_host() ? 60ull * 1000 * 1000 : 2000;
+	c->first_busy_wait_us = 2000; /* idle workers sleep: the quiet host */
 	c->gpu_lanes = lanes;
 	c->gpu_queue_depth = depth;
 	c->gpu_clients = 1; /* the one client owns every block: one per thread */
@@ -65,12 +63,6 @@ int grt_start(grt *g, uint32_t lanes, uint32_t depth, uint32_t workers, int gpu_
 		return rc;
 	}
 	g->ctx = *chi_gpu_client_ctx(g->gc);
-	const char *cap = getenv("CHI_BENCH_POLL_CAP_NS"); /* experiments: the wait's back-off cap */
-	if (cap)
-		g->ctx.poll_cap_ns = (uint32_t)strtoul(cap, NULL, 0);
-	const char *ns = getenv("CHI_BENCH_NO_SEAL"); /* every task on the fenced path */
-	if (ns && *ns == '1')
-		g->ctx.no_seal = 1;
 	return 0;
 }
 

@@ -36,7 +36,6 @@ typedef struct grt {
 } grt;
 
 int dev_count(void);
-int spin_host(void); /* CHI_BENCH_SPIN: spinning idle workers and host thread */
 void bench_config(chi_config *c, uint32_t lanes, uint32_t depth, uint32_t workers);
 uint32_t bench_depth(uint32_t need);
 int grt_start(grt *g, uint32_t lanes, uint32_t depth, uint32_t workers, int gpu_on);

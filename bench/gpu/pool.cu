@@ -227,7 +227,7 @@ static int pool_runs(const chi_bench_opts *o, chi_bench_result *r, const grt *g,
 	CUDA_TRY(cudaMalloc(&wrong, 8));
 	CUDA_TRY(cudaMemset(wrong, 0, 8));
 	CUDA_TRY(cudaEventCreate(&a));
-	CUDA_TRY(cudaEventCreateWithFlags(&b, spin_host() ? cudaEventDefault : cudaEventBlockingSync));
+	CUDA_TRY(cudaEventCreateWithFlags(&b, cudaEventBlockingSync));
 	pool_kernel<<<blocks, threads>>>(g->ctx, 2, echo, wrong); /* warm-up */
 	CUDA_TRY(cudaGetLastError());
 	CUDA_TRY(cudaDeviceSynchronize());
@@ -300,7 +300,7 @@ static int pool_client_run(const chi_gpu_ctx *g, uint32_t per)
 	cudaEvent_t b;
 	CUDA_TRY(cudaMalloc(&wrong, 8));
 	CUDA_TRY(cudaMemset(wrong, 0, 8));
-	CUDA_TRY(cudaEventCreateWithFlags(&b, spin_host() ? cudaEventDefault : cudaEventBlockingSync));
+	CUDA_TRY(cudaEventCreateWithFlags(&b, cudaEventBlockingSync));
 	pool_kernel<<<blocks, threads>>>(*g, 2, NULL, wrong); /* warm-up */
 	CUDA_TRY(cudaGetLastError());
 	CUDA_TRY(cudaDeviceSynchronize());

@@ -8,11 +8,8 @@
 //   gpu_roundtrip_warp      32 threads of one warp, 1 in flight each
 //   gpu_roundtrip_sleeping  1 GPU thread, 1 noop per kernel, each after 20 ms
 //                           of idle (the lane's worker asleep)
-// Times come from %globaltimer on the GPU. Experiments: CHI_BENCH_DIAG=1
-// prints percentiles of each run's samples (floor and chi);
-// CHI_BENCH_FIRST_POLL_NS sleeps that long between submit and the first poll;
-// CHI_BENCH_SUBMIT_ONLY=1 times the submit alone (scripts/device_rt_experiment.sh,
-// docs/gpu.md).
+// Times come from %globaltimer on the GPU. CHI_BENCH_DIAG=1 prints
+// percentiles of each run's samples (floor and chi).
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,26 +20,10 @@ extern "C" {
 #include "gpu/anchors.h"
 }
 
-/* experiments: CHI_BENCH_FIRST_POLL_NS, a sleep between submit and the
- * wait's first poll (the polls are PCIe reads of ~1 us that a completion
- * landing just after one waits a whole read for) */
-static uint32_t first_poll_ns(void)
-{
-	const char *v = getenv("CHI_BENCH_FIRST_POLL_NS");
-	return v ? (uint32_t)strtoul(v, NULL, 0) : 0;
-}
-
-/* experiments: CHI_BENCH_SUBMIT_ONLY=1 records how long the submit took
- * (chi_gpu_make_copy_future_at: serialize, claim, publish, fence) instead
- * of the whole round trip */
-static uint32_t submit_only(void)
-{
-	const char *v = getenv("CHI_BENCH_SUBMIT_ONLY");
-	return v && *v == '1';
-}
-
+/* seal 0: every task on the fenced path (chi_gpu_submit_owned), to show
+ * what sealing saves */
 __global__ void roundtrip_kernel(chi_gpu_ctx g, uint32_t n, uint32_t warm, uint64_t *samples,
-				 unsigned long long *errors, uint32_t first_ns, uint32_t sub_only)
+				 unsigned long long *errors, int seal)
 {
 	uint32_t tid = threadIdx.x;
 	for (uint32_t i = 0; i < n + warm; i++) {
@@ -50,18 +31,15 @@ __global__ void roundtrip_kernel(chi_gpu_ctx g, uint32_t n, uint32_t warm, uint6
 		chi_test_noop_init(&t, CHI_POOL_TEST);
 		chi_gpu_future f;
 		uint64_t t0 = chi_hd_now_ns();
-		if (chi_gpu_make_copy_future_at(&g, 0, tid, &t.hdr, chi_test_noop_ser, &f)) {
+		if (chi_gpu_submit_owned(&g, 0, tid, &t.hdr, chi_test_noop_ser, &f, seal)) {
 			atomicAdd(errors, 1ull);
 			return;
 		}
-		uint64_t ts = chi_hd_now_ns();
-		if (first_ns)
-			__nanosleep(first_ns);
 		if (chi_gpu_future_wait(&g, &f, &t.hdr, 0, 10000000000ull) != 0) {
 			atomicAdd(errors, 1ull);
 			return;
 		}
-		uint64_t t1 = sub_only ? ts : chi_hd_now_ns();
+		uint64_t t1 = chi_hd_now_ns();
 		if (i >= warm)
 			samples[(uint64_t)(i - warm) * blockDim.x + tid] = t1 - t0;
 	}
@@ -73,7 +51,7 @@ __global__ void roundtrip_kernel(chi_gpu_ctx g, uint32_t n, uint32_t warm, uint6
  * lane's worker is asleep when the task arrives (it sleeps after
  * first_busy_wait_us, 2 ms here). */
 static int roundtrip_run(const grt *g, uint32_t threads, uint32_t n, uint32_t idle_ms,
-			 uint64_t *host)
+			 uint64_t *host, int seal)
 {
 	uint64_t *d;
 	unsigned long long *err, herr = 0;
@@ -81,10 +59,10 @@ static int roundtrip_run(const grt *g, uint32_t threads, uint32_t n, uint32_t id
 	CUDA_TRY(cudaMalloc(&err, 8));
 	CUDA_TRY(cudaMemset(err, 0, 8));
 	if (!idle_ms)
-		roundtrip_kernel<<<1, threads>>>(g->ctx, n, n / 10 + 10, d, err, first_poll_ns(), submit_only());
+		roundtrip_kernel<<<1, threads>>>(g->ctx, n, n / 10 + 10, d, err, seal);
 	for (uint32_t k = 0; idle_ms && k < n; k++) {
 		usleep(idle_ms * 1000);
-		roundtrip_kernel<<<1, threads>>>(g->ctx, 1, 0, d + (size_t)k * threads, err, first_poll_ns(), submit_only());
+		roundtrip_kernel<<<1, threads>>>(g->ctx, 1, 0, d + (size_t)k * threads, err, seal);
 		CUDA_TRY(cudaDeviceSynchronize());
 	}
 	CUDA_TRY(cudaGetLastError());
@@ -104,7 +82,7 @@ static int sleeping_run(uint32_t n, uint64_t *host)
 	int rc = grt_start(&g, 1, 1024, 2, 1);
 	if (rc)
 		return rc;
-	rc = roundtrip_run(&g, 1, n, 20, host);
+	rc = roundtrip_run(&g, 1, n, 20, host, 1);
 	grt_stop(&g);
 	return rc;
 }
@@ -152,7 +130,7 @@ int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
 		if (!rc) {
 			chi_bench_result_from_samples(&tmp, fs, nh);
 			hmed[k] = tmp.median_ns;
-			rc = roundtrip_run(&g, 1, n, 0, s);
+			rc = roundtrip_run(&g, 1, n, 0, s, 1);
 		}
 		if (!rc && getenv("CHI_BENCH_DIAG")) /* the shape: one mode or two */
 			diag_shape(o, "chi", k, s, n);
@@ -161,9 +139,7 @@ int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
 			med[k] = tmp.median_ns;
 			if (k == 4)
 				*r = tmp;
-			grt u = g;
-			u.ctx.no_seal = 1; /* the fenced path, same blocks */
-			rc = roundtrip_run(&u, 1, n, 0, fs);
+			rc = roundtrip_run(&g, 1, n, 0, fs, 0); /* the fenced path, same blocks */
 		}
 		if (!rc) {
 			chi_bench_result_from_samples(&tmp, fs, n);
@@ -188,7 +164,7 @@ int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r)
 				 "median of medians %.2f us (runs %.2f..%.2f): the round trip is "
 				 "%.1fx faster (target >= 10x)\n",
 			      hmed[2] / 1e3, hmed[0] / 1e3, hmed[4] / 1e3, hmed[2] / med[2]);
-		chi_bench_log(o, "gpu_roundtrip_thread: the fenced path (gpu ctx no_seal) "
+		chi_bench_log(o, "gpu_roundtrip_thread: the fenced path (chi_gpu_submit_owned, seal 0) "
 				 "interleaved the same way: median of medians %.0f ns (runs "
 				 "%.0f..%.0f), ratio to the floor %.2f; sealed saves %.0f ns\n",
 			      umed[2], umed[0], umed[4], umed[2] / fmed[2], umed[2] - med[2]);
@@ -208,7 +184,7 @@ int e_rt_warp(const chi_bench_opts *o, chi_bench_result *r)
 		return rc;
 	uint32_t n = o->quick ? 500 : 5000;
 	uint64_t *s = (uint64_t *)malloc((size_t)n * 32 * 8);
-	rc = roundtrip_run(&g, 32, n, 0, s);
+	rc = roundtrip_run(&g, 32, n, 0, s, 1);
 	if (!rc) {
 		chi_bench_result_from_samples(r, s, (size_t)n * 32);
 		r->ops_per_s = 32e9 / r->median_ns; /* 32 round trips in flight */

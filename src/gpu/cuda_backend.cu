@@ -9,12 +9,13 @@
 #include <string.h>
 
 extern "C" {
+#include "chi/log.h"
 #include "gpu/gpu.h"
 }
 
 static int fail(const char *what, cudaError_t e)
 {
-	fprintf(stderr, "chi: %s: %s\n", what, cudaGetErrorString(e));
+	chi_log(CHI_LOG_ERROR, "%s: %s", what, cudaGetErrorString(e));
 	switch (e) {
 	case cudaErrorMemoryAllocation: return -ENOMEM;
 	case cudaErrorNoDevice:

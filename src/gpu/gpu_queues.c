@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "chi/log.h"
 #include "gpu/gpu.h"
 #include "numa/numa.h"
 
@@ -35,7 +36,7 @@ static int choose_node(const chi_config *cfg, const chi_gpu_ops *ops, uint32_t g
 	memset(cpus, 0, CHI_GPU_CPUMASK_BITS / 8);
 	cpulist[0] = 0;
 	if (cfg->gpu_numa == CHI_NUMA_OFF) {
-		fprintf(stderr, "chi: gpu %u: gpu.numa is off: no NUMA placement\n", g);
+		chi_log(CHI_LOG_INFO, "gpu %u: gpu.numa is off: no NUMA placement", g);
 		return -1;
 	}
 	if (!ops->pci_bus_id) {
@@ -53,9 +54,9 @@ static int choose_node(const chi_config *cfg, const chi_gpu_ops *ops, uint32_t g
 	int node = chi_numa_resolve(cfg->gpu_numa, detected);
 	if (node < 0) {
 		if (why[0])
-			fprintf(stderr, "chi: gpu %u: no NUMA information (%s): no placement\n", g, why);
+			chi_log(CHI_LOG_INFO, "gpu %u: no NUMA information (%s): no placement", g, why);
 		else
-			fprintf(stderr, "chi: gpu %u: no NUMA information (node -1): no placement\n", g);
+			chi_log(CHI_LOG_INFO, "gpu %u: no NUMA information (node -1): no placement", g);
 		return -1;
 	}
 	char list[1024];
@@ -156,8 +157,8 @@ static int make_segment(const chi_config *cfg, uint64_t epoch, const chi_gpu_ops
 	uint64_t data = ALIGN_UP(inbox + (uint64_t)nl * depth * CHI_SEAL_BYTES, 4096);
 	gs->numa_node = -1;
 	if (cfg->gpu_segment_size && data >= cfg->gpu_segment_size) {
-		fprintf(stderr, "chi: gpu.segment_size %llu is too small for gpu.lanes %u x "
-				"gpu.queue_depth %u (%llu bytes before any data block)\n",
+		chi_log(CHI_LOG_ERROR, "gpu.segment_size %llu is too small for gpu.lanes %u x "
+				       "gpu.queue_depth %u (%llu bytes before any data block)",
 			(unsigned long long)cfg->gpu_segment_size, nl, depth,
 			(unsigned long long)data);
 		return -EINVAL;
@@ -177,14 +178,14 @@ static int make_segment(const chi_config *cfg, uint64_t epoch, const chi_gpu_ops
 	if (rc)
 		return rc;
 	if (prc) { /* placement is an optimization: run unplaced */
-		fprintf(stderr, "chi: gpu %u: cannot bind its segment to NUMA node %d: %s: "
-				"no placement\n", g, node, strerror(-prc));
+		chi_log(CHI_LOG_WARN, "gpu %u: cannot bind its segment to NUMA node %d: %s: "
+				      "no placement", g, node, strerror(-prc));
 		node = -1;
 		memset(gs->cpus, 0, sizeof(gs->cpus));
 		cpulist[0] = 0;
 	}
 	if (node >= 0)
-		fprintf(stderr, "chi: gpu %u: NUMA node %d (cpus %s)%s\n", g, node,
+		chi_log(CHI_LOG_INFO, "gpu %u: NUMA node %d (cpus %s)%s", g, node,
 			cpulist[0] ? cpulist : "unknown",
 			cfg->gpu_numa >= 0 ? ", from gpu.numa" : "");
 	gs->numa_node = node;
@@ -253,13 +254,14 @@ int chi_gpu_queues_init(const chi_config *cfg, uint64_t epoch, uint32_t max_lane
 	char why[160] = "built without a GPU backend";
 	*out = NULL;
 	if (cfg->gpu_enabled == CHI_OFF) {
-		fprintf(stderr, "chi: gpu.enabled is off: no GPU queues\n");
+		chi_log(CHI_LOG_INFO, "gpu.enabled is off: no GPU queues");
 		return 0;
 	}
 	int n = ops ? ops->count(why, sizeof(why)) : 0;
 	if (n <= 0) {
 		if (cfg->gpu_enabled == CHI_ON || ops)
-			fprintf(stderr, "chi: no GPU queues: %s\n", why);
+			chi_log(cfg->gpu_enabled == CHI_ON ? CHI_LOG_WARN : CHI_LOG_INFO,
+				"no GPU queues: %s", why);
 		return 0;
 	}
 	if ((uint64_t)n * cfg->gpu_lanes > max_lanes)
@@ -278,10 +280,10 @@ int chi_gpu_queues_init(const chi_config *cfg, uint64_t epoch, uint32_t max_lane
 		st->n = g + 1;
 		chi_gpu_seg *gs = &st->segs[g];
 		const chi_gpu_dclass *c = gs->dir->dclass;
-		fprintf(stderr, "chi: gpu %u: queue segment %s (backend id %u, %s, %llu MiB), "
-				"%u lane(s) x 2, depth %u; %u GPU client(s) at once, each with, per "
-				"lane, %u future blocks and %u + %u + %u data blocks of 4 KiB, 64 KiB "
-				"and %llu KiB\n",
+		chi_log(CHI_LOG_INFO, "gpu %u: queue segment %s (backend id %u, %s, %llu MiB), "
+				      "%u lane(s) x 2, depth %u; %u GPU client(s) at once, each with, "
+				      "per lane, %u future blocks and %u + %u + %u data blocks of "
+				      "4 KiB, 64 KiB and %llu KiB",
 			g, gs->seg.name, CHI_SEG_ID_GPU_BASE + g, ops->name,
 			(unsigned long long)(gs->seg.size >> 20), gs->dir->nlanes, gs->dir->depth,
 			gs->dir->nslices, gs->dir->blk_per_slice, c[0].per_slice, c[1].per_slice,

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chi/log.h"
 #include "gpu/gpu.h"
 
 int chi_gpu_slice_busy(const chi_gpu_dir *d, const uint8_t *base, uint32_t k, uint32_t id)
@@ -125,8 +126,8 @@ static void read_claims(chi_gpu_state *st, chi_gpu_seg *gs, uint32_t g, uint64_t
 	int rc = chi_gpu_read_tails(st->ops, d, gs->seg.base, gs->counters_dev, tails);
 	if (rc) {
 		if (!gs->claims_unread)
-			fprintf(stderr, "chi: gpu %u: cannot read the claim counters (%s): a slot "
-					"claimed but never marked may stall its ring\n",
+			chi_log(CHI_LOG_WARN, "gpu %u: cannot read the claim counters (%s): a slot "
+					      "claimed but never marked may stall its ring",
 				g, strerror(-rc));
 		gs->claims_unread = 1;
 		memset(tails, 0, (size_t)d->nlanes * CHI_NPRIO * sizeof(uint64_t));

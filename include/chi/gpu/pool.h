@@ -41,14 +41,12 @@
  * Entries of one slot are written lap after lap (R2 waits for R3), so a slow
  * taker's index is never overwritten.
  *
- * Why the groups: 16,896 threads (132 SMs x 128) submitting at once used to
- * admit with a compare-and-swap loop on `take` (read take, read give,
- * CAS): under that contention almost every CAS failed and the pool path
- * ran 35x slower than owned blocks (docs/gpu.md). Now a thread's admission
- * is one fetch_add at most, and on the device the converged threads of a
- * warp that take from the same pool share it: their leader does the
- * atomics for all of them and hands out the tickets with shuffles
- * (__match_any_sync groups the threads by pool). */
+ * Why the groups: a thread's admission is one fetch_add at most, never a
+ * CAS loop (under thousands of submitting threads almost every CAS fails;
+ * docs/gpu.md), and on the device the converged threads of a warp that
+ * take from the same pool share it: their leader does the atomics for all
+ * of them and hands out the tickets with shuffles (__match_any_sync groups
+ * the threads by pool). */
 #ifndef CHI_GPU_POOL_H
 #define CHI_GPU_POOL_H
 
@@ -59,7 +57,7 @@
 #endif
 
 #ifndef CHI_GPU_POLL_CAP_NS
-#define CHI_GPU_POLL_CAP_NS 4096u /* longest __nanosleep between polls */
+#define CHI_GPU_POLL_CAP_NS 4096u /* longest __nanosleep between polls (may be set before) */
 #endif
 
 CHI_INLINE void chi_gpu_backoff_to(uint32_t *ns, uint32_t cap)

@@ -1,8 +1,8 @@
 /* chi/gpu/warp.h: a warp's 32 tasks submitted as one packed batch
  * (include/chi/proto/batch.h), from a GPU kernel or from CPU threads
  * standing in for one (the CHI_HD parts: chi_gpu_batch_fill,
- * chi_gpu_batch_future). Included by chi/gpu/api.h, after the single-task
- * submit and the waits it builds on; either header may be included first.
+ * chi_gpu_batch_future). Built on the single-task submit (chi/gpu/submit.h)
+ * and wait (chi/gpu/wait.h); chi/gpu/api.h includes all three.
  *
  *   chi_gpu_future f;
  *   chi_gpu_make_copy_future_warp(&ctx, lane, base, &t.hdr, ser, &f); // all 32 threads
@@ -13,7 +13,9 @@
 #ifndef CHI_GPU_WARP_H
 #define CHI_GPU_WARP_H
 
-#include "chi/gpu/api.h"
+#include "chi/proto/batch.h"
+#include "chi/gpu/submit.h"
+#include "chi/gpu/wait.h"
 
 /* B0 (proto/batch.h) for task k of the packed batch at `area` (n tasks,
  * `stride` bytes per wire): its wire, its pair zeroed, and for k = 0 the
@@ -85,9 +87,8 @@ __device__ static inline int chi_gpu_make_copy_future_warp(const chi_gpu_ctx *g,
 	/* the _sync calls below need the whole warp. A warp is 32 consecutive
 	 * threads of the linearized block, so the last warp of a block whose
 	 * size is not a multiple of 32 is partial: refused in all its threads
-	 * alike. (__activemask() cannot tell: it names the threads converged
-	 * at that instant, and after divergent code a whole warp may arrive
-	 * split; measured, it refused a fifth of test_gpu_e2e's warps.) */
+	 * alike. (__activemask() cannot tell: after divergent code a whole
+	 * warp may arrive split; it refused a fifth of test_gpu_e2e's warps.) */
 	uint32_t lin = (threadIdx.z * blockDim.y + threadIdx.y) * blockDim.x + threadIdx.x;
 	if ((lin | 31u) >= blockDim.x * blockDim.y * blockDim.z)
 		return -CHI_EINVAL;
@@ -106,10 +107,8 @@ __device__ static inline int chi_gpu_make_copy_future_warp(const chi_gpu_ctx *g,
 	uint32_t first = g->blk_base + base;
 	uint64_t off = chi_gpu_block_off(g, lane, first);
 	int rc = chi_gpu_batch_fill(g->base + off, 32, stride, me, t, ser); /* B0 */
-	/* B1: this thread's stores, before the leader's publish. (A
-	 * __syncwarp instead, relying on the cumulativity of the leader's
-	 * release, was measured too: no clear gain, so the explicit fence
-	 * stays.) */
+	/* B1: this thread's stores, before the leader's publish (relying on
+	 * the cumulativity of the leader's release instead: no clear gain) */
 	__threadfence_system();
 	__syncwarp(); /* orders every thread's stores before the leader's publish */
 	if (__any_sync(0xffffffffu, rc != 0))

@@ -145,13 +145,11 @@ typedef struct chi_gpu_ctx {
 	uint32_t gpu_id;
 	uint32_t cs_lane;
 	uint32_t cs_prio;
-	uint32_t poll_cap_ns; /* longest __nanosleep between a wait's polls (0: CHI_GPU_POLL_CAP_NS) */
 	uint32_t slice;       /* this client's slice: */
 	uint32_t blk_base;    /*   its future blocks are blk_base .. + blk_count - 1 of each lane */
 	uint32_t blk_count;
-	uint64_t inbox_off;   /* sealed entries' inboxes (seal.h) */
-	uint32_t no_seal;     /* 1: every task takes the fenced path (chi-bench compares) */
 	uint32_t pad;
+	uint64_t inbox_off;   /* sealed entries' inboxes (seal.h) */
 	uint64_t max_task;    /* memory.max_task_size: inputs or outputs beyond it: -EMSGSIZE */
 	struct {              /* data class c (chi_gpu_dclass) as this client sees it: */
 		uint64_t off;
