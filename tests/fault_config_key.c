@@ -57,6 +57,9 @@ static void test_unknown_key(void **state)
 		/* a key of another section is unknown here */
 		{ "memory:\n  num_workers: 4\n", "config.yaml:2:", "'memory.num_workers'" },
 		{ "runtime:\n  segment_size: 4M\n", "config.yaml:2:", "'runtime.segment_size'" },
+		/* a key that was removed (no code used it) is unknown like any other */
+		{ "memory:\n  max_task_size: 1M\n  client_data_segment_size: 512M\n", "config.yaml:3:",
+		  "unknown key 'memory.client_data_segment_size'" },
 		/* flow style reports the same line numbers */
 		{ "# comment\n\nruntime: {name: a, nme: b}\n", "config.yaml:3:", "'runtime.nme'" },
 		/* a pool's keys */
@@ -131,6 +134,27 @@ static void test_file_origin(void **state)
 	unlink(path);
 }
 
+/* memory.client_data_segment_size was a key that no code used: a file that
+ * still has it fails to load with the usual message, and nothing changes */
+static void test_removed_key(void **state)
+{
+	char path[] = "/tmp/chi_fault_key_XXXXXX", want[128], err[512];
+	const char text[] = "memory:\n  client_data_segment_size: 512M\n";
+	chi_config c, before;
+	int fd = mkstemp(path);
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	chi_config_defaults(&c);
+	before = c;
+	assert_int_equal(chi_config_load(&c, path, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:2: unknown key 'memory.client_data_segment_size'", path);
+	assert_string_equal(err, want);
+	assert_memory_equal(&c, &before, sizeof(c));
+	unlink(path);
+}
+
 static void test_unknown_env_variable(void **state)
 {
 	chi_config c, before;
@@ -142,6 +166,7 @@ static void test_unknown_env_variable(void **state)
 		{ "CHI_RUNTIME_NME", "runtime.nme" },
 		{ "CHI_MEMORY_SEGMENT_SIZE", "memory.segment_size" },
 		{ "CHI_GPU_NUM_WORKERS", "gpu.num_workers" },
+		{ "CHI_MEMORY_CLIENT_DATA_SEGMENT_SIZE", "memory.client_data_segment_size" }, /* removed */
 		{ "CHI_GPU_", "gpu." },
 		{ "CHI_RUNTIME_name", "runtime.name" }, /* lower case is not the key's variable */
 	};
@@ -174,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates_and_shape),
 		cmocka_unit_test(test_syntax_error_names_line),
 		cmocka_unit_test(test_file_origin),
+		cmocka_unit_test(test_removed_key),
 		cmocka_unit_test(test_unknown_env_variable),
 	};
 	clear_chi_env();

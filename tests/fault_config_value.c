@@ -101,12 +101,12 @@ static void test_runtime_values(void **state)
 static void test_memory_values(void **state)
 {
 	static const struct bad cases[] = {
-		{ "memory", "client_data_segment_size", "12Q" },
-		{ "memory", "client_data_segment_size", "12 M" },
-		{ "memory", "client_data_segment_size", "-1M" },
-		{ "memory", "client_data_segment_size", "1.5G" },
-		{ "memory", "client_data_segment_size", "17179869184G" }, /* 2^64: overflow */
-		{ "memory", "client_data_segment_size", "0" },
+		{ "memory", "main_segment_size", "12Q" },
+		{ "memory", "main_segment_size", "12 M" },
+		{ "memory", "main_segment_size", "-1M" },
+		{ "memory", "main_segment_size", "1.5G" },
+		{ "memory", "main_segment_size", "17179869184G" }, /* 2^64: overflow */
+		{ "memory", "main_segment_size", "4095" },         /* below 4096, not 0 (auto) */
 		{ "memory", "main_segment_size", "automatic" },
 		{ "memory", "main_segment_size", "1MB" },
 		{ "memory", "max_task_size", "2G" },   /* over 1 GiB */

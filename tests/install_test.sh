@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/install_test.sh BUILD_DIR SRC_DIR [NVCC [CUDA_ARCH]]: install chi into
-# a temporary prefix, then build examples/user_module.c against the installed
-# package twice (pkg-config, and CMake's find_package(chi) -> chi::chi) and
-# run it. With NVCC (a build with CUDA): chi-gpu.pc and libchi_gpu.a are
+# a temporary prefix, then build the user module (examples/user_module.c, a
+# shared library) and its client (examples/counter_client.c) against the
+# installed package twice (pkg-config, and CMake's find_package(chi) ->
+# chi::chi), and run each with the installed daemon loading the module. With NVCC (a build with CUDA): chi-gpu.pc and libchi_gpu.a are
 # installed, `pkg-config --libs chi-gpu` resolves, and examples/gpu_client.cu
 # builds with `nvcc $(pkg-config --cflags --libs --static chi-gpu)` and runs
 # (exit 77, no GPU, counts as a pass).
@@ -16,20 +17,40 @@ for f in lib/libchi.a include/chi/chi.h include/chi/proto/ring.h include/chi/mod
   test -e "$tmp/prefix/$f" || { echo "not installed: $f"; exit 1; }
 done
 export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
-cc -std=c11 -Wall -Wextra -Werror "$src/examples/user_module.c" -o "$tmp/ex_pc" \
+# the user module as a shared library and its client, with pkg-config ...
+mkdir -p "$tmp/mods_pc" "$tmp/mods_cm"
+cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -I"$src/examples" "$src/examples/user_module.c" \
+   -o "$tmp/mods_pc/libchi_counter.so" $(pkg-config --cflags chi)
+cc -std=c11 -Wall -Wextra -Werror -I"$src/examples" "$src/examples/counter_client.c" -o "$tmp/client_pc" \
    $(pkg-config --cflags --libs --static chi) -lyaml
-"$tmp/ex_pc"
+# ... and with CMake's find_package(chi): the module takes chi's headers only
+# (libchi is in the daemon that loads it), the client links chi::chi
 mkdir "$tmp/cm"
 cat > "$tmp/cm/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.20)
 project(ex C)
 find_package(chi REQUIRED)
-add_executable(ex $src/examples/user_module.c)
-target_link_libraries(ex PRIVATE chi::chi)
+add_library(chi_counter MODULE $src/examples/user_module.c)
+target_include_directories(chi_counter PRIVATE $src/examples \$<TARGET_PROPERTY:chi::chi,INTERFACE_INCLUDE_DIRECTORIES>)
+add_executable(client $src/examples/counter_client.c)
+target_include_directories(client PRIVATE $src/examples)
+target_link_libraries(client PRIVATE chi::chi)
 CM
 cmake -S "$tmp/cm" -B "$tmp/cm/b" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/cm/b" >/dev/null
-"$tmp/cm/b/ex"
+cp "$tmp/cm/b/libchi_counter.so" "$tmp/mods_cm/"
+# the installed daemon loads each build of the module; each client calls it
+for way in pc cm; do
+  name=inst$$$way
+  printf 'runtime: {name: %s, num_workers: 2, module_path: "%s"}\npools:\n  - {name: admin, module: admin, id: 0}\n  - {name: counter0, module: counter, id: 10}\n' \
+    "$name" "$tmp/mods_$way" > "$tmp/$way.yaml"
+  "$tmp/prefix/bin/chi" start --config "$tmp/$way.yaml"
+  client="$tmp/client_pc"; [ $way = cm ] && client="$tmp/cm/b/client"
+  rc=0; "$client" "$name" 200 || rc=$?
+  "$tmp/prefix/bin/chi" stop --name "$name" >/dev/null
+  rm -f "/tmp/chi.$(id -u).$name.log"
+  [ $rc = 0 ] || { echo "the $way build of the user module failed"; exit 1; }
+done
 if [ -n "$nvcc" ]; then
   for f in lib/libchi_gpu.a lib/pkgconfig/chi-gpu.pc include/chi/gpu/api.h; do
     test -e "$tmp/prefix/$f" || { echo "not installed: $f"; exit 1; }

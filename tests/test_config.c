@@ -63,7 +63,6 @@ static void test_defaults_match_design(void **state)
 	assert_int_equal(c.bulk_every, 16);
 	assert_int_equal(c.hole_timeout_ms, 100);
 	assert_int_equal(c.main_segment_size, 0);
-	assert_int_equal(c.client_data_segment_size, 512 * MiB);
 	assert_int_equal(c.max_task_size, 1 * MiB);
 	assert_int_equal(c.gpu_enabled, CHI_AUTO);
 	assert_int_equal(c.gpu_segment_size, 0); /* auto */
@@ -106,7 +105,6 @@ static const char every_key[] =
 	"  hole_timeout_ms: 250\n"
 	"memory:\n"
 	"  main_segment_size: 3G\n"
-	"  client_data_segment_size: 100M\n"
 	"  max_task_size: 64K\n"
 	"gpu:\n"
 	"  enabled: off\n"
@@ -134,7 +132,6 @@ static void test_every_key_parsed(void **state)
 	assert_int_equal(c.bulk_every, 7);
 	assert_int_equal(c.hole_timeout_ms, 250);
 	assert_int_equal(c.main_segment_size, 3 * GiB);
-	assert_int_equal(c.client_data_segment_size, 100 * MiB);
 	assert_int_equal(c.max_task_size, 64 * 1024);
 	assert_int_equal(c.gpu_enabled, CHI_OFF);
 	assert_int_equal(c.gpu_segment_size, 4097);
@@ -205,10 +202,10 @@ static void test_sizes(void **state)
 	/* the size keys: suffixes accepted, the max_task_size limit enforced */
 	chi_config c;
 	char err[256];
-	assert_int_equal(parse(&c, "memory: {max_task_size: 1G, client_data_segment_size: 2G}\n"
+	assert_int_equal(parse(&c, "memory: {max_task_size: 1G, main_segment_size: 2G}\n"
 				   "gpu: {segment_size: 1024K}\n", err, sizeof(err)), 0);
 	assert_int_equal(c.max_task_size, GiB);
-	assert_int_equal(c.client_data_segment_size, 2 * GiB);
+	assert_int_equal(c.main_segment_size, 2 * GiB);
 	assert_int_equal(c.gpu_segment_size, MiB);
 	assert_int_equal(parse(&c, "memory:\n  max_task_size: 1025M\n", err, sizeof(err)), -EINVAL);
 	assert_has(err, "config.yaml:2:");

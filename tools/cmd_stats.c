@@ -12,7 +12,7 @@
 
 #include "chi/chi.h"
 #include "cli.h"
-#include "runtime/stats.h"
+#include "stats_format.h"
 
 int chi_cmd_stats(int argc, char **argv);
 
@@ -86,9 +86,9 @@ int chi_cmd_stats(int argc, char **argv)
 			status = 1;
 			break;
 		}
-		size_t n = fmt == 1   ? chi_stats_format_json(&s, buf, cap)
-			   : fmt == 2 ? chi_stats_format_prometheus(&s, buf, cap)
-				      : chi_stats_format_table(&s, buf, cap);
+		size_t n = fmt == 1   ? chi_cli_stats_json(&s, buf, cap)
+			   : fmt == 2 ? chi_cli_stats_prometheus(&s, buf, cap)
+				      : chi_cli_stats_table(&s, buf, cap);
 		chi_stats_free(&s);
 		if (n >= cap)
 			fprintf(stderr, "chi: stats output truncated\n");

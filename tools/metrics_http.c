@@ -24,7 +24,7 @@
 
 #include "chi/chi.h"
 #include "metrics_http.h"
-#include "runtime/stats.h"
+#include "stats_format.h"
 
 #if MHD_VERSION >= 0x00097002
 typedef enum MHD_Result mhd_result;
@@ -66,13 +66,13 @@ static mhd_result on_request(void *cls, struct MHD_Connection *c, const char *ur
 	chi_stats_snapshot s;
 	if (chi_stats_query(chi_runtime_client(m->rt), m->name, &s) != 0)
 		return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, NULL, 0, MHD_RESPMEM_PERSISTENT);
-	size_t need = chi_stats_format_prometheus(&s, NULL, 0) + 1;
+	size_t need = chi_cli_stats_prometheus(&s, NULL, 0) + 1;
 	char *body = malloc(need);
 	if (!body) {
 		chi_stats_free(&s);
 		return MHD_NO;
 	}
-	chi_stats_format_prometheus(&s, body, need);
+	chi_cli_stats_prometheus(&s, body, need);
 	chi_stats_free(&s);
 	return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4", body, strlen(body),
 		     MHD_RESPMEM_MUST_FREE);

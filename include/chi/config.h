@@ -31,6 +31,8 @@ typedef struct chi_pool_conf {
 typedef struct chi_config {
 	/* runtime */
 	char name[CHI_NAME_MAX];       /* runtime.name, default "chi" */
+	char module_path[CHI_PATH_MAX]; /* runtime.module_path: where user modules are found
+					   (':'-separated directories; "" = none) */
 	uint32_t num_workers;          /* runtime.num_workers, 0 = auto: CHI_CPU_WORKERS for the
 					  CPU lanes plus, with gpu.workers dedicated, one per GPU
 					  lane and its lane helpers */
@@ -42,7 +44,6 @@ typedef struct chi_config {
 	uint32_t hole_timeout_ms;      /* runtime.hole_timeout_ms, 100 */
 	/* memory */
 	uint64_t main_segment_size;    /* memory.main_segment_size, 0 = auto */
-	uint64_t client_data_segment_size; /* memory.client_data_segment_size, 512M */
 	uint64_t max_task_size;        /* memory.max_task_size, 1M */
 	/* gpu */
 	chi_tristate gpu_enabled;      /* gpu.enabled, auto */

@@ -39,6 +39,36 @@ typedef struct chi_module {
 int chi_module_register(const chi_module *m);
 const chi_module *chi_module_find(const char *name);
 
+/* ---- modules as shared libraries ----
+ * A module built as a shared library (libchi_<name>.so, or <name>.so)
+ * exports its table with CHI_MODULE_EXPORT(table). A runtime that meets a
+ * pool of a module it does not know looks for the library in the
+ * directories of runtime.module_path (':'-separated; CHI_RUNTIME_MODULE_PATH
+ * overrides), loads it (never unloaded), checks that the library was built
+ * for this CHI_MODULE_ABI and that its table's name is the module's, and
+ * registers it. The library calls chi_* functions of the process that loads
+ * it: the chi daemon exports them, and so must a program that embeds a
+ * runtime and loads modules (CMake ENABLE_EXPORTS, or -rdynamic).
+ * CHI_MODULE_ABI changes whenever chi_module, chi_method, chi_codec or the
+ * chi_ctx calls change. */
+#define CHI_MODULE_ABI 1u
+typedef struct chi_module_export {
+	uint32_t abi;
+	const chi_module *module;
+} chi_module_export;
+#define CHI_MODULE_EXPORT(table)                                                         \
+	__attribute__((visibility("default"))) const chi_module_export chi_module_entry = { \
+		CHI_MODULE_ABI, &(table)}
+
+/* Load module `name` from the directories of `path` (as above): 0 and
+ * *out, or -ENOENT (no library of that name; also when path is empty),
+ * -EPROTO (built for another CHI_MODULE_ABI, no chi_module_entry, or a
+ * table of another name), -ELIBBAD (dlopen failed); `err` says which, with
+ * the file and both ABI versions where they apply. A module already
+ * registered is returned without loading anything. */
+int chi_module_load(const char *path, const char *name, const chi_module **out, char *err,
+		    size_t errlen);
+
 /* From inside a method. */
 void *chi_ctx_pool_state(const chi_ctx *ctx);
 chi_runtime *chi_ctx_runtime(const chi_ctx *ctx);

@@ -24,7 +24,7 @@
 
 extern char **environ;
 
-enum kind { K_NAME, K_U32, K_U32_AUTO, K_U64, K_SIZE, K_SIZE_AUTO, K_TRISTATE, K_GPU_WORKERS, K_NUMA };
+enum kind { K_NAME, K_PATH, K_U32, K_U32_AUTO, K_U64, K_SIZE, K_SIZE_AUTO, K_TRISTATE, K_GPU_WORKERS, K_NUMA };
 
 struct key {
 	const char *section, *name;
@@ -37,6 +37,7 @@ struct key {
 #define KEY(sec, nm, k, field, lo, hi, p2) { sec, nm, k, offsetof(chi_config, field), lo, hi, p2 }
 static const struct key keys[] = {
 	KEY("runtime", "name", K_NAME, name, 0, 0, false),
+	KEY("runtime", "module_path", K_PATH, module_path, 0, 0, false),
 	KEY("runtime", "num_workers", K_U32_AUTO, num_workers, 1, 256, false),
 	KEY("runtime", "queue_depth", K_U32, queue_depth, 2, 1u << 24, true),
 	KEY("runtime", "lanes", K_U32, lanes, 0, 1024, false),
@@ -45,7 +46,6 @@ static const struct key keys[] = {
 	KEY("runtime", "bulk_every", K_U32, bulk_every, 1, UINT32_MAX, false),
 	KEY("runtime", "hole_timeout_ms", K_U32, hole_timeout_ms, 0, UINT32_MAX, false),
 	KEY("memory", "main_segment_size", K_SIZE_AUTO, main_segment_size, 4096, UINT64_MAX, false),
-	KEY("memory", "client_data_segment_size", K_SIZE, client_data_segment_size, 4096, UINT64_MAX, false),
 	KEY("memory", "max_task_size", K_SIZE, max_task_size, 1, 1ull << 30, false),
 	KEY("gpu", "enabled", K_TRISTATE, gpu_enabled, 0, 0, false),
 	KEY("gpu", "segment_size", K_SIZE_AUTO, gpu_segment_size, 4096, UINT64_MAX, false),
@@ -175,6 +175,12 @@ static bool check_key(const chi_config *c, const struct key *k, char *why, size_
 		if (end && name_ok(f, (size_t)(end - (const char *)f), false))
 			return true;
 		return because(why, n, "expected 1..%d letters, digits, '_' or '-'", CHI_NAME_MAX - 1);
+	case K_PATH:
+		end = memchr(f, '\0', CHI_PATH_MAX);
+		if (end && path_ok(f, (size_t)(end - (const char *)f)))
+			return true;
+		return because(why, n, "expected directories separated by ':', at most %d bytes "
+				       "without control characters", CHI_PATH_MAX - 1);
 	case K_U32: case K_U32_AUTO:
 		return range_ok(k, *(const uint32_t *)f, why, n);
 	case K_U64: case K_SIZE: case K_SIZE_AUTO:
@@ -207,6 +213,13 @@ static bool set_key(chi_config *c, const struct key *k, const char *v, char *why
 		if (!name_ok(v, strlen(v), false))
 			return because(why, n, "expected 1..%d letters, digits, '_' or '-'", CHI_NAME_MAX - 1);
 		memset(f, 0, CHI_NAME_MAX);
+		memcpy(f, v, strlen(v));
+		return true;
+	case K_PATH:
+		if (!path_ok(v, strlen(v)))
+			return because(why, n, "expected directories separated by ':', at most %d bytes "
+					       "without control characters", CHI_PATH_MAX - 1);
+		memset(f, 0, CHI_PATH_MAX);
 		memcpy(f, v, strlen(v));
 		return true;
 	case K_U32_AUTO:

@@ -32,7 +32,6 @@ void chi_config_defaults(chi_config *c)
 	c->bulk_every = 16;
 	c->hole_timeout_ms = 100;
 	c->main_segment_size = 0;
-	c->client_data_segment_size = 512ull << 20;
 	c->max_task_size = 1ull << 20;
 	c->gpu_enabled = CHI_AUTO;
 	c->gpu_segment_size = 0; /* auto: what the lanes, depth and clients need */
@@ -137,6 +136,7 @@ int chi_config_print(const chi_config *c, char *buf, size_t len)
 	put(&o, "# chi configuration: every key, effective values\n");
 	put(&o, "runtime:\n");
 	put_str(&o, "  ", "name", c->name, CHI_NAME_MAX);
+	put_str(&o, "  ", "module_path", c->module_path, CHI_PATH_MAX);
 	if (c->num_workers == 0)
 		put(&o, "  num_workers: auto\n");
 	else
@@ -152,7 +152,6 @@ int chi_config_print(const chi_config *c, char *buf, size_t len)
 		put(&o, "  main_segment_size: auto\n");
 	else
 		put_size(&o, "  ", "main_segment_size", c->main_segment_size);
-	put_size(&o, "  ", "client_data_segment_size", c->client_data_segment_size);
 	put_size(&o, "  ", "max_task_size", c->max_task_size);
 	put(&o, "gpu:\n");
 	put(&o, "  enabled: %s\n", word((int)c->gpu_enabled, NULL, "auto", "false", "true", num));

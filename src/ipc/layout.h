@@ -4,9 +4,9 @@
  *   [chi_seg_hdr][chi_main_dir][workers][lanes][slots][clients][arena ...]
  *
  * The runtime writes the directory once, then stores the header's dir_off
- * with release (S1', src/runtime/runtime.c); clients load dir_off with
+ * with release (SG3, src/runtime/runtime.c); clients load dir_off with
  * acquire (src/ipc/client.c) before they read it. The segment's magic was
- * stored before all that (S1, proto/segment.h): it says only that the
+ * stored before all that (SG1, proto/segment.h): it says only that the
  * header's identity fields are valid. Mutable fields:
  *   workers[w].sleeping / sleep_futex: Dekker pair between a worker going to
  *     sleep and a producer publishing (src/runtime/worker.c, W1-W4);
@@ -126,7 +126,7 @@ typedef struct CHI_ALIGNAS(64) chi_main_dir {
 	uint64_t clients_off;
 	uint64_t start_ns;
 	uint32_t max_clients;
-	uint32_t npools;
+	uint32_t reserved0;        /* 0: was npools, never written; keeps the offsets below */
 	uint32_t ngpus;            /* GPU queue segments (src/gpu/) */
 	uint32_t pad_gpus;
 	uint64_t clients_dead;     /* clients found dead by the reaper */
@@ -150,7 +150,7 @@ CHI_STATIC_ASSERT(offsetof(chi_main_dir, lanes_off) == 312, "dir: lanes_off");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, clients_off) == 320, "dir: clients_off");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, start_ns) == 328, "dir: start_ns");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, max_clients) == 336, "dir: max_clients");
-CHI_STATIC_ASSERT(offsetof(chi_main_dir, npools) == 340, "dir: npools");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, reserved0) == 340, "dir: reserved0");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, ngpus) == 344, "dir: ngpus");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, clients_dead) == 352, "dir: clients_dead");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, chunks_reclaimed) == 360, "dir: chunks_reclaimed");

@@ -70,12 +70,24 @@ uint8_t *chi_ctx_output(const chi_ctx *ctx, uint32_t *size)
 	return ctx->out;
 }
 
+/* The module `name`: registered already, or loaded now from
+ * runtime.module_path (module_load.c); a failure is logged with its cause. */
+static int module_get(chi_runtime *rt, const char *pool, const char *name, const chi_module **m)
+{
+	char err[512];
+	int rc = chi_module_load(rt->cfg.module_path, name ? name : "", m, err, sizeof(err));
+	if (rc)
+		chi_log(CHI_LOG_ERROR, "pool '%s': %s", pool ? pool : "", err);
+	return rc;
+}
+
 int chi_pool_create(chi_runtime *rt, uint32_t id, const char *name, const char *module,
 		    const chi_pool_conf *conf, uint32_t *out_id)
 {
-	const chi_module *m = chi_module_find(module);
-	if (!m)
-		return -ENOENT;
+	const chi_module *m = NULL;
+	int lrc = module_get(rt, name, module, &m);
+	if (lrc)
+		return lrc;
 	if (!name || !*name || strlen(name) >= CHI_NAME_MAX)
 		return -EINVAL;
 	pthread_mutex_lock(&rt->pool_lock);
@@ -171,11 +183,6 @@ int chi_pools_create_from_config(chi_runtime *rt)
 	for (uint32_t i = 0; i < rt->cfg.npools; i++) {
 		const chi_pool_conf *pc = &rt->cfg.pools[i];
 		int rc;
-		if (!chi_module_find(pc->module)) {
-			chi_log(CHI_LOG_ERROR, "pool '%s': no module named '%s'", pc->name,
-				pc->module);
-			return -ENOENT;
-		}
 		rc = chi_pool_create(rt, pc->id, pc->name, pc->module, pc, NULL);
 		if (rc)
 			return rc;

@@ -1,4 +1,6 @@
-/* src/runtime/stats.c: see stats.h. */
+/* src/runtime/stats.c: see stats.h. The histograms' arithmetic and the
+ * snapshot of the counters (chi_stats_query); the text made of a snapshot
+ * is the chi command's (tools/stats_format.c). */
 #include "runtime/stats.h"
 
 #include <errno.h>
@@ -86,6 +88,16 @@ void chi_stats_free(chi_stats_snapshot *s)
 	s->st = NULL;
 	s->ps = NULL;
 }
+
+/* ---- TRANSITIONAL: formatters, to delete ----
+ * The formatters live in tools/stats_format.c (chi_cli_stats_table, _json,
+ * _prometheus), which the chi command and tests/test_stats.c use. This copy
+ * stays only while tests/test_gpu_seal.c and tests/test_gpu_helpers.c call
+ * chi_stats_format_* from libchi; once they compile tools/stats_format.c in
+ * (#include "../tools/stats_format.c", as test_stats.c does) and call the
+ * chi_cli_ names, delete from here to the end of this file, the three
+ * declarations in stats.h and the byte comparison in test_stats.c. Until
+ * then test_stats.c checks that both give the same bytes. */
 
 /* ---- a bounded appender ---- */
 typedef struct sbuf {

@@ -1,5 +1,7 @@
 /* src/runtime/stats.h: latency histograms (log-linear buckets over ns) and
- * the formatters behind `chi stats` (table, JSON, Prometheus text).
+ * the snapshot of the counters behind `chi stats` (admin.stats and
+ * admin.pool_stats). The text made of a snapshot (table, JSON, Prometheus)
+ * is the chi command's: tools/stats_format.h.
  *
  * Bucket b of a histogram of CHI_LAT_BUCKETS (include/chi/proto/lane.h):
  *   v < 8:  b = v (exact)
@@ -45,21 +47,23 @@ uint64_t chi_lat_quantile(const uint64_t *hist, double q);
 uint64_t chi_lat_count(const uint64_t *hist);
 
 /* Everything `chi stats` shows: the answers of admin.stats and
- * admin.pool_stats plus pool names from admin.list_pools. */
+ * admin.pool_stats (whose records carry the pool and method names). */
 typedef struct chi_stats_snapshot {
 	const char *runtime;
 	chi_admin_stats_task *st;
 	chi_admin_pool_stats_task *ps;
 } chi_stats_snapshot;
 
-/* Query a runtime (three admin calls). Allocates st and ps; free with
+/* Query a runtime (two admin calls). Allocates st and ps; free with
  * chi_stats_free. Returns 0 or a negative errno. */
 struct chi_client;
 int chi_stats_query(struct chi_client *c, const char *runtime, chi_stats_snapshot *s);
 void chi_stats_free(chi_stats_snapshot *s);
 
-/* Write the snapshot into buf (NUL-terminated, truncated to cap). Returns
- * the length it needed, like snprintf. */
+/* TRANSITIONAL (see src/runtime/stats.c): the same text as
+ * chi_cli_stats_table, _json and _prometheus (tools/stats_format.h), kept
+ * only for tests/test_gpu_seal.c and tests/test_gpu_helpers.c; new code
+ * uses tools/stats_format.h. */
 size_t chi_stats_format_table(const chi_stats_snapshot *s, char *buf, size_t cap);
 size_t chi_stats_format_json(const chi_stats_snapshot *s, char *buf, size_t cap);
 size_t chi_stats_format_prometheus(const chi_stats_snapshot *s, char *buf, size_t cap);

@@ -6,13 +6,13 @@
  * packed offset of the next free block; a popper may read it while another
  * thread already reuses the block (that read is then discarded because the
  * CAS fails, see peek_next).
- *   A1  push: next = head (relaxed); CAS head -> block (release; pairs A2)
- *   A2  pop:  head load (acquire; pairs A1), read next, CAS head -> next
+ *   AL1  push: next = head (relaxed); CAS head -> block (release; pairs AL2)
+ *   AL2  pop:  head load (acquire; pairs AL1), read next, CAS head -> next
  * Empty classes are fed by a CAS-advanced bump pointer; offsets stay 256-byte
  * aligned because every class size is a multiple of 256. */
 #include "shm.h"
 
-/* A2's read of `next`: the block may already be reused by the thread that
+/* AL2's read of `next`: the block may already be reused by the thread that
  * won the race (the tag then fails our CAS). That read is benign by design,
  * so it is kept out of ThreadSanitizer's view. */
 #if defined(__SANITIZE_THREAD__)
@@ -62,7 +62,7 @@ uint64_t chi_alloc(void *base, chi_alloc_hdr *a, uint64_t size)
 		return 0;
 	unsigned k = class_of(csize);
 	uint64_t *headp = &a->free_head[k];
-	uint64_t h = __atomic_load_n(headp, __ATOMIC_ACQUIRE); /* A2 */
+	uint64_t h = __atomic_load_n(headp, __ATOMIC_ACQUIRE); /* AL2 */
 	while ((uint32_t)h != 0) {
 		uint64_t off = (uint64_t)(uint32_t)h << 8;
 		uint64_t next = peek_next((const uint64_t *)((char *)base + off));
@@ -94,7 +94,7 @@ void chi_free(void *base, chi_alloc_hdr *a, uint64_t off, uint64_t size)
 	uint64_t h = __atomic_load_n(headp, __ATOMIC_RELAXED);
 	do {
 		*(volatile uint64_t *)nextp = (uint64_t)(uint32_t)h;
-		/* A1: release; pairs with A2 */
+		/* AL1: release; pairs with AL2 */
 	} while (!__atomic_compare_exchange_n(headp, &h, (h & 0xffffffff00000000ull) | (off >> 8),
 					      0, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 	__atomic_fetch_sub(&a->in_use, csize, __ATOMIC_RELAXED);

@@ -148,7 +148,7 @@ int chi_seg_create_on_node(chi_seg *s, const char *name, uint64_t size, uint32_t
 	h->kind = kind;
 	h->created_ns = now_ns();
 	snprintf(h->name, sizeof(h->name), "%s", runtime_name ? runtime_name : "");
-	/* S1: magic last, release; pairs with S2 in chi_seg_open */
+	/* SG1: magic last, release; pairs with SG2 in chi_seg_open */
 	__atomic_store_n(&h->magic, CHI_SEG_MAGIC, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -179,7 +179,7 @@ int chi_seg_open(chi_seg *s, const char *name)
 		return e;
 	}
 	chi_seg_hdr *h = (chi_seg_hdr *)p;
-	/* S2: acquire; pairs with S1 */
+	/* SG2: acquire; pairs with SG1 */
 	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != CHI_SEG_MAGIC ||
 	    h->version != CHI_LAYOUT_VERSION || h->size != (uint64_t)st.st_size) {
 		munmap(p, (size_t)st.st_size);

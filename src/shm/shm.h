@@ -30,7 +30,7 @@ static inline chi_seg_hdr *chi_seg_hdr_of(const chi_seg *s)
 int chi_shm_name(char *out, size_t cap, const char *runtime, const char *kind, int n);
 
 /* Create a new segment (fails with -EEXIST if the name is taken), map it and
- * fill its header; the header's magic is stored last (S1). */
+ * fill its header; the header's magic is stored last (SG1). */
 int chi_seg_create(chi_seg *s, const char *name, uint64_t size, uint32_t seg_id,
 		   uint32_t kind, uint64_t epoch, const char *runtime_name);
 /* The same, with the mapping bound to NUMA node `node` (chi_numa_place:
@@ -41,7 +41,7 @@ int chi_seg_create(chi_seg *s, const char *name, uint64_t size, uint32_t seg_id,
 int chi_seg_create_on_node(chi_seg *s, const char *name, uint64_t size, uint32_t seg_id,
 			   uint32_t kind, uint64_t epoch, const char *runtime_name, int node,
 			   int *place_rc);
-/* Map an existing segment and validate magic and layout version (S2).
+/* Map an existing segment and validate magic and layout version (SG2).
  * -ENOENT: no such segment; -EPROTO: not a chi segment of this version. */
 int chi_seg_open(chi_seg *s, const char *name);
 /* 0 if segment `name` is this user's with mode 0600; -EACCES (logged) if
@@ -61,8 +61,8 @@ int chi_shm_cleanup(const char *only_runtime, chi_cleanup_report report, void *a
 
 /* Allocator: lock-free size classes (256 B .. 2 GiB, powers of two), each a
  * Treiber stack with an ABA tag, fed by a bump pointer. Returns the byte
- * offset of the block inside the segment, 0 when out of memory. */
-#define CHI_ALLOC_MIN_SHIFT 8u
+ * offset of the block inside the segment, 0 when out of memory. Push and
+ * pop: AL1, AL2 (src/shm/alloc.c). */
 #define CHI_ALLOC_CLASSES 24u /* 256 B << 23 = 2 GiB */
 #define CHI_ALLOC_MAX ((uint64_t)CHI_FUTURE_BLOCK_MIN << (CHI_ALLOC_CLASSES - 1))
 #define CHI_FUTURE_BLOCK_MIN 256u

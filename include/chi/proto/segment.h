@@ -1,16 +1,16 @@
 /* chi/proto/segment.h: the header at offset 0 of every chi shared-memory
- * segment (main, per-GPU pinned; CHI_SEG_KIND_DATA is reserved: nothing
- * creates a client data segment yet).
+ * segment (the main one, CHI_SEG_KIND_MAIN, and the per-GPU pinned ones,
+ * CHI_SEG_KIND_GPU).
  *
  * The creator (chi_seg_create, src/shm/segment.c) fills the identity fields
  * (version, seg_id, size, epoch, owner_pid, kind, created_ns, name; the
- * others start at 0), then stores `magic` last with release (S1); an
- * attacher loads magic with acquire (S2, pairs with S1) before trusting
+ * others start at 0), then stores `magic` last with release (SG1); an
+ * attacher loads magic with acquire (SG2, pairs with SG1) before trusting
  * them. `dir_off` and `alloc_off` are set later, once the directory is
- * built: the main segment stores dir_off last with release (S1',
+ * built: the main segment stores dir_off last with release (SG3,
  * src/runtime/runtime.c), and a client waits for it with acquire
  * (src/ipc/client.c); a GPU segment's is published by `ready` of the main
- * segment (S3), which clients wait for before they open GPU queues.
+ * segment (SG4), which clients wait for before they open GPU queues.
  * `epoch` is a 64-bit value new at every runtime start; clients
  * copy it at attach, and a mismatch later means the runtime restarted.
  * `alive` is the runtime's heartbeat: bumped by the runtime's monitor thread,
@@ -40,7 +40,7 @@ typedef struct CHI_ALIGNAS(64) chi_seg_hdr {
 	uint64_t created_ns;
 	uint64_t alive;		/* heartbeat counter */
 	uint32_t stopping;
-	uint32_t ready;		/* main segment: 1 once clients may connect (S3) */
+	uint32_t ready;		/* main segment: 1 once clients may connect (SG4) */
 	char name[64];
 	/* the segment's directory (kind-specific: chi_main_dir in
 	 * src/ipc/layout.h, chi_gpu_dir in proto/gpu.h); 0 until it is built */
@@ -73,8 +73,9 @@ CHI_STATIC_ASSERT(sizeof(chi_seg_hdr) == 192, "seg hdr is three lines");
 #define CHI_STOP_DRAINING 1u
 #define CHI_STOP_DRAINED 2u
 
+/* kind (2 is not used: it named a client data segment that nothing ever
+ * created; the other values stay as they were) */
 #define CHI_SEG_KIND_MAIN 1u
-#define CHI_SEG_KIND_DATA 2u
 #define CHI_SEG_KIND_GPU 3u
 
 #endif

@@ -1,0 +1,323 @@
+/* tools/stats_format.c: see stats_format.h. Every formatter appends to a
+ * bounded buffer and returns the length it needed. */
+#include "stats_format.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- a bounded appender ---- */
+typedef struct sbuf {
+	char *p;
+	size_t cap, len;
+} sbuf;
+
+__attribute__((format(printf, 2, 3))) static void put(sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	size_t room = b->len < b->cap ? b->cap - b->len : 0;
+	int n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->len += (size_t)n;
+}
+
+static size_t done(sbuf *b)
+{
+	if (b->cap)
+		b->p[b->len < b->cap ? b->len : b->cap - 1] = 0;
+	return b->len;
+}
+
+/* escape for a JSON string or a Prometheus label value (both: \ " and
+ * newline; JSON also other control characters) */
+static void put_esc(sbuf *b, const char *s, int json)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '\\' || ch == '"')
+			put(b, "\\%c", ch);
+		else if (ch == '\n')
+			put(b, "\\n");
+		else if (ch < 0x20)
+			json ? put(b, "\\u%04x", ch) : put(b, "?");
+		else
+			put(b, "%c", ch);
+	}
+}
+
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+static void put_ns(sbuf *b, uint64_t ns)
+{
+	if (ns < 10000)
+		put(b, " %8llu ns", (unsigned long long)ns);
+	else if (ns < 10000000)
+		put(b, " %8.1f us", (double)ns / 1e3);
+	else
+		put(b, " %8.1f ms", (double)ns / 1e6);
+}
+
+/* "cpu", or "gpu<g>" for a lane of GPU g. */
+static void queue_name(const chi_lane_stats *l, char *q, size_t cap)
+{
+	if (l->gpu)
+		snprintf(q, cap, "gpu%u", (unsigned)(l->gpu - 1) & 0xffffu);
+	else
+		snprintf(q, cap, "cpu");
+}
+
+size_t chi_cli_stats_table(const chi_stats_snapshot *s, char *buf, size_t cap)
+{
+	sbuf b = {buf, cap, 0};
+	const chi_admin_stats_task *st = s->st;
+	put(&b, "runtime %s   uptime %.1f s   workers %u   lanes %u\n\n", s->runtime,
+	    (double)st->uptime_ns / 1e9, st->nworkers, st->nlanes);
+	put(&b, "%-5s %-5s %6s %12s %12s %8s %10s %6s %6s %6s %6s %10s %9s %11s %11s %11s\n",
+	    "lane", "queue", "worker", "popped", "completed", "errors", "queue_full", "stalls",
+	    "holes", "depth", "hwm", "seal_waits", "samples", "p50", "p99", "p99.9");
+	for (uint32_t i = 0; i < st->nlanes; i++) {
+		const chi_lane_stats *l = &st->lanes[i];
+		char q[16];
+		queue_name(l, q, sizeof(q));
+		put(&b, "%-5u %-5s %6llu %12llu %12llu %8llu %10llu %6llu %6llu %6llu %6llu %10llu %9llu",
+		    i, q, (unsigned long long)l->worker, (unsigned long long)l->popped,
+		    (unsigned long long)l->completed, (unsigned long long)l->errors,
+		    (unsigned long long)l->queue_full, (unsigned long long)l->hole_stalls,
+		    (unsigned long long)l->holes_skipped, (unsigned long long)l->depth,
+		    (unsigned long long)l->depth_hwm, (unsigned long long)l->seal_waits,
+		    (unsigned long long)l->lat_samples);
+		put_ns(&b, l->p50_ns);
+		put_ns(&b, l->p99_ns);
+		put_ns(&b, l->p999_ns);
+		put(&b, "\n");
+	}
+	put(&b, "\n%-6s %12s %7s %7s %7s %8s  %s\n", "worker", "tasks", "busy%", "idle%", "sleep%",
+	    "sleeps", "role");
+	for (uint32_t i = 0; i < st->nworker_stats; i++) {
+		const chi_worker_stats *w = &st->workers[i];
+		uint64_t tot = w->busy_ns + w->idle_ns + w->sleep_ns;
+		put(&b, "%-6u %12llu %7.1f %7.1f %7.1f %8llu", i, (unsigned long long)w->tasks,
+		    pct(w->busy_ns, tot), pct(w->idle_ns, tot), pct(w->sleep_ns, tot),
+		    (unsigned long long)w->sleeps);
+		if (w->helps) /* a lane helper (gpu.lane_helpers) */
+			put(&b, "  helps worker %llu (%llu batches handed)", (unsigned long long)w->helps - 1,
+			    (unsigned long long)w->handed);
+		put(&b, "\n");
+	}
+	put(&b, "\n%-20s %-20s %12s %10s\n", "pool", "method", "tasks", "errors");
+	for (uint32_t i = 0; s->ps && i < s->ps->count; i++) {
+		const chi_pm_stats *e = &s->ps->e[i];
+		char pn[48], mn[48];
+		snprintf(pn, sizeof(pn), "%s(%u)", e->pool_name[0] ? e->pool_name : "?", e->pool);
+		snprintf(mn, sizeof(mn), "%s(%u)", e->method_name[0] ? e->method_name : "?", e->method);
+		put(&b, "%-20s %-20s %12llu %10llu\n", pn, mn, (unsigned long long)e->count,
+		    (unsigned long long)e->errors);
+	}
+	return done(&b);
+}
+
+size_t chi_cli_stats_json(const chi_stats_snapshot *s, char *buf, size_t cap)
+{
+	sbuf b = {buf, cap, 0};
+	const chi_admin_stats_task *st = s->st;
+	put(&b, "{\"runtime\":\"");
+	put_esc(&b, s->runtime, 1);
+	put(&b, "\",\"uptime_ns\":%llu,\"workers_running\":%u,\"lanes\":[",
+	    (unsigned long long)st->uptime_ns, st->nworkers);
+	for (uint32_t i = 0; i < st->nlanes; i++) {
+		const chi_lane_stats *l = &st->lanes[i];
+		put(&b,
+		    "%s{\"lane\":%u,\"gpu\":%lld,\"worker\":%llu,\"popped\":%llu,\"completed\":%llu,"
+		    "\"errors\":%llu,"
+		    "\"queue_full\":%llu,\"hole_stalls\":%llu,\"holes_skipped\":%llu,\"depth\":%llu,"
+		    "\"depth_hwm\":%llu,\"seal_waits\":%llu,\"latency_ns\":{\"samples\":%llu,"
+		    "\"sum\":%llu,\"p50\":%llu,\"p99\":%llu,\"p999\":%llu}}",
+		    i ? "," : "", i, (long long)l->gpu - 1, (unsigned long long)l->worker,
+		    (unsigned long long)l->popped,
+		    (unsigned long long)l->completed,
+		    (unsigned long long)l->errors, (unsigned long long)l->queue_full,
+		    (unsigned long long)l->hole_stalls, (unsigned long long)l->holes_skipped,
+		    (unsigned long long)l->depth, (unsigned long long)l->depth_hwm,
+		    (unsigned long long)l->seal_waits,
+		    (unsigned long long)l->lat_samples, (unsigned long long)l->lat_sum_ns,
+		    (unsigned long long)l->p50_ns, (unsigned long long)l->p99_ns,
+		    (unsigned long long)l->p999_ns);
+	}
+	put(&b, "],\"workers\":[");
+	for (uint32_t i = 0; i < st->nworker_stats; i++) {
+		const chi_worker_stats *w = &st->workers[i];
+		put(&b,
+		    "%s{\"worker\":%u,\"tasks\":%llu,\"busy_ns\":%llu,\"idle_ns\":%llu,"
+		    "\"sleep_ns\":%llu,\"sleeps\":%llu,\"helps\":%lld,\"handed\":%llu}",
+		    i ? "," : "", i, (unsigned long long)w->tasks, (unsigned long long)w->busy_ns,
+		    (unsigned long long)w->idle_ns, (unsigned long long)w->sleep_ns,
+		    (unsigned long long)w->sleeps, (long long)w->helps - 1,
+		    (unsigned long long)w->handed);
+	}
+	put(&b, "],\"methods\":[");
+	for (uint32_t i = 0; s->ps && i < s->ps->count; i++) {
+		const chi_pm_stats *e = &s->ps->e[i];
+		put(&b, "%s{\"pool\":%u,\"pool_name\":\"", i ? "," : "", e->pool);
+		put_esc(&b, e->pool_name, 1);
+		put(&b, "\",\"method\":%u,\"method_name\":\"", e->method);
+		put_esc(&b, e->method_name, 1);
+		put(&b, "\",\"tasks\":%llu,\"errors\":%llu}", (unsigned long long)e->count,
+		    (unsigned long long)e->errors);
+	}
+	put(&b, "]}\n");
+	return done(&b);
+}
+
+/* ---- Prometheus text exposition format 0.0.4 ---- */
+static void head(sbuf *b, const char *name, const char *type, const char *help)
+{
+	put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void rt_label(sbuf *b, const chi_stats_snapshot *s)
+{
+	put(b, "runtime=\"");
+	put_esc(b, s->runtime, 0);
+	put(b, "\"");
+}
+
+/* ,lane="i",queue="cpu" or "gpu<g>" */
+static void put_lane_label(sbuf *b, const chi_lane_stats *l, uint32_t i)
+{
+	char q[16];
+	queue_name(l, q, sizeof(q));
+	put(b, ",lane=\"%u\",queue=\"%s\"", i, q);
+}
+
+#define LANE_U64(name, type, help, field)                                                  \
+	do {                                                                               \
+		head(&b, name, type, help);                                                \
+		for (uint32_t i = 0; i < st->nlanes; i++) {                                \
+			put(&b, "%s{", name);                                              \
+			rt_label(&b, s);                                                   \
+			put_lane_label(&b, &st->lanes[i], i);                              \
+			put(&b, "} %llu\n", (unsigned long long)st->lanes[i].field);      \
+		}                                                                          \
+	} while (0)
+
+#define WORKER_VAL(name, type, help, fmt, expr)                                            \
+	do {                                                                               \
+		head(&b, name, type, help);                                                \
+		for (uint32_t i = 0; i < st->nworker_stats; i++) {                         \
+			const chi_worker_stats *w = &st->workers[i];                       \
+			put(&b, "%s{", name);                                              \
+			rt_label(&b, s);                                                   \
+			put(&b, ",worker=\"%u\"} " fmt "\n", i, expr);                     \
+		}                                                                          \
+	} while (0)
+
+static void pm_labels(sbuf *b, const chi_stats_snapshot *s, const chi_pm_stats *e)
+{
+	rt_label(b, s);
+	put(b, ",pool_id=\"%u\",pool=\"", e->pool);
+	put_esc(b, e->pool_name, 0);
+	put(b, "\",method_id=\"%u\",method=\"", e->method);
+	put_esc(b, e->method_name, 0);
+	put(b, "\"");
+}
+
+size_t chi_cli_stats_prometheus(const chi_stats_snapshot *s, char *buf, size_t cap)
+{
+	sbuf b = {buf, cap, 0};
+	const chi_admin_stats_task *st = s->st;
+	head(&b, "chi_uptime_seconds", "gauge", "Seconds since the runtime started.");
+	put(&b, "chi_uptime_seconds{");
+	rt_label(&b, s);
+	put(&b, "} %.9g\n", (double)st->uptime_ns / 1e9);
+	head(&b, "chi_workers", "gauge", "Worker threads running.");
+	put(&b, "chi_workers{");
+	rt_label(&b, s);
+	put(&b, "} %u\n", st->nworkers);
+
+	LANE_U64("chi_lane_entries_popped_total", "counter",
+		 "Ring entries the lane's worker popped (an entry may carry several tasks).",
+		 popped);
+	LANE_U64("chi_lane_tasks_completed_total", "counter", "Tasks completed from the lane.",
+		 completed);
+	LANE_U64("chi_lane_task_errors_total", "counter",
+		 "Tasks from the lane that completed with an error.", errors);
+	LANE_U64("chi_lane_queue_full_total", "counter",
+		 "Submissions refused (or delayed) because the lane was full.", queue_full);
+	LANE_U64("chi_lane_hole_stalls_total", "counter",
+		 "Times the lane's head stayed unpublished past the hole timeout.", hole_stalls);
+	LANE_U64("chi_lane_holes_skipped_total", "counter",
+		 "Slots of dead claimants the worker skipped.", holes_skipped);
+	LANE_U64("chi_lane_depth", "gauge", "Entries claimed but not yet popped.", depth);
+	LANE_U64("chi_lane_seal_waits_total", "counter",
+		 "Sealed entries found at the lane's head before all their words arrived.",
+		 seal_waits);
+	LANE_U64("chi_lane_depth_high_water", "gauge",
+		 "Highest depth the worker saw (sampled every 64th pop of a CPU lane; "
+		 "0 on GPU lanes).", depth_hwm);
+
+	const char *lat = "chi_lane_task_latency_seconds";
+	head(&b, lat, "summary",
+	     "Task latency of sampled tasks (1 in 64): submit to completion when the "
+	     "submitter stamps it, else start of processing to completion.");
+	static const struct {
+		const char *q;
+		size_t off;
+	} qs[] = {{"0.5", offsetof(chi_lane_stats, p50_ns)},
+		  {"0.99", offsetof(chi_lane_stats, p99_ns)},
+		  {"0.999", offsetof(chi_lane_stats, p999_ns)}};
+	for (uint32_t i = 0; i < st->nlanes; i++) {
+		const chi_lane_stats *l = &st->lanes[i];
+		for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
+			uint64_t v;
+			memcpy(&v, (const char *)l + qs[k].off, sizeof(v));
+			put(&b, "%s{", lat);
+			rt_label(&b, s);
+			put_lane_label(&b, l, i);
+			put(&b, ",quantile=\"%s\"} %.9g\n", qs[k].q, (double)v / 1e9);
+		}
+		put(&b, "%s_sum{", lat);
+		rt_label(&b, s);
+		put_lane_label(&b, l, i);
+		put(&b, "} %.9g\n", (double)l->lat_sum_ns / 1e9);
+		put(&b, "%s_count{", lat);
+		rt_label(&b, s);
+		put_lane_label(&b, l, i);
+		put(&b, "} %llu\n", (unsigned long long)l->lat_samples);
+	}
+
+	WORKER_VAL("chi_worker_tasks_total", "counter", "Tasks the worker ran.", "%llu",
+		   (unsigned long long)w->tasks);
+	WORKER_VAL("chi_worker_busy_seconds_total", "counter", "Seconds the worker ran tasks.",
+		   "%.9g", (double)w->busy_ns / 1e9);
+	WORKER_VAL("chi_worker_idle_seconds_total", "counter",
+		   "Seconds the worker polled with nothing to do.", "%.9g",
+		   (double)w->idle_ns / 1e9);
+	WORKER_VAL("chi_worker_sleep_seconds_total", "counter",
+		   "Seconds the worker slept on its futex.", "%.9g", (double)w->sleep_ns / 1e9);
+	WORKER_VAL("chi_worker_sleeps_total", "counter", "Times the worker went to sleep.",
+		   "%llu", (unsigned long long)w->sleeps);
+	WORKER_VAL("chi_worker_handed_batches_total", "counter",
+		   "Warp batches a lane owner handed this worker (a lane helper; 0 otherwise).",
+		   "%llu", (unsigned long long)w->handed);
+
+	uint32_t npm = s->ps ? s->ps->count : 0;
+	head(&b, "chi_method_tasks_total", "counter", "Tasks run per pool and method.");
+	for (uint32_t i = 0; i < npm; i++) {
+		put(&b, "chi_method_tasks_total{");
+		pm_labels(&b, s, &s->ps->e[i]);
+		put(&b, "} %llu\n", (unsigned long long)s->ps->e[i].count);
+	}
+	head(&b, "chi_method_task_errors_total", "counter",
+	     "Tasks per pool and method that completed with an error.");
+	for (uint32_t i = 0; i < npm; i++) {
+		put(&b, "chi_method_task_errors_total{");
+		pm_labels(&b, s, &s->ps->e[i]);
+		put(&b, "} %llu\n", (unsigned long long)s->ps->e[i].errors);
+	}
+	return done(&b);
+}
