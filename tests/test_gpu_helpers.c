@@ -19,6 +19,7 @@
 #include "ipc/client.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
+#include "../tools/stats_format.c"
 #include "shm/shm.h"
 #include "task/future_ops.h"
 
@@ -188,7 +189,7 @@ static void test_helper_shares_a_lane(void **state)
 	assert_int_equal(s.st->lanes[gl].worker, 2);
 	assert_int_equal(s.st->lanes[gl].completed - c0, total);
 	static char buf[1 << 16];
-	assert_true(chi_stats_format_table(&s, buf, sizeof(buf)) < sizeof(buf));
+	assert_true(chi_cli_stats_table(&s, buf, sizeof(buf)) < sizeof(buf));
 	assert_non_null(strstr(buf, "helps worker 2"));
 	chi_stats_free(&s);
 	chi_gpu_client_close(gc);

@@ -21,6 +21,7 @@
 #include "ipc/client.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
+#include "../tools/stats_format.c"
 
 static char self_path[4096];
 extern char **environ;
@@ -392,16 +393,16 @@ static void test_gpu_lanes_in_stats(void **state)
 	assert_int_equal(g->errors, 1);
 	assert_int_equal(g->depth, 0);
 	static char buf[1 << 16];
-	chi_stats_format_prometheus(&s, buf, sizeof(buf));
+	chi_cli_stats_prometheus(&s, buf, sizeof(buf));
 	char want[128];
 	snprintf(want, sizeof(want),
 		 "chi_lane_tasks_completed_total{runtime=\"t\",lane=\"%u\",queue=\"gpu0\"} 6\n", ncpu);
 	assert_non_null(strstr(buf, want));
-	chi_stats_format_json(&s, buf, sizeof(buf));
+	chi_cli_stats_json(&s, buf, sizeof(buf));
 	snprintf(want, sizeof(want), "{\"lane\":%u,\"gpu\":0,", ncpu);
 	assert_non_null(strstr(buf, want));
 	assert_non_null(strstr(buf, "{\"lane\":0,\"gpu\":-1,"));
-	chi_stats_format_table(&s, buf, sizeof(buf));
+	chi_cli_stats_table(&s, buf, sizeof(buf));
 	assert_non_null(strstr(buf, " gpu0 "));
 	chi_stats_free(&s);
 	chi_gpu_client_close(gc);

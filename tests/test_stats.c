@@ -405,21 +405,6 @@ static void test_prometheus(void **state)
 	assert_int_equal(strlen(small), sizeof(small) - 1);
 	assert_int_equal(chi_cli_stats_prometheus(&s, NULL, 0), chi_cli_stats_prometheus(&s, buf, cap));
 
-	/* TRANSITIONAL: libchi's copy of the formatters (chi_stats_format_*,
-	 * src/runtime/stats.c) writes the same bytes as tools/stats_format.c;
-	 * delete this with that copy */
-	char *old = malloc(cap);
-	size_t (*const fmts[][2])(const chi_stats_snapshot *, char *, size_t) = {
-		{chi_cli_stats_table, chi_stats_format_table},
-		{chi_cli_stats_json, chi_stats_format_json},
-		{chi_cli_stats_prometheus, chi_stats_format_prometheus},
-	};
-	for (size_t k = 0; k < sizeof(fmts) / sizeof(fmts[0]); k++) {
-		len = fmts[k][0](&s, buf, cap);
-		assert_int_equal(fmts[k][1](&s, old, cap), len);
-		assert_memory_equal(buf, old, len + 1);
-	}
-	free(old);
 	free(buf);
 	chi_stats_free(&s);
 	chi_runtime_stop(rt);

@@ -60,12 +60,4 @@ struct chi_client;
 int chi_stats_query(struct chi_client *c, const char *runtime, chi_stats_snapshot *s);
 void chi_stats_free(chi_stats_snapshot *s);
 
-/* TRANSITIONAL (see src/runtime/stats.c): the same text as
- * chi_cli_stats_table, _json and _prometheus (tools/stats_format.h), kept
- * only for tests/test_gpu_seal.c and tests/test_gpu_helpers.c; new code
- * uses tools/stats_format.h. */
-size_t chi_stats_format_table(const chi_stats_snapshot *s, char *buf, size_t cap);
-size_t chi_stats_format_json(const chi_stats_snapshot *s, char *buf, size_t cap);
-size_t chi_stats_format_prometheus(const chi_stats_snapshot *s, char *buf, size_t cap);
-
 #endif
