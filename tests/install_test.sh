@@ -21,8 +21,13 @@ export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
 mkdir -p "$tmp/mods_pc" "$tmp/mods_cm"
 cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -I"$src/examples" "$src/examples/user_module.c" \
    -o "$tmp/mods_pc/libchi_counter.so" $(pkg-config --cflags chi)
+# (the client with plain `pkg-config --libs chi`: libchi.so, found at run time
+# through LD_LIBRARY_PATH as an installed library would be through ld.so)
 cc -std=c11 -Wall -Wextra -Werror -I"$src/examples" "$src/examples/counter_client.c" -o "$tmp/client_pc" \
-   $(pkg-config --cflags --libs --static chi) -lyaml
+   $(pkg-config --cflags --libs chi)
+export LD_LIBRARY_PATH="$tmp/prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+"$tmp/prefix/bin/chi" --version | grep -q "^chi $(pkg-config --modversion chi) " || { echo "chi --version disagrees with chi.pc"; exit 1; }
+test -e "$tmp/prefix/lib/libchi.so.0" || { echo "not installed: lib/libchi.so.0"; exit 1; }
 # ... and with CMake's find_package(chi): the module takes chi's headers only
 # (libchi is in the daemon that loads it), the client links chi::chi
 mkdir "$tmp/cm"

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "chi/module.h"
 
 int chi_cmd_stats(int argc, char **argv); /* tools/cmd_stats.c */
 
@@ -22,7 +23,8 @@ static const struct {
 
 static void usage(FILE *o)
 {
-	fprintf(o, "usage: chi <command> [options]   (chi <command> --help for its options)\n\n");
+	fprintf(o, "usage: chi <command> [options]   (chi <command> --help for its options)\n"
+		   "       chi --version\n\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(o, "  %-8s %s\n", cmds[i].name, cmds[i].help);
 	fprintf(o, "\nThe runtime name comes from --name, runtime.name in the config file\n"
@@ -37,6 +39,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("chi %s (module ABI %u)\n", chi_version(), CHI_MODULE_ABI);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

@@ -34,6 +34,7 @@
 #include "chi/proto/future.h"
 #include "chi/proto/gpu.h"
 #include "chi/proto/task.h"
+#include "chi/version.h"
 
 #ifdef __cplusplus
 extern "C" {
