@@ -101,6 +101,57 @@ static int serve(const chi_config *cfg, int ready, int metrics_port)
 	return 0;
 }
 
+/* The daemon's log, /tmp/chi.<uid>.<name>.log: a name in a directory
+ * everyone may write, so another process may have made it first. Never
+ * followed if it is a symbolic link (O_NOFOLLOW), created 0600, and used
+ * only if it is a regular file owned by this user; an existing one of ours
+ * is narrowed to 0600. O_CLOEXEC: nothing the daemon runs inherits it (the
+ * dup2 onto stdout and stderr are the daemon's own). Returns the
+ * descriptor, or a negative errno after a message on stderr (still the
+ * terminal of `chi start`) that names the file. */
+static int open_daemon_log(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+		      0600);
+	if (fd < 0) {
+		int e = errno;
+		struct stat ls;
+		if (e == ELOOP)
+			fprintf(stderr, "chi: refusing the log file %s: it is a symbolic link "
+					"(remove it, it is not chi's)\n", path);
+		else if (lstat(path, &ls) == 0 && ls.st_uid != geteuid()) /* protected_regular */
+			fprintf(stderr, "chi: refusing the log file %s: not owned by this user "
+					"(owner uid %u, this user %u); remove it, it is not chi's\n",
+				path, (unsigned)ls.st_uid, (unsigned)geteuid());
+		else
+			fprintf(stderr, "chi: cannot open the log file %s: %s\n", path, strerror(e));
+		return -e;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		fprintf(stderr, "chi: cannot check the log file %s: %s\n", path, strerror(e));
+		close(fd);
+		return -e;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		fprintf(stderr, "chi: refusing the log file %s: %s (owner uid %u, this user %u); "
+				"remove it, it is not chi's\n", path,
+			S_ISREG(st.st_mode) ? "not owned by this user" : "not a regular file",
+			(unsigned)st.st_uid, (unsigned)geteuid());
+		close(fd);
+		return -EPERM;
+	}
+	if ((st.st_mode & 0777) != 0600 && fchmod(fd, 0600) != 0) {
+		int e = errno;
+		fprintf(stderr, "chi: cannot make the log file %s private (0600): %s\n", path,
+			strerror(e));
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
 static void start_usage(FILE *o)
 {
 	fprintf(o, "usage: chi start [--foreground] [--config FILE] [--metrics-port PORT]\n"
@@ -158,14 +209,17 @@ int chi_cmd_start(int argc, char **argv)
 			_exit(g < 0 ? 1 : 0);
 		char log[256];
 		snprintf(log, sizeof(log), "/tmp/chi.%u.%s.log", (unsigned)getuid(), cfg.name);
+		int lfd = open_daemon_log(log);
+		if (lfd < 0) { /* said why on the command's stderr, still ours */
+			tell(p[1], lfd, START_RUNTIME);
+			_exit(1);
+		}
 		int devnull = open("/dev/null", O_RDWR);
-		int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (devnull >= 0)
 			dup2(devnull, 0);
-		if (lfd >= 0) {
-			dup2(lfd, 1);
-			dup2(lfd, 2);
-		}
+		dup2(lfd, 1);
+		dup2(lfd, 2);
+		close(lfd);
 		if (chdir("/") != 0)
 			_exit(1);
 		_exit(serve(&cfg, p[1], port));

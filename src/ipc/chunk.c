@@ -14,9 +14,13 @@
  * while the client lives: K1, a thread that made a chunk pushes it with a
  * release CAS; K2, the runtime reads the list with acquire only after the
  * client is DEAD or CLOSED and every lane has moved past what the client
- * could have published (src/runtime/reaper.c), then frees each chunk whole. */
+ * could have published (src/runtime/reaper.c), then frees each chunk whole,
+ * checking every link first (K3, at chi_chunks_release). */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "chi/log.h"
 #include "ipc/client.h"
 
 #define CHI_CHUNK_HDR 256u
@@ -93,15 +97,119 @@ void chi_client_free(chi_client *c, uint64_t off, uint64_t size)
 	}
 }
 
+/* K3: the list is the client's writing, and the runtime must survive any
+ * list (docs/reliability.md). Every link is checked before it is followed:
+ * the offset lies in the arena (past the client table, below the
+ * allocator's bump and end and the segment's size), is 256-byte aligned,
+ * and the chunk's size is a size class of at least CHI_CHUNK_MIN that ends
+ * inside those bounds; the walk stops after as many links as the arena has
+ * room for chunks (a cycle), and a chunk that overlaps one listed before it
+ * (a repeat, or a cycle) ends the list too. The chunks before the first bad
+ * link are freed, each once; the bad link and everything after it are
+ * logged and leaked: a leak costs arena space, a wrong free corrupts it.
+ * Each header word is read once, so a list rewritten meanwhile cannot pass
+ * the check and then be followed with other values. */
+typedef struct chunk_ent {
+	uint64_t off, size;
+} chunk_ent;
+
+static int ent_by_off(const void *a, const void *b)
+{
+	const chunk_ent *x = a, *y = b;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Do any two of the first m links overlap? (sorted by offset, an overlap
+ * shows between neighbours) */
+static int overlap(const chunk_ent *e, uint64_t m, chunk_ent *tmp)
+{
+	memcpy(tmp, e, m * sizeof(*tmp));
+	qsort(tmp, m, sizeof(*tmp), ent_by_off);
+	for (uint64_t i = 1; i < m; i++)
+		if (tmp[i].off < tmp[i - 1].off + tmp[i - 1].size)
+			return 1;
+	return 0;
+}
+
+static uint64_t ld_once(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
 uint64_t chi_chunks_release(void *base, chi_alloc_hdr *main, uint64_t *head)
 {
-	uint64_t n = 0;
-	for (uint64_t k = __atomic_exchange_n(head, 0, __ATOMIC_ACQ_REL); k;) { /* K2 */
-		chi_chunk *ch = (chi_chunk *)((char *)base + k);
-		uint64_t next = ch->next;
-		chi_free(base, main, k, ch->size);
+	uint64_t k = __atomic_exchange_n(head, 0, __ATOMIC_ACQ_REL); /* K2 */
+	if (!k)
+		return 0;
+	/* the arena's bounds: the directory begins with `main` (layout.h) */
+	const chi_main_dir *d = (const chi_main_dir *)(const void *)main;
+	uint64_t lo = d->clients_off + (uint64_t)d->max_clients * sizeof(chi_client_shm);
+	uint64_t hi = ((const chi_seg_hdr *)base)->size;
+	uint64_t end = ld_once(&main->end), bump = ld_once(&main->bump);
+	if (end < hi)
+		hi = end;
+	if (bump < hi)
+		hi = bump;
+	uint64_t max_links = hi > lo ? (hi - lo) / CHI_CHUNK_MIN : 0;
+	chunk_ent *e = NULL;
+	uint64_t n = 0, cap = 0, bad = 0;
+	const char *why = NULL;
+	for (; k; n++) {
+		if (n >= max_links) {
+			why = "longer than the arena holds chunks (a cycle?)";
+			break;
+		}
+		if (k < lo || k >= hi || (k & 255u)) {
+			why = "a chunk offset outside the arena or misaligned";
+			break;
+		}
+		const chi_chunk *ch = (const chi_chunk *)(const void *)((const char *)base + k);
+		uint64_t size = ld_once(&ch->size), next = ld_once(&ch->next);
+		if (size < CHI_CHUNK_MIN || chi_alloc_class_size(size) != size || size > hi - k) {
+			why = "a chunk of an impossible size";
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			chunk_ent *ne = realloc(e, cap * sizeof(*e));
+			if (!ne) {
+				why = "no memory to check it";
+				break;
+			}
+			e = ne;
+		}
+		e[n] = (chunk_ent){k, size};
 		k = next;
-		n++;
 	}
-	return n;
+	bad = n; /* links [0, bad) are good so far */
+	if (n > 1) {
+		chunk_ent *tmp = malloc(n * sizeof(*tmp));
+		if (!tmp) {
+			why = "no memory to check it";
+			bad = 0;
+		} else if (overlap(e, n, tmp)) {
+			/* the first link that overlaps one before it: the
+			 * smallest m whose prefix [0, m) overlaps, less one */
+			uint64_t ok = 1, no = n; /* [0, ok) is clean, [0, no) is not */
+			while (no - ok > 1) {
+				uint64_t m = ok + (no - ok) / 2;
+				if (overlap(e, m, tmp))
+					no = m;
+				else
+					ok = m;
+			}
+			bad = ok;
+			why = "a chunk listed twice or overlapping another (a cycle?)";
+		}
+		free(tmp);
+	}
+	for (uint64_t i = 0; i < bad; i++)
+		chi_free(base, main, e[i].off, e[i].size);
+	if (why)
+		chi_log(CHI_LOG_ERROR,
+			"a client's arena chunk list is corrupt at link %llu (%s): %llu chunks "
+			"freed, the rest leaked",
+			(unsigned long long)bad, why, (unsigned long long)bad);
+	free(e);
+	return bad;
 }

@@ -2,24 +2,33 @@
  * lane selection and publication.
  *
  * Client table protocol (chi_client_shm.state): a connecting client CASes a
- * FREE entry to LIVE (CL1, acq_rel), then fills pid and epoch; the runtime's
- * monitor marks a LIVE entry whose pid is gone DEAD (CL2) and, after
- * reclaiming, FREE again. Client id = entry index + 1. */
+ * FREE entry to a claim word that carries its pid (CL1, acq_rel: the claim
+ * bit 0x80000000 | pid), fills pid, chunks and epoch, then stores LIVE with
+ * release (CL1b); so a LIVE entry always holds its own client's pid (it
+ * used to become LIVE before its pid was stored: a client killed in
+ * between left it LIVE for ever, one delayed there was reaped under the
+ * previous client's dead pid). A claim whose pid is gone (its registrant
+ * died between CL1 and CL1b) is taken over by the next registrant with the
+ * same CAS. The runtime's monitor marks a LIVE entry whose pid is gone DEAD
+ * (CL2) and, after reclaiming, FREE again; it ignores claims. Client id =
+ * entry index + 1. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "ipc/client.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "chi/log.h"
 #include "task/future_ops.h"
 
 int chi_client_bind(chi_client *c, void *base)
 {
-	/* S1' in runtime.c: the directory is ready once dir_off is set */
+	/* SG3 in runtime.c: the directory is ready once dir_off is set */
 	if (!__atomic_load_n(&((chi_seg_hdr *)base)->dir_off, __ATOMIC_ACQUIRE))
 		return -EAGAIN; /* the runtime is still starting */
 	c->base = base;
@@ -45,22 +54,40 @@ void chi_client_unbind(chi_client *c)
 	c->views = NULL;
 }
 
+/* A registrant's claim word (CL1): the claim bit and its pid. pids are below
+ * 2^22 (pid_max), so they fit. */
+#define CLIENT_CLAIM 0x80000000u
+
 int chi_client_register(chi_client *c)
 {
 	chi_client_shm *tab = (chi_client_shm *)((char *)c->base + c->dir->clients_off);
+	pid_t me = getpid();
+	uint32_t claim = CLIENT_CLAIM | ((uint32_t)me & ~CLIENT_CLAIM);
 	for (uint32_t i = 0; i < c->dir->max_clients; i++) {
-		uint32_t expect = CHI_CLIENT_FREE;
-		/* CL1 */
-		if (__atomic_compare_exchange_n(&tab[i].state, &expect, CHI_CLIENT_LIVE, 0,
-						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-			tab[i].pid = (int32_t)getpid();
-			tab[i].chunks = 0;
-			tab[i].epoch = c->epoch;
-			tab[i].attach_ns = chi_now_ns();
-			c->slot = &tab[i];
-			c->id = i + 1;
-			return 0;
+		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
+		if (st & CLIENT_CLAIM) {
+			/* another registrant's: taken over only if its process is
+			 * gone (it died between CL1 and CL1b) */
+			pid_t p = (pid_t)(st & ~CLIENT_CLAIM);
+			if (p == me || kill(p, 0) == 0 || errno != ESRCH)
+				continue;
+		} else if (st != CHI_CLIENT_FREE) {
+			continue;
 		}
+		/* CL1 */
+		if (!__atomic_compare_exchange_n(&tab[i].state, &st, claim, 0, __ATOMIC_ACQ_REL,
+						 __ATOMIC_RELAXED))
+			continue;
+		tab[i].pid = (int32_t)me;
+		tab[i].chunks = 0;
+		tab[i].epoch = c->epoch;
+		tab[i].attach_ns = chi_now_ns();
+		/* CL1b: LIVE only now, with release: whoever sees LIVE (the
+		 * reaper's CL2) sees this client's pid */
+		__atomic_store_n(&tab[i].state, CHI_CLIENT_LIVE, __ATOMIC_RELEASE);
+		c->slot = &tab[i];
+		c->id = i + 1;
+		return 0;
 	}
 	return -EUSERS;
 }
@@ -88,14 +115,57 @@ int chi_client_check_runtime(chi_client *c)
 	return 0;
 }
 
+/* lanes[].worker is a word of the shared segment: one bad write there
+ * must not send every producer outside the workers array (docs/
+ * reliability.md). The bound is the workers array as this client mapped it
+ * at attach (it ends where the lanes begin, layout.h), kept in this
+ * process; a bad index wakes nobody, and the lane's worker still finds the
+ * entry when its sleep times out (runtime.max_sleep_us). Logged once. */
+static int bad_worker_logged;
+
 void chi_client_wake_lane(chi_client *c, uint32_t lane)
 {
-	chi_worker_shm *w = &c->workers[c->lanes[lane].worker];
+	if (lane >= c->nlanes)
+		return;
+	uint32_t wi = __atomic_load_n(&c->lanes[lane].worker, __ATOMIC_RELAXED);
+	uint64_t nw = (uint64_t)((char *)c->lanes - (char *)c->workers) / sizeof(chi_worker_shm);
+	if (wi >= nw) {
+		if (!__atomic_exchange_n(&bad_worker_logged, 1, __ATOMIC_RELAXED))
+			chi_log(CHI_LOG_ERROR, "lane %u names worker %u of %llu: not woken", lane,
+				wi, (unsigned long long)nw);
+		return;
+	}
+	chi_worker_shm *w = &c->workers[wi];
 	/* W3: seq_cst load after the seq_cst publish (P4); pairs with W1 */
 	if (__atomic_load_n(&w->sleeping, __ATOMIC_SEQ_CST)) {
 		__atomic_fetch_add(&w->sleep_futex, 1, __ATOMIC_SEQ_CST); /* W4 */
 		chi_futex_wake(&w->sleep_futex, 1);
 	}
+}
+
+/* A blocking submit's check while the ring is full (chi_lane_submit): a
+ * stop refuses it at once (-ESHUTDOWN, as before it waited), and every
+ * 10 ms it asks what a waiter asks between its sleep slices
+ * (chi_client_check_runtime: epoch, owner pid, heartbeat), so a runtime
+ * that died ends the submit with -EOWNERDEAD in the bound a wait has. */
+typedef struct submit_watch {
+	chi_client *c;
+	uint64_t next_ns; /* when to ask about the runtime next */
+} submit_watch;
+
+#define SUBMIT_CHECK_NS (10ull * 1000 * 1000)
+
+static int submit_check(void *arg)
+{
+	submit_watch *sw = arg;
+	chi_client *c = sw->c;
+	if (__atomic_load_n(&c->hdr->stopping, __ATOMIC_ACQUIRE))
+		return -ESHUTDOWN;
+	uint64_t now = chi_now_ns();
+	if (now < sw->next_ns)
+		return 0;
+	sw->next_ns = now + SUBMIT_CHECK_NS;
+	return chi_client_check_runtime(c);
 }
 
 int chi_client_publish(chi_client *c, uint32_t lane, uint32_t prio, uint64_t off, int try_only)
@@ -108,7 +178,8 @@ int chi_client_publish(chi_client *c, uint32_t lane, uint32_t prio, uint64_t off
 		if (rc == -EAGAIN)
 			__atomic_fetch_add(&c->lanes[lane].queue_full, 1, __ATOMIC_RELAXED);
 	} else {
-		rc = chi_lane_submit(r, p, 1, c->id, &c->lanes[lane].queue_full, &c->hdr->stopping);
+		submit_watch sw = {c, 0};
+		rc = chi_lane_submit(r, p, 1, c->id, &c->lanes[lane].queue_full, submit_check, &sw);
 	}
 	if (rc == 0)
 		chi_client_wake_lane(c, lane);
@@ -147,7 +218,7 @@ int chi_client_connect(const char *name, chi_client **out)
 		goto fail_close;
 	}
 	if (!__atomic_load_n(&chi_seg_hdr_of(&c->seg)->ready, __ATOMIC_ACQUIRE)) {
-		rc = -EAGAIN; /* S3: the runtime is still starting */
+		rc = -EAGAIN; /* SG4: the runtime is still starting */
 		goto fail_close;
 	}
 	rc = chi_client_bind(c, c->seg.base);

@@ -32,15 +32,15 @@ int chi_lane_try_submit(const chi_ring_view *r, chi_offptr first, uint32_t count
 }
 
 int chi_lane_submit(const chi_ring_view *r, chi_offptr first, uint32_t count, uint32_t client,
-		    uint64_t *queue_full, const uint32_t *stopping)
+		    uint64_t *queue_full, chi_lane_check_fn check, void *arg)
 {
 	int rc = chi_lane_try_submit(r, first, count, client);
 	if (rc != -EAGAIN)
 		return rc;
 	__atomic_fetch_add(queue_full, 1, __ATOMIC_RELAXED);
 	for (unsigned i = 0;; i++) {
-		if (stopping && __atomic_load_n(stopping, __ATOMIC_ACQUIRE))
-			return -ESHUTDOWN;
+		if (check && (rc = check(arg)) != 0)
+			return rc;
 		if (i < 64) {
 			for (unsigned s = 0; s < (1u << (i < 8 ? i : 8)); s++)
 				chi_cpu_relax();

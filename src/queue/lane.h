@@ -12,11 +12,19 @@ void chi_lane_views(void *base, chi_lane_shm *lane, chi_ring_view v[CHI_NPRIO]);
 /* Publish one entry without waiting: -EAGAIN when the ring is full. */
 int chi_lane_try_submit(const chi_ring_view *r, chi_offptr first, uint32_t count, uint32_t client);
 
+/* Whether waiting for room still makes sense: 0 to go on waiting, or a
+ * negative errno that ends the wait with it. The queue layer knows no
+ * runtime; its caller says whether the consumer is still there (the ipc
+ * layer: the runtime stopping, dead or restarted, src/ipc/client.c). */
+typedef int (*chi_lane_check_fn)(void *arg);
+
 /* Publish one entry, waiting with exponential backoff (spin, then yield,
  * then short sleeps) while the ring is full. The first refusal is counted in
- * *queue_full. Gives up with -ESHUTDOWN when *stopping becomes non-zero. */
+ * *queue_full. check(arg) is called before every new attempt (NULL: none)
+ * and a non-zero result is returned as is; so the wait ends as soon as
+ * check says the consumer is gone, not only when room appears. */
 int chi_lane_submit(const chi_ring_view *r, chi_offptr first, uint32_t count, uint32_t client,
-		    uint64_t *queue_full, const uint32_t *stopping);
+		    uint64_t *queue_full, chi_lane_check_fn check, void *arg);
 
 /* A consumer's pop of one ring: take the entry at head of ring `prio` (of
  * its lane), return its count (0: none to take) and set *first. Plain rings

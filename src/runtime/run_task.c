@@ -20,7 +20,31 @@
  *     that keep counters exact when a waiter reads them);
  *   - GPU-lane futures complete with one 16-byte store and no futex
  *     handshake (nobody sleeps on them: a GPU cannot wait on a futex).
- * Every field of a block is untrusted: a client may write anything there. */
+ * Every field of a block is untrusted: a client may write anything there.
+ *
+ * Pointer futures (chi_make_pointer_future, src/runtime/worker.c) carry the
+ * address of a task in the runtime's own memory, so a worker runs one by
+ * dereferencing task_ptr. Any process that maps the segment can write a
+ * block with CHI_FUTURE_POINTER in its flags, so the flag alone proves
+ * nothing; a tag does:
+ *   PT0  at start the runtime draws a 128-bit key (getrandom, create_main in
+ *        runtime.c) into chi_runtime.ptr_key: this process's private heap,
+ *        never shared memory;
+ *   PT1  the maker writes tag = SipHash-1-3(key, task_ptr, block offset in
+ *        the main segment) into the block's first copy-space word (unused by
+ *        pointer futures), with the other F0 stores, before it publishes (P4
+ *        makes them visible to the worker);
+ *   PT2  a worker takes a POINTER block as one only on a CPU lane of the main
+ *        segment and only when that word equals the tag it recomputes from
+ *        the block's task_ptr and the block's own offset; anything else
+ *        completes with -EBADMSG, task_ptr never followed;
+ *   PT3  the worker zeroes the tag word before it runs the task, so a block
+ *        published again (a stale offset a buggy client kept) is refused.
+ * Without the key a forged or corrupted block matches with probability
+ * 2^-64, and a tag copied to another block does not match there (the offset
+ * is hashed). Same-user processes are not assumed malicious
+ * (docs/reliability.md): one that reads a live block and rewrites task_ptr
+ * at the same offset before the worker pops it is not defended against. */
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -57,6 +81,54 @@ static inline void pm_lookup(chi_runtime *rt, chi_pm_cache *c, uint32_t pool, ui
 	c->tm = method;
 	if (!c->p || c->pool != pool || c->method != method)
 		pm_lookup_slow(rt, c, pool, method);
+}
+
+/* SipHash-1-3 (Aumasson and Bernstein) of the two words (a, b): 16 bytes of
+ * input, key k. */
+#define SIP_ROTL(x, r) (((x) << (r)) | ((x) >> (64 - (r))))
+#define SIP_ROUND(v0, v1, v2, v3)                                                   \
+	do {                                                                         \
+		v0 += v1; v1 = SIP_ROTL(v1, 13); v1 ^= v0; v0 = SIP_ROTL(v0, 32);    \
+		v2 += v3; v3 = SIP_ROTL(v3, 16); v3 ^= v2;                           \
+		v0 += v3; v3 = SIP_ROTL(v3, 21); v3 ^= v0;                           \
+		v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32);    \
+	} while (0)
+
+static uint64_t siphash13_2w(const uint64_t k[2], uint64_t a, uint64_t b)
+{
+	uint64_t v0 = k[0] ^ 0x736f6d6570736575ull, v1 = k[1] ^ 0x646f72616e646f6dull;
+	uint64_t v2 = k[0] ^ 0x6c7967656e657261ull, v3 = k[1] ^ 0x7465646279746573ull;
+	const uint64_t m[3] = {a, b, 16ull << 56}; /* the last block: the length */
+	for (int i = 0; i < 3; i++) {
+		v3 ^= m[i];
+		SIP_ROUND(v0, v1, v2, v3);
+		v0 ^= m[i];
+	}
+	v2 ^= 0xff;
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t chi_pointer_tag(const chi_runtime *rt, uint64_t task_ptr, uint64_t block_off)
+{
+	return siphash13_2w(rt->ptr_key, task_ptr, block_off); /* PT1 */
+}
+
+/* PT2-PT3: the task of a POINTER block, or NULL if the block is not one of
+ * this runtime's pointer futures. */
+static chi_task *pointer_task(chi_worker *w, const chi_lane_ref *lr, chi_future_shm *f)
+{
+	if (lr->gpu || lr->seg_id != CHI_SEG_ID_MAIN)
+		return NULL;
+	uint64_t *tagp = (uint64_t *)(void *)f->copy_space;
+	uint64_t ptr = __atomic_load_n(&f->task_ptr, __ATOMIC_RELAXED);
+	uint64_t tag = __atomic_load_n(tagp, __ATOMIC_RELAXED);
+	if (!ptr || tag != chi_pointer_tag(w->rt, ptr, (uint64_t)((char *)f - lr->base)))
+		return NULL;
+	__atomic_store_n(tagp, 0, __ATOMIC_RELAXED); /* PT3: single use */
+	return (chi_task *)(uintptr_t)ptr;
 }
 
 static int64_t run_pointer(chi_worker *w, chi_task *t, chi_pm_cache *c)
@@ -187,9 +259,12 @@ static inline uint64_t lane_done(const chi_lane_ref *lr)
 }
 
 /* The lane's counters, stored before an entry's last completion: n more
- * completions (`done` in all, from lane_done), `errors` more errors. Single
- * writer, unless the lane is helped (handoff.h): then atomic adds. */
-static inline void lane_counts(const chi_lane_ref *lr, uint64_t done, uint32_t n, uint32_t errors)
+ * completions, `errors` more errors. Single writer, unless the lane is
+ * helped (handoff.h): then atomic adds. The count is read again here, not
+ * taken from before the method ran: a method that waits runs other tasks
+ * of this lane meanwhile (nested, on this thread), and a count read before
+ * them would store the lane's completions backwards. */
+static inline void lane_counts(const chi_lane_ref *lr, uint32_t n, uint32_t errors)
 {
 	chi_lane_shm *l = lr->shm;
 	if (lr->helped) {
@@ -200,7 +275,7 @@ static inline void lane_counts(const chi_lane_ref *lr, uint64_t done, uint32_t n
 	}
 	if (errors)
 		chi_ctr_add(&l->errors, errors);
-	__atomic_store_n(&l->completed, done, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->completed, l->completed + n, __ATOMIC_RELAXED);
 }
 
 /* Sample 1 task in CHI_LAT_SAMPLE (by the lane's completion count `seq`):
@@ -250,13 +325,15 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 	int64_t r;
 	if (sx)
 		r = run_sealed(w, f, c, st->scratch, max_task, sx);
-	else if (flags & CHI_FUTURE_POINTER) /* only the runtime's own CPU lanes carry these */
-		r = gpu ? -EBADMSG : run_pointer(w, (chi_task *)(uintptr_t)f->task_ptr, c);
+	else if (flags & CHI_FUTURE_POINTER) { /* the runtime's own only: PT2 */
+		chi_task *pt = gpu ? NULL : pointer_task(w, lane, f);
+		r = pt ? run_pointer(w, pt, c) : -EBADMSG;
+	}
 	else
 		r = run_copy(w, lane, f, c, st->scratch, max_task);
 	pm_count(w, st, r < 0);
 	st->tasks++;
-	lane_counts(lane, seq + 1, 1, r < 0);
+	lane_counts(lane, 1, r < 0);
 	/* the worker's and per-method counters too on CPU lanes, whose waiters
 	 * read them (admin.stats after a call); GPU lanes leave them to the end
 	 * of the call: per warp batch they measured 9% of the one-lane
@@ -306,7 +383,7 @@ static void run_batch(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 		errors += r < 0;
 		pm_count(w, st, r < 0);
 		if (k + 1 == n) /* the lane's counters before the last completion */
-			lane_counts(lane, done + n, n, errors);
+			lane_counts(lane, n, errors);
 		chi_pair_complete_nowake(pair, CHI_FUTURE_COPY_FROM_CLIENT, r);
 		lat_end(lane, t0);
 	}

@@ -45,6 +45,21 @@ static void layout_main(const chi_config *cfg, uint32_t nlanes, main_layout *L)
 }
 
 
+/* chi_shm_cleanup's report in create_main: was the main segment removed? */
+typedef struct stale_main {
+	const char *name;
+	int removed;
+} stale_main;
+
+static void note_removed(const char *segment, int owner_pid, void *arg)
+{
+	stale_main *sm = arg;
+	(void)owner_pid;
+	chi_log(CHI_LOG_WARN, "removing stale segment %s of a dead runtime", segment);
+	if (!strcmp(segment, sm->name))
+		sm->removed = 1;
+}
+
 /* Create the main segment; a stale one of a dead runtime is removed, a live
  * one refuses the start. */
 static int create_main(chi_runtime *rt, uint64_t size)
@@ -53,6 +68,11 @@ static int create_main(chi_runtime *rt, uint64_t size)
 	int rc = chi_shm_name(name, sizeof(name), rt->cfg.name, "main", -1);
 	if (rc)
 		return rc;
+	/* PT0 (run_task.c): the pointer futures' key, private to this process */
+	if (getrandom(rt->ptr_key, sizeof(rt->ptr_key), 0) != (ssize_t)sizeof(rt->ptr_key)) {
+		chi_log(CHI_LOG_ERROR, "getrandom: %s", strerror(errno));
+		return -EIO;
+	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		rc = chi_seg_create(&rt->main, name, size, CHI_SEG_ID_MAIN, CHI_SEG_KIND_MAIN,
 				    rt->epoch, rt->cfg.name);
@@ -63,14 +83,20 @@ static int create_main(chi_runtime *rt, uint64_t size)
 		if (orc == -EACCES) /* another user's, or a mode that lets others in: logged */
 			return -EACCES;
 		if (orc == 0) {
-			int alive = chi_seg_owner_alive(chi_seg_hdr_of(&old));
+			/* alive by what chi cleanup decides (src/shm/cleanup.c,
+			 * L1-L4: a zombie, a reused pid or a still heartbeat is
+			 * dead), which also removes this name's stale GPU
+			 * segments; if the main one is still there, it lives */
 			int pid = chi_seg_hdr_of(&old)->owner_pid;
 			chi_seg_close(&old);
-			if (alive) {
+			stale_main sm = {name, 0};
+			chi_shm_cleanup(rt->cfg.name, note_removed, &sm);
+			if (!sm.removed) {
 				chi_log(CHI_LOG_ERROR, "a runtime named '%s' is already running (pid %d)",
 					rt->cfg.name, pid);
 				return -EADDRINUSE;
 			}
+			continue;
 		}
 		chi_log(CHI_LOG_WARN, "removing stale segment %s of a dead runtime", name);
 		shm_unlink(name);
@@ -93,7 +119,7 @@ static int chi_server_init(chi_runtime *rt)
 	void *base = rt->main.base;
 	chi_seg_hdr *h = chi_seg_hdr_of(&rt->main);
 	/* The magic is already set (chi_seg_create); clients wait for the
-	 * directory through dir_off, stored last below (S1'). */
+	 * directory through dir_off, stored last below (SG3). */
 	chi_main_dir *d = (chi_main_dir *)((char *)base + L.dir);
 	chi_alloc_init(&d->alloc, L.arena, L.total);
 	d->nlanes = nlanes;
@@ -131,7 +157,7 @@ static int chi_server_init(chi_runtime *rt)
 		lr->index = i;
 	}
 	h->alloc_off = L.dir;
-	__atomic_store_n(&h->dir_off, L.dir, __ATOMIC_RELEASE); /* S1' */
+	__atomic_store_n(&h->dir_off, L.dir, __ATOMIC_RELEASE); /* SG3 */
 	rt->dir = d;
 	return 0;
 }
@@ -245,7 +271,7 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 		goto fail_workers;
 	}
 	rt->monitor_started = 1;
-	/* S3: everything (GPU queues, workers, pools) is in place; pairs with
+	/* SG4: everything (GPU queues, workers, pools) is in place; pairs with
 	 * the acquire in chi_client_connect */
 	__atomic_store_n(&chi_seg_hdr_of(&rt->main)->ready, 1, __ATOMIC_RELEASE);
 	*out = rt;

@@ -96,6 +96,9 @@ struct chi_runtime {
 	/* lane helpers (chi_lanes_assign): workers [helper_base, owner_base)
 	 * help the GPU-lane owners from owner_base on, helpers_per_owner each */
 	uint32_t helper_base, owner_base, helpers_per_owner;
+	/* pointer futures' key (run_task.c, PT1-PT3): drawn at start
+	 * (create_main), kept here only, in this process's private memory */
+	uint64_t ptr_key[2];
 };
 
 /* The worker running on this thread, NULL elsewhere. */
@@ -137,6 +140,9 @@ void chi_run_state_flush(chi_worker *w, chi_run_state *st);
  * chi_worker_process_new_task, run_task.c); then the lane's counters. */
 void chi_worker_run_entry(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 			  chi_run_state *st);
+/* A pointer future's tag (run_task.c, PT1): a keyed hash of the task's
+ * address and the block's offset in the main segment. */
+uint64_t chi_pointer_tag(const chi_runtime *rt, uint64_t task_ptr, uint64_t block_off);
 /* Run a sealed entry's task from its payload (inputs in this thread's
  * memory), its outputs into block f's copy space, and complete f with the
  * entry's tag (include/chi/proto/seal.h). */

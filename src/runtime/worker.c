@@ -67,6 +67,9 @@ int chi_make_pointer_future(chi_ctx *ctx, chi_task *t, chi_future *f)
 	uint32_t lane = w->sub_lane;
 	chi_future_block_init(fs, CHI_FUTURE_POINTER, 0, CHI_OFFPTR_NULL, 0,
 			      (uint64_t)(uintptr_t)t, c->id, lane);
+	/* PT1 (run_task.c): the tag that makes the worker trust task_ptr */
+	uint64_t tag = chi_pointer_tag(w->rt, (uint64_t)(uintptr_t)t, off);
+	memcpy(fs->copy_space, &tag, sizeof(tag));
 	uint32_t prio = (t->flags & CHI_TASK_BULK) ? 1 : 0;
 	/* This worker consumes the lane it publishes on: never block on it. */
 	int rc;
