@@ -161,4 +161,22 @@ typedef struct chi_gpu_ctx {
 	} dc[CHI_GPU_NCLASSES];
 } chi_gpu_ctx;
 
+/* Pinned: the directory is read by other processes, the context is built by
+ * host C and passed by value to kernels compiled by nvcc. */
+CHI_STATIC_ASSERT(sizeof(chi_gpu_dclass) == 24, "data class: 24 bytes");
+CHI_STATIC_ASSERT(sizeof(chi_gpu_dir) == 576, "GPU directory: 576 bytes");
+CHI_STATIC_ASSERT(offsetof(chi_gpu_dir, nlanes) == 4 && offsetof(chi_gpu_dir, lanes_off) == 16 &&
+		  offsetof(chi_gpu_dir, blocks_off) == 32 && offsetof(chi_gpu_dir, max_task_size) == 40 &&
+		  offsetof(chi_gpu_dir, nslices) == 52 && offsetof(chi_gpu_dir, counters_ipc) == 56,
+		  "GPU directory: the words clients read");
+CHI_STATIC_ASSERT(offsetof(chi_gpu_dir, slice_owner) == 192 &&
+		  offsetof(chi_gpu_dir, inbox_off) == 448 && offsetof(chi_gpu_dir, dclass) == 456,
+		  "GPU directory: slices (S1-S4) and data classes");
+CHI_STATIC_ASSERT(sizeof(chi_gpu_ctx) == 216, "kernel context: 216 bytes");
+CHI_STATIC_ASSERT(offsetof(chi_gpu_ctx, counters) == 8 && offsetof(chi_gpu_ctx, pools) == 16 &&
+		  offsetof(chi_gpu_ctx, epoch) == 32 && offsetof(chi_gpu_ctx, client) == 72 &&
+		  offsetof(chi_gpu_ctx, blk_base) == 92 && offsetof(chi_gpu_ctx, inbox_off) == 104 &&
+		  offsetof(chi_gpu_ctx, max_task) == 112 && offsetof(chi_gpu_ctx, dc) == 120,
+		  "kernel context: host C and nvcc agree");
+
 #endif
