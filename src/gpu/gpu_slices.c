@@ -25,7 +25,7 @@
  * without a mark (chi_gpu_rings_passed). A thread killed between its claim
  * and its mark (P2) leaves a slot that names no client, which the scan
  * cannot see; the workers skip such a hole only while some client is DEAD
- * (or CLOSED and holding a GPU slice: worker.c claimant_dead), and the
+ * (or CLOSED and holding a GPU slice: holes.c claimant_dead), and the
  * owner's entry stays so until its slices are released. The counters read
  * are also stored in the rings' `claimed` words, so a hole that is a ring's
  * last claim is seen. Without S4 the entry could become FREE first and the
@@ -117,7 +117,7 @@ void chi_gpu_slice_zero_inboxes(const chi_gpu_dir *d, uint8_t *base, uint32_t k)
 }
 
 /* S4 for a gone owner: the claim counters into tails, each also stored in
- * its ring's `claimed` word for the workers' hole check (worker.c). A read
+ * its ring's `claimed` word for the workers' hole check (holes.c). A read
  * that fails (a broken CUDA context) is logged once and leaves tails 0:
  * S4 is skipped, as before it existed. */
 static void read_claims(chi_gpu_state *st, chi_gpu_seg *gs, uint32_t g, uint64_t *tails)

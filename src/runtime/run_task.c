@@ -22,7 +22,7 @@
  *     handshake (nobody sleeps on them: a GPU cannot wait on a futex).
  * Every field of a block is untrusted: a client may write anything there.
  *
- * Pointer futures (chi_make_pointer_future, src/runtime/worker.c) carry the
+ * Pointer futures (chi_make_pointer_future, src/runtime/futures.c) carry the
  * address of a task in the runtime's own memory, so a worker runs one by
  * dereferencing task_ptr. Any process that maps the segment can write a
  * block with CHI_FUTURE_POINTER in its flags, so the flag alone proves

@@ -166,7 +166,7 @@ static inline void chi_worker_seq_close(chi_worker *w)
 	if (--w->depth == 0)
 		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1, __ATOMIC_RELEASE);
 }
-/* Lane assignment (gpu.workers: dedicated or shared), documented in worker.c. */
+/* Lane assignment (gpu.workers: dedicated or shared), documented in lanes_assign.c. */
 int chi_lanes_assign(chi_runtime *rt);
 
 /* pools */

@@ -18,13 +18,16 @@
  *   W3 producer: publish (P4, seq_cst) then load sleeping
  *   W4 producer: if sleeping: sleep_futex += 1; futex_wake
  * Either the worker's re-check sees the published slot, or the producer sees
- * sleeping == 1 and bumps the futex (so futex_wait returns at once). */
+ * sleeping == 1 and bumps the futex (so futex_wait returns at once).
+ *
+ * The rest of the workers' files: hole handling in holes.c, lane-to-worker
+ * assignment in lanes_assign.c, pointer futures and chi_make_future /
+ * chi_call in futures.c. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +40,7 @@
 #include "runtime/handoff.h"
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
+#include "runtime/worker_internal.h"
 #include "task/future_ops.h"
 
 __thread chi_worker *chi_tls_worker;
@@ -46,57 +50,6 @@ __thread chi_worker *chi_tls_worker;
 static uint32_t wait_hook_run(void *arg, uint32_t budget)
 {
 	return chi_worker_process_new_tasks(arg, budget);
-}
-
-/* ---- futures made on a worker thread ----
- * A pointer future publishes the task's own address (zero copy) on the
- * worker's sub-task lane; chi_make_future picks it on a worker thread of
- * this runtime and a copy future (src/ipc/submit.c) elsewhere. */
-int chi_make_pointer_future(chi_ctx *ctx, chi_task *t, chi_future *f)
-{
-	chi_worker *w = ctx ? ctx->w : chi_tls_worker;
-	if (!w || w != chi_tls_worker)
-		return -EPERM;
-	if (!t || !f)
-		return -EINVAL;
-	chi_client *c = &w->rt->self;
-	uint64_t off = chi_client_alloc(c, CHI_FUTURE_BLOCK);
-	if (!off)
-		return -ENOMEM;
-	chi_future_shm *fs = (chi_future_shm *)((char *)c->base + off);
-	uint32_t lane = w->sub_lane;
-	chi_future_block_init(fs, CHI_FUTURE_POINTER, 0, CHI_OFFPTR_NULL, 0,
-			      (uint64_t)(uintptr_t)t, c->id, lane);
-	/* PT1 (run_task.c): the tag that makes the worker trust task_ptr */
-	uint64_t tag = chi_pointer_tag(w->rt, (uint64_t)(uintptr_t)t, off);
-	memcpy(fs->copy_space, &tag, sizeof(tag));
-	uint32_t prio = (t->flags & CHI_TASK_BULK) ? 1 : 0;
-	/* This worker consumes the lane it publishes on: never block on it. */
-	int rc;
-	while ((rc = chi_client_publish(c, lane, prio, off, 1)) == -EAGAIN)
-		chi_worker_process_new_tasks(w, 1);
-	if (rc) {
-		chi_client_free(c, off, CHI_FUTURE_BLOCK);
-		return rc;
-	}
-	chi_future_set_handle(f, c, fs, off, t, NULL, CHI_FUT_POINTER);
-	return 0;
-}
-
-int chi_make_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f)
-{
-	if (chi_tls_worker && (!c || c == &chi_tls_worker->rt->self))
-		return chi_make_pointer_future(NULL, t, f);
-	return chi_make_copy_future(c, t, codec, f);
-}
-
-int64_t chi_call(chi_client *c, chi_task *t, const chi_codec *codec)
-{
-	chi_future f;
-	int rc = chi_make_future(c, t, codec, &f);
-	if (rc)
-		return rc;
-	return chi_future_wait(&f);
 }
 
 /* Software pipeline for GPU lanes, which under load hold a backlog of blocks
@@ -145,13 +98,6 @@ static int any_ready(chi_worker *w)
 		if (!(w->lanes[i].gpu && gpu_cut(w)) && chi_lane_ready(w->lanes[i].v))
 			return 1;
 	return 0;
-}
-
-/* Can ring p of the lane pop its head now? On GPU lanes a sealed head must
- * also have all its words (include/chi/proto/seal.h). */
-static inline int head_poppable(const chi_lane_ref *lr, uint32_t p)
-{
-	return lr->gpu ? chi_seal_head_ready(&lr->seal, &lr->v[p], p) : chi_ring_ready(&lr->v[p], 0);
 }
 
 /* Stop's drain (chi_runtime_stop): a worker exits once none of its lanes
@@ -278,94 +224,6 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 	return ran;
 }
 
-/* Is the claimant of a hole gone? id 0: the claimant died before it could
- * mark the slot; then any dead client counts, and on a GPU lane a closed
- * one that still holds a GPU slice (a kernel that failed between its claim
- * and its mark, then its process closed the client: gpu_slices.c S4 keeps
- * the slice until no claim of that kind is left). A known claimant whose
- * entry is no longer LIVE (dead, closed, or already reaped) cannot publish
- * any more, so it counts as gone too. */
-static int claimant_dead(chi_runtime *rt, uint32_t id, int gpu)
-{
-	chi_client_shm *tab = (chi_client_shm *)((char *)rt->main.base + rt->dir->clients_off);
-	for (uint32_t i = 0; i < rt->dir->max_clients; i++) {
-		if (id && i + 1 != id)
-			continue;
-		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
-		if (st == CHI_CLIENT_DEAD || (id && st != CHI_CLIENT_LIVE) ||
-		    (gpu && !id && st == CHI_CLIENT_CLOSED && chi_gpu_slices_held(rt->gpu, i + 1)))
-			return 1;
-		if (st == CHI_CLIENT_LIVE &&
-		    (tab[i].epoch != rt->epoch ||
-		     (tab[i].pid > 0 && kill(tab[i].pid, 0) != 0 && errno == ESRCH)))
-			return 1;
-	}
-	return 0;
-}
-
-/* Holes (docs/design.md, Holes): a slot at head that stays unpublished for
- * runtime.hole_timeout_ms while a later slot is published, or that stays
- * claimed (or sealed and incomplete) for its lap that long, is skipped only
- * if its claimant is dead; otherwise the stall is counted and we keep
- * waiting. */
-static void check_holes(chi_worker *w, uint64_t now)
-{
-	uint64_t timeout = w->rt->cfg.hole_timeout_ms * 1000000ull;
-	for (uint32_t i = 0; i < w->nlanes; i++) {
-		chi_lane_ref *lr = &w->lanes[i];
-		for (uint32_t p = 0; p < CHI_NPRIO; p++) {
-			chi_ring_view *r = &lr->v[p];
-			uint64_t *since = &w->hole_since[i * CHI_NPRIO + p];
-			int later = 0;
-			/* a sealed entry whose words have not all arrived is a
-			 * hole too (include/chi/proto/seal.h); so is a head slot
-			 * claimed for its lap even with nothing behind it (its
-			 * claimant named: a dead one's slice must come back) */
-			if (!head_poppable(lr, p)) {
-				uint64_t c0 = chi_ring_peek(r, 0);
-				later = chi_slot_lap(c0) == (uint32_t)(chi_ld_rlx_u64(r->head) >> r->shift) &&
-					chi_slot_state(c0) != CHI_SLOT_EMPTY;
-				for (uint64_t a = 1; a <= 32 && a <= r->mask && !later; a++)
-					later = chi_ring_ready(r, a);
-				/* nothing behind it, but a claim beyond it is known
-				 * (gpu_slices.c S4: a gone client's last claims) */
-				if (!later && lr->gpu)
-					later = chi_ld_rlx_u64(r->head) <
-						__atomic_load_n(&lr->shm->ring[p].claimed,
-								__ATOMIC_ACQUIRE);
-			}
-			if (!later) {
-				*since = 0;
-				continue;
-			}
-			if (!*since) {
-				*since = now;
-				continue;
-			}
-			if (now - *since < timeout)
-				continue;
-			uint64_t ctl = chi_ring_peek(r, 0);
-			/* CPU and GPU producers mark the slot they claim (P2), and a
-			 * sealed publish names its client; id 0: it died before its
-			 * mark landed, and any dead client counts */
-			uint32_t st = chi_slot_state(ctl);
-			uint32_t who = st == CHI_SLOT_CLAIMED ||
-						(st == CHI_SLOT_PUBLISHED && (ctl & CHI_SLOT_SEALED))
-					       ? chi_slot_client(ctl)
-					       : 0;
-			if (claimant_dead(w->rt, who, lr->gpu)) {
-				chi_ring_skip(r);
-				chi_ctr_add(&lr->shm->holes_skipped, 1);
-				*since = 0;
-			} else {
-				chi_ctr_add(&lr->shm->hole_stalls, 1);
-				*since = now; /* count again after another timeout */
-			}
-		}
-	}
-}
-
-
 static void *worker_main(void *arg)
 {
 	chi_worker *w = arg;
@@ -442,7 +300,7 @@ static void *worker_main(void *arg)
 				spin_est = dt;
 		}
 		mark = now;
-		check_holes(w, now);
+		chi_worker_check_holes(w, now);
 		if (!idle_since)
 			idle_since = now;
 		if (now - idle_since < busy_ns || !may_sleep)
@@ -492,58 +350,6 @@ int chi_numa_worker_cpus(chi_runtime *rt, uint32_t worker, cpu_set_t *set)
 			}
 	}
 	return any ? 0 : -ENOENT;
-}
-
-/* Lane assignment. CPU lane i belongs to worker i % num_workers. GPU lanes
- * (gpu.workers):
- *   dedicated: the last GPU-lane-count workers (at least one, never all of
- *     them while there is more than one worker) poll only GPU lanes, and
- *     CPU lanes are spread over the others;
- *   shared: GPU lanes are spread over all workers after the CPU lanes.
- * Every lane has exactly one worker, whatever the worker count. A worker that
- * owns a GPU lane never sleeps longer than gpu.max_sleep_us (a GPU cannot
- * wake a futex; see the idle policy above).
- * Lane helpers (gpu.lane_helpers, handoff.h), dedicated only: each GPU
- * owner gets that many helpers, taken from the workers just before the
- * owners, as far as at least one worker is left for the CPU lanes (fewer
- * helpers each otherwise, logged). Workers: [CPU lanes][helpers][GPU owners]. */
-int chi_lanes_assign(chi_runtime *rt)
-{
-	uint32_t nw = rt->cfg.num_workers, ncpu = 0, ngpu = 0;
-	for (uint32_t l = 0; l < rt->nlane_refs; l++)
-		rt->lane_refs[l].gpu ? ngpu++ : ncpu++;
-	uint32_t gw = 0; /* workers dedicated to GPU lanes */
-	if (ngpu && rt->cfg.gpu_workers == CHI_GPU_WORKERS_DEDICATED && nw > 1)
-		gw = ngpu < nw - 1 ? ngpu : nw - 1;
-	uint32_t hpo = 0, want = rt->cfg.gpu_lane_helpers;
-	if (gw && want) {
-		hpo = (nw - 1 - gw) / gw;
-		if (hpo > want)
-			hpo = want;
-		if (hpo < want)
-			chi_log(CHI_LOG_WARN, "gpu.lane_helpers %u: %u worker(s) give each of %u GPU "
-				"lane owner(s) %u helper(s)", want, nw, gw, hpo);
-	} else if (want && ngpu) {
-		chi_log(CHI_LOG_WARN, "gpu.lane_helpers %u: no helpers (they need gpu.workers: "
-			"dedicated and more than one worker)", want);
-	}
-	uint32_t cw = nw - gw - gw * hpo; /* workers for CPU lanes */
-	rt->helper_base = cw;
-	rt->owner_base = cw + gw * hpo;
-	rt->helpers_per_owner = hpo;
-	uint32_t ci = 0, gi = 0;
-	for (uint32_t l = 0; l < rt->nlane_refs; l++) {
-		chi_lane_ref *lr = &rt->lane_refs[l];
-		uint32_t owner;
-		if (!lr->gpu)
-			owner = ci++ % cw;
-		else if (gw)
-			owner = rt->owner_base + gi++ % gw;
-		else
-			owner = (ncpu + gi++) % nw;
-		lr->shm->worker = owner;
-	}
-	return 0;
 }
 
 /* calloc on whole cache lines of its own (see chi_worker). */

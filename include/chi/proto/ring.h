@@ -45,8 +45,8 @@
  *         read head; stats read it relaxed.
  * Holes: a producer that dies between P1 and P4 leaves slot h unpublished
  * while later slots fill. The consumer may skip it (chi_ring_skip) only when
- * the runtime has decided the claimant is dead; see check_holes in
- * src/runtime/worker.c.
+ * the runtime has decided the claimant is dead; see chi_worker_check_holes in
+ * src/runtime/holes.c.
  */
 #ifndef CHI_PROTO_RING_H
 #define CHI_PROTO_RING_H

@@ -56,7 +56,7 @@
  * completes this one. Tags of one ring repeat after 2^54 tickets.
  * Hole rule: an entry whose words do not all arrive within
  * runtime.hole_timeout_ms is a hole of the client in ctl, skipped only when
- * that client is dead (src/runtime/worker.c). */
+ * that client is dead (src/runtime/holes.c). */
 #ifndef CHI_PROTO_SEAL_H
 #define CHI_PROTO_SEAL_H
 

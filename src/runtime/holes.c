@@ -1,0 +1,102 @@
+/* src/runtime/holes.c: holes, a slot a dead client claimed (or sealed and
+ * never finished) that would hold its ring's head forever.
+ *
+ * Holes (docs/design.md, Holes): a slot at head that stays unpublished for
+ * runtime.hole_timeout_ms while a later slot is published, or that stays
+ * claimed (or sealed and incomplete) for its lap that long, is skipped only
+ * if its claimant is dead; otherwise the stall is counted and we keep
+ * waiting.
+ * The idle loop (worker_main, worker.c) runs the check at each clock read;
+ * a pop clears a ring's timer (hole_since, chi_worker_process_new_tasks). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <signal.h>
+
+#include "runtime/runtime.h"
+#include "runtime/stats.h"
+#include "runtime/worker_internal.h"
+
+/* Is the claimant of a hole gone? id 0: the claimant died before it could
+ * mark the slot; then any dead client counts, and on a GPU lane a closed
+ * one that still holds a GPU slice (a kernel that failed between its claim
+ * and its mark, then its process closed the client: gpu_slices.c S4 keeps
+ * the slice until no claim of that kind is left). A known claimant whose
+ * entry is no longer LIVE (dead, closed, or already reaped) cannot publish
+ * any more, so it counts as gone too. */
+static int claimant_dead(chi_runtime *rt, uint32_t id, int gpu)
+{
+	chi_client_shm *tab = (chi_client_shm *)((char *)rt->main.base + rt->dir->clients_off);
+	for (uint32_t i = 0; i < rt->dir->max_clients; i++) {
+		if (id && i + 1 != id)
+			continue;
+		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
+		if (st == CHI_CLIENT_DEAD || (id && st != CHI_CLIENT_LIVE) ||
+		    (gpu && !id && st == CHI_CLIENT_CLOSED && chi_gpu_slices_held(rt->gpu, i + 1)))
+			return 1;
+		if (st == CHI_CLIENT_LIVE &&
+		    (tab[i].epoch != rt->epoch ||
+		     (tab[i].pid > 0 && kill(tab[i].pid, 0) != 0 && errno == ESRCH)))
+			return 1;
+	}
+	return 0;
+}
+
+/* The hole check of every ring of w's lanes (the rule above). */
+void chi_worker_check_holes(chi_worker *w, uint64_t now)
+{
+	uint64_t timeout = w->rt->cfg.hole_timeout_ms * 1000000ull;
+	for (uint32_t i = 0; i < w->nlanes; i++) {
+		chi_lane_ref *lr = &w->lanes[i];
+		for (uint32_t p = 0; p < CHI_NPRIO; p++) {
+			chi_ring_view *r = &lr->v[p];
+			uint64_t *since = &w->hole_since[i * CHI_NPRIO + p];
+			int later = 0;
+			/* a sealed entry whose words have not all arrived is a
+			 * hole too (include/chi/proto/seal.h); so is a head slot
+			 * claimed for its lap even with nothing behind it (its
+			 * claimant named: a dead one's slice must come back) */
+			if (!head_poppable(lr, p)) {
+				uint64_t c0 = chi_ring_peek(r, 0);
+				later = chi_slot_lap(c0) == (uint32_t)(chi_ld_rlx_u64(r->head) >> r->shift) &&
+					chi_slot_state(c0) != CHI_SLOT_EMPTY;
+				for (uint64_t a = 1; a <= 32 && a <= r->mask && !later; a++)
+					later = chi_ring_ready(r, a);
+				/* nothing behind it, but a claim beyond it is known
+				 * (gpu_slices.c S4: a gone client's last claims) */
+				if (!later && lr->gpu)
+					later = chi_ld_rlx_u64(r->head) <
+						__atomic_load_n(&lr->shm->ring[p].claimed,
+								__ATOMIC_ACQUIRE);
+			}
+			if (!later) {
+				*since = 0;
+				continue;
+			}
+			if (!*since) {
+				*since = now;
+				continue;
+			}
+			if (now - *since < timeout)
+				continue;
+			uint64_t ctl = chi_ring_peek(r, 0);
+			/* CPU and GPU producers mark the slot they claim (P2), and a
+			 * sealed publish names its client; id 0: it died before its
+			 * mark landed, and any dead client counts */
+			uint32_t st = chi_slot_state(ctl);
+			uint32_t who = st == CHI_SLOT_CLAIMED ||
+						(st == CHI_SLOT_PUBLISHED && (ctl & CHI_SLOT_SEALED))
+					       ? chi_slot_client(ctl)
+					       : 0;
+			if (claimant_dead(w->rt, who, lr->gpu)) {
+				chi_ring_skip(r);
+				chi_ctr_add(&lr->shm->holes_skipped, 1);
+				*since = 0;
+			} else {
+				chi_ctr_add(&lr->shm->hole_stalls, 1);
+				*since = now; /* count again after another timeout */
+			}
+		}
+	}
+}
