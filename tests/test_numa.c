@@ -2,7 +2,9 @@
  * that own GPU lanes (src/numa/, docs/numa.md). Simulated GPUs get PCI bus
  * ids (chi_gpu_simulate_pci) that a fake sysfs tree, built in a temporary
  * directory, maps to nodes; fake chi_numa_ops record the exact mbind and
- * affinity calls. One test uses the real mbind on this machine. Label numa. */
+ * affinity calls: with a fake root set, the GPU's node is read from that
+ * tree, never from hwloc. One test uses the real mbind on this machine, one
+ * asks hwloc (when built in) about this machine's PCI devices. Label numa. */
 #include "test_util.h"
 
 #include <errno.h>
@@ -425,6 +427,49 @@ static void test_mbind_fails(void **state)
 	chi_runtime_stop(rt);
 }
 
+/* ---- hwloc on this machine ---- */
+/* A made-up bus id: hwloc answers "no information" (node -1, 0), never an
+ * error; a device that exists gets a node or "no information"; with the real
+ * root, chi_numa_gpu_node falls through to sysfs, where it is missing. */
+static void test_hwloc_lookup(void **state)
+{
+	(void)state;
+	static const char *madeup = "ffff:fe:1f.7";
+	int node = 7;
+	char list[1024] = "x";
+	int rc = chi_numa_hwloc_gpu_node(madeup, &node, list, sizeof(list));
+	if (!chi_numa_have_hwloc()) {
+		assert_int_equal(rc, -ENOSYS);
+		printf("SKIP hwloc lookup: chi was built without hwloc\n");
+		return;
+	}
+	assert_int_equal(rc, 0);
+	assert_true(node == -1 || (node >= 0 && node < CHI_NUMA_MAX_NODES));
+	if (node < 0)
+		assert_string_equal(list, "");
+	assert_int_equal(chi_numa_hwloc_gpu_node("gpu0", &node, list, sizeof(list)), -EINVAL);
+	node = 7;
+	assert_int_equal(chi_numa_gpu_node("/sys", madeup, &node, list, sizeof(list)), -ENOENT);
+	assert_int_equal(node, 7);
+
+	/* the PCI devices of this machine that sysfs lists (the first 32) */
+	FILE *p = popen("ls /sys/bus/pci/devices 2>/dev/null | head -n 32", "r");
+	assert_non_null(p);
+	char id[64];
+	while (fgets(id, sizeof(id), p)) {
+		id[strcspn(id, "\n")] = 0;
+		node = 7;
+		assert_int_equal(chi_numa_hwloc_gpu_node(id, &node, list, sizeof(list)), 0);
+		assert_true(node == -1 || (node >= 0 && node < CHI_NUMA_MAX_NODES));
+		printf("hwloc: %s: node %d cpus '%s'\n", id, node, list);
+		if (node >= 0 && list[0]) {
+			cpu_set_t s;
+			assert_int_equal(chi_numa_parse_cpulist(list, &s), 0);
+		}
+	}
+	pclose(p);
+}
+
 /* ---- the real mbind on this machine ---- */
 static int real_policy(void *addr, int *mode, unsigned long *mask, int *node)
 {
@@ -499,6 +544,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_topology, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mbind_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_mbind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hwloc_lookup, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

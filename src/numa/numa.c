@@ -1,5 +1,5 @@
-/* src/numa/numa.c: sysfs topology, mbind and CPU affinity behind
- * chi_numa_ops (numa.h, docs/numa.md). The worker placement rule is the
+/* src/numa/numa.c: GPU locality (hwloc when built with it, else sysfs),
+ * mbind and CPU affinity behind chi_numa_ops (numa.h, docs/numa.md). The worker placement rule is the
  * runtime's (chi_numa_worker_cpus, src/runtime/worker.c). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -13,6 +13,10 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#ifdef CHI_HAVE_HWLOC
+#include <hwloc.h>
+#endif
 
 #include "chi/config.h" /* CHI_NUMA_AUTO, CHI_NUMA_OFF */
 
@@ -108,6 +112,63 @@ int chi_numa_norm_busid(const char *busid, char *out, size_t len)
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
+int chi_numa_have_hwloc(void)
+{
+#ifdef CHI_HAVE_HWLOC
+	return 1;
+#else
+	return 0;
+#endif
+}
+
+int chi_numa_hwloc_gpu_node(const char *pci_bus_id, int *node, char *cpulist, size_t len)
+{
+	char id[32];
+	int rc = chi_numa_norm_busid(pci_bus_id, id, sizeof(id));
+	if (rc)
+		return rc;
+#ifdef CHI_HAVE_HWLOC
+	/* A topology per call: this runs once per GPU at runtime start, and
+	 * loading one with I/O objects takes milliseconds; nothing is cached,
+	 * so nothing is shared between threads or leaked. */
+	hwloc_topology_t topo;
+	if (hwloc_topology_init(&topo))
+		return errno ? -errno : -ENOMEM;
+	rc = hwloc_topology_set_io_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
+	if (!rc)
+		rc = hwloc_topology_load(topo);
+	if (rc) {
+		rc = errno ? -errno : -EIO;
+		hwloc_topology_destroy(topo);
+		return rc;
+	}
+	int found = -1;
+	hwloc_obj_t dev = hwloc_get_pcidev_by_busidstring(topo, id);
+	hwloc_obj_t anc = dev ? hwloc_get_non_io_ancestor_obj(topo, dev) : NULL;
+	if (anc && anc->nodeset && hwloc_bitmap_weight(anc->nodeset) == 1) {
+		/* nodesets are indexed by OS node number, as mbind wants */
+		int n = hwloc_bitmap_first(anc->nodeset);
+		if (n >= 0 && n < CHI_NUMA_MAX_NODES)
+			found = n;
+	}
+	if (cpulist && len) {
+		cpulist[0] = 0;
+		if (found >= 0 && anc->cpuset && !hwloc_bitmap_iszero(anc->cpuset)) {
+			/* "0-3,8-11", the form of sysfs's local_cpulist */
+			int n = hwloc_bitmap_list_snprintf(cpulist, len, anc->cpuset);
+			if (n < 0 || (size_t)n >= len)
+				cpulist[0] = 0;
+		}
+	}
+	hwloc_topology_destroy(topo);
+	*node = found;
+	return 0;
+#else
+	(void)node, (void)cpulist, (void)len;
+	return -ENOSYS;
+#endif
+}
+
 int chi_numa_gpu_node(const char *root, const char *pci_bus_id, int *node, char *cpulist,
 		      size_t len)
 {
@@ -117,6 +178,16 @@ int chi_numa_gpu_node(const char *root, const char *pci_bus_id, int *node, char 
 		return rc;
 	if (!root || !*root)
 		root = sysfs_root;
+	/* The real machine: hwloc first. A fake root (tests) is only ever
+	 * read as sysfs. hwloc without an answer (no such device, no single
+	 * node: most VMs) falls through to sysfs. */
+	if (!strcmp(root, "/sys")) {
+		int hnode = -1;
+		if (!chi_numa_hwloc_gpu_node(id, &hnode, cpulist, len) && hnode >= 0) {
+			*node = hnode;
+			return 0;
+		}
+	}
 	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/numa_node", root, id);
 	rc = read_small(path, buf, sizeof(buf));
 	if (rc)

@@ -1,12 +1,15 @@
 /* src/numa/numa.h: NUMA placement of the GPU queue segments and of the
  * workers that poll GPU lanes (docs/numa.md).
  *
- *   - topology: read from sysfs under a configurable root ("/sys" by default;
- *     tests point it at a fake tree): a GPU's node and local CPUs from
- *     <root>/bus/pci/devices/<bus id>/{numa_node,local_cpulist}, a node's
- *     CPUs from <root>/devices/system/node/node<N>/cpulist. Node -1 means the
- *     platform gives no NUMA information (typical of virtual machines): the
- *     caller logs it and places nothing.
+ *   - topology: a GPU's node and local CPUs come from hwloc when chi was
+ *     built with it (CHI_HAVE_HWLOC) and the sysfs root is the real "/sys";
+ *     otherwise, or when hwloc has no single-node answer, from sysfs under a
+ *     configurable root ("/sys" by default; tests point it at a fake tree,
+ *     and then hwloc is never consulted):
+ *     <root>/bus/pci/devices/<bus id>/{numa_node,local_cpulist}. A node's
+ *     CPUs come from <root>/devices/system/node/node<N>/cpulist. Node -1
+ *     means the platform gives no NUMA information (typical of virtual
+ *     machines): the caller logs it and places nothing.
  *   - policy: mbind(MPOL_BIND, {node}) on a mapping before its first touch,
  *     and pthread CPU affinity, both through chi_numa_ops so a test can
  *     record the exact calls. The real mbind is syscall(SYS_mbind): no
@@ -52,11 +55,26 @@ const char *chi_numa_sysfs_root(void);
  * (sysfs form: lower case, 4-digit domain). -EINVAL if it is not one. */
 int chi_numa_norm_busid(const char *busid, char *out, size_t len);
 
-/* The GPU at pci_bus_id: its node (-1: no NUMA information) and its
- * local_cpulist (trimmed; "" if the file is missing). -ENOENT if the device
- * or its numa_node file is missing, -EINVAL on a malformed bus id or file. */
+/* The GPU at pci_bus_id: its node (-1: no NUMA information) and its local
+ * CPUs as a cpulist ("0-3,8-11"; "" if unknown). With the real root
+ * ("/sys", or sysfs_root NULL/"" while the process-wide root is "/sys") and
+ * hwloc built in, hwloc's answer when it has one; else sysfs
+ * (numa_node, local_cpulist). -ENOENT if the device or its numa_node file
+ * is missing from sysfs (and hwloc had no answer), -EINVAL on a malformed
+ * bus id or file. */
 int chi_numa_gpu_node(const char *sysfs_root, const char *pci_bus_id, int *node, char *cpulist,
 		      size_t len);
+/* hwloc alone: load this machine's topology with I/O devices, find the PCI
+ * device, and take the nodeset of its first non-I/O ancestor. Exactly one
+ * node: *node is it and cpulist that ancestor's CPUs. No such device, or no
+ * single node (none, or several: a VM, or a device hanging off the whole
+ * machine): 0 with *node = -1 and cpulist "" ("no information").
+ * -ENOSYS when chi was built without hwloc, -EINVAL on a malformed bus id,
+ * another negative errno if hwloc cannot load the topology. */
+int chi_numa_hwloc_gpu_node(const char *pci_bus_id, int *node, char *cpulist, size_t len);
+/* 1 if chi was built with hwloc (CHI_HAVE_HWLOC), else 0. */
+int chi_numa_have_hwloc(void);
+
 /* <root>/devices/system/node/node<node>/cpulist, trimmed. */
 int chi_numa_node_cpulist(const char *sysfs_root, int node, char *cpulist, size_t len);
 /* "0-3,8,10-11" (a trailing newline allowed) -> exactly those CPUs.
