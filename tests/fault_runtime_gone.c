@@ -27,18 +27,7 @@ static char self_path[4096];
 
 static int runtime_child(const char *name)
 {
-	chi_config cfg;
-	test_config(&cfg, 1, 1, 64);
-	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
-	chi_runtime *rt;
-	if (chi_runtime_start(&cfg, &rt))
-		return 2;
-	while (!chi_runtime_stop_requested(rt)) {
-		struct timespec ts = {0, 5 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	chi_runtime_stop(rt);
-	return 0;
+	return test_runtime_child(name, 64, 0);
 }
 
 static pid_t spawn_runtime(char *name, chi_client **c)

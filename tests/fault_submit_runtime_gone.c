@@ -27,16 +27,7 @@ static char self_path[4096];
 
 static int runtime_child(const char *name)
 {
-	chi_config cfg;
-	test_config(&cfg, 1, 1, 4);
-	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
-	chi_runtime *rt;
-	if (chi_runtime_start(&cfg, &rt))
-		return 2;
-	for (;;) {
-		struct timespec ts = {1, 0};
-		nanosleep(&ts, NULL);
-	}
+	return test_runtime_child(name, 4, 1);
 }
 
 typedef struct submitter {

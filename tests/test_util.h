@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,6 +47,26 @@ static inline chi_runtime *test_start(uint32_t workers, uint32_t lanes, uint32_t
 
 /* This test binary's own path into p (for posix_spawn of a child role):
  * 0, or -1 when /proc/self/exe cannot be read. */
+/* The body of a test's runtime child process (spawned with "--child NAME"):
+ * a runtime of that name with `depth` slots per ring, serving until an
+ * admin.stop (or forever when `forever`: the test kills it). 2 if the
+ * start fails. */
+static inline int test_runtime_child(const char *name, uint32_t depth, int forever)
+{
+	chi_config cfg;
+	test_config(&cfg, 1, 1, depth);
+	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
+	chi_runtime *rt;
+	if (chi_runtime_start(&cfg, &rt))
+		return 2;
+	while (forever || !chi_runtime_stop_requested(rt)) {
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	chi_runtime_stop(rt);
+	return 0;
+}
+
 static inline int test_self_exe(char *p, size_t cap)
 {
 	ssize_t n = readlink("/proc/self/exe", p, cap - 1);
