@@ -59,6 +59,30 @@ typedef struct chi_codec {
 
 /* A future: a process-local handle on a future block. Value type; many may be
  * in flight per client. */
+/* Thread safety, per handle:
+ *   chi_runtime  chi_runtime_start and chi_runtime_stop once each, from one
+ *                thread, with no call on the runtime or its client still
+ *                running; chi_runtime_client / _config / _stop_requested
+ *                from any thread in between.
+ *   chi_client   may be shared by the threads of its process: submits (copy
+ *                futures, batches) claim ring slots by CAS and allocate from
+ *                a lock-free allocator; the lane is chosen per thread; waits
+ *                on different futures run concurrently (their only shared
+ *                client state is the runtime-heartbeat bookkeeping, a
+ *                benign race of plain words). chi_client_close must not run
+ *                concurrently with any other call on the client, and only
+ *                after every future of it was waited.
+ *   chi_future   one waiter: chi_future_wait / _wait_timeout /
+ *                _wait_any on one future from one thread at a time;
+ *                chi_future_test from any thread. Moving the handle to
+ *                another thread between calls is fine.
+ *   chi_task     the task struct a future was made from (and its codec)
+ *                must outlive the future until its wait returns: the wait
+ *                decodes outputs into it (chi_future.task). Inputs are
+ *                copied at submit (copy futures), so the caller may change
+ *                them after the make call returns, but not the struct's
+ *                storage. A pointer future (module code) uses the task in
+ *                place until the wait returns. */
 typedef struct chi_future {
 	chi_future_shm *shm;
 	chi_client *client;
@@ -125,6 +149,44 @@ int64_t chi_future_wait(chi_future *f);
 int64_t chi_future_wait_timeout(chi_future *f, uint64_t timeout_ns);
 /* Non-blocking: 1 if complete, 0 if not. */
 int chi_future_test(const chi_future *f);
+
+/* Wait until any of the n futures fs[0..n) completes: 0 and *which = its
+ * index (the lowest complete one at the moment seen). The future is NOT
+ * finished: call chi_future_wait on it, which then returns its result at
+ * once (decoding outputs, releasing the block); futures not chosen stay
+ * pending. -EINVAL for n == 0, NULL fs / which / entries, or an entry
+ * already waited; -ETIMEDOUT after timeout_ns (UINT64_MAX: none; 0: one
+ * look); -ESHUTDOWN or -EOWNERDEAD when none completed and the runtime
+ * stopped or died (the futures stay pending; chi_future_wait on each
+ * returns that error too). Spins for runtime.first_busy_wait_us; then, with
+ * one future, sleeps on its futex as chi_future_wait; with several, sleeps
+ * on the first one's futex in short slices (at most 200 us) and polls the
+ * others between slices, so a completion of another future is seen within
+ * about 200 us (no core burnt meanwhile). On a worker thread it runs the
+ * worker's lanes instead of sleeping, as chi_future_wait. The futures may
+ * belong to different clients. */
+int chi_future_wait_any(chi_future *const *fs, size_t n, uint64_t timeout_ns, size_t *which);
+
+/* Batch submit (host clients): make copy futures for ts[0..n) (codecs[i]
+ * serializes ts[i]) into fs[0..n). All the batch goes to one lane (the
+ * calling thread's); each run of up to 64 consecutive tasks of one
+ * priority claims its ring slots with one CAS of the claim counter (as
+ * many as are free, waiting with backoff while the ring is full, like
+ * chi_make_copy_future), publishes each slot (one release store per slot:
+ * the ring has no multi-slot publish for CPU lanes) and wakes the worker
+ * once. Returns how many were submitted, in order (a prefix): k == n on
+ * success; 0 < k < n when ts[k] failed (-EMSGSIZE, -EINVAL from its
+ * codec, -ENOMEM, or the runtime stopping while waiting for room): fs[0..k)
+ * are live futures to wait as usual, ts[k..n) were not enqueued (submit
+ * ts + k again to learn the error); a negative errno when ts[0] failed
+ * (nothing enqueued). n == 0 returns 0. */
+int chi_make_copy_futures(chi_client *c, chi_task *const *ts, const chi_codec *const *codecs,
+			  chi_future *fs, size_t n);
+
+/* A pool's id by name, asked of the runtime with an admin.list_pools task
+ * (a round trip; cache it). 0 and *id, -ENOENT when no pool has that name,
+ * -EINVAL for NULLs, or the submit / wait error. */
+int chi_pool_lookup(chi_client *c, const char *name, chi_pool_id *id);
 
 /* Submit and wait in one call. */
 int64_t chi_call(chi_client *c, chi_task *t, const chi_codec *codec);

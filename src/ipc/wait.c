@@ -130,3 +130,125 @@ int64_t chi_future_wait(chi_future *f)
 {
 	return chi_future_wait_timeout(f, UINT64_MAX);
 }
+
+/* chi_future_wait_any: the lowest index complete, or n. */
+static size_t any_complete(chi_future *const *fs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (chi_future_flags(fs[i]->shm) & CHI_FUTURE_COMPLETE) /* F2 */
+			return i;
+	return n;
+}
+
+/* Every distinct client of the futures alive? 0 or the first error. */
+static int any_check_runtime(chi_future *const *fs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		chi_client *c = fs[i]->client;
+		size_t j = 0;
+		while (j < i && fs[j]->client != c)
+			j++;
+		if (j < i)
+			continue; /* asked already */
+		int rc = chi_client_check_runtime(c);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+#define ANY_SLICE_NS (200ull * 1000) /* several futures: poll the others this often */
+#define ANY_SCANS_PER_CLOCK 64u
+
+int chi_future_wait_any(chi_future *const *fs, size_t n, uint64_t timeout_ns, size_t *which)
+{
+	if (!fs || !n || !which)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!fs[i] || !fs[i]->shm || fs[i]->state || !fs[i]->client)
+			return -EINVAL;
+	chi_client *c = fs[0]->client;
+	chi_wait_hook *w = chi_tls_wait_hook;
+	uint64_t start = chi_now_ns(), now;
+	unsigned scans = 0;
+	size_t k = any_complete(fs, n);
+
+	if (k < n || !timeout_ns) {
+		if (k == n)
+			return -ETIMEDOUT; /* timeout 0: one look */
+		*which = k;
+		return 0;
+	}
+
+	if (w) {
+		/* a worker thread never sleeps: it runs its own lanes (one of
+		 * these futures may sit there) */
+		w->nesting++;
+		while ((k = any_complete(fs, n)) == n) {
+			if (!w->run(w->arg, 16))
+				chi_cpu_relax();
+			if (timeout_ns != UINT64_MAX && ++scans % ANY_SCANS_PER_CLOCK == 0 &&
+			    chi_now_ns() - start >= timeout_ns) {
+				w->nesting--;
+				return -ETIMEDOUT;
+			}
+		}
+		w->nesting--;
+		*which = k;
+		return 0;
+	}
+
+	/* spin for runtime.first_busy_wait_us */
+	for (;;) {
+		if ((k = any_complete(fs, n)) < n) {
+			*which = k;
+			return 0;
+		}
+		if (++scans % ANY_SCANS_PER_CLOCK) {
+			if (scans % (SPINS_PER_YIELD / 8) == 0)
+				sched_yield();
+			chi_cpu_relax();
+			continue;
+		}
+		now = chi_now_ns();
+		if (now - start >= timeout_ns)
+			return -ETIMEDOUT;
+		if (now - start >= c->busy_wait_ns)
+			break;
+	}
+	/* sleep: on the one future's futex (woken by its completion), or on
+	 * the first one's in short slices, polling the others between them */
+	uint64_t next_check = 0;
+	for (;;) {
+		uint64_t slice = c->max_sleep_ns ? c->max_sleep_ns : 1000000;
+		if (slice > 10000000)
+			slice = 10000000; /* the runtime's health every 10 ms */
+		if (n > 1 && slice > ANY_SLICE_NS)
+			slice = ANY_SLICE_NS;
+		now = chi_now_ns();
+		if (timeout_ns != UINT64_MAX) {
+			if (now - start >= timeout_ns)
+				return -ETIMEDOUT;
+			if (timeout_ns - (now - start) < slice)
+				slice = timeout_ns - (now - start);
+		}
+		chi_future_sleep(fs[0]->shm, slice);
+		if ((k = any_complete(fs, n)) < n) {
+			*which = k;
+			return 0;
+		}
+		now = chi_now_ns();
+		if (now >= next_check) {
+			next_check = now + 10000000;
+			int rc = any_check_runtime(fs, n);
+			if (rc) {
+				/* stopped after draining, or died: look once more */
+				if ((k = any_complete(fs, n)) < n) {
+					*which = k;
+					return 0;
+				}
+				return rc;
+			}
+		}
+	}
+}
