@@ -5,12 +5,15 @@
 # stop (and status afterwards fails), a SIGKILLed daemon's stale segment
 # removed by chi cleanup, and a fresh start on the same name afterwards, with
 # chi stats and a /metrics scrape of --metrics-port (and a second runtime
-# refused on that port).
+# refused on that port); the logs of its daemons are removed at the end.
 set -u
 chi=$1
 export CHI_RUNTIME_NAME=cli$$
 export CHI_RUNTIME_NUM_WORKERS=1
 tmp=$(mktemp -d)
+# the daemons' logs this test causes (the runtime and the one refused its port)
+logs() { rm -f "/tmp/chi.$(id -u).$CHI_RUNTIME_NAME.log" "/tmp/chi.$(id -u).${CHI_RUNTIME_NAME}b.log"; }
+trap logs EXIT
 fail() { echo "FAIL: $*"; "$chi" stop >/dev/null 2>&1; rm -rf "$tmp"; exit 1; }
 seg=/dev/shm/chi.$(id -u).$CHI_RUNTIME_NAME.main
 
@@ -66,4 +69,6 @@ grep -q "cannot start runtime '$other': cannot serve metrics on 127.0.0.1:$port:
 CHI_RUNTIME_NAME=$other "$chi" status >/dev/null 2>&1 && fail "a failed start left a runtime"
 "$chi" stop >/dev/null 2>&1 || fail "final stop"
 rm -rf "$tmp"
+logs
+ls /tmp/chi.$(id -u).$CHI_RUNTIME_NAME*.log >/dev/null 2>&1 && { echo "FAIL: logs left behind"; exit 1; }
 echo "cli test: OK"

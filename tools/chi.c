@@ -16,7 +16,7 @@ static const struct {
 	{"stop", chi_cmd_stop, "stop a running runtime (it drains published tasks first)"},
 	{"status", chi_cmd_status, "show a runtime's name, pid, uptime, workers, lanes, pools"},
 	{"stats", chi_cmd_stats, "per lane/worker/method counters and latency (--json, --prometheus, --watch S)"},
-	{"config", chi_cmd_config, "show the effective configuration (--print)"},
+	{"config", chi_cmd_config, "show the effective configuration (--print) or check it as start would (--check)"},
 	{"cleanup", chi_cmd_cleanup, "remove shared-memory segments of dead runtimes"},
 	{"demo", chi_cmd_demo, "run an embedded runtime and check every result"},
 };

@@ -23,4 +23,21 @@ int chi_cli_load_config(chi_config *cfg, const char *path);
 struct chi_client;
 struct chi_client *chi_cli_connect(const char **name, const char *conf_path, chi_config *cfg);
 
+/* The conventions every subcommand follows. chi_cli_no_args: 0 when argv
+ * has nothing after the options, else prints which argument is not taken
+ * and returns 2. chi_cli_set_name: --name over the config's name (checked
+ * like runtime.name); prints why and returns -1. chi_cli_number: a whole
+ * number in [lo, hi] from an option's value, else prints "chi CMD: --OPT
+ * wants ..." and returns -1. */
+int chi_cli_no_args(const char *cmd, int argc, char **argv);
+int chi_cli_set_name(chi_config *cfg, const char *name);
+int chi_cli_number(const char *cmd, const char *opt, const char *val, unsigned long long lo,
+		   unsigned long long hi, unsigned long long *out);
+
+/* chi config --check: what chi start would refuse that loading the
+ * configuration does not (unknown modules, bdev paths in directories that
+ * do not exist, sizes that do not fit). Prints each problem on stderr;
+ * returns how many it found. */
+int chi_cli_config_check(const chi_config *cfg);
+
 #endif

@@ -3,10 +3,14 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "chi/chi.h"
 #include "chi/modules/admin.h"
@@ -21,6 +25,51 @@ int chi_cli_load_config(chi_config *cfg, const char *path)
 		fprintf(stderr, "chi: %s\n", err);
 		return -1;
 	}
+	return 0;
+}
+
+int chi_cli_no_args(const char *cmd, int argc, char **argv)
+{
+	if (optind >= argc)
+		return 0;
+	fprintf(stderr, "chi %s: unexpected argument '%s'%s (chi %s --help)\n", cmd, argv[optind],
+		strcmp(cmd, "demo") && strcmp(cmd, "config") ? "; a runtime's name goes in --name" : "",
+		cmd);
+	return 2;
+}
+
+int chi_cli_set_name(chi_config *cfg, const char *name)
+{
+	if (!name)
+		return 0;
+	chi_config c = *cfg;
+	char err[512];
+	if (strlen(name) >= sizeof(c.name)) {
+		fprintf(stderr, "chi: --name '%s': longer than %d bytes\n", name, CHI_NAME_MAX - 1);
+		return -1;
+	}
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	if (chi_config_validate(&c, err, sizeof(err))) {
+		fprintf(stderr, "chi: --name '%s': not a runtime name (%s)\n", name, err);
+		return -1;
+	}
+	*cfg = c;
+	return 0;
+}
+
+int chi_cli_number(const char *cmd, const char *opt, const char *val, unsigned long long lo,
+		   unsigned long long hi, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(val, &end, 10);
+	if (!*val || *end || errno || val[0] == '-' || val[0] == '+' || val[0] == ' ' || v < lo ||
+	    v > hi) {
+		fprintf(stderr, "chi %s: --%s wants a whole number from %llu to %llu, not '%s'\n", cmd,
+			opt, lo, hi, val);
+		return -1;
+	}
+	*out = v;
 	return 0;
 }
 
@@ -40,7 +89,7 @@ chi_client *chi_cli_connect(const char **name, const char *conf_path, chi_config
 }
 
 /* --name/--config parsing shared by status and cleanup */
-static int name_opts(int argc, char **argv, const char *usage, const char **name,
+static int name_opts(const char *cmd, int argc, char **argv, const char *usage, const char **name,
 		     const char **conf)
 {
 	static const struct option opts[] = {{"name", required_argument, 0, 'n'},
@@ -57,13 +106,15 @@ static int name_opts(int argc, char **argv, const char *usage, const char **name
 		default: fprintf(stderr, "%s", usage); return 2;
 		}
 	}
+	if (chi_cli_no_args(cmd, argc, argv))
+		return 2;
 	return -1;
 }
 
 int chi_cmd_status(int argc, char **argv)
 {
 	const char *name = NULL, *conf = NULL;
-	int rc = name_opts(argc, argv, "usage: chi status [--name NAME] [--config FILE]\n", &name,
+	int rc = name_opts("status", argc, argv, "usage: chi status [--name NAME] [--config FILE]\n", &name,
 			   &conf);
 	if (rc >= 0)
 		return rc;
@@ -132,37 +183,159 @@ int chi_cmd_status(int argc, char **argv)
 	return 0;
 }
 
+/* Is module `m` one chi start would find: built in, or libchi_<m>.so in a
+ * directory of the ':'-separated module path? */
+static int module_found(const char *m, const char *path)
+{
+	static const char *const builtin[] = {"admin", "test", "bdev"};
+	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
+		if (!strcmp(m, builtin[i]))
+			return 1;
+	for (const char *p = path; p && *p;) {
+		size_t n = strcspn(p, ":");
+		char file[CHI_PATH_MAX + CHI_NAME_MAX + 16];
+		if (n) {
+			snprintf(file, sizeof(file), "%.*s/libchi_%s.so", (int)n, p, m);
+			if (access(file, R_OK) == 0)
+				return 1;
+		}
+		p += n + (p[n] == ':');
+	}
+	return 0;
+}
+
+int chi_cli_config_check(const chi_config *cfg)
+{
+	int bad = 0;
+	if (cfg->main_segment_size && cfg->main_segment_size < cfg->max_task_size + (4ull << 20)) {
+		fprintf(stderr, "chi: memory.main_segment_size %llu does not fit memory.max_task_size "
+				"%llu and the 4 MiB the arena needs at least\n",
+			(unsigned long long)cfg->main_segment_size,
+			(unsigned long long)cfg->max_task_size);
+		bad++;
+	}
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+	uint64_t ram = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : 0;
+	for (uint32_t i = 0; i < cfg->npools && i < CHI_MAX_POOLS; i++) {
+		const chi_pool_conf *p = &cfg->pools[i];
+		if (!module_found(p->module, cfg->module_path)) {
+			fprintf(stderr, "chi: pool '%s': no module named '%s' (not built in, and no "
+					"libchi_%s.so in runtime.module_path \"%s\")\n",
+				p->name, p->module, p->module, cfg->module_path);
+			bad++;
+		}
+		if (strcmp(p->module, "bdev"))
+			continue;
+		if (!p->size) {
+			fprintf(stderr, "chi: pool '%s': a bdev needs a size (pools[%u].size is 0)\n",
+				p->name, i);
+			bad++;
+		}
+		if (!p->path[0]) {
+			if (ram && p->size > ram) {
+				fprintf(stderr, "chi: pool '%s': a RAM bdev of %llu bytes does not fit "
+						"this machine's %llu bytes of memory\n",
+					p->name, (unsigned long long)p->size, (unsigned long long)ram);
+				bad++;
+			}
+			continue;
+		}
+		char dir[CHI_PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", p->path);
+		char *slash = strrchr(dir, '/');
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else if (slash == dir)
+			dir[1] = 0;
+		else
+			*slash = 0;
+		struct stat st;
+		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "chi: pool '%s': bdev path %s: the directory %s does not exist\n",
+				p->name, p->path, dir);
+			bad++;
+			continue;
+		}
+		struct statvfs vs;
+		if (stat(p->path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "chi: pool '%s': bdev path %s is a directory\n", p->name, p->path);
+			bad++;
+		} else if (statvfs(dir, &vs) == 0 && vs.f_frsize &&
+			   p->size / vs.f_frsize > (uint64_t)vs.f_blocks) {
+			fprintf(stderr, "chi: pool '%s': bdev size %llu does not fit the file system of "
+					"%s (%llu bytes)\n",
+				p->name, (unsigned long long)p->size, dir,
+				(unsigned long long)vs.f_blocks * vs.f_frsize);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+static const char config_usage[] =
+	"usage: chi config --print [--check] [--config FILE] [--name NAME]\n"
+	"       chi config --check [--config FILE] [--name NAME]   (also: chi config check)\n"
+	"  --print  the effective configuration, every key, as YAML\n"
+	"  --check  also what chi start would refuse: unknown modules (built in: admin,\n"
+	"           test, bdev; else libchi_<name>.so on runtime.module_path), bdev\n"
+	"           paths whose directory does not exist, sizes that do not fit\n";
+
 int chi_cmd_config(int argc, char **argv)
 {
 	static const struct option opts[] = {{"print", no_argument, 0, 'p'},
+					     {"check", no_argument, 0, 'k'},
 					     {"config", required_argument, 0, 'c'},
+					     {"name", required_argument, 0, 'n'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
-	const char *conf = NULL;
-	int o, print = 0;
+	const char *conf = NULL, *name = NULL;
+	int o, print = 0, check = 0;
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "pc:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "pkc:n:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'p': print = 1; break;
+		case 'k': check = 1; break;
 		case 'c': conf = optarg; break;
-		case 'h': printf("usage: chi config --print [--config FILE]\n"); return 0;
-		default: fprintf(stderr, "usage: chi config --print [--config FILE]\n"); return 2;
+		case 'n': name = optarg; break;
+		case 'h': printf("%s", config_usage); return 0;
+		default: fprintf(stderr, "%s", config_usage); return 2;
 		}
 	}
-	if (!print) {
-		fprintf(stderr, "usage: chi config --print [--config FILE]\n");
+	/* chi config check / chi config print: the action as a word */
+	for (; optind < argc; optind++) {
+		if (!strcmp(argv[optind], "check"))
+			check = 1;
+		else if (!strcmp(argv[optind], "print"))
+			print = 1;
+		else
+			return chi_cli_no_args("config", argc, argv);
+	}
+	if (!print && !check) {
+		fprintf(stderr, "chi config: say what to do: --print or --check\n%s", config_usage);
 		return 2;
 	}
 	chi_config cfg;
-	if (chi_cli_load_config(&cfg, conf))
+	if (chi_cli_load_config(&cfg, conf) || chi_cli_set_name(&cfg, name))
 		return 1;
-	static char buf[64 * 1024];
-	int n = chi_config_print(&cfg, buf, sizeof(buf));
-	if (n < 0) {
-		fprintf(stderr, "chi: cannot print the configuration: %s\n", chi_strerror(n));
-		return 1;
+	if (print) {
+		static char buf[64 * 1024];
+		int n = chi_config_print(&cfg, buf, sizeof(buf));
+		if (n < 0) {
+			fprintf(stderr, "chi: cannot print the configuration: %s\n", chi_strerror(n));
+			return 1;
+		}
+		fputs(buf, stdout);
 	}
-	fputs(buf, stdout);
+	if (check) {
+		int bad = chi_cli_config_check(&cfg);
+		if (bad) {
+			fprintf(stderr, "chi config: %d problem%s: chi start would refuse this configuration\n",
+				bad, bad == 1 ? "" : "s");
+			return 1;
+		}
+		if (!print)
+			printf("chi config: OK (runtime '%s', %u pools)\n", cfg.name, cfg.npools);
+	}
 	return 0;
 }
 
@@ -178,7 +351,7 @@ static void report(const char *seg, int pid, void *arg)
 int chi_cmd_cleanup(int argc, char **argv)
 {
 	const char *name = NULL, *conf = NULL;
-	int rc = name_opts(argc, argv,
+	int rc = name_opts("cleanup", argc, argv,
 			   "usage: chi cleanup [--name NAME]\n"
 			   "Removes this user's chi segments whose runtime is gone (all names, or NAME).\n",
 			   &name, &conf);

@@ -6,14 +6,19 @@
  * returns only once clients can connect (or prints why the start failed).
  * The daemon runs until SIGTERM/SIGINT or an admin.stop task, then stops in
  * order (draining published tasks). Its messages go to
- * /tmp/chi.<uid>.<name>.log. */
+ * /tmp/chi.<uid>.<name>.log, each line with a timestamp and, for the
+ * library's messages, its level; the error lines of a start that fails also
+ * go back through the pipe, and `chi start` prints them on its terminal. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,17 +46,92 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* What a daemon tells `chi start` through its pipe: the start's result and,
- * when it failed, which step failed. */
+/* What a daemon tells `chi start` through its pipe: the start's result,
+ * when it failed which step failed, and the error lines it logged. */
 enum { START_RUNTIME = 0, START_METRICS = 1 };
+#define WHY_MAX 3072
+struct start_msg {
+	int rc, step;
+	char why[WHY_MAX]; /* the error lines, '\n'-separated, NUL-terminated */
+};
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char errors_logged[WHY_MAX]; /* the newest error lines that fit */
+
+/* "2026-12-04T18:52:01.123+0000 " */
+static void stamp(char *ts, size_t cap)
+{
+	struct timespec now;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &now);
+	localtime_r(&now.tv_sec, &tm);
+	char a[24], z[8];
+	strftime(a, sizeof(a), "%Y-%m-%dT%H:%M:%S", &tm);
+	strftime(z, sizeof(z), "%z", &tm);
+	snprintf(ts, cap, "%s.%03ld%s ", a, now.tv_nsec / 1000000, z);
+}
+
+/* One line of the daemon's own on stderr (the log), with its timestamp. */
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
+{
+	char ts[64], line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	stamp(ts, sizeof(ts));
+	pthread_mutex_lock(&log_lock);
+	fprintf(stderr, "%s%s\n", ts, line);
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* chi_log hook of the daemon: a timestamp and the level on every line;
+ * error lines are also kept for the pipe. */
+static void daemon_log(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	char ts[64];
+	stamp(ts, sizeof(ts));
+	const char *lv = level == CHI_LOG_ERROR ? "error" : level == CHI_LOG_WARN ? "warning" : "info";
+	pthread_mutex_lock(&log_lock);
+	fprintf(stderr, "%schi: %s: %s\n", ts, lv, msg);
+	if (level == CHI_LOG_ERROR) {
+		size_t have = strlen(errors_logged), need = strlen(msg) + 1;
+		while (have && have + need >= sizeof(errors_logged)) { /* drop the oldest line */
+			char *nl = strchr(errors_logged, '\n');
+			size_t drop = nl ? (size_t)(nl - errors_logged) + 1 : have;
+			memmove(errors_logged, errors_logged + drop, have - drop + 1);
+			have -= drop;
+		}
+		snprintf(errors_logged + have, sizeof(errors_logged) - have, "%s\n", msg);
+	}
+	pthread_mutex_unlock(&log_lock);
+}
 
 static void tell(int ready, int rc, int step)
 {
 	if (ready < 0)
 		return;
-	int msg[2] = {rc, step};
-	ssize_t w = write(ready, msg, sizeof(msg));
-	(void)w;
+	struct start_msg m;
+	memset(&m, 0, sizeof(m));
+	m.rc = rc;
+	m.step = step;
+	if (rc) {
+		pthread_mutex_lock(&log_lock);
+		snprintf(m.why, sizeof(m.why), "%s", errors_logged);
+		pthread_mutex_unlock(&log_lock);
+	}
+	const char *p = (const char *)&m;
+	size_t left = sizeof(m);
+	while (left) {
+		ssize_t w = write(ready, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		p += w;
+		left -= (size_t)w;
+	}
 	close(ready);
 }
 
@@ -68,13 +148,15 @@ static int serve(const chi_config *cfg, int ready, int metrics_port)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	chi_runtime *rt;
+	chi_set_log(daemon_log, NULL);
 #ifdef CHI_WITH_CUDA
 	chi_gpu_cuda_enable(); /* after daemonizing: the first CUDA call comes next */
 #endif
 	int rc = chi_runtime_start(cfg, &rt);
 	if (rc) {
+		say("chi: cannot start runtime '%s': %s", cfg->name,
+		    rc == -EADDRINUSE ? "a runtime with this name is already running" : chi_strerror(rc));
 		tell(ready, rc, START_RUNTIME);
-		fprintf(stderr, "chi: cannot start runtime '%s': %s\n", cfg->name, chi_strerror(rc));
 		return 1;
 	}
 	chi_metrics m;
@@ -82,22 +164,23 @@ static int serve(const chi_config *cfg, int ready, int metrics_port)
 	if (metrics_port > 0) {
 		rc = chi_metrics_start(&m, rt, cfg->name, metrics_port);
 		if (rc) {
-			fprintf(stderr, "chi: cannot serve metrics on 127.0.0.1:%d: %s\n", metrics_port,
-				chi_strerror(rc));
+			say("chi: cannot serve metrics on 127.0.0.1:%d: %s", metrics_port,
+			    chi_strerror(rc));
 			chi_runtime_stop(rt);
 			tell(ready, rc, START_METRICS);
 			return 1;
 		}
-		fprintf(stderr, "chi: metrics on http://127.0.0.1:%d/metrics\n", metrics_port);
+		say("chi: metrics on http://127.0.0.1:%d/metrics", metrics_port);
 	}
 	tell(ready, 0, START_RUNTIME);
-	fprintf(stderr, "chi: runtime '%s' serving (pid %d)\n", cfg->name, (int)getpid());
+	say("chi: runtime '%s' serving (pid %d)", cfg->name, (int)getpid());
 	while (!got_signal && !chi_runtime_stop_requested(rt))
 		sleep_ms(20);
-	fprintf(stderr, "chi: runtime '%s' stopping (%s)\n", cfg->name,
-		got_signal ? "signal" : "admin.stop");
+	say("chi: runtime '%s' stopping (%s)", cfg->name, got_signal ? "signal" : "admin.stop");
 	chi_metrics_stop(&m);
 	chi_runtime_stop(rt);
+	say("chi: runtime '%s' stopped", cfg->name);
+	chi_set_log(NULL, NULL);
 	return 0;
 }
 
@@ -154,7 +237,7 @@ static int open_daemon_log(const char *path)
 
 static void start_usage(FILE *o)
 {
-	fprintf(o, "usage: chi start [--foreground] [--config FILE] [--metrics-port PORT]\n"
+	fprintf(o, "usage: chi start [--name NAME] [--foreground] [--config FILE] [--metrics-port PORT]\n"
 		   "Starts a runtime; without --foreground it becomes a daemon and this\n"
 		   "command returns once clients can connect.\n");
 }
@@ -164,28 +247,31 @@ int chi_cmd_start(int argc, char **argv)
 	static const struct option opts[] = {{"foreground", no_argument, 0, 'f'},
 					     {"config", required_argument, 0, 'c'},
 					     {"metrics-port", required_argument, 0, 'm'},
+					     {"name", required_argument, 0, 'n'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	int fg = 0, o, port = 0;
-	const char *conf = NULL;
+	const char *conf = NULL, *name = NULL;
+	unsigned long long v;
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "fc:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "fc:n:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'f': fg = 1; break;
 		case 'c': conf = optarg; break;
+		case 'n': name = optarg; break;
 		case 'm':
-			port = atoi(optarg);
-			if (port <= 0 || port > 65535) {
-				fprintf(stderr, "chi: --metrics-port: '%s' is not a port number\n", optarg);
+			if (chi_cli_number("start", "metrics-port", optarg, 1, 65535, &v))
 				return 2;
-			}
+			port = (int)v;
 			break;
 		case 'h': start_usage(stdout); return 0;
 		default: start_usage(stderr); return 2;
 		}
 	}
+	if (chi_cli_no_args("start", argc, argv))
+		return 2;
 	chi_config cfg;
-	if (chi_cli_load_config(&cfg, conf))
+	if (chi_cli_load_config(&cfg, conf) || chi_cli_set_name(&cfg, name))
 		return 1;
 	if (fg)
 		return serve(&cfg, -1, port);
@@ -225,21 +311,40 @@ int chi_cmd_start(int argc, char **argv)
 		_exit(serve(&cfg, p[1], port));
 	}
 	close(p[1]);
-	int st, msg[2] = {-EPIPE, START_RUNTIME};
+	int st;
+	static struct start_msg msg;
+	memset(&msg, 0, sizeof(msg));
 	waitpid(pid, &st, 0);
-	ssize_t n = read(p[0], msg, sizeof(msg));
+	size_t got = 0;
+	while (got < sizeof(msg)) {
+		ssize_t n = read(p[0], (char *)&msg + got, sizeof(msg) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
 	close(p[0]);
-	if (n != (ssize_t)sizeof(msg))
-		msg[0] = -EPIPE;
-	if (msg[0] && msg[1] == START_METRICS) {
+	if (got < offsetof(struct start_msg, why)) {
+		msg.rc = -EPIPE;
+		msg.step = START_RUNTIME;
+	}
+	msg.why[sizeof(msg.why) - 1] = 0;
+	if (msg.rc && msg.step == START_METRICS) {
 		fprintf(stderr, "chi: cannot start runtime '%s': cannot serve metrics on 127.0.0.1:%d: %s\n",
-			cfg.name, port, chi_strerror(msg[0]));
+			cfg.name, port, chi_strerror(msg.rc));
 		return 1;
 	}
-	if (msg[0]) {
-		fprintf(stderr, "chi: cannot start runtime '%s': %s\n", cfg.name,
-			msg[0] == -EADDRINUSE ? "a runtime with this name is already running"
-					      : chi_strerror(msg[0]));
+	if (msg.rc) {
+		/* the error lines the daemon logged, as the log has them: the cause */
+		char *save = NULL;
+		for (char *l = strtok_r(msg.why, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+			fprintf(stderr, "chi: error: %s\n", l);
+		fprintf(stderr, "chi: cannot start runtime '%s': %s (log: /tmp/chi.%u.%s.log)\n",
+			cfg.name,
+			msg.rc == -EADDRINUSE ? "a runtime with this name is already running"
+					      : chi_strerror(msg.rc),
+			(unsigned)getuid(), cfg.name);
 		return 1;
 	}
 	printf("chi: runtime '%s' started\n", cfg.name);
@@ -263,6 +368,8 @@ int chi_cmd_stop(int argc, char **argv)
 		default: fprintf(stderr, "usage: chi stop [--name NAME] [--config FILE]\n"); return 2;
 		}
 	}
+	if (chi_cli_no_args("stop", argc, argv))
+		return 2;
 	chi_config cfg;
 	chi_client *c = chi_cli_connect(&name, conf, &cfg);
 	if (!c)

@@ -46,13 +46,21 @@ int chi_cmd_stats(int argc, char **argv)
 		switch (o) {
 		case 'n': name = optarg; break;
 		case 'c': conf = optarg; break;
-		case 'j': fmt = 1; break;
-		case 'p': fmt = 2; break;
+		case 'j':
+		case 'p':
+			if (fmt && fmt != (o == 'j' ? 1 : 2)) {
+				fprintf(stderr, "chi stats: --json and --prometheus cannot be used "
+						"together (pick one output format)\n");
+				return 2;
+			}
+			fmt = o == 'j' ? 1 : 2;
+			break;
 		case 'w': {
 			char *end;
 			watch = strtod(optarg, &end);
-			if (*end || !(watch > 0)) {
-				fprintf(stderr, "chi: --watch wants a positive number of seconds\n");
+			if (end == optarg || *end || !(watch > 0) || watch > 86400) {
+				fprintf(stderr, "chi stats: --watch wants a number of seconds above 0, at most 86400, not '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -61,10 +69,8 @@ int chi_cmd_stats(int argc, char **argv)
 		default: fprintf(stderr, "%s", usage); return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s", usage);
+	if (chi_cli_no_args("stats", argc, argv))
 		return 2;
-	}
 	chi_config cfg;
 	chi_client *c = chi_cli_connect(&name, conf, &cfg);
 	if (!c)

@@ -126,6 +126,16 @@ static void *client_thread(void *arg)
 	return NULL;
 }
 
+/* chi demo's log: warnings and errors on stderr; info lines (such as no
+ * GPU on a CPU-only machine, which the summary's "GPU kernels" row says
+ * anyway) are not shown */
+static void demo_log(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	if (level != CHI_LOG_INFO)
+		fprintf(stderr, "chi: %s\n", msg);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -134,7 +144,11 @@ static int cmp_u64(const void *a, const void *b)
 
 static void usage(FILE *o)
 {
-	fprintf(o, "usage: chi demo [--threads N] [--tasks N] [--workers N] [--config FILE]\n"
+	fprintf(o, "usage: chi demo [--threads N] [--tasks N] [--workers N] [--config FILE] [--name NAME]\n"
+		   "  --threads N  client threads, 1 to 256 (default 2)\n"
+		   "  --tasks N    tasks per thread, 1 to 100000000 (default 20000)\n"
+		   "  --workers N  runtime workers, 1 to 1024 (default 1)\n"
+		   "  --name NAME  the embedded runtime's name (default demo<pid>)\n"
 		   "Starts an embedded chi runtime, drives the test module from N threads\n"
 		   "and from a second process, checks every result and prints tasks,\n"
 		   "errors, throughput and latency.\n");
@@ -201,31 +215,44 @@ static int demo_child(const char *name)
 int chi_cmd_demo(int argc, char **argv)
 {
 	uint32_t threads = 2, workers = 1;
-	const char *conf = NULL;
+	const char *conf = NULL, *name = NULL;
+	unsigned long long v;
 	static const struct option opts[] = {{"threads", required_argument, 0, 't'},
 					     {"tasks", required_argument, 0, 'n'},
 					     {"workers", required_argument, 0, 'w'},
 					     {"config", required_argument, 0, 'c'},
 					     {"help", no_argument, 0, 'h'},
 					     {"child", required_argument, 0, 'C'},
+					     {"name", required_argument, 0, 'N'},
 					     {0, 0, 0, 0}};
 	int o;
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "t:n:w:c:h", opts, NULL)) != -1) {
 		switch (o) {
-		case 't': threads = (uint32_t)atoi(optarg); break;
-		case 'n': tasks_per_thread = (uint32_t)atoi(optarg); break;
-		case 'w': workers = (uint32_t)atoi(optarg); break;
+		case 't':
+			if (chi_cli_number("demo", "threads", optarg, 1, 256, &v))
+				return 2;
+			threads = (uint32_t)v;
+			break;
+		case 'n':
+			if (chi_cli_number("demo", "tasks", optarg, 1, 100000000, &v))
+				return 2;
+			tasks_per_thread = (uint32_t)v;
+			break;
+		case 'w':
+			if (chi_cli_number("demo", "workers", optarg, 1, 1024, &v))
+				return 2;
+			workers = (uint32_t)v;
+			break;
 		case 'c': conf = optarg; break;
+		case 'N': name = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'C': return demo_child(optarg);
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!threads || !workers || threads > 256) {
-		usage(stderr);
+	if (chi_cli_no_args("demo", argc, argv))
 		return 2;
-	}
 	chi_config cfg;
 	if (chi_cli_load_config(&cfg, conf))
 		return 1;
@@ -237,6 +264,9 @@ int chi_cmd_demo(int argc, char **argv)
 		cfg.gpu_clients = 1; /* from its one GPU client */
 	if (!getenv("CHI_RUNTIME_NAME"))
 		snprintf(cfg.name, sizeof(cfg.name), "demo%d", (int)getpid());
+	if (chi_cli_set_name(&cfg, name))
+		return 1;
+	chi_set_log(demo_log, NULL);
 #ifdef CHI_WITH_CUDA
 	chi_gpu_cuda_enable(); /* GPU queues when a GPU is present */
 #endif

@@ -52,9 +52,12 @@ static double pct(uint64_t part, uint64_t whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-static void put_ns(sbuf *b, uint64_t ns)
+/* a latency of a lane; "-" when the lane has no samples */
+static void put_ns(sbuf *b, uint64_t ns, uint64_t samples)
 {
-	if (ns < 10000)
+	if (!samples)
+		put(b, " %11s", "-");
+	else if (ns < 10000)
 		put(b, " %8llu ns", (unsigned long long)ns);
 	else if (ns < 10000000)
 		put(b, " %8.1f us", (double)ns / 1e3);
@@ -91,9 +94,9 @@ size_t chi_cli_stats_table(const chi_stats_snapshot *s, char *buf, size_t cap)
 		    (unsigned long long)l->holes_skipped, (unsigned long long)l->depth,
 		    (unsigned long long)l->depth_hwm, (unsigned long long)l->seal_waits,
 		    (unsigned long long)l->lat_samples);
-		put_ns(&b, l->p50_ns);
-		put_ns(&b, l->p99_ns);
-		put_ns(&b, l->p999_ns);
+		put_ns(&b, l->p50_ns, l->lat_samples);
+		put_ns(&b, l->p99_ns, l->lat_samples);
+		put_ns(&b, l->p999_ns, l->lat_samples);
 		put(&b, "\n");
 	}
 	put(&b, "\n%-6s %12s %7s %7s %7s %8s  %s\n", "worker", "tasks", "busy%", "idle%", "sleep%",
@@ -109,6 +112,9 @@ size_t chi_cli_stats_table(const chi_stats_snapshot *s, char *buf, size_t cap)
 			    (unsigned long long)w->handed);
 		put(&b, "\n");
 	}
+	if (st->nworker_stats < st->nworkers)
+		put(&b, "(workers %u-%u not shown: the runtime reports at most %u workers' counters)\n",
+		    st->nworker_stats, st->nworkers - 1, st->nworker_stats);
 	put(&b, "\n%-20s %-20s %12s %10s\n", "pool", "method", "tasks", "errors");
 	for (uint32_t i = 0; s->ps && i < s->ps->count; i++) {
 		const chi_pm_stats *e = &s->ps->e[i];
@@ -136,7 +142,7 @@ size_t chi_cli_stats_json(const chi_stats_snapshot *s, char *buf, size_t cap)
 		    "\"errors\":%llu,"
 		    "\"queue_full\":%llu,\"hole_stalls\":%llu,\"holes_skipped\":%llu,\"depth\":%llu,"
 		    "\"depth_hwm\":%llu,\"seal_waits\":%llu,\"latency_ns\":{\"samples\":%llu,"
-		    "\"sum\":%llu,\"p50\":%llu,\"p99\":%llu,\"p999\":%llu}}",
+		    "\"sum\":%llu",
 		    i ? "," : "", i, (long long)l->gpu - 1, (unsigned long long)l->worker,
 		    (unsigned long long)l->popped,
 		    (unsigned long long)l->completed,
@@ -144,11 +150,18 @@ size_t chi_cli_stats_json(const chi_stats_snapshot *s, char *buf, size_t cap)
 		    (unsigned long long)l->hole_stalls, (unsigned long long)l->holes_skipped,
 		    (unsigned long long)l->depth, (unsigned long long)l->depth_hwm,
 		    (unsigned long long)l->seal_waits,
-		    (unsigned long long)l->lat_samples, (unsigned long long)l->lat_sum_ns,
-		    (unsigned long long)l->p50_ns, (unsigned long long)l->p99_ns,
-		    (unsigned long long)l->p999_ns);
+		    (unsigned long long)l->lat_samples, (unsigned long long)l->lat_sum_ns);
+		if (l->lat_samples) /* no quantiles without samples: null, not 0 */
+			put(&b, ",\"p50\":%llu,\"p99\":%llu,\"p999\":%llu}}",
+			    (unsigned long long)l->p50_ns, (unsigned long long)l->p99_ns,
+			    (unsigned long long)l->p999_ns);
+		else
+			put(&b, ",\"p50\":null,\"p99\":null,\"p999\":null}}");
 	}
-	put(&b, "],\"workers\":[");
+	put(&b, "],");
+	if (st->nworker_stats < st->nworkers) /* the runtime reports at most 16 */
+		put(&b, "\"workers_not_shown\":%u,", st->nworkers - st->nworker_stats);
+	put(&b, "\"workers\":[");
 	for (uint32_t i = 0; i < st->nworker_stats; i++) {
 		const chi_worker_stats *w = &st->workers[i];
 		put(&b,
@@ -290,6 +303,9 @@ size_t chi_cli_stats_prometheus(const chi_stats_snapshot *s, char *buf, size_t c
 		put(&b, "} %llu\n", (unsigned long long)l->lat_samples);
 	}
 
+	if (st->nworker_stats < st->nworkers) /* a comment line: not a sample */
+		put(&b, "# chi: workers %u-%u not shown: the runtime reports at most %u workers' "
+			"counters\n", st->nworker_stats, st->nworkers - 1, st->nworker_stats);
 	WORKER_VAL("chi_worker_tasks_total", "counter", "Tasks the worker ran.", "%llu",
 		   (unsigned long long)w->tasks);
 	WORKER_VAL("chi_worker_busy_seconds_total", "counter", "Seconds the worker ran tasks.",

@@ -133,7 +133,9 @@ int chi_config_print(const chi_config *c, char *buf, size_t len)
 {
 	struct out o = { buf, len, 0 };
 	char num[16];
-	put(&o, "# chi configuration: every key, effective values\n");
+	put(&o, "# chi configuration: every key, effective values (auto: chi picks the value\n"
+		"# when it starts; for runtime.num_workers, memory.main_segment_size,\n"
+		"# gpu.segment_size and gpu.queue_depth, 0 also means auto)\n");
 	put(&o, "runtime:\n");
 	put_str(&o, "  ", "name", c->name, CHI_NAME_MAX);
 	put_str(&o, "  ", "module_path", c->module_path, CHI_PATH_MAX);
@@ -142,9 +144,10 @@ int chi_config_print(const chi_config *c, char *buf, size_t len)
 	else
 		put(&o, "  num_workers: %u\n", c->num_workers);
 	put(&o, "  queue_depth: %u\n", c->queue_depth);
-	put(&o, "  lanes: %u\n", c->lanes);
+	put(&o, "  lanes: %u%s\n", c->lanes, c->lanes ? "" : "  # 0 = auto: one lane per worker");
 	put(&o, "  first_busy_wait_us: %llu\n", (unsigned long long)c->first_busy_wait_us);
-	put(&o, "  max_sleep_us: %llu\n", (unsigned long long)c->max_sleep_us);
+	put(&o, "  max_sleep_us: %llu%s\n", (unsigned long long)c->max_sleep_us,
+	    c->max_sleep_us ? "" : "  # 0 = workers never sleep (they poll)");
 	put(&o, "  bulk_every: %u\n", c->bulk_every);
 	put(&o, "  hole_timeout_ms: %u\n", c->hole_timeout_ms);
 	put(&o, "memory:\n");
@@ -167,8 +170,10 @@ int chi_config_print(const chi_config *c, char *buf, size_t len)
 	put(&o, "  clients: %u\n", c->gpu_clients);
 	put(&o, "  workers: %s\n", word((int)c->gpu_workers, NULL, NULL, "dedicated", "shared", num));
 	put(&o, "  numa: %s\n", word(c->gpu_numa, "off", "auto", NULL, NULL, num));
-	put(&o, "  max_sleep_us: %llu\n", (unsigned long long)c->gpu_max_sleep_us);
-	put(&o, "  lane_helpers: %u\n", c->gpu_lane_helpers);
+	put(&o, "  max_sleep_us: %llu%s\n", (unsigned long long)c->gpu_max_sleep_us,
+	    c->gpu_max_sleep_us ? "" : "  # 0 = workers with GPU lanes never sleep");
+	put(&o, "  lane_helpers: %u%s\n", c->gpu_lane_helpers,
+	    c->gpu_lane_helpers ? "" : "  # 0 = none: each GPU lane's owner runs its batches alone");
 	put(&o, "pools:%s\n", c->npools ? "" : " []");
 	for (uint32_t i = 0; i < c->npools && i < CHI_MAX_POOLS; i++) {
 		const chi_pool_conf *p = &c->pools[i];
