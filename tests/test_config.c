@@ -338,20 +338,24 @@ static void test_print_parse_round_trip(void **state)
 				   "pools:\n"
 				   "  - {name: a.b, module: user-mod, id: 4294967295, size: 1025,\n"
 				   "     path: \"/tmp/a b/\\\"q\\\" \\\\x #: - [x] caf\\u00e9 \\u2028 \\U0001F600 \\x85\"}\n"
-				   "  - {name: 'true', module: 'null', id: 0, path: '~', size: 3G}\n",
+				   "  - {name: 'true', module: 'null', id: 1, path: '~', size: 3G}\n",
 			       err, sizeof(err)), 0);
+	assert_int_equal(c.npools, 3); /* the admin pool appended */
+	assert_string_equal(c.pools[2].name, "admin");
 	assert_string_equal(c.pools[0].path, "/tmp/a b/\"q\" \\x #: - [x] caf\xc3\xa9 \xe2\x80\xa8 "
 					     "\xf0\x9f\x98\x80 \xc2\x85");
 	assert_string_equal(c.pools[1].name, "true");
 	round_trip(&c);
 	c.gpu_numa = 17;
 	c.gpu_enabled = CHI_ON;
-	c.npools = 0;
+	c.npools = 1; /* the admin pool alone (an empty list gets it) */
 	memset(c.pools, 0, sizeof(c.pools));
+	strcpy(c.pools[0].name, "admin");
+	strcpy(c.pools[0].module, "admin");
 	round_trip(&c);
-	/* a full pool table */
+	/* a full pool table, the admin pool included */
 	c.npools = CHI_MAX_POOLS;
-	for (unsigned i = 0; i < CHI_MAX_POOLS; i++) {
+	for (unsigned i = 1; i < CHI_MAX_POOLS; i++) {
 		snprintf(c.pools[i].name, CHI_NAME_MAX, "p%u", i);
 		strcpy(c.pools[i].module, "bdev");
 		c.pools[i].id = 1000 + i;
@@ -397,8 +401,29 @@ static void test_pools_parsed(void **state)
 	for (unsigned i = 3; i < CHI_MAX_POOLS; i++)
 		assert_int_equal(c.pools[i].name[0], 0);
 
+	/* a list without the admin pool gets it, after the file's pools */
 	assert_int_equal(parse(&c, "pools: []\n", err, sizeof(err)), 0);
-	assert_int_equal(c.npools, 0);
+	assert_int_equal(c.npools, 1);
+	assert_string_equal(c.pools[0].name, "admin");
+	assert_string_equal(c.pools[0].module, "admin");
+	assert_int_equal(c.pools[0].id, 0);
+	assert_int_equal(parse(&c, "pools:\n", err, sizeof(err)), 0);
+	assert_int_equal(c.npools, 1);
+	assert_int_equal(parse(&c, "pools:\n  - {name: disk1, module: bdev, id: 7, size: 1M}\n",
+			       err, sizeof(err)), 0);
+	assert_int_equal(c.npools, 2);
+	assert_string_equal(c.pools[0].name, "disk1");
+	assert_int_equal(c.pools[0].id, 7);
+	assert_string_equal(c.pools[1].name, "admin");
+	assert_string_equal(c.pools[1].module, "admin");
+	assert_int_equal(c.pools[1].id, 0);
+	assert_int_equal(chi_config_validate(&c, err, sizeof(err)), 0);
+	/* 64 pools and no admin: no room for it */
+	char full[8192] = "pools:\n";
+	for (unsigned i = 1; i <= CHI_MAX_POOLS; i++)
+		snprintf(full + strlen(full), sizeof(full) - strlen(full), "  - {name: p%u, module: m, id: %u}\n", i, i);
+	assert_int_equal(parse(&c, full, err, sizeof(err)), -EINVAL);
+	assert_has(err, "admin pool included");
 
 	/* errors name the pool key and line; the config is left as it was */
 	chi_config before;
@@ -416,6 +441,11 @@ static void test_pools_parsed(void **state)
 		{ "pools:\n  - {name: a, module: m, id: 4294967296}\n", { "config.yaml:2:", "pools[0].id" } },
 		{ "pools:\n  - just-a-name\n", { "config.yaml:2:", "pools[0]" } },
 		{ "pools: {name: a}\n", { "config.yaml:1:", "pools" } },
+		/* the admin pool's id or name taken by another pool */
+		{ "pools:\n  - {name: disk, module: bdev, id: 0}\n", { "'pools[0]'", "'disk'" } },
+		{ "pools:\n  - {name: t, module: test, id: 1}\n  - {name: admin, module: test, id: 0}\n",
+		  { "'pools[1]'", "id of the admin pool" } },
+		{ "pools:\n  - {name: admin, module: admin, id: 3}\n", { "'pools[0]'", "name of the admin pool" } },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = 0;
@@ -470,6 +500,13 @@ static void test_validate(void **state)
 	c.pools[2].id = 1; /* the id of pool "test" */
 	assert_int_equal(chi_config_validate(&c, err, sizeof(err)), -EINVAL);
 	assert_has(err, "pools[2]");
+	chi_config_defaults(&c);
+	c.pools[1].id = 9;
+	c.pools[2].id = 0; /* ram0 takes the admin pool's id */
+	c.pools[0].id = 5;
+	assert_int_equal(chi_config_validate(&c, err, sizeof(err)), -EINVAL);
+	assert_has(err, "pools[0]");
+	assert_has(err, "admin");
 	chi_config_defaults(&c);
 	c.npools = CHI_MAX_POOLS + 1;
 	assert_int_equal(chi_config_validate(&c, err, sizeof(err)), -EINVAL);

@@ -292,6 +292,49 @@ static const char *pool_clash(const chi_config *c, unsigned i, unsigned j)
 		: !strcmp(c->pools[j].name, c->pools[i].name) ? "name" : NULL;
 }
 
+/* The admin pool (id 0, module admin) is always there: clients and `chi
+ * status/stop` address it by id 0. A pool that takes id 0 or the name admin
+ * without being it is refused; its index, or -1 (*has: the admin pool is in
+ * the list). */
+static int admin_clash(const chi_config *c, bool *has)
+{
+	*has = false;
+	for (unsigned i = 0; i < c->npools && i < CHI_MAX_POOLS; i++) {
+		const chi_pool_conf *p = &c->pools[i];
+		bool id0 = p->id == 0, named = !strcmp(p->name, "admin");
+		if (!id0 && !named)
+			continue;
+		if (!id0 || !named || strcmp(p->module, "admin"))
+			return (int)i;
+		*has = true;
+	}
+	return -1;
+}
+
+#define ADMIN_RULE "the admin pool (name admin, module admin, id 0) is always there"
+
+/* A pool list without the admin pool gets it, appended after the others (so
+ * the file's pools keep their indices). */
+static int admin_ensure(chi_config *c, const char *where, char *err, size_t errlen)
+{
+	bool has;
+	int i = admin_clash(c, &has);
+	if (i >= 0)
+		return fail(err, errlen, "%s: 'pools[%d]' (name '%s', module '%s', id %u) takes the %s of the "
+				 "admin pool: " ADMIN_RULE, where, i, c->pools[i].name, c->pools[i].module,
+			    c->pools[i].id, c->pools[i].id == 0 ? "id" : "name");
+	if (has)
+		return 0;
+	if (c->npools >= CHI_MAX_POOLS)
+		return fail(err, errlen, "%s: too many pools (at most %d, the admin pool included): "
+				 ADMIN_RULE, where, CHI_MAX_POOLS);
+	chi_pool_conf *p = &c->pools[c->npools++];
+	memset(p, 0, sizeof(*p));
+	strcpy(p->name, "admin");
+	strcpy(p->module, "admin");
+	return 0;
+}
+
 /* ---- YAML ---- */
 
 struct ctx {
@@ -386,8 +429,10 @@ static int parse_pools(struct ctx *x, chi_config *c, yaml_node_t *seq)
 	char sec[32];
 	memset(c->pools, 0, sizeof(c->pools));
 	c->npools = 0;
+	char where[300];
+	snprintf(where, sizeof(where), "%.250s:%lu", x->origin, line_of(seq));
 	if (is_null(seq))
-		return 0;
+		return admin_ensure(c, where, x->err, x->errlen);
 	if (seq->type != YAML_SEQUENCE_NODE)
 		return fail(x->err, x->errlen, "%s:%lu: 'pools' must be a sequence of mappings",
 			    x->origin, line_of(seq));
@@ -412,7 +457,7 @@ static int parse_pools(struct ctx *x, chi_config *c, yaml_node_t *seq)
 					    x->origin, line_of(m), sec, pool_clash(c, np, j), j);
 		c->npools = np + 1;
 	}
-	return 0;
+	return admin_ensure(c, where, x->err, x->errlen);
 }
 
 static int syntax_error(struct ctx *x, const yaml_parser_t *p, const char *text, size_t len)
@@ -564,6 +609,11 @@ int chi_config_validate(const chi_config *c, char *err, size_t errlen)
 				return fail(err, errlen, "invalid 'pools[%u]': same %s as 'pools[%u]'", i,
 					    pool_clash(c, i, j), j);
 	}
+	bool has;
+	int a = admin_clash(c, &has);
+	if (a >= 0)
+		return fail(err, errlen, "invalid 'pools[%d]' ('%s'): takes the %s of the admin pool: " ADMIN_RULE,
+			    a, c->pools[a].name, c->pools[a].id == 0 ? "id" : "name");
 	return 0;
 }
 

@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/membarrier.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -60,8 +63,90 @@ static void note_removed(const char *segment, int owner_pid, void *arg)
 		sm->removed = 1;
 }
 
+/* Start is atomic per name. Two starters of one name used to race in
+ * create_main: while the first was filling in its fresh segment (magic not
+ * yet stored), the second's chi_seg_open failed with -EPROTO, it took the
+ * segment for a dead runtime's, unlinked it and created its own: both
+ * served, and `chi stop` reached only the second.
+ *   NL1  a starter takes flock(LOCK_EX | LOCK_NB) on the name's lock file
+ *        /dev/shm/.chi.<uid>.<name>.lock (a dot first: chi cleanup never
+ *        parses it as a segment) before it looks at any segment; a held
+ *        lock is a runtime of that name running or starting: -EADDRINUSE.
+ *        The kernel drops the lock when its holder dies, however it dies.
+ *   NL2  a lock taken on a file that is no longer the one at the path (its
+ *        holder unlinked it on the way out, NL3) is dropped and taken again
+ *        on the new file, so two holders never hold different files.
+ *   NL3  the holder keeps it for the runtime's life; at stop (and on a
+ *        failed start) it unlinks its segments first, then the lock file,
+ *        then closes it (releasing the lock).
+ * Under the lock, a segment of the name is one a dead runtime (or a starter
+ * that died) left; create_main still asks chi cleanup's liveness rule
+ * before it removes a valid one. */
+static int name_lock(chi_runtime *rt)
+{
+	char seg[CHI_SEG_NAME_MAX];
+	int nrc = chi_shm_name(seg, sizeof(seg), rt->cfg.name, "main", -1); /* the name's checks */
+	if (nrc)
+		return nrc;
+	snprintf(rt->lock_path, sizeof(rt->lock_path), "/dev/shm/.chi.%u.%s.lock",
+		 (unsigned)getuid(), rt->cfg.name);
+	for (int attempt = 0; attempt < 100; attempt++) {
+		int fd = open(rt->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0) {
+			int e = errno;
+			chi_log(CHI_LOG_ERROR, "cannot open the lock file %s: %s", rt->lock_path, strerror(e));
+			return -e;
+		}
+		struct stat fs, ps;
+		if (fstat(fd, &fs) != 0 || fs.st_uid != geteuid() || !S_ISREG(fs.st_mode)) {
+			chi_log(CHI_LOG_ERROR, "lock file %s is not this user's: refused", rt->lock_path);
+			close(fd);
+			return -EACCES;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0) { /* NL1 */
+			int e = errno;
+			close(fd);
+			if (e == EWOULDBLOCK) {
+				char seg[CHI_SEG_NAME_MAX];
+				chi_seg old;
+				int pid = 0;
+				if (chi_shm_name(seg, sizeof(seg), rt->cfg.name, "main", -1) == 0 &&
+				    chi_seg_open(&old, seg) == 0) {
+					pid = chi_seg_hdr_of(&old)->owner_pid;
+					chi_seg_close(&old);
+				}
+				if (pid > 0)
+					chi_log(CHI_LOG_ERROR, "a runtime named '%s' is already running (pid %d)",
+						rt->cfg.name, pid);
+				else
+					chi_log(CHI_LOG_ERROR, "a runtime named '%s' is already running (starting)",
+						rt->cfg.name);
+				return -EADDRINUSE;
+			}
+			if (e == EINTR)
+				continue;
+			return -e;
+		}
+		if (stat(rt->lock_path, &ps) == 0 && ps.st_ino == fs.st_ino && ps.st_dev == fs.st_dev) {
+			rt->lock_fd = fd;
+			return 0;
+		}
+		close(fd); /* NL2: unlinked by its last holder meanwhile */
+	}
+	return -EAGAIN;
+}
+
+static void name_unlock(chi_runtime *rt)
+{
+	if (rt->lock_fd < 0)
+		return;
+	unlink(rt->lock_path); /* NL3: still locked, so no one holds the new file yet */
+	close(rt->lock_fd);
+	rt->lock_fd = -1;
+}
+
 /* Create the main segment; a stale one of a dead runtime is removed, a live
- * one refuses the start. */
+ * one refuses the start. Called with the name's lock held (NL1). */
 static int create_main(chi_runtime *rt, uint64_t size)
 {
 	char name[CHI_SEG_NAME_MAX];
@@ -113,9 +198,14 @@ static int chi_server_init(chi_runtime *rt)
 	layout_main(cfg, nlanes, &L);
 	if (L.total < L.arena + (4ull << 20))
 		return -EINVAL; /* memory.main_segment_size too small for the lanes */
-	int rc = create_main(rt, L.total);
+	int rc = name_lock(rt);
 	if (rc)
 		return rc;
+	rc = create_main(rt, L.total);
+	if (rc) {
+		name_unlock(rt);
+		return rc;
+	}
 	void *base = rt->main.base;
 	chi_seg_hdr *h = chi_seg_hdr_of(&rt->main);
 	/* The magic is already set (chi_seg_create); clients wait for the
@@ -201,6 +291,7 @@ static void *monitor_main(void *arg)
 	while (!__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
 		__atomic_store_n(&h->alive, h->alive + 1, __ATOMIC_RELEASE);
 		chi_reaper_tick(rt);
+		chi_admin_steal_tick(rt); /* worker.c, AS2-AS4 */
 		chi_gpu_queues_heartbeat(rt->gpu);
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
@@ -224,7 +315,25 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 	chi_runtime *rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return -ENOMEM;
+	rt->lock_fd = -1;
 	rt->cfg = *cfg_in;
+	/* the admin pool is always there (a config file's list gets it in
+	 * src/config/config.c; validate refused a pool taking its id or name) */
+	uint32_t a = 0;
+	while (a < rt->cfg.npools && rt->cfg.pools[a].id != 0)
+		a++;
+	if (a == rt->cfg.npools) {
+		if (a >= CHI_MAX_POOLS) {
+			chi_log(CHI_LOG_ERROR, "too many pools (at most %d, the admin pool included)",
+				CHI_MAX_POOLS);
+			free(rt);
+			return -EINVAL;
+		}
+		chi_pool_conf *pc = &rt->cfg.pools[rt->cfg.npools++];
+		memset(pc, 0, sizeof(*pc));
+		strcpy(pc->name, "admin");
+		strcpy(pc->module, "admin");
+	}
 	if (!rt->cfg.num_workers) { /* auto: the CPU lanes' workers, and with
 				      * dedicated GPU workers one per GPU lane
 				      * and its helpers */
@@ -257,8 +366,10 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 	if (rc)
 		goto fail_bind;
 	rc = chi_workers_start(rt);
-	if (rc)
+	if (rc) {
+		chi_admin_steal_fini(rt);
 		goto fail_bind;
+	}
 	rc = chi_pools_create_from_config(rt);
 	if (rc)
 		goto fail_workers;
@@ -278,6 +389,7 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 	return 0;
 fail_workers:
 	chi_workers_join(rt);
+	chi_admin_steal_fini(rt); /* the monitor never started */
 	chi_reaper_fini(rt);
 	chi_pools_destroy_all(rt);
 fail_bind:
@@ -285,6 +397,7 @@ fail_bind:
 fail_seg:
 	gpu_fini(rt);
 	chi_seg_close(&rt->main);
+	name_unlock(rt);
 fail:
 	pthread_mutex_destroy(&rt->pool_lock);
 	free(rt);
@@ -301,11 +414,13 @@ void chi_runtime_stop(chi_runtime *rt)
 	__atomic_store_n(&h->stopping, CHI_STOP_DRAINED, __ATOMIC_SEQ_CST);
 	if (rt->monitor_started)
 		pthread_join(rt->monitor, NULL);
+	chi_admin_steal_fini(rt);
 	chi_pools_destroy_all(rt);
 	chi_reaper_fini(rt);
 	gpu_fini(rt);
 	chi_client_unbind(&rt->self);
 	chi_seg_close(&rt->main);
+	name_unlock(rt); /* NL3: after the segments are gone */
 	pthread_mutex_destroy(&rt->pool_lock);
 	free(rt);
 }

@@ -37,6 +37,14 @@ typedef struct chi_lane_ref {
 
 #define CHI_MAX_LANE_REFS 1024
 
+/* Admin steal (worker.c, AS1-AS4): a worker's pop flag and the monitor's
+ * steal flag, on a line of their own in an array the runtime keeps until the
+ * monitor is joined. */
+typedef struct CHI_ALIGNAS(64) chi_steal_flags {
+	uint32_t popping; /* the worker is inside a CPU-lane pop (AS1) */
+	uint32_t steal;   /* the monitor is, or wants to be, the consumer (AS2) */
+} chi_steal_flags;
+
 /* Line-aligned, as are the arrays it points to (chi_line_calloc): workers
  * write their own fields on every task, and neighbours sharing a line were
  * measured to slow each other (chi-bench gpu, 4 lanes slower than 1). */
@@ -57,6 +65,7 @@ typedef struct CHI_ALIGNAS(64) chi_worker {
 	struct chi_handoff_give *give;
 	uint32_t ngive, give_rr; /* a helper's owner: shm->helps */
 	uint32_t gpu_cut;        /* stopping: GPU lanes no longer drained (worker.c) */
+	chi_steal_flags *sf;     /* rt->steal_flags[id] */
 } chi_worker;
 
 struct chi_ctx {
@@ -99,6 +108,13 @@ struct chi_runtime {
 	/* pointer futures' key (run_task.c, PT1-PT3): drawn at start
 	 * (create_main), kept here only, in this process's private memory */
 	uint64_t ptr_key[2];
+	/* start is atomic per name (runtime.c, NL1-NL3): an flock on
+	 * /dev/shm/.chi.<uid>.<name>.lock, held for the runtime's life */
+	int lock_fd;
+	char lock_path[CHI_SEG_NAME_MAX + 16];
+	/* admin steal (worker.c): per worker flags; the monitor's state */
+	chi_steal_flags *steal_flags;
+	struct chi_admin_steal *steal;
 };
 
 /* The worker running on this thread, NULL elsewhere. */
@@ -166,6 +182,11 @@ static inline void chi_worker_seq_close(chi_worker *w)
 	if (--w->depth == 0)
 		__atomic_store_n(&w->shm->task_seq, w->shm->task_seq + 1, __ATOMIC_RELEASE);
 }
+/* Admin steal (worker.c): run by the monitor every tick, it runs admin
+ * tasks (list_pools, stats, pool_stats, stop) found at the head of a lane
+ * whose worker has not popped for a tick; fini after the monitor is joined. */
+void chi_admin_steal_tick(chi_runtime *rt);
+void chi_admin_steal_fini(chi_runtime *rt);
 /* Lane assignment (gpu.workers: dedicated or shared), documented in lanes_assign.c. */
 int chi_lanes_assign(chi_runtime *rt);
 

@@ -28,7 +28,9 @@
 #endif
 #include <errno.h>
 #include <sched.h>
+#include <linux/membarrier.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -36,6 +38,7 @@
 #include <string.h>
 
 #include "chi/log.h"
+#include "chi/modules/admin.h"
 #include "numa/numa.h"
 #include "runtime/handoff.h"
 #include "runtime/runtime.h"
@@ -128,6 +131,48 @@ static int drain_pending(chi_worker *w)
 	return 0;
 }
 
+/* Admin steal. A ring has one consumer; while a worker runs a long task, the
+ * admin tasks queued on its lanes would wait for it (`chi status` took 1.7 s
+ * behind a 1 s task). So the monitor (runtime.c, every 10 ms) may stand in as
+ * the consumer of a worker's CPU lanes, and takes from their heads the admin
+ * tasks that only read or flag (list_pools, stats, pool_stats, stop): never
+ * a user task, nor one behind a user task. Asymmetric Dekker, so the
+ * worker's side costs two plain stores and a load per pop:
+ *   AS1 worker:  popping = 1; compiler barrier; if steal: popping = 0 and
+ *                leave the lane (release); else pop, write the lane's
+ *                consumer state, popping = 0 (release)
+ *   AS2 monitor: steal = 1; membarrier (a full barrier on every thread of
+ *                the process); if popping: steal = 0, try next tick
+ *   AS3 monitor: as the consumer: pop admin entries at the heads, run them
+ *                (a worker struct and lane counters of its own: the lane's
+ *                and the worker's counters have single writers), complete
+ *   AS4 monitor: steal = 0 (release; pairs with AS1's acquire)
+ * Either the worker's load saw steal, or its store of popping was visible to
+ * the monitor after the membarrier. Without membarrier no steal happens.
+ * The monitor tries only a lane whose head has not moved for a whole tick
+ * with an entry ready. The reaper runs on the same thread, so it never sees
+ * a stolen entry half run. */
+static inline int steal_enter(chi_worker *w)
+{
+	chi_steal_flags *f = w->sf;
+	__atomic_store_n(&f->popping, 1, __ATOMIC_RELAXED);
+#if defined(__SANITIZE_THREAD__)
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#else
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* AS2's membarrier does the rest */
+#endif
+	if (__atomic_load_n(&f->steal, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&f->popping, 0, __ATOMIC_RELEASE);
+		return 0;
+	}
+	return 1;
+}
+
+static inline void steal_exit(chi_worker *w)
+{
+	__atomic_store_n(&w->sf->popping, 0, __ATOMIC_RELEASE);
+}
+
 /* A GPU lane's ring pop (queue/lane.h chi_ring_pop_fn): sealed entries too
  * (queue/seal.h), their payload into *sx. */
 typedef struct seal_pop_arg {
@@ -166,11 +211,15 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 			chi_offptr first;
 			uint32_t prio;
 			seal_pop_arg sa = {&lr->seal, &sx};
+			if (!lr->gpu && !steal_enter(w))
+				break; /* AS1: the monitor is the consumer for now */
 			uint32_t n = lr->gpu ? chi_lane_pop_with(lr->v, seal_pop, &sa, &w->since_bulk[i],
 								 bulk_every, &first, &prio)
 					     : chi_lane_pop(lr->v, &w->since_bulk[i], bulk_every,
 							    &first, &prio);
 			if (!n) {
+				if (!lr->gpu)
+					steal_exit(w);
 				/* the lane fell idle: demote the last completion's
 				 * lines, which its kernel is polling over PCIe
 				 * (future_ops.h, docs/gpu.md) */
@@ -194,6 +243,8 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 					__atomic_store_n(&lr->shm->depth_hwm, d, __ATOMIC_RELAXED);
 			}
 			w->hole_since[i * CHI_NPRIO + prio] = 0;
+			if (!lr->gpu)
+				steal_exit(w); /* the lane's consumer state written */
 			uint64_t off0 = chi_offptr_off(first);
 			if (chi_offptr_seg(first) != lr->seg_id || off0 < CHI_FUTURE_BLOCK ||
 			    (off0 & 15) || off0 + (uint64_t)n * CHI_FUTURE_BLOCK > lr->size ||
@@ -300,7 +351,10 @@ static void *worker_main(void *arg)
 				spin_est = dt;
 		}
 		mark = now;
-		chi_worker_check_holes(w, now);
+		if (steal_enter(w)) { /* skipping a hole is a consumer's act too */
+			chi_worker_check_holes(w, now);
+			steal_exit(w);
+		}
 		if (!idle_since)
 			idle_since = now;
 		if (now - idle_since < busy_ns || !may_sleep)
@@ -352,6 +406,8 @@ int chi_numa_worker_cpus(chi_runtime *rt, uint32_t worker, cpu_set_t *set)
 	return any ? 0 : -ENOENT;
 }
 
+static struct chi_admin_steal *steal_state(chi_runtime *rt);
+
 /* calloc on whole cache lines of its own (see chi_worker). */
 static void *chi_line_calloc(size_t n, size_t size)
 {
@@ -384,7 +440,17 @@ int chi_workers_start(chi_runtime *rt)
 	if (!rt->workers)
 		return -ENOMEM;
 	rt->nworkers = nw;
+	if (!rt->steal_flags) {
+		rt->steal_flags = chi_line_calloc(nw, sizeof(chi_steal_flags));
+		if (!rt->steal_flags) {
+			free(rt->workers);
+			rt->workers = NULL;
+			rt->nworkers = 0;
+			return -ENOMEM;
+		}
+	}
 	chi_lanes_assign(rt);
+	steal_state(rt); /* none: no admin steal (it is a shortcut, not a need) */
 	chi_worker_shm *wshm = (chi_worker_shm *)((char *)rt->main.base + rt->dir->workers_off);
 	for (uint32_t i = 0; i < nw; i++) {
 		chi_worker *w = &rt->workers[i];
@@ -392,6 +458,7 @@ int chi_workers_start(chi_runtime *rt)
 		w->id = i;
 		w->shm = &wshm[i];
 		w->shm->id = i;
+		w->sf = &rt->steal_flags[i];
 		w->sub_lane = i % rt->dir->nlanes;
 		for (uint32_t l = 0; l < nl; l++)
 			if (rt->lane_refs[l].shm->worker == i)
@@ -466,4 +533,140 @@ void chi_workers_join(chi_runtime *rt)
 	for (; i < rt->nworkers; i++)
 		pthread_join(rt->workers[i].thread, NULL);
 	workers_free(rt);
+}
+
+/* ---- admin steal, the monitor's side (AS2-AS4 above) ---- */
+
+struct chi_admin_steal {
+	chi_worker w;        /* stands in for the lane's worker in run_task.c */
+	chi_worker_shm *wshm; /* its counters: not the lane worker's */
+	chi_lane_shm lane;   /* lane counters of its own (single writers) */
+	chi_run_state *st;
+	uint64_t *last;      /* per lane ref x prio: head seen last tick, + 1 */
+	uint32_t nlast;
+	uint32_t nw;         /* workers (rt->nworkers goes 0 at their join) */
+};
+
+void chi_admin_steal_fini(chi_runtime *rt)
+{
+	struct chi_admin_steal *a = rt->steal;
+	if (a) {
+		free(a->wshm);
+		free(a->st);
+		free(a->last);
+		free(a);
+	}
+	rt->steal = NULL;
+	free(rt->steal_flags);
+	rt->steal_flags = NULL;
+}
+
+/* Made by chi_workers_start, before the monitor exists. */
+static struct chi_admin_steal *steal_state(chi_runtime *rt)
+{
+	if (rt->steal)
+		return rt->steal;
+	struct chi_admin_steal *a = chi_line_calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->wshm = chi_line_calloc(1, sizeof(chi_worker_shm));
+	a->st = chi_line_calloc(1, sizeof(chi_run_state));
+	a->nlast = rt->nlane_refs * CHI_NPRIO;
+	a->last = calloc(a->nlast ? a->nlast : 1, sizeof(uint64_t));
+	if (!a->wshm || !a->st || !a->last) {
+		free(a->wshm);
+		free(a->st);
+		free(a->last);
+		free(a);
+		return NULL;
+	}
+	a->w.rt = rt;
+	a->w.id = UINT32_MAX;
+	a->w.shm = a->wshm;
+	a->nw = rt->nworkers;
+	rt->steal = a;
+	return a;
+}
+
+/* The admin entry at the head of ring r, or NULL (monitor as consumer). */
+static chi_future_shm *admin_head(const chi_lane_ref *lr, const chi_ring_view *r)
+{
+	uint64_t ctl = chi_ring_peek(r, 0);
+	if (!chi_ring_ready(r, 0) || chi_slot_count(ctl) != 1 || (ctl & CHI_SLOT_SEALED))
+		return NULL;
+	uint64_t h = chi_ld_rlx_u64(r->head);
+	chi_offptr p = __atomic_load_n(&r->slots[h & r->mask].ptr, __ATOMIC_RELAXED);
+	uint64_t off = chi_offptr_off(p);
+	if (chi_offptr_seg(p) != lr->seg_id || off < CHI_FUTURE_BLOCK || (off & 15) ||
+	    off + CHI_FUTURE_BLOCK > lr->size)
+		return NULL; /* corrupt: left to the worker */
+	chi_future_shm *f = (chi_future_shm *)(void *)(lr->base + off);
+	if (__atomic_load_n(&f->flags, __ATOMIC_RELAXED) & CHI_FUTURE_POINTER)
+		return NULL;
+	if (f->data) {
+		uint64_t doff = chi_offptr_off(f->data);
+		if (chi_offptr_seg(f->data) != lr->seg_id || doff >= lr->size ||
+		    f->data_cap > lr->size - doff)
+			return NULL;
+	}
+	uint32_t cap;
+	const chi_task *t = (const chi_task *)(const void *)chi_future_wire(lr->base, f, &cap);
+	if (cap < sizeof(chi_task) || t->pool != CHI_POOL_ADMIN)
+		return NULL;
+	switch (t->method) {
+	case CHI_ADMIN_LIST_POOLS:
+	case CHI_ADMIN_STATS:
+	case CHI_ADMIN_POOL_STATS:
+	case CHI_ADMIN_STOP:
+		return f;
+	default:
+		return NULL;
+	}
+}
+
+void chi_admin_steal_tick(chi_runtime *rt)
+{
+	struct chi_admin_steal *a = rt->steal;
+	if (!rt->membarrier_ok || !a || __atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE))
+		return;
+	for (uint32_t wi = 0; wi < a->nw; wi++) {
+		int stuck = 0;
+		for (uint32_t l = 0; l < rt->nlane_refs && l < a->nlast / CHI_NPRIO; l++) {
+			const chi_lane_ref *lr = &rt->lane_refs[l];
+			if (lr->gpu || lr->shm->worker != wi)
+				continue;
+			for (uint32_t p = 0; p < CHI_NPRIO; p++) {
+				uint64_t h = chi_ld_rlx_u64(lr->v[p].head) + 1, *last = &a->last[l * CHI_NPRIO + p];
+				if (chi_ring_ready(&lr->v[p], 0) && *last == h)
+					stuck = 1;
+				*last = h;
+			}
+		}
+		if (!stuck)
+			continue;
+		chi_steal_flags *f = &rt->steal_flags[wi];
+		__atomic_store_n(&f->steal, 1, __ATOMIC_SEQ_CST); /* AS2 */
+		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+		if (!__atomic_load_n(&f->popping, __ATOMIC_ACQUIRE)) {
+			for (uint32_t l = 0; l < rt->nlane_refs; l++) { /* AS3 */
+				const chi_lane_ref *lr = &rt->lane_refs[l];
+				if (lr->gpu || lr->shm->worker != wi)
+					continue;
+				chi_lane_ref me = *lr;
+				me.shm = &a->lane;
+				me.helped = 0;
+				for (uint32_t p = 0; p < CHI_NPRIO; p++) {
+					chi_future_shm *fb;
+					while ((fb = admin_head(lr, &lr->v[p]))) {
+						chi_offptr first;
+						chi_ring_pop(&lr->v[p], &first);
+						chi_run_state_init(a->st);
+						chi_worker_run_entry(&a->w, &me, (uint8_t *)fb, 1, a->st);
+						chi_run_state_flush(&a->w, a->st);
+					}
+				}
+			}
+		}
+		__atomic_store_n(&f->steal, 0, __ATOMIC_RELEASE); /* AS4 */
+	}
 }
