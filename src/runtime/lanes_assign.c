@@ -51,6 +51,7 @@ int chi_lanes_assign(chi_runtime *rt)
 			owner = rt->owner_base + gi++ % gw;
 		else
 			owner = (ncpu + gi++) % nw;
+		lr->owner = owner;
 		lr->shm->worker = owner;
 	}
 	return 0;

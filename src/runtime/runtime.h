@@ -33,6 +33,9 @@ typedef struct chi_lane_ref {
 	chi_seal_lane seal; /* GPU lanes: blocks and inboxes for sealed entries */
 	uint32_t helped; /* its owner has helpers (handoff.h): several workers
 			  * complete its tasks, so its counters take atomic adds */
+	uint32_t owner;  /* the worker that consumes it (lanes_assign.c): the
+			  * runtime's own copy; shm->worker is what clients read
+			  * to wake it, and a client may write anything there */
 } chi_lane_ref;
 
 #define CHI_MAX_LANE_REFS 1024

@@ -392,7 +392,7 @@ int chi_numa_worker_cpus(chi_runtime *rt, uint32_t worker, cpu_set_t *set)
 	int any = 0;
 	for (uint32_t l = 0; l < rt->nlane_refs; l++) {
 		const chi_lane_ref *lr = &rt->lane_refs[l];
-		if (!lr->gpu || lr->shm->worker != worker)
+		if (!lr->gpu || lr->owner != worker)
 			continue;
 		uint32_t g = lr->seg_id - CHI_SEG_ID_GPU_BASE;
 		if (g >= st->n || st->segs[g].numa_node < 0)
@@ -461,7 +461,7 @@ int chi_workers_start(chi_runtime *rt)
 		w->sf = &rt->steal_flags[i];
 		w->sub_lane = i % rt->dir->nlanes;
 		for (uint32_t l = 0; l < nl; l++)
-			if (rt->lane_refs[l].shm->worker == i)
+			if (rt->lane_refs[l].owner == i)
 				w->nlanes++;
 		w->lanes = chi_line_calloc(w->nlanes, sizeof(chi_lane_ref));
 		w->since_bulk = chi_line_calloc(w->nlanes, sizeof(uint32_t));
@@ -473,7 +473,7 @@ int chi_workers_start(chi_runtime *rt)
 		int own = 0;
 		for (uint32_t l = 0, k = 0; l < nl; l++) {
 			chi_lane_ref *lr = &rt->lane_refs[l];
-			if (lr->shm->worker != i)
+			if (lr->owner != i)
 				continue;
 			if (!lr->gpu && !own) {
 				w->sub_lane = lr->index; /* sub-tasks go to its own CPU lane */
@@ -633,7 +633,7 @@ void chi_admin_steal_tick(chi_runtime *rt)
 		int stuck = 0;
 		for (uint32_t l = 0; l < rt->nlane_refs && l < a->nlast / CHI_NPRIO; l++) {
 			const chi_lane_ref *lr = &rt->lane_refs[l];
-			if (lr->gpu || lr->shm->worker != wi)
+			if (lr->gpu || lr->owner != wi)
 				continue;
 			for (uint32_t p = 0; p < CHI_NPRIO; p++) {
 				uint64_t h = chi_ld_rlx_u64(lr->v[p].head) + 1, *last = &a->last[l * CHI_NPRIO + p];
@@ -650,7 +650,7 @@ void chi_admin_steal_tick(chi_runtime *rt)
 		if (!__atomic_load_n(&f->popping, __ATOMIC_ACQUIRE)) {
 			for (uint32_t l = 0; l < rt->nlane_refs; l++) { /* AS3 */
 				const chi_lane_ref *lr = &rt->lane_refs[l];
-				if (lr->gpu || lr->shm->worker != wi)
+				if (lr->gpu || lr->owner != wi)
 					continue;
 				chi_lane_ref me = *lr;
 				me.shm = &a->lane;
