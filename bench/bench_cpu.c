@@ -189,6 +189,7 @@ static int run_roundtrip_inproc(const chi_bench_opts *o, chi_bench_result *r)
 	return rc;
 }
 
+
 /* ---- cpu_throughput_inproc ---- */
 
 static int submit_noop(chi_client *c, chi_test_noop_task *t, chi_future *f)
@@ -208,6 +209,33 @@ static int wait_noop(chi_future *f)
 		return (int)w;
 	}
 	return 0;
+}
+
+/* The end of a throughput run over a window of WINDOW futures: drain them
+ * (from k0 on, all in flight unless a submit failed), stop the runtime, fill
+ * r from the per-window samples and the task rate, free what the run
+ * allocated. The run's error, or the first wait's. */
+static int throughput_end(chi_runtime *rt, chi_future *f, size_t k0, int rc, uint64_t *s,
+			  size_t ns, uint64_t tasks, uint64_t elapsed, chi_bench_result *r, void *t)
+{
+	if (!rc) {
+		for (size_t j = 0, k = k0; j < WINDOW; j++, k = (k + 1) % WINDOW) {
+			int w = wait_noop(&f[k]);
+			if (w && !rc)
+				rc = w;
+		}
+	}
+	chi_runtime_stop(rt);
+	if (!rc) {
+		chi_bench_result_from_samples(r, s, ns);
+		r->ops_per_s = elapsed ? (double)tasks * 1e9 / (double)elapsed : 0;
+		r->lanes = 1;
+		r->depth = RT_DEPTH;
+	}
+	free(s);
+	free(t);
+	free(f);
+	return rc;
 }
 
 static int run_throughput_inproc(const chi_bench_opts *o, chi_bench_result *r)
@@ -264,25 +292,7 @@ static int run_throughput_inproc(const chi_bench_opts *o, chi_bench_result *r)
 	}
 	uint64_t elapsed = now - start;
 
-	/* drain what is still in flight (all WINDOW futures unless a submit failed) */
-	if (!rc) {
-		for (size_t j = 0; j < WINDOW; j++, k = (k + 1) % WINDOW) {
-			int w = wait_noop(&f[k]);
-			if (w && !rc)
-				rc = w;
-		}
-	}
-	chi_runtime_stop(rt);
-	if (!rc) {
-		chi_bench_result_from_samples(r, s, nb);
-		r->ops_per_s = elapsed ? (double)tasks * 1e9 / (double)elapsed : 0;
-		r->lanes = 1;
-		r->depth = RT_DEPTH;
-	}
-	free(s);
-	free(t);
-	free(f);
-	return rc;
+	return throughput_end(rt, f, k, rc, s, nb, tasks, elapsed, r, t);
 }
 
 /* ---- cpu_throughput_batch ---- */
@@ -364,24 +374,7 @@ static int run_throughput_batch(const chi_bench_opts *o, chi_bench_result *r)
 	}
 	uint64_t elapsed = now - start;
 
-	if (!rc) { /* drain: every batch is in flight */
-		for (size_t j = 0; j < WINDOW; j++) {
-			int w = wait_noop(&f[j]);
-			if (w && !rc)
-				rc = w;
-		}
-	}
-	chi_runtime_stop(rt);
-	if (!rc) {
-		chi_bench_result_from_samples(r, s, nr);
-		r->ops_per_s = elapsed ? (double)tasks * 1e9 / (double)elapsed : 0;
-		r->lanes = 1;
-		r->depth = RT_DEPTH;
-	}
-	free(s);
-	free(t);
-	free(f);
-	return rc;
+	return throughput_end(rt, f, 0, rc, s, nr, tasks, elapsed, r, t);
 }
 
 /* ---- the table ---- */
