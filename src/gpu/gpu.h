@@ -49,7 +49,10 @@ void chi_gpu_simulate_pci(uint32_t gpu, const char *busid);
 
 typedef struct chi_gpu_seg {
 	chi_seg seg;
-	chi_gpu_dir *dir;
+	chi_gpu_dir *dir;   /* in the segment: clients (and kernels) can write it */
+	chi_gpu_dir lay;    /* the runtime's copy, taken when it built the
+			     * directory: every layout value the runtime uses
+			     * comes from here (docs/reliability.md, item 3) */
 	void *counters_dev; /* device claim counters (runtime's pointer) */
 	int numa_node;      /* node the segment is bound to, -1: none (docs/numa.md) */
 	uint64_t cpus[CHI_GPU_CPUMASK_BITS / 64]; /* that node's CPUs, bit c = CPU c */

@@ -37,7 +37,7 @@ struct chi_gpu_client {
 
 uint32_t chi_gpu_count(const chi_client *c)
 {
-	return c->dir->ngpus;
+	return c->ngpus;
 }
 
 /* Build the pools [CHI_GPU_NPOOLS * nl] (future blocks, data blocks, big
@@ -94,7 +94,7 @@ int chi_gpu_client_open(chi_client *c, uint32_t gpu, chi_gpu_client **out)
 	const chi_gpu_ops *ops = chi_gpu_get_ops();
 	if (!ops)
 		return -ENODEV;
-	if (gpu >= c->dir->ngpus)
+	if (gpu >= c->ngpus)
 		return -ENODEV;
 	chi_gpu_client *gc = calloc(1, sizeof(*gc));
 	if (!gc)
@@ -192,7 +192,7 @@ fail:
 
 int chi_gpu_info_get(chi_client *c, uint32_t gpu, chi_gpu_info *out)
 {
-	if (gpu >= c->dir->ngpus)
+	if (gpu >= c->ngpus)
 		return -ENODEV;
 	char name[CHI_SEG_NAME_MAX];
 	chi_seg seg;

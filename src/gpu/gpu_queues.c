@@ -234,6 +234,7 @@ static int make_segment(const chi_config *cfg, uint64_t epoch, const chi_gpu_ops
 		return -ENOMEM;
 	}
 	gs->dir = d;
+	gs->lay = *d;
 	chi_seg_hdr_of(&gs->seg)->dir_off = dir;
 	return 0;
 }
@@ -297,17 +298,17 @@ uint32_t chi_gpu_nlanes(const chi_gpu_state *st)
 {
 	uint32_t n = 0;
 	for (uint32_t g = 0; st && g < st->n; g++)
-		n += st->segs[g].dir->nlanes;
+		n += st->segs[g].lay.nlanes;
 	return n;
 }
 
 void chi_gpu_lane_desc_get(const chi_gpu_state *st, uint32_t i, chi_gpu_lane_desc *out)
 {
 	uint32_t g = 0;
-	while (i >= st->segs[g].dir->nlanes)
-		i -= st->segs[g++].dir->nlanes;
+	while (i >= st->segs[g].lay.nlanes)
+		i -= st->segs[g++].lay.nlanes;
 	const chi_gpu_seg *gs = &st->segs[g];
-	const chi_gpu_dir *d = gs->dir;
+	const chi_gpu_dir *d = &gs->lay;
 	chi_lane_shm *ls = (chi_lane_shm *)((char *)gs->seg.base + d->lanes_off);
 	memset(out, 0, sizeof(*out));
 	out->shm = &ls[i];

@@ -122,7 +122,7 @@ void chi_gpu_slice_zero_inboxes(const chi_gpu_dir *d, uint8_t *base, uint32_t k)
  * S4 is skipped, as before it existed. */
 static void read_claims(chi_gpu_state *st, chi_gpu_seg *gs, uint32_t g, uint64_t *tails)
 {
-	chi_gpu_dir *d = gs->dir;
+	const chi_gpu_dir *d = &gs->lay;
 	int rc = chi_gpu_read_tails(st->ops, d, gs->seg.base, gs->counters_dev, tails);
 	if (rc) {
 		if (!gs->claims_unread)
@@ -144,12 +144,12 @@ static void read_claims(chi_gpu_state *st, chi_gpu_seg *gs, uint32_t g, uint64_t
 
 static uint64_t *slice_tails(chi_gpu_seg *gs, uint32_t k)
 {
-	return gs->reap_tails + (size_t)k * gs->dir->nlanes * CHI_NPRIO;
+	return gs->reap_tails + (size_t)k * gs->lay.nlanes * CHI_NPRIO;
 }
 
 uint32_t chi_gpu_nslices(const chi_gpu_state *st, uint32_t g)
 {
-	return st && g < st->n ? st->segs[g].dir->nslices : 0;
+	return st && g < st->n ? st->segs[g].lay.nslices : 0;
 }
 
 uint32_t chi_gpu_slice_owner(const chi_gpu_state *st, uint32_t g, uint32_t k)
@@ -166,8 +166,8 @@ void chi_gpu_slice_read_claims(chi_gpu_state *st, uint32_t g, uint32_t k)
 int chi_gpu_slice_drained(chi_gpu_state *st, uint32_t g, uint32_t k, uint32_t id)
 {
 	chi_gpu_seg *gs = &st->segs[g];
-	return chi_gpu_rings_passed(gs->dir, gs->seg.base, slice_tails(gs, k)) &&
-	       !chi_gpu_slice_busy(gs->dir, gs->seg.base, k, id);
+	return chi_gpu_rings_passed(&gs->lay, gs->seg.base, slice_tails(gs, k)) &&
+	       !chi_gpu_slice_busy(&gs->lay, gs->seg.base, k, id);
 }
 
 void chi_gpu_slice_free(chi_gpu_state *st, uint32_t g, uint32_t k)
@@ -175,7 +175,7 @@ void chi_gpu_slice_free(chi_gpu_state *st, uint32_t g, uint32_t k)
 	chi_gpu_seg *gs = &st->segs[g];
 	/* words a kernel wrote before it failed to claim (a sticky error
 	 * between Z2 and Z3) must not carry the mark into the next client's use */
-	chi_gpu_slice_zero_inboxes(gs->dir, (uint8_t *)gs->seg.base, k);
+	chi_gpu_slice_zero_inboxes(&gs->lay, (uint8_t *)gs->seg.base, k);
 	/* nobody else writes a gone owner's word */
 	__atomic_store_n(&gs->dir->slice_owner[k], 0, __ATOMIC_RELEASE);
 }
@@ -184,7 +184,7 @@ int chi_gpu_slices_held(const chi_gpu_state *st, uint32_t id)
 {
 	for (uint32_t g = 0; st && g < st->n; g++) {
 		const chi_gpu_dir *d = st->segs[g].dir;
-		for (uint32_t k = 0; k < d->nslices; k++)
+		for (uint32_t k = 0; k < st->segs[g].lay.nslices; k++)
 			if ((__atomic_load_n(&d->slice_owner[k], __ATOMIC_ACQUIRE) &
 			     ~CHI_GPU_SLICE_RELEASING) == id)
 				return 1;

@@ -99,8 +99,8 @@ void chi_client_free(chi_client *c, uint64_t off, uint64_t size)
 
 /* K3: the list is the client's writing, and the runtime must survive any
  * list (docs/reliability.md). Every link is checked before it is followed:
- * the offset lies in the arena (past the client table, below the
- * allocator's bump and end and the segment's size), is 256-byte aligned,
+ * the offset lies in the arena (in [lo, hi), the caller's own record of
+ * it, and below the allocator's bump and end), is 256-byte aligned,
  * and the chunk's size is a size class of at least CHI_CHUNK_MIN that ends
  * inside those bounds; the walk stops after as many links as the arena has
  * room for chunks (a cycle), and a chunk that overlaps one listed before it
@@ -136,15 +136,12 @@ static uint64_t ld_once(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-uint64_t chi_chunks_release(void *base, chi_alloc_hdr *main, uint64_t *head)
+uint64_t chi_chunks_release(void *base, chi_alloc_hdr *main, uint64_t *head, uint64_t lo,
+			    uint64_t hi)
 {
 	uint64_t k = __atomic_exchange_n(head, 0, __ATOMIC_ACQ_REL); /* K2 */
 	if (!k)
 		return 0;
-	/* the arena's bounds: the directory begins with `main` (layout.h) */
-	const chi_main_dir *d = (const chi_main_dir *)(const void *)main;
-	uint64_t lo = d->clients_off + (uint64_t)d->max_clients * sizeof(chi_client_shm);
-	uint64_t hi = ((const chi_seg_hdr *)base)->size;
 	uint64_t end = ld_once(&main->end), bump = ld_once(&main->bump);
 	if (end < hi)
 		hi = end;

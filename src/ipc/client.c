@@ -40,6 +40,8 @@ int chi_client_bind(chi_client *c, void *base)
 	c->workers = (chi_worker_shm *)((char *)base + c->dir->workers_off);
 	c->busy_wait_ns = c->dir->first_busy_wait_us * 1000ull;
 	c->max_sleep_ns = c->dir->max_sleep_us * 1000ull;
+	c->max_task_size = c->dir->max_task_size;
+	c->ngpus = c->dir->ngpus;
 	c->views = calloc(c->nlanes, sizeof(*c->views));
 	if (!c->views)
 		return -ENOMEM;

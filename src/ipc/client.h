@@ -26,6 +26,10 @@ struct chi_client {
 	uint64_t epoch;
 	uint64_t busy_wait_ns;
 	uint64_t max_sleep_ns;
+	uint64_t max_task_size; /* read once at bind, like the values above: a
+				 * directory word another client may write is
+				 * not re-read on every submit */
+	uint32_t ngpus;
 	uint32_t embedded;  /* the embedded runtime's own client (never dies,
 			     * closes with the runtime) */
 	void *gpu_local;    /* embedded: its GPU layer's state (src/gpu/gpu.h,
@@ -51,8 +55,10 @@ int chi_client_check_runtime(chi_client *c);
 uint64_t chi_client_alloc(chi_client *c, uint64_t size);
 void chi_client_free(chi_client *c, uint64_t off, uint64_t size);
 /* Runtime: give a dead or closed client's chunks back to the main arena;
- * returns how many. */
-uint64_t chi_chunks_release(void *base, chi_alloc_hdr *main, uint64_t *head);
+ * returns how many. [lo, hi) is the arena as the runtime laid it out (its
+ * private copy: the directory's words are clients' to write). */
+uint64_t chi_chunks_release(void *base, chi_alloc_hdr *main, uint64_t *head, uint64_t lo,
+			    uint64_t hi);
 /* Wake the worker that owns `lane` if it sleeps (W3-W4 in worker.c). */
 void chi_client_wake_lane(chi_client *c, uint32_t lane);
 /* Publish a block on a lane at a priority; `try_only` never waits. */

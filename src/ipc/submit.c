@@ -38,7 +38,7 @@ static int prepare_copy(chi_client *c, chi_task *t, const chi_codec *codec, uint
 {
 	if (!t || !codec)
 		return -EINVAL;
-	uint64_t max = c->dir->max_task_size;
+	uint64_t max = c->max_task_size;
 	if (t->in_size > max || t->out_size > max)
 		return -EMSGSIZE;
 	uint64_t wire = chi_task_wire_size(t->in_size, t->out_size);

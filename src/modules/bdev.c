@@ -322,7 +322,7 @@ static int64_t transfer(chi_client *c, chi_pool_id pool, uint64_t off, uint8_t *
 {
 	if (!c || (!buf && len) || len > INT64_MAX)
 		return -EINVAL;
-	uint64_t max = c->dir->max_task_size, chunk = CHI_BDEV_CHUNK;
+	uint64_t max = c->max_task_size, chunk = CHI_BDEV_CHUNK;
 	if (max < chunk + CHI_BDEV_READ_HDR) /* the larger framing: a read's output */
 		chunk = max > CHI_BDEV_READ_HDR ? max - CHI_BDEV_READ_HDR : 0;
 	if (!chunk)

@@ -27,8 +27,8 @@
  * any more, so it counts as gone too. */
 static int claimant_dead(chi_runtime *rt, uint32_t id, int gpu)
 {
-	chi_client_shm *tab = (chi_client_shm *)((char *)rt->main.base + rt->dir->clients_off);
-	for (uint32_t i = 0; i < rt->dir->max_clients; i++) {
+	chi_client_shm *tab = (chi_client_shm *)((char *)rt->main.base + rt->lay.clients_off);
+	for (uint32_t i = 0; i < rt->lay.max_clients; i++) {
 		if (id && i + 1 != id)
 			continue;
 		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);

@@ -93,7 +93,7 @@ int chi_pool_create(chi_runtime *rt, uint32_t id, const char *name, const char *
 	pthread_mutex_lock(&rt->pool_lock);
 	int rc = 0;
 	for (uint32_t i = 0; i < CHI_MAX_POOLS; i++)
-		if (rt->pools[i].live && !strcmp(rt->dir->pools[i].name, name)) {
+		if (rt->pools[i].live && !strcmp(rt->pools[i].name, name)) {
 			rc = -EEXIST;
 			goto out;
 		}
@@ -115,6 +115,7 @@ int chi_pool_create(chi_runtime *rt, uint32_t id, const char *name, const char *
 	p->mod = m;
 	p->id = id;
 	p->state = NULL;
+	snprintf(p->name, sizeof(p->name), "%s", name);
 	chi_ctx ctx = {rt, chi_tls_worker, p, NULL, 0};
 	if (m->create) {
 		rc = m->create(&ctx, conf, &p->state);

@@ -104,7 +104,7 @@ int chi_workers_seq_moved(const chi_worker_shm *ws, uint32_t n, uint64_t *seqs)
 
 static chi_client_shm *client_tab(chi_runtime *rt)
 {
-	return (chi_client_shm *)((char *)rt->main.base + rt->dir->clients_off);
+	return (chi_client_shm *)((char *)rt->main.base + rt->lay.clients_off);
 }
 
 static void client_snapshot(chi_runtime *rt, uint32_t i)
@@ -138,7 +138,9 @@ static int client_held(chi_runtime *rt, uint32_t i)
 static void client_release(chi_runtime *rt, uint32_t i)
 {
 	chi_client_shm *tab = client_tab(rt);
-	uint64_t n = chi_chunks_release(rt->main.base, &rt->dir->alloc, &tab[i].chunks);
+	uint64_t lo = rt->lay.clients_off + (uint64_t)rt->lay.max_clients * sizeof(chi_client_shm);
+	uint64_t n = chi_chunks_release(rt->main.base, &rt->dir->alloc, &tab[i].chunks, lo,
+					rt->lay.arena_hi);
 	__atomic_fetch_add(&rt->dir->chunks_reclaimed, n, __ATOMIC_RELAXED);
 	__atomic_store_n(&tab[i].state, CHI_CLIENT_FREE, __ATOMIC_RELEASE);
 }
@@ -189,7 +191,7 @@ static const chi_reclaim_ops slice_ops = {slice_snapshot, slice_drained, NULL, s
 
 static int owner_live(chi_runtime *rt, uint32_t id)
 {
-	if (!id || id > rt->dir->max_clients)
+	if (!id || id > rt->lay.max_clients)
 		return 0;
 	return __atomic_load_n(&client_tab(rt)[id - 1].state, __ATOMIC_ACQUIRE) == CHI_CLIENT_LIVE;
 }
@@ -209,9 +211,9 @@ static void slices_tick(chi_runtime *rt)
 
 int chi_reaper_init(chi_runtime *rt)
 {
-	uint32_t n = rt->dir->max_clients, nw = rt->dir->nworkers, ns = 0, ng = rt->gpu ? rt->gpu->n : 0;
+	uint32_t n = rt->lay.max_clients, nw = rt->lay.nworkers, ns = 0, ng = rt->gpu ? rt->gpu->n : 0;
 	const chi_worker_shm *ws =
-		(const chi_worker_shm *)((char *)rt->main.base + rt->dir->workers_off);
+		(const chi_worker_shm *)((char *)rt->main.base + rt->lay.workers_off);
 	rt->slice_base = calloc(ng ? ng : 1, sizeof(uint32_t));
 	if (!rt->slice_base)
 		return -ENOMEM;
@@ -219,7 +221,7 @@ int chi_reaper_init(chi_runtime *rt)
 		rt->slice_base[g] = ns;
 		ns += chi_gpu_nslices(rt->gpu, g);
 	}
-	rt->reap_tails = calloc((size_t)n * rt->dir->nlanes * CHI_NPRIO, sizeof(uint64_t));
+	rt->reap_tails = calloc((size_t)n * rt->lay.nlanes * CHI_NPRIO, sizeof(uint64_t));
 	int rc = chi_reclaim_init(&rt->reap_clients, &client_ops, n, ws, nw);
 	if (!rc)
 		rc = chi_reclaim_init(&rt->reap_slices, &slice_ops, ns, ws, nw);
@@ -240,7 +242,7 @@ void chi_reaper_tick(chi_runtime *rt)
 {
 	slices_tick(rt);
 	chi_client_shm *tab = client_tab(rt);
-	for (uint32_t i = 0; i < rt->dir->max_clients; i++) {
+	for (uint32_t i = 0; i < rt->lay.max_clients; i++) {
 		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
 		if (st == CHI_CLIENT_LIVE && &tab[i] != rt->self.slot && tab[i].pid > 0 &&
 		    kill(tab[i].pid, 0) != 0 && errno == ESRCH) {

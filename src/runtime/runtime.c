@@ -225,6 +225,10 @@ static int chi_server_init(chi_runtime *rt)
 	d->clients_off = L.clients;
 	d->start_ns = chi_now_ns();
 	d->max_clients = CHI_MAX_CLIENTS;
+	rt->lay = (chi_main_layout){
+		.workers_off = L.workers, .lanes_off = L.lanes, .clients_off = L.clients,
+		.arena_lo = L.arena, .arena_hi = L.total, .start_ns = d->start_ns,
+		.nlanes = nlanes, .nworkers = cfg->num_workers, .max_clients = CHI_MAX_CLIENTS};
 	chi_lane_shm *lanes = (chi_lane_shm *)((char *)base + L.lanes);
 	for (uint32_t i = 0; i < nlanes; i++) {
 		chi_lane_shm *l = &lanes[i];
@@ -454,15 +458,18 @@ void chi_runtime_request_stop(chi_runtime *rt)
 
 uint32_t chi_runtime_list_pools(chi_runtime *rt, chi_admin_list_task *t)
 {
-	chi_main_dir *d = rt->dir;
 	t->count = 0;
+	/* an admin task: a pool seen live here is not destroyed before the
+	 * task ends (PD2, pool.c); pool_lock must not be taken here, the
+	 * destroy holds it while it waits for running tasks */
 	for (uint32_t i = 0; i < CHI_MAX_POOLS && t->count < CHI_ADMIN_LIST_MAX; i++) {
-		if (!__atomic_load_n(&d->pools[i].state, __ATOMIC_ACQUIRE))
+		chi_pool *p = &rt->pools[i];
+		if (!__atomic_load_n(&p->live, __ATOMIC_ACQUIRE))
 			continue;
 		chi_pool_info *pi = &t->pools[t->count++];
-		pi->id = d->pools[i].id;
-		snprintf(pi->name, sizeof(pi->name), "%s", d->pools[i].name);
-		snprintf(pi->module, sizeof(pi->module), "%s", d->pools[i].module);
+		pi->id = i;
+		snprintf(pi->name, sizeof(pi->name), "%s", p->name);
+		snprintf(pi->module, sizeof(pi->module), "%s", p->mod->name);
 	}
 	return t->count;
 }
@@ -472,7 +479,7 @@ void chi_runtime_stats_snapshot(chi_runtime *rt, chi_admin_stats_task *t)
 	/* the lane refs: CPU lanes first, then the GPU lanes (gpu_queues.c) */
 	t->nlanes = rt->nlane_refs < CHI_STATS_MAX_LANES ? rt->nlane_refs : CHI_STATS_MAX_LANES;
 	t->nworkers = rt->nworkers;
-	t->uptime_ns = chi_now_ns() - rt->dir->start_ns;
+	t->uptime_ns = chi_now_ns() - rt->lay.start_ns;
 	static __thread uint64_t hist[CHI_LAT_BUCKETS];
 	for (uint32_t i = 0; i < t->nlanes; i++) {
 		const chi_lane_ref *lr = &rt->lane_refs[i];
@@ -501,8 +508,8 @@ void chi_runtime_stats_snapshot(chi_runtime *rt, chi_admin_stats_task *t)
 		s->p99_ns = chi_lat_quantile(hist, 0.99);
 		s->p999_ns = chi_lat_quantile(hist, 0.999);
 	}
-	chi_worker_shm *ws = (chi_worker_shm *)((char *)rt->main.base + rt->dir->workers_off);
-	uint32_t nw = rt->dir->nworkers;
+	chi_worker_shm *ws = (chi_worker_shm *)((char *)rt->main.base + rt->lay.workers_off);
+	uint32_t nw = rt->lay.nworkers;
 	t->nworker_stats = nw < CHI_STATS_MAX_WORKERS ? nw : CHI_STATS_MAX_WORKERS;
 	for (uint32_t i = 0; i < t->nworker_stats; i++) {
 		chi_worker_stats *w = &t->workers[i];
@@ -518,13 +525,12 @@ void chi_runtime_stats_snapshot(chi_runtime *rt, chi_admin_stats_task *t)
 
 uint32_t chi_runtime_pool_stats_snapshot(chi_runtime *rt, chi_admin_pool_stats_task *t)
 {
-	chi_main_dir *d = rt->dir;
-	chi_worker_shm *ws = (chi_worker_shm *)((char *)rt->main.base + d->workers_off);
+	chi_worker_shm *ws = (chi_worker_shm *)((char *)rt->main.base + rt->lay.workers_off);
 	t->count = 0;
 	for (uint32_t p = 0; p < CHI_MAX_POOLS; p++) {
 		for (uint32_t m = 0; m < CHI_STATS_METHODS && t->count < CHI_STATS_MAX_PM; m++) {
 			uint64_t n = 0, e = 0;
-			for (uint32_t w = 0; w < d->nworkers; w++) {
+			for (uint32_t w = 0; w < rt->lay.nworkers; w++) {
 				n += __atomic_load_n(&ws[w].pm_count[p][m], __ATOMIC_RELAXED);
 				e += __atomic_load_n(&ws[w].pm_errors[p][m], __ATOMIC_RELAXED);
 			}
@@ -536,9 +542,9 @@ uint32_t chi_runtime_pool_stats_snapshot(chi_runtime *rt, chi_admin_pool_stats_t
 			s->count = n;
 			s->errors = e;
 			s->pool_name[0] = s->method_name[0] = 0;
-			if (__atomic_load_n(&d->pools[p].state, __ATOMIC_ACQUIRE))
-				snprintf(s->pool_name, sizeof(s->pool_name), "%s", d->pools[p].name);
 			chi_pool *pl = &rt->pools[p];
+			if (__atomic_load_n(&pl->live, __ATOMIC_ACQUIRE))
+				snprintf(s->pool_name, sizeof(s->pool_name), "%s", pl->name);
 			if (__atomic_load_n(&pl->live, __ATOMIC_ACQUIRE) && pl->mod &&
 			    m < pl->mod->nmethods && m + 1 < CHI_STATS_METHODS)
 				snprintf(s->method_name, sizeof(s->method_name), "%s",

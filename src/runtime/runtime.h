@@ -16,6 +16,7 @@
 typedef struct chi_pool {
 	const chi_module *mod;
 	void *state;
+	char name[CHI_NAME_MAX]; /* the runtime's copy: dir->pools[] is for readers */
 	uint32_t id;
 	uint32_t live;  /* read by workers with acquire; written under pool_lock */
 } chi_pool;
@@ -79,10 +80,22 @@ struct chi_ctx {
 	uint32_t out_size; /* its size (the submitter's reservation) */
 };
 
+/* The main segment's layout as this runtime built it (chi_server_init).
+ * The directory holds the same values for clients, and any client can write
+ * there: the runtime reads only these (docs/reliability.md, item 3). */
+typedef struct chi_main_layout {
+	uint64_t workers_off, lanes_off, clients_off;
+	uint64_t arena_lo, arena_hi; /* the chunk arena: [lo, hi) */
+	uint64_t start_ns;
+	uint32_t nlanes, nworkers, max_clients;
+} chi_main_layout;
+
 struct chi_runtime {
 	chi_config cfg;
 	chi_seg main;
-	chi_main_dir *dir;
+	chi_main_dir *dir;    /* written by the runtime, read back only where
+			       * clients write too (allocator, pool states) */
+	chi_main_layout lay;
 	uint64_t epoch;
 	chi_client self;
 	chi_worker *workers;

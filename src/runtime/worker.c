@@ -439,7 +439,7 @@ int chi_workers_start(chi_runtime *rt)
 	}
 	chi_lanes_assign(rt);
 	chi_admin_steal_init(rt); /* none: no admin steal (a shortcut, not a need) */
-	chi_worker_shm *wshm = (chi_worker_shm *)((char *)rt->main.base + rt->dir->workers_off);
+	chi_worker_shm *wshm = (chi_worker_shm *)((char *)rt->main.base + rt->lay.workers_off);
 	for (uint32_t i = 0; i < nw; i++) {
 		chi_worker *w = &rt->workers[i];
 		w->rt = rt;
@@ -447,7 +447,7 @@ int chi_workers_start(chi_runtime *rt)
 		w->shm = &wshm[i];
 		w->shm->id = i;
 		w->sf = &rt->steal_flags[i];
-		w->sub_lane = i % rt->dir->nlanes;
+		w->sub_lane = i % rt->lay.nlanes;
 		for (uint32_t l = 0; l < nl; l++)
 			if (rt->lane_refs[l].owner == i)
 				w->nlanes++;
