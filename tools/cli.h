@@ -23,6 +23,12 @@ int chi_cli_load_config(chi_config *cfg, const char *path);
 struct chi_client;
 struct chi_client *chi_cli_connect(const char **name, const char *conf_path, chi_config *cfg);
 
+/* A call to the runtime (an admin task) failed with r: one line on stderr.
+ * -EOWNERDEAD and -ENOTRECOVERABLE (the runtime died or went silent, FA2
+ * in chi/proto/future.h) say whether its process is stopped, dead or hung,
+ * and whether the task was withdrawn (will not run) or may have run. */
+void chi_cli_call_failed(struct chi_client *c, const char *name, const char *what, int64_t r);
+
 /* The conventions every subcommand follows. chi_cli_no_args: 0 when argv
  * has nothing after the options, else prints which argument is not taken
  * and returns 2. chi_cli_set_name: --name over the config's name (checked

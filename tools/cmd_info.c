@@ -88,6 +88,44 @@ chi_client *chi_cli_connect(const char **name, const char *conf_path, chi_config
 	return c;
 }
 
+/* The state letter of /proc/<pid>/stat ('T' stopped, 't' traced), or 0. */
+static char proc_state(int pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+void chi_cli_call_failed(chi_client *c, const char *name, const char *what, int64_t r)
+{
+	int pid = chi_client_owner_pid(c);
+	char st = r == -EOWNERDEAD || r == -ENOTRECOVERABLE ? proc_state(pid) : 0;
+	const char *why = st == 'T' || st == 't' ? "is stopped (SIGSTOP or a debugger)"
+			  : st == 'Z' || st == 'X'  ? "has died"
+			  : st                     ? "hangs"
+						   : "has died";
+	if (r == -EOWNERDEAD)
+		fprintf(stderr,
+			"chi: runtime '%s' (pid %d) %s and did not answer for 2 s: %s was withdrawn "
+			"and will not run%s\n",
+			name, pid, why, what,
+			st == 'T' || st == 't' ? "; continue it (kill -CONT) and try again" : "");
+	else if (r == -ENOTRECOVERABLE)
+		fprintf(stderr,
+			"chi: runtime '%s' (pid %d) %s while running %s: whether it took effect is "
+			"unknown\n",
+			name, pid, why, what);
+	else
+		fprintf(stderr, "chi: %s failed: %s\n", what, chi_strerror((int)r));
+}
+
 /* --name/--config parsing shared by status and cleanup */
 static int name_opts(const char *cmd, int argc, char **argv, const char *usage, const char **name,
 		     const char **conf)
@@ -129,7 +167,7 @@ int chi_cmd_status(int argc, char **argv)
 	int64_t r1 = chi_call(c, &st->hdr, &chi_admin_stats_codec);
 	int64_t r2 = chi_call(c, &pl->hdr, &chi_admin_list_codec);
 	if (r1 < 0 || r2 < 0) {
-		fprintf(stderr, "chi: status query failed: %s\n", chi_strerror((int)(r1 < 0 ? r1 : r2)));
+		chi_cli_call_failed(c, name, "the status query", r1 < 0 ? r1 : r2);
 		chi_client_close(c);
 		free(st);
 		free(pl);

@@ -397,11 +397,12 @@ int chi_cmd_stop(int argc, char **argv)
 	chi_task t;
 	chi_task_init(&t, CHI_POOL_ADMIN, CHI_ADMIN_STOP, 0);
 	int64_t r = chi_call(c, &t, &chi_admin_stop_codec);
-	chi_client_close(c);
 	if (r < 0) {
-		fprintf(stderr, "chi: admin.stop failed: %s\n", chi_strerror((int)r));
+		chi_cli_call_failed(c, name, "admin.stop", r);
+		chi_client_close(c);
 		return 1;
 	}
+	chi_client_close(c);
 	/* the runtime unlinks its segment last, then its process exits */
 	for (int i = 0; i < 1500; i++) {
 		chi_seg s;

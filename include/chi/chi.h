@@ -141,8 +141,14 @@ int chi_make_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_futu
 /* Wait for completion, decode the outputs into the task, release the block.
  * Spins for runtime.first_busy_wait_us, then sleeps on the future's futex.
  * On a worker thread it keeps processing the worker's lanes meanwhile.
- * Returns the method's result (>= 0) or its negative error; -ESHUTDOWN or
- * -EOWNERDEAD if the runtime stopped or died. */
+ * Returns the method's result (>= 0) or its negative error; -ESHUTDOWN if
+ * the runtime stopped (after running everything published before the
+ * stop). When the runtime dies or goes silent (its heartbeat still for 2 s:
+ * killed, hung, or stopped by SIGSTOP or a debugger): -EOWNERDEAD if the task
+ * had not started, and then it never will, even if the runtime goes on
+ * (the block is marked abandoned; submitting it again is safe);
+ * -ENOTRECOVERABLE if it had started: it may have run in part or whole.
+ * (CPU lanes; FA1-FA3 in chi/proto/future.h.) */
 int64_t chi_future_wait(chi_future *f);
 /* As chi_future_wait with a deadline: -ETIMEDOUT leaves the future pending
  * (wait again later). */

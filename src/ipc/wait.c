@@ -52,6 +52,35 @@ static int64_t finish(chi_future *f)
 	return result;
 }
 
+/* The runtime died or went silent (-EOWNERDEAD), or stopped after draining
+ * every published task (-ESHUTDOWN): the waiter's verdict. For a silent
+ * one, FA2 (proto/future.h) makes it final: the block is marked abandoned
+ * unless a worker took it first, so a runtime that was only stopped
+ * (SIGSTOP, a debugger) and goes on never runs it; one it had taken is
+ * reported -ENOTRECOVERABLE (it ran, in part or whole, or may still). The
+ * blocks of an abandoned future stay allocated until the client closes
+ * (FA3). */
+static int64_t give_up(chi_future *f, int rc)
+{
+	chi_future_shm *fs = f->shm;
+	uint64_t fl = chi_future_flags(fs);
+	for (;;) {
+		if (fl & CHI_FUTURE_COMPLETE)
+			return finish(f);
+		if (rc != -EOWNERDEAD)
+			break;
+		if (fl & CHI_FUTURE_STARTED) {
+			rc = -ENOTRECOVERABLE;
+			break;
+		}
+		if (__atomic_compare_exchange_n(&fs->flags, &fl, fl | CHI_FUTURE_ABANDONED, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) /* FA2 */
+			break;
+	}
+	f->state = 1;
+	return rc;
+}
+
 int64_t chi_future_wait_timeout(chi_future *f, uint64_t timeout_ns)
 {
 	if (!f || !f->shm || f->state)
@@ -115,14 +144,8 @@ int64_t chi_future_wait_timeout(chi_future *f, uint64_t timeout_ns)
 		if (chi_future_flags(fs) & CHI_FUTURE_COMPLETE)
 			return finish(f);
 		int rc = chi_client_check_runtime(c);
-		if (rc) {
-			/* the runtime died, or stopped after draining every
-			 * published task: this one will never complete */
-			if (chi_future_flags(fs) & CHI_FUTURE_COMPLETE)
-				return finish(f);
-			f->state = 1;
-			return rc;
-		}
+		if (rc)
+			return give_up(f, rc);
 	}
 }
 

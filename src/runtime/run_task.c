@@ -304,6 +304,24 @@ static inline void lat_end(const chi_lane_ref *lr, uint64_t t0)
 	}
 }
 
+/* FA1 (proto/future.h): take a CPU-lane block before running it; 0 if its
+ * waiter abandoned it. *flags: the flags the completion keeps (STARTED
+ * among them). A CAS that fails on another change (a client's stray write)
+ * looks again. */
+static inline int claim_block(chi_future_shm *f, uint64_t *flags)
+{
+	uint64_t fl = *flags;
+	while (!(fl & CHI_FUTURE_ABANDONED)) {
+		if (__atomic_compare_exchange_n(&f->flags, &fl, fl | CHI_FUTURE_STARTED, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			*flags = fl | CHI_FUTURE_STARTED;
+			return 1;
+		}
+	}
+	*flags = fl;
+	return 0;
+}
+
 /* Run a single-task entry's task (copy, pointer, or sealed when sx is set)
  * and complete it; the lane's counters (and on CPU lanes the run state's)
  * are stored before the completion, so whoever waits on it sees them
@@ -323,7 +341,9 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 	c->tp = CHI_MAX_POOLS;
 	c->tm = 0;
 	int64_t r;
-	if (sx)
+	if (!gpu && !claim_block(f, &flags))
+		r = -ECANCELED; /* FA1: its waiter gave up (the runtime was silent) */
+	else if (sx)
 		r = run_sealed(w, f, c, st->scratch, max_task, sx);
 	else if (flags & CHI_FUTURE_POINTER) { /* the runtime's own only: PT2 */
 		chi_task *pt = gpu ? NULL : pointer_task(w, lane, f);

@@ -22,6 +22,22 @@
  *              flags with flags | COMPLETE [| ERROR] and result;
  *   waiter:    F2: acquire load of flags (host) or one 16-byte load of the
  *              pair (device), then reads outputs.
+ * The one exception, on CPU lanes of the main segment: who has the block,
+ * a worker that runs it or a waiter that gave up on a silent runtime
+ * (FA1-FA3; GPU lanes do neither: a kernel cannot CAS host memory
+ * atomically with the host over PCIe):
+ *   FA1 worker: before it runs the task, CAS flags f -> f | STARTED, only
+ *       from an f without ABANDONED; finding ABANDONED it does not run the
+ *       task and completes the block with -ECANCELED;
+ *   FA2 waiter: once it judges the runtime dead (-EOWNERDEAD: epoch,
+ *       owner pid or a heartbeat still for 2 s), CAS flags f -> f |
+ *       ABANDONED, only from an f without STARTED or COMPLETE. Success: the
+ *       task never runs, and -EOWNERDEAD is final (a caller may submit it
+ *       again). STARTED seen: the task was running when the runtime went
+ *       silent; the waiter returns -ENOTRECOVERABLE (outcome unknown);
+ *   FA3 an abandoned block stays allocated until its client closes (the
+ *       reaper frees chunks only once the lanes have moved past them), so a
+ *       stale slot never finds it reused.
  * Sleeping host waiters (Dekker pair, all seq_cst):
  *   waiter:  v = futex; waiters = 1; if !COMPLETE: futex_wait(futex, v)
  *   worker:  pair store; fence; futex += 1; if waiters: futex_wake(futex)
@@ -40,6 +56,8 @@
 #define CHI_FUTURE_ERROR 0x2ull
 #define CHI_FUTURE_COPY_FROM_CLIENT 0x4ull
 #define CHI_FUTURE_POINTER 0x8ull
+#define CHI_FUTURE_STARTED 0x10ull   /* FA1: a worker took it (CPU lanes) */
+#define CHI_FUTURE_ABANDONED 0x20ull /* FA2: its waiter gave up; never run */
 
 #define CHI_FUTURE_BLOCK 256u
 #define CHI_COPY_SPACE 192u
