@@ -5,14 +5,18 @@
 # stop (and status afterwards fails), a SIGKILLed daemon's stale segment
 # removed by chi cleanup, and a fresh start on the same name afterwards, with
 # chi stats and a /metrics scrape of --metrics-port (and a second runtime
-# refused on that port); the logs of its daemons are removed at the end.
+# refused on that port); then a runtime of 70 workers, more than one
+# admin.stats page holds: chi stats shows every worker and lane in the table,
+# JSON (parsed by python3: ids in order, null and no negative numbers) and
+# Prometheus text; the logs of its daemons are removed at the end.
 set -u
 chi=$1
 export CHI_RUNTIME_NAME=cli$$
 export CHI_RUNTIME_NUM_WORKERS=1
 tmp=$(mktemp -d)
 # the daemons' logs this test causes (the runtime and the one refused its port)
-logs() { rm -f "/tmp/chi.$(id -u).$CHI_RUNTIME_NAME.log" "/tmp/chi.$(id -u).${CHI_RUNTIME_NAME}b.log"; }
+logs() { rm -f "/tmp/chi.$(id -u).$CHI_RUNTIME_NAME.log" "/tmp/chi.$(id -u).${CHI_RUNTIME_NAME}b.log" \
+              "/tmp/chi.$(id -u).${CHI_RUNTIME_NAME}w.log"; }
 trap logs EXIT
 fail() { echo "FAIL: $*"; "$chi" stop >/dev/null 2>&1; rm -rf "$tmp"; exit 1; }
 seg=/dev/shm/chi.$(id -u).$CHI_RUNTIME_NAME.main
@@ -70,6 +74,50 @@ grep -q "cannot start runtime '$other': cannot serve metrics on 127.0.0.1:$port:
 [ -e "/dev/shm/chi.$(id -u).$other.main" ] && fail "a failed start left its segment"
 CHI_RUNTIME_NAME=$other "$chi" status >/dev/null 2>&1 && fail "a failed start left a runtime"
 "$chi" stop >/dev/null 2>&1 || fail "final stop"
+
+# every worker and lane of a runtime larger than one admin.stats page
+many=${CHI_RUNTIME_NAME}w nw=70
+stopw() { "$chi" stop --name "$many" >/dev/null 2>&1; }
+CHI_RUNTIME_NUM_WORKERS=$nw "$chi" start --name "$many" >"$tmp/out" 2>&1 || fail "start $nw workers: $(cat "$tmp/out")"
+"$chi" stats --name "$many" >"$tmp/stats" 2>&1 || { stopw; fail "chi stats: $(cat "$tmp/stats")"; }
+nl=$(awk '/^runtime /{print $NF}' "$tmp/stats")
+[ "$nl" -ge "$nw" ] 2>/dev/null || { stopw; fail "lanes in the table header: '$nl'"; }
+ids=$(awk '/^worker /{w=1; next} w && /^$/{w=0} w{print $1}' "$tmp/stats" | tr '\n' ' ')
+[ "$ids" = "$(seq -s ' ' 0 $((nw - 1))) " ] || { stopw; fail "table workers: $ids"; }
+lids=$(awk '/^lane /{l=1; next} l && /^$/{l=0} l{print $1}' "$tmp/stats" | tr '\n' ' ')
+[ "$lids" = "$(seq -s ' ' 0 $((nl - 1))) " ] || { stopw; fail "table lanes: $lids"; }
+grep -q "not shown" "$tmp/stats" && { stopw; fail "the table left something out: $(cat "$tmp/stats")"; }
+awk '/^worker /{w=1; next} w && /^$/{w=0} w && $NF != "-" {bad=1} END{exit bad}' "$tmp/stats" ||
+  { stopw; fail "a worker without a role does not show '-': $(cat "$tmp/stats")"; }
+"$chi" stats --name "$many" --json >"$tmp/json" 2>&1 || { stopw; fail "chi stats --json: $(cat "$tmp/json")"; }
+if command -v python3 >/dev/null; then
+  python3 - "$tmp/json" "$nw" "$nl" <<'PY' || { stopw; fail "chi stats --json: $(head -c 600 "$tmp/json")"; }
+import json, sys
+d = json.load(open(sys.argv[1]))
+nw, nl = int(sys.argv[2]), int(sys.argv[3])
+assert d["workers_running"] == nw, d["workers_running"]
+assert [w["worker"] for w in d["workers"]] == list(range(nw)), "worker ids"
+assert [l["lane"] for l in d["lanes"]] == list(range(nl)), "lane ids"
+assert all(w["helps"] is None for w in d["workers"]), "helps of a worker that helps none"
+assert all(l["gpu"] is None for l in d["lanes"]), "gpu of a CPU lane"
+assert "workers_not_shown" not in d and "lanes_not_shown" not in d
+neg = lambda x: (any(map(neg, x.values())) if isinstance(x, dict) else
+                 any(map(neg, x)) if isinstance(x, list) else isinstance(x, int) and x < 0)
+assert not neg(d), "a negative number"
+PY
+else
+  echo "cli test: no python3, the JSON is checked with grep only"
+fi
+for i in 0 $((nw - 1)); do
+  grep -q "{\"worker\":$i,\"tasks\":" "$tmp/json" || { stopw; fail "worker $i not in --json"; }
+done
+grep -q ':-' "$tmp/json" && { stopw; fail "a negative number in --json"; }
+"$chi" stats --name "$many" --prometheus >"$tmp/prom" 2>&1 || { stopw; fail "chi stats --prometheus"; }
+for i in $(seq 0 $((nw - 1))); do
+  grep -q "^chi_worker_tasks_total{runtime=\"$many\",worker=\"$i\"} " "$tmp/prom" ||
+    { stopw; fail "worker $i not in --prometheus"; }
+done
+"$chi" stop --name "$many" >/dev/null 2>&1 || fail "stop $many"
 rm -rf "$tmp"
 logs
 ls /tmp/chi.$(id -u).$CHI_RUNTIME_NAME*.log >/dev/null 2>&1 && { echo "FAIL: logs left behind"; exit 1; }

@@ -2,8 +2,12 @@
  * admin.pool_stats equal what the test submitted and completed, errors and
  * queue-full refusals included; histogram quantiles of known distributions
  * land within one bucket; `chi stats --prometheus` output passes a strict
- * parser of the text exposition format; the formatters (tools/stats_format.c,
- * compiled in here) write exactly the bytes they always wrote. */
+ * parser of the text exposition format; a runtime of more lanes and workers
+ * than one admin.stats page holds shows every one of them in the table,
+ * JSON (python3 parses it) and Prometheus text; the formatters
+ * (tools/stats_format.c, compiled in here) write exactly the golden bytes,
+ * no negative ids (null in JSON, '-' in the table), and say what they left
+ * out. */
 #include "test_util.h"
 
 #include <ctype.h>
@@ -12,6 +16,7 @@
 #include "chi/modules/admin.h"
 #include "chi/modules/test.h"
 #include "ipc/client.h"
+#include "ipc/layout.h"
 #include "runtime/stats.h"
 /* the formatters are the chi command's: compiled into this test */
 #include "../tools/stats_format.c"
@@ -423,7 +428,9 @@ static void golden_snapshot(chi_stats_snapshot *s, chi_admin_stats_task *st,
 	s->runtime = "r\"1\\";
 	s->st = st;
 	s->ps = ps;
-	st->nlanes = 2;
+	s->lanes = st->lanes;
+	s->workers = st->workers;
+	st->nlanes = s->nlane_stats = st->lanes_total = 2;
 	st->nworkers = 2;
 	st->uptime_ns = 12345678901ull;
 	st->lanes[0] = (chi_lane_stats){.popped = 100, .completed = 99, .errors = 1, .queue_full = 2,
@@ -433,7 +440,7 @@ static void golden_snapshot(chi_stats_snapshot *s, chi_admin_stats_task *st,
 	st->lanes[1] = (chi_lane_stats){.popped = 8, .completed = 256, .gpu = 1, .worker = 1,
 					.seal_waits = 9, .lat_samples = 1, .lat_sum_ns = 1500,
 					.p50_ns = 1500, .p99_ns = 1500, .p999_ns = 1500};
-	st->nworker_stats = 2;
+	st->nworker_stats = s->nworker_stats = st->workers_total = 2;
 	st->workers[0] = (chi_worker_stats){.tasks = 99, .busy_ns = 3, .idle_ns = 1, .sleep_ns = 0,
 					    .sleeps = 0};
 	st->workers[1] = (chi_worker_stats){.tasks = 256, .busy_ns = 1000, .idle_ns = 0,
@@ -454,7 +461,7 @@ static const char golden_table[] =
 	"1     gpu0       1            8          256        0          0      0      0      0      0          9         1     1500 ns     1500 ns     1500 ns\n"
 	"\n"
 	"worker        tasks   busy%   idle%  sleep%   sleeps  role\n"
-	"0                99    75.0    25.0     0.0        0\n"
+	"0                99    75.0    25.0     0.0        0  -\n"
 	"1               256    25.0     0.0    75.0       12  helps worker 0 (7 batches handed)\n"
 	"\n"
 	"pool                 method                      tasks     errors\n"
@@ -463,7 +470,7 @@ static const char golden_table[] =
 	"b(9)               ?(15)                           5          0\n"
 ;
 static const char golden_json[] =
-	"{\"runtime\":\"r\\\"1\\\\\",\"uptime_ns\":12345678901,\"workers_running\":2,\"lanes\":[{\"lane\":0,\"gpu\":-1,\"worker\":0,\"popped\":100,\"completed\":99,\"errors\":1,\"queue_full\":2,\"hole_stalls\":3,\"holes_skipped\":4,\"depth\":5,\"depth_hwm\":6,\"seal_waits\":0,\"latency_ns\":{\"samples\":7,\"sum\":70000,\"p50\":9999,\"p99\":10000,\"p999\":12345678}},{\"lane\":1,\"gpu\":0,\"worker\":1,\"popped\":8,\"completed\":256,\"errors\":0,\"queue_full\":0,\"hole_stalls\":0,\"holes_skipped\":0,\"depth\":0,\"depth_hwm\":0,\"seal_waits\":9,\"latency_ns\":{\"samples\":1,\"sum\":1500,\"p50\":1500,\"p99\":1500,\"p999\":1500}}],\"workers\":[{\"worker\":0,\"tasks\":99,\"busy_ns\":3,\"idle_ns\":1,\"sleep_ns\":0,\"sleeps\":0,\"helps\":-1,\"handed\":0},{\"worker\":1,\"tasks\":256,\"busy_ns\":1000,\"idle_ns\":0,\"sleep_ns\":3000,\"sleeps\":12,\"helps\":0,\"handed\":7}],\"methods\":[{\"pool\":1,\"pool_name\":\"test\",\"method\":2,\"method_name\":\"double_plus\",\"tasks\":300,\"errors\":1},{\"pool\":9,\"pool_name\":\"a\\nb\",\"method\":15,\"method_name\":\"\",\"tasks\":5,\"errors\":0}]}\n"
+	"{\"runtime\":\"r\\\"1\\\\\",\"uptime_ns\":12345678901,\"workers_running\":2,\"lanes\":[{\"lane\":0,\"gpu\":null,\"worker\":0,\"popped\":100,\"completed\":99,\"errors\":1,\"queue_full\":2,\"hole_stalls\":3,\"holes_skipped\":4,\"depth\":5,\"depth_hwm\":6,\"seal_waits\":0,\"latency_ns\":{\"samples\":7,\"sum\":70000,\"p50\":9999,\"p99\":10000,\"p999\":12345678}},{\"lane\":1,\"gpu\":0,\"worker\":1,\"popped\":8,\"completed\":256,\"errors\":0,\"queue_full\":0,\"hole_stalls\":0,\"holes_skipped\":0,\"depth\":0,\"depth_hwm\":0,\"seal_waits\":9,\"latency_ns\":{\"samples\":1,\"sum\":1500,\"p50\":1500,\"p99\":1500,\"p999\":1500}}],\"workers\":[{\"worker\":0,\"tasks\":99,\"busy_ns\":3,\"idle_ns\":1,\"sleep_ns\":0,\"sleeps\":0,\"helps\":null,\"handed\":0},{\"worker\":1,\"tasks\":256,\"busy_ns\":1000,\"idle_ns\":0,\"sleep_ns\":3000,\"sleeps\":12,\"helps\":0,\"handed\":7}],\"methods\":[{\"pool\":1,\"pool_name\":\"test\",\"method\":2,\"method_name\":\"double_plus\",\"tasks\":300,\"errors\":1},{\"pool\":9,\"pool_name\":\"a\\nb\",\"method\":15,\"method_name\":\"\",\"tasks\":5,\"errors\":0}]}\n"
 ;
 static const char golden_prometheus[] =
 	"# HELP chi_uptime_seconds Seconds since the runtime started.\n"
@@ -572,6 +579,158 @@ static void test_format_golden(void **state)
 	assert_null(prom_check(buf, &n));
 }
 
+/* ---- what the formatters left out, and lanes without samples ---- */
+static void test_format_left_out(void **state)
+{
+	(void)state;
+	static chi_admin_stats_task st;
+	static chi_admin_pool_stats_task ps;
+	static char buf[1 << 16];
+	chi_stats_snapshot s;
+	golden_snapshot(&s, &st, &ps);
+	st.lanes[1].lat_samples = 0; /* lane 1: no samples, no latency */
+	st.lanes_total = 3;          /* lane 2, workers 2-4: not in the snapshot */
+	st.workers_total = 5;
+	chi_cli_stats_table(&s, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "\n(lanes 2-2 not shown: chi stats keeps at most 65536, or the "
+				    "runtime changed while they were read)\n"));
+	assert_non_null(strstr(buf, "\n(workers 2-4 not shown: "));
+	assert_non_null(strstr(buf, "lanes 3\n"));
+	assert_non_null(strstr(buf, "          9         0           -           -           -\n"));
+	chi_cli_stats_json(&s, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "],\"lanes_not_shown\":1,\"workers_not_shown\":3,\"workers\":["));
+	assert_non_null(strstr(buf, "\"samples\":0,\"sum\":1500,\"p50\":null,\"p99\":null,\"p999\":null}"));
+	assert_null(strstr(buf, ":-"));
+	chi_cli_stats_prometheus(&s, buf, sizeof(buf));
+	int n;
+	const char *err = prom_check(buf, &n);
+	if (err)
+		fail_msg("prometheus: %s\n%s", err, buf);
+	assert_non_null(strstr(buf, "\nchi_stats_lanes_not_shown{runtime=\"r\\\"1\\\\\"} 1\n"));
+	assert_non_null(strstr(buf, "\nchi_stats_workers_not_shown{runtime=\"r\\\"1\\\\\"} 3\n"));
+	assert_non_null(strstr(buf, "lane=\"1\",queue=\"gpu0\",quantile=\"0.5\"} NaN\n"));
+	assert_non_null(strstr(buf, "lane=\"0\",queue=\"cpu\",quantile=\"0.5\"} 9.999e-06\n"));
+	/* the golden snapshot itself leaves nothing out: no such lines */
+	golden_snapshot(&s, &st, &ps);
+	chi_cli_stats_prometheus(&s, buf, sizeof(buf));
+	assert_null(strstr(buf, "not_shown"));
+	assert_null(strstr(buf, "NaN"));
+}
+
+/* ---- every lane and every worker, past one admin.stats page ---- */
+#define MANY 70 /* workers, and lanes (one per worker): more than a page holds */
+_Static_assert(MANY > CHI_STATS_PAGE_LANES && MANY > CHI_STATS_PAGE_WORKERS && MANY > 16,
+	       "MANY takes two pages");
+
+/* python3 parses the JSON in `path`: MANY workers and lanes with ids 0..MANY-1,
+ * null for the GPU of a CPU lane and for helps, no negative number anywhere.
+ * 0, or 77 when there is no python3. */
+static int python_checks_json(const char *path)
+{
+	if (system("command -v python3 >/dev/null 2>&1") != 0)
+		return 77;
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+		 "python3 -c 'import json, sys\n"
+		 "d = json.load(open(sys.argv[1])); n = int(sys.argv[2])\n"
+		 "assert [w[\"worker\"] for w in d[\"workers\"]] == list(range(n)), \"worker ids\"\n"
+		 "assert [l[\"lane\"] for l in d[\"lanes\"]] == list(range(n)), \"lane ids\"\n"
+		 "assert all(w[\"helps\"] is None for w in d[\"workers\"]), \"helps\"\n"
+		 "assert all(l[\"gpu\"] is None for l in d[\"lanes\"]), \"gpu\"\n"
+		 "assert \"workers_not_shown\" not in d and \"lanes_not_shown\" not in d\n"
+		 "neg = lambda x: any(map(neg, x.values())) if isinstance(x, dict) else "
+		 "any(map(neg, x)) if isinstance(x, list) else isinstance(x, int) and x < 0\n"
+		 "assert not neg(d), \"a negative number\"\n' %s %d",
+		 path, MANY);
+	return system(cmd) == 0 ? 0 : 1;
+}
+
+static void test_every_worker(void **state)
+{
+	(void)state;
+	chi_runtime *rt = test_start(MANY, 0, DEPTH);
+	chi_client *c = chi_runtime_client(rt);
+	usleep(50 * 1000); /* the workers go to sleep, their counters move */
+	/* each worker's counters bracketed by direct reads of its shared
+	 * memory before and after the query: a page read at a wrong offset
+	 * would show another worker's */
+	static uint64_t before[MANY], after[MANY];
+	for (int i = 0; i < MANY; i++)
+		before[i] = __atomic_load_n(&c->workers[i].sleep_ns, __ATOMIC_RELAXED);
+	chi_stats_snapshot s;
+	assert_int_equal(chi_stats_query(c, "many", &s), 0);
+	for (int i = 0; i < MANY; i++)
+		after[i] = __atomic_load_n(&c->workers[i].sleep_ns, __ATOMIC_RELAXED);
+	assert_int_equal(s.st->workers_total, MANY);
+	assert_int_equal(s.st->lanes_total, MANY);
+	assert_int_equal(s.st->nlanes, CHI_STATS_PAGE_LANES); /* the first page */
+	assert_int_equal(s.nworker_stats, MANY);
+	assert_int_equal(s.nlane_stats, MANY);
+	for (int i = 0; i < MANY; i++) {
+		assert_int_equal(s.lanes[i].worker, c->lanes[i].worker);
+		assert_int_equal(s.lanes[i].gpu, 0);
+		assert_true(before[i] <= s.workers[i].sleep_ns && s.workers[i].sleep_ns <= after[i]);
+	}
+	/* one admin.stats call per page: lanes and workers 0-63, then 64-69 */
+	chi_stats_snapshot t;
+	assert_int_equal(chi_stats_query(c, "many", &t), 0);
+	assert_int_equal(pm_count(&t, CHI_POOL_ADMIN, CHI_ADMIN_STATS) -
+				 pm_count(&s, CHI_POOL_ADMIN, CHI_ADMIN_STATS), 2);
+	chi_stats_free(&t);
+
+	size_t cap = chi_cli_stats_prometheus(&s, NULL, 0) + 1;
+	char *buf = malloc(cap > (1 << 20) ? cap : (1 << 20));
+	cap = cap > (1 << 20) ? cap : (1 << 20);
+	char want[64];
+	/* the table: a row per worker after the worker header, a row per lane */
+	assert_true(chi_cli_stats_table(&s, buf, cap) < cap);
+	const char *ws = strstr(buf, "\nworker ");
+	assert_non_null(ws);
+	for (int i = 0; i < MANY; i++) {
+		snprintf(want, sizeof(want), "\n%-6d %12llu ", i, (unsigned long long)s.workers[i].tasks);
+		if (!strstr(ws, want))
+			fail_msg("worker %d not in the table:\n%s", i, buf);
+		snprintf(want, sizeof(want), "\n%-5d cpu   %6d ", i, (int)c->lanes[i].worker);
+		if (!strstr(buf, want))
+			fail_msg("lane %d not in the table:\n%s", i, buf);
+	}
+	assert_null(strstr(buf, "not shown"));
+	assert_non_null(strstr(buf, "lanes 70\n"));
+	/* JSON: every id, parsed by python3 */
+	size_t len = chi_cli_stats_json(&s, buf, cap);
+	assert_true(len < cap);
+	for (int i = 0; i < MANY; i++) {
+		snprintf(want, sizeof(want), "{\"worker\":%d,\"tasks\":", i);
+		assert_non_null(strstr(buf, want));
+		snprintf(want, sizeof(want), "{\"lane\":%d,\"gpu\":null,", i);
+		assert_non_null(strstr(buf, want));
+	}
+	char path[] = "/tmp/chi_test_stats_XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+	int py = python_checks_json(path);
+	unlink(path);
+	if (py == 77)
+		print_message("no python3: the JSON was not parsed\n");
+	else
+		assert_int_equal(py, 0);
+	/* Prometheus: every worker's series, and the strict parser passes */
+	assert_true(chi_cli_stats_prometheus(&s, buf, cap) < cap);
+	int n;
+	const char *err = prom_check(buf, &n);
+	if (err)
+		fail_msg("prometheus: %s", err);
+	for (int i = 0; i < MANY; i++) {
+		snprintf(want, sizeof(want), "chi_worker_tasks_total{runtime=\"many\",worker=\"%d\"} ", i);
+		assert_non_null(strstr(buf, want));
+	}
+	free(buf);
+	chi_stats_free(&s);
+	chi_runtime_stop(rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -579,6 +738,8 @@ int main(void)
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_prometheus),
 		cmocka_unit_test(test_format_golden),
+		cmocka_unit_test(test_format_left_out),
+		cmocka_unit_test(test_every_worker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -178,7 +178,7 @@ int chi_cmd_status(int argc, char **argv)
 	printf("pid       %d\n", c->hdr->owner_pid);
 	printf("uptime    %.1f s\n", up);
 	printf("workers   %u\n", st->nworkers);
-	printf("lanes     %u x 2 priorities, depth %u\n", st->nlanes, c->dir->depth);
+	printf("lanes     %u x 2 priorities, depth %u\n", st->lanes_total, c->dir->depth);
 	printf("clients   %llu found dead, %llu arena chunks and %llu GPU slices reclaimed\n",
 	       (unsigned long long)c->dir->clients_dead, (unsigned long long)c->dir->chunks_reclaimed,
 	       (unsigned long long)c->dir->gpu_slices_reclaimed);
@@ -215,6 +215,9 @@ int chi_cmd_status(int argc, char **argv)
 		       (unsigned long long)l->errors, (unsigned long long)l->queue_full,
 		       (unsigned long long)l->holes_skipped, (unsigned long long)l->depth);
 	}
+	if (st->nlanes < st->lanes_total)
+		printf("(lanes %u-%u not shown: chi stats lists every lane)\n", st->nlanes,
+		       st->lanes_total - 1);
 	chi_client_close(c);
 	free(st);
 	free(pl);

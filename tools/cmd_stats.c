@@ -81,7 +81,11 @@ int chi_cmd_stats(int argc, char **argv)
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 	}
-	size_t cap = 1 << 20;
+	/* the text of every lane and worker: the buffer grows to what the
+	 * formatter needs (1024 lanes in Prometheus form pass 1 MiB) */
+	size_t (*format)(const chi_stats_snapshot *, char *, size_t) =
+		fmt == 1 ? chi_cli_stats_json : fmt == 2 ? chi_cli_stats_prometheus : chi_cli_stats_table;
+	size_t cap = 1 << 16;
 	char *buf = malloc(cap);
 	int status = 0;
 	for (int first = 1; buf && !interrupted; first = 0) {
@@ -92,12 +96,20 @@ int chi_cmd_stats(int argc, char **argv)
 			status = 1;
 			break;
 		}
-		size_t n = fmt == 1   ? chi_cli_stats_json(&s, buf, cap)
-			   : fmt == 2 ? chi_cli_stats_prometheus(&s, buf, cap)
-				      : chi_cli_stats_table(&s, buf, cap);
+		size_t need = format(&s, NULL, 0) + 1;
+		if (need > cap) {
+			char *nb = realloc(buf, need);
+			if (!nb) {
+				chi_stats_free(&s);
+				fprintf(stderr, "chi: stats: no memory for %zu bytes of output\n", need);
+				status = 1;
+				break;
+			}
+			buf = nb;
+			cap = need;
+		}
+		format(&s, buf, cap);
 		chi_stats_free(&s);
-		if (n >= cap)
-			fprintf(stderr, "chi: stats output truncated\n");
 		if (watch > 0 && !first && fmt == 0)
 			fputs("\n", stdout);
 		fputs(buf, stdout);

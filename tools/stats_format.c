@@ -74,17 +74,32 @@ static void queue_name(const chi_lane_stats *l, char *q, size_t cap)
 		snprintf(q, cap, "cpu");
 }
 
+/* Lanes and workers the snapshot lacks (stats.h: more than it keeps, or the
+ * runtime changed between pages): never left out silently. */
+static uint32_t lanes_left_out(const chi_stats_snapshot *s)
+{
+	return s->st->lanes_total > s->nlane_stats ? s->st->lanes_total - s->nlane_stats : 0;
+}
+static uint32_t workers_left_out(const chi_stats_snapshot *s)
+{
+	return s->st->workers_total > s->nworker_stats ? s->st->workers_total - s->nworker_stats : 0;
+}
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define LEFT_OUT_WHY \
+	"chi stats keeps at most " STR(CHI_STATS_KEEP_MAX) ", or the runtime changed while they were read"
+
 size_t chi_cli_stats_table(const chi_stats_snapshot *s, char *buf, size_t cap)
 {
 	sbuf b = {buf, cap, 0};
 	const chi_admin_stats_task *st = s->st;
 	put(&b, "runtime %s   uptime %.1f s   workers %u   lanes %u\n\n", s->runtime,
-	    (double)st->uptime_ns / 1e9, st->nworkers, st->nlanes);
+	    (double)st->uptime_ns / 1e9, st->nworkers, st->lanes_total);
 	put(&b, "%-5s %-5s %6s %12s %12s %8s %10s %6s %6s %6s %6s %10s %9s %11s %11s %11s\n",
 	    "lane", "queue", "worker", "popped", "completed", "errors", "queue_full", "stalls",
 	    "holes", "depth", "hwm", "seal_waits", "samples", "p50", "p99", "p99.9");
-	for (uint32_t i = 0; i < st->nlanes; i++) {
-		const chi_lane_stats *l = &st->lanes[i];
+	for (uint32_t i = 0; i < s->nlane_stats; i++) {
+		const chi_lane_stats *l = &s->lanes[i];
 		char q[16];
 		queue_name(l, q, sizeof(q));
 		put(&b, "%-5u %-5s %6llu %12llu %12llu %8llu %10llu %6llu %6llu %6llu %6llu %10llu %9llu",
@@ -99,10 +114,13 @@ size_t chi_cli_stats_table(const chi_stats_snapshot *s, char *buf, size_t cap)
 		put_ns(&b, l->p999_ns, l->lat_samples);
 		put(&b, "\n");
 	}
+	if (lanes_left_out(s))
+		put(&b, "(lanes %u-%u not shown: " LEFT_OUT_WHY ")\n", s->nlane_stats,
+		    st->lanes_total - 1);
 	put(&b, "\n%-6s %12s %7s %7s %7s %8s  %s\n", "worker", "tasks", "busy%", "idle%", "sleep%",
 	    "sleeps", "role");
-	for (uint32_t i = 0; i < st->nworker_stats; i++) {
-		const chi_worker_stats *w = &st->workers[i];
+	for (uint32_t i = 0; i < s->nworker_stats; i++) {
+		const chi_worker_stats *w = &s->workers[i];
 		uint64_t tot = w->busy_ns + w->idle_ns + w->sleep_ns;
 		put(&b, "%-6u %12llu %7.1f %7.1f %7.1f %8llu", i, (unsigned long long)w->tasks,
 		    pct(w->busy_ns, tot), pct(w->idle_ns, tot), pct(w->sleep_ns, tot),
@@ -110,11 +128,13 @@ size_t chi_cli_stats_table(const chi_stats_snapshot *s, char *buf, size_t cap)
 		if (w->helps) /* a lane helper (gpu.lane_helpers) */
 			put(&b, "  helps worker %llu (%llu batches handed)", (unsigned long long)w->helps - 1,
 			    (unsigned long long)w->handed);
+		else
+			put(&b, "  -");
 		put(&b, "\n");
 	}
-	if (st->nworker_stats < st->nworkers)
-		put(&b, "(workers %u-%u not shown: the runtime reports at most %u workers' counters)\n",
-		    st->nworker_stats, st->nworkers - 1, st->nworker_stats);
+	if (workers_left_out(s))
+		put(&b, "(workers %u-%u not shown: " LEFT_OUT_WHY ")\n", s->nworker_stats,
+		    st->workers_total - 1);
 	put(&b, "\n%-20s %-20s %12s %10s\n", "pool", "method", "tasks", "errors");
 	for (uint32_t i = 0; s->ps && i < s->ps->count; i++) {
 		const chi_pm_stats *e = &s->ps->e[i];
@@ -135,21 +155,24 @@ size_t chi_cli_stats_json(const chi_stats_snapshot *s, char *buf, size_t cap)
 	put_esc(&b, s->runtime, 1);
 	put(&b, "\",\"uptime_ns\":%llu,\"workers_running\":%u,\"lanes\":[",
 	    (unsigned long long)st->uptime_ns, st->nworkers);
-	for (uint32_t i = 0; i < st->nlanes; i++) {
-		const chi_lane_stats *l = &st->lanes[i];
+	for (uint32_t i = 0; i < s->nlane_stats; i++) {
+		const chi_lane_stats *l = &s->lanes[i];
+		put(&b, "%s{\"lane\":%u,\"gpu\":", i ? "," : "", i);
+		if (l->gpu) /* a CPU lane has no GPU: null */
+			put(&b, "%llu", (unsigned long long)l->gpu - 1);
+		else
+			put(&b, "null");
 		put(&b,
-		    "%s{\"lane\":%u,\"gpu\":%lld,\"worker\":%llu,\"popped\":%llu,\"completed\":%llu,"
+		    ",\"worker\":%llu,\"popped\":%llu,\"completed\":%llu,"
 		    "\"errors\":%llu,"
 		    "\"queue_full\":%llu,\"hole_stalls\":%llu,\"holes_skipped\":%llu,\"depth\":%llu,"
 		    "\"depth_hwm\":%llu,\"seal_waits\":%llu,\"latency_ns\":{\"samples\":%llu,"
 		    "\"sum\":%llu",
-		    i ? "," : "", i, (long long)l->gpu - 1, (unsigned long long)l->worker,
-		    (unsigned long long)l->popped,
-		    (unsigned long long)l->completed,
-		    (unsigned long long)l->errors, (unsigned long long)l->queue_full,
-		    (unsigned long long)l->hole_stalls, (unsigned long long)l->holes_skipped,
-		    (unsigned long long)l->depth, (unsigned long long)l->depth_hwm,
-		    (unsigned long long)l->seal_waits,
+		    (unsigned long long)l->worker, (unsigned long long)l->popped,
+		    (unsigned long long)l->completed, (unsigned long long)l->errors,
+		    (unsigned long long)l->queue_full, (unsigned long long)l->hole_stalls,
+		    (unsigned long long)l->holes_skipped, (unsigned long long)l->depth,
+		    (unsigned long long)l->depth_hwm, (unsigned long long)l->seal_waits,
 		    (unsigned long long)l->lat_samples, (unsigned long long)l->lat_sum_ns);
 		if (l->lat_samples) /* no quantiles without samples: null, not 0 */
 			put(&b, ",\"p50\":%llu,\"p99\":%llu,\"p999\":%llu}}",
@@ -159,18 +182,24 @@ size_t chi_cli_stats_json(const chi_stats_snapshot *s, char *buf, size_t cap)
 			put(&b, ",\"p50\":null,\"p99\":null,\"p999\":null}}");
 	}
 	put(&b, "],");
-	if (st->nworker_stats < st->nworkers) /* the runtime reports at most 16 */
-		put(&b, "\"workers_not_shown\":%u,", st->nworkers - st->nworker_stats);
+	if (lanes_left_out(s))
+		put(&b, "\"lanes_not_shown\":%u,", lanes_left_out(s));
+	if (workers_left_out(s))
+		put(&b, "\"workers_not_shown\":%u,", workers_left_out(s));
 	put(&b, "\"workers\":[");
-	for (uint32_t i = 0; i < st->nworker_stats; i++) {
-		const chi_worker_stats *w = &st->workers[i];
+	for (uint32_t i = 0; i < s->nworker_stats; i++) {
+		const chi_worker_stats *w = &s->workers[i];
 		put(&b,
 		    "%s{\"worker\":%u,\"tasks\":%llu,\"busy_ns\":%llu,\"idle_ns\":%llu,"
-		    "\"sleep_ns\":%llu,\"sleeps\":%llu,\"helps\":%lld,\"handed\":%llu}",
+		    "\"sleep_ns\":%llu,\"sleeps\":%llu,\"helps\":",
 		    i ? "," : "", i, (unsigned long long)w->tasks, (unsigned long long)w->busy_ns,
 		    (unsigned long long)w->idle_ns, (unsigned long long)w->sleep_ns,
-		    (unsigned long long)w->sleeps, (long long)w->helps - 1,
-		    (unsigned long long)w->handed);
+		    (unsigned long long)w->sleeps);
+		if (w->helps) /* the worker a lane helper serves; null for any other */
+			put(&b, "%llu", (unsigned long long)w->helps - 1);
+		else
+			put(&b, "null");
+		put(&b, ",\"handed\":%llu}", (unsigned long long)w->handed);
 	}
 	put(&b, "],\"methods\":[");
 	for (uint32_t i = 0; s->ps && i < s->ps->count; i++) {
@@ -210,19 +239,19 @@ static void put_lane_label(sbuf *b, const chi_lane_stats *l, uint32_t i)
 #define LANE_U64(name, type, help, field)                                                  \
 	do {                                                                               \
 		head(&b, name, type, help);                                                \
-		for (uint32_t i = 0; i < st->nlanes; i++) {                                \
+		for (uint32_t i = 0; i < s->nlane_stats; i++) {                            \
 			put(&b, "%s{", name);                                              \
 			rt_label(&b, s);                                                   \
-			put_lane_label(&b, &st->lanes[i], i);                              \
-			put(&b, "} %llu\n", (unsigned long long)st->lanes[i].field);      \
+			put_lane_label(&b, &s->lanes[i], i);                               \
+			put(&b, "} %llu\n", (unsigned long long)s->lanes[i].field);       \
 		}                                                                          \
 	} while (0)
 
 #define WORKER_VAL(name, type, help, fmt, expr)                                            \
 	do {                                                                               \
 		head(&b, name, type, help);                                                \
-		for (uint32_t i = 0; i < st->nworker_stats; i++) {                         \
-			const chi_worker_stats *w = &st->workers[i];                       \
+		for (uint32_t i = 0; i < s->nworker_stats; i++) {                          \
+			const chi_worker_stats *w = &s->workers[i];                        \
 			put(&b, "%s{", name);                                              \
 			rt_label(&b, s);                                                   \
 			put(&b, ",worker=\"%u\"} " fmt "\n", i, expr);                     \
@@ -251,6 +280,18 @@ size_t chi_cli_stats_prometheus(const chi_stats_snapshot *s, char *buf, size_t c
 	put(&b, "chi_workers{");
 	rt_label(&b, s);
 	put(&b, "} %u\n", st->nworkers);
+	if (lanes_left_out(s) || workers_left_out(s)) { /* only then: never silently */
+		head(&b, "chi_stats_lanes_not_shown", "gauge",
+		     "Lanes left out of this output (" LEFT_OUT_WHY ").");
+		put(&b, "chi_stats_lanes_not_shown{");
+		rt_label(&b, s);
+		put(&b, "} %u\n", lanes_left_out(s));
+		head(&b, "chi_stats_workers_not_shown", "gauge",
+		     "Workers left out of this output (" LEFT_OUT_WHY ").");
+		put(&b, "chi_stats_workers_not_shown{");
+		rt_label(&b, s);
+		put(&b, "} %u\n", workers_left_out(s));
+	}
 
 	LANE_U64("chi_lane_entries_popped_total", "counter",
 		 "Ring entries the lane's worker popped (an entry may carry several tasks).",
@@ -283,15 +324,18 @@ size_t chi_cli_stats_prometheus(const chi_stats_snapshot *s, char *buf, size_t c
 	} qs[] = {{"0.5", offsetof(chi_lane_stats, p50_ns)},
 		  {"0.99", offsetof(chi_lane_stats, p99_ns)},
 		  {"0.999", offsetof(chi_lane_stats, p999_ns)}};
-	for (uint32_t i = 0; i < st->nlanes; i++) {
-		const chi_lane_stats *l = &st->lanes[i];
+	for (uint32_t i = 0; i < s->nlane_stats; i++) {
+		const chi_lane_stats *l = &s->lanes[i];
 		for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
 			uint64_t v;
 			memcpy(&v, (const char *)l + qs[k].off, sizeof(v));
 			put(&b, "%s{", lat);
 			rt_label(&b, s);
 			put_lane_label(&b, l, i);
-			put(&b, ",quantile=\"%s\"} %.9g\n", qs[k].q, (double)v / 1e9);
+			if (l->lat_samples)
+				put(&b, ",quantile=\"%s\"} %.9g\n", qs[k].q, (double)v / 1e9);
+			else /* no samples, no latency: NaN, as Prometheus' clients write it */
+				put(&b, ",quantile=\"%s\"} NaN\n", qs[k].q);
 		}
 		put(&b, "%s_sum{", lat);
 		rt_label(&b, s);
@@ -303,9 +347,6 @@ size_t chi_cli_stats_prometheus(const chi_stats_snapshot *s, char *buf, size_t c
 		put(&b, "} %llu\n", (unsigned long long)l->lat_samples);
 	}
 
-	if (st->nworker_stats < st->nworkers) /* a comment line: not a sample */
-		put(&b, "# chi: workers %u-%u not shown: the runtime reports at most %u workers' "
-			"counters\n", st->nworker_stats, st->nworkers - 1, st->nworker_stats);
 	WORKER_VAL("chi_worker_tasks_total", "counter", "Tasks the worker ran.", "%llu",
 		   (unsigned long long)w->tasks);
 	WORKER_VAL("chi_worker_busy_seconds_total", "counter", "Seconds the worker ran tasks.",

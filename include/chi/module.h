@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#define CHI_TASK_SCRATCH 16384 /* largest task struct a module may declare (admin.stats: 8.6 KB) */
+#define CHI_TASK_SCRATCH 16384 /* largest task struct a module may declare (admin.stats: 11.6 KB) */
 
 /* A method runs on a worker thread. It reads inputs from and writes outputs
  * to its task struct; it returns a result >= 0 or a negative errno, which the

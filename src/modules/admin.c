@@ -82,11 +82,29 @@ static void get_lane_stats(chi_ar *a, chi_lane_stats *s)
 	s->worker = chi_ar_get_u64(a);
 	s->seal_waits = chi_ar_get_u64(a);
 }
+/* admin.stats: in, the page wanted (first lane, first worker); out, the
+ * page: counts, totals, uptime, its lanes, its workers (admin.h) */
+static int stats_ser_in(chi_ar *a, const chi_task *h)
+{
+	const chi_admin_stats_task *t = (const chi_admin_stats_task *)h;
+	chi_ar_put_u32(a, t->first_lane);
+	chi_ar_put_u32(a, t->first_worker);
+	return a->err;
+}
+static int stats_de_in(chi_ar *a, chi_task *h)
+{
+	chi_admin_stats_task *t = (chi_admin_stats_task *)h;
+	t->first_lane = chi_ar_get_u32(a);
+	t->first_worker = chi_ar_get_u32(a);
+	return a->err;
+}
 static int stats_ser_out(chi_ar *a, const chi_task *h)
 {
 	const chi_admin_stats_task *t = (const chi_admin_stats_task *)h;
 	chi_ar_put_u32(a, t->nlanes);
 	chi_ar_put_u32(a, t->nworkers);
+	chi_ar_put_u32(a, t->lanes_total);
+	chi_ar_put_u32(a, t->workers_total);
 	chi_ar_put_u64(a, t->uptime_ns);
 	for (uint32_t i = 0; i < t->nlanes; i++)
 		put_lane_stats(a, &t->lanes[i]);
@@ -108,13 +126,15 @@ static int stats_de_out(chi_ar *a, chi_task *h)
 	chi_admin_stats_task *t = (chi_admin_stats_task *)h;
 	t->nlanes = chi_ar_get_u32(a);
 	t->nworkers = chi_ar_get_u32(a);
+	t->lanes_total = chi_ar_get_u32(a);
+	t->workers_total = chi_ar_get_u32(a);
 	t->uptime_ns = chi_ar_get_u64(a);
-	if (t->nlanes > CHI_STATS_MAX_LANES)
+	if (t->nlanes > CHI_STATS_PAGE_LANES)
 		return -EBADMSG;
 	for (uint32_t i = 0; i < t->nlanes; i++)
 		get_lane_stats(a, &t->lanes[i]);
 	t->nworker_stats = chi_ar_get_u32(a);
-	if (t->nworker_stats > CHI_STATS_MAX_WORKERS)
+	if (t->nworker_stats > CHI_STATS_PAGE_WORKERS)
 		return -EBADMSG;
 	for (uint32_t i = 0; i < t->nworker_stats; i++) {
 		chi_worker_stats *w = &t->workers[i];
@@ -165,7 +185,7 @@ const chi_codec chi_admin_pool_codec = {chi_admin_pool_ser_in, chi_admin_pool_de
 					sizeof(chi_admin_pool_task)};
 const chi_codec chi_admin_list_codec = {none_ser, none_de, list_ser_out, list_de_out,
 					sizeof(chi_admin_list_task)};
-const chi_codec chi_admin_stats_codec = {none_ser, none_de, stats_ser_out, stats_de_out,
+const chi_codec chi_admin_stats_codec = {stats_ser_in, stats_de_in, stats_ser_out, stats_de_out,
 					 sizeof(chi_admin_stats_task)};
 const chi_codec chi_admin_stop_codec = {none_ser, none_de, NULL, NULL, sizeof(chi_task)};
 const chi_codec chi_admin_pool_stats_codec = {none_ser, none_de, pm_ser_out, pm_de_out,
@@ -197,9 +217,11 @@ void chi_admin_list_init(chi_admin_list_task *t)
 void chi_admin_stats_init(chi_admin_stats_task *t)
 {
 	chi_task_init(&t->hdr, CHI_POOL_ADMIN, CHI_ADMIN_STATS, 0);
-	t->nlanes = t->nworkers = t->nworker_stats = 0;
-	t->hdr.out_size = 16 + CHI_STATS_MAX_LANES * CHI_LANE_STATS_U64 * 8 + 4 +
-			  CHI_STATS_MAX_WORKERS * CHI_WORKER_STATS_U64 * 8;
+	t->first_lane = t->first_worker = 0;
+	t->nlanes = t->nworkers = t->nworker_stats = t->lanes_total = t->workers_total = 0;
+	t->hdr.in_size = 4 + 4;
+	t->hdr.out_size = 4 * 4 + 8 + CHI_STATS_PAGE_LANES * CHI_LANE_STATS_U64 * 8 + 4 +
+			  CHI_STATS_PAGE_WORKERS * CHI_WORKER_STATS_U64 * 8;
 }
 
 void chi_admin_pool_stats_init(chi_admin_pool_stats_task *t)

@@ -476,13 +476,16 @@ uint32_t chi_runtime_list_pools(chi_runtime *rt, chi_admin_list_task *t)
 
 void chi_runtime_stats_snapshot(chi_runtime *rt, chi_admin_stats_task *t)
 {
-	/* the lane refs: CPU lanes first, then the GPU lanes (gpu_queues.c) */
-	t->nlanes = rt->nlane_refs < CHI_STATS_MAX_LANES ? rt->nlane_refs : CHI_STATS_MAX_LANES;
+	/* the lane refs: CPU lanes first, then the GPU lanes (gpu_queues.c);
+	 * one page of them and of the workers (admin.h) */
+	uint32_t l0 = t->first_lane, nl = rt->nlane_refs;
+	t->lanes_total = nl;
+	t->nlanes = l0 >= nl ? 0 : nl - l0 < CHI_STATS_PAGE_LANES ? nl - l0 : CHI_STATS_PAGE_LANES;
 	t->nworkers = rt->nworkers;
 	t->uptime_ns = chi_now_ns() - rt->lay.start_ns;
 	static __thread uint64_t hist[CHI_LAT_BUCKETS];
 	for (uint32_t i = 0; i < t->nlanes; i++) {
-		const chi_lane_ref *lr = &rt->lane_refs[i];
+		const chi_lane_ref *lr = &rt->lane_refs[l0 + i];
 		chi_lane_shm *l = lr->shm;
 		chi_lane_stats *s = &t->lanes[i];
 		s->gpu = lr->gpu ? lr->seg_id - CHI_SEG_ID_GPU_BASE + 1 : 0;
@@ -493,7 +496,7 @@ void chi_runtime_stats_snapshot(chi_runtime *rt, chi_admin_stats_task *t)
 		s->hole_stalls = __atomic_load_n(&l->hole_stalls, __ATOMIC_RELAXED);
 		s->holes_skipped = __atomic_load_n(&l->holes_skipped, __ATOMIC_RELAXED);
 		s->depth_hwm = __atomic_load_n(&l->depth_hwm, __ATOMIC_RELAXED);
-		s->worker = l->worker;
+		s->worker = lr->owner; /* the runtime's copy: l->worker is clients' to write */
 		s->seal_waits = __atomic_load_n(&l->seal_waits, __ATOMIC_RELAXED);
 		s->depth = 0;
 		for (uint32_t p = 0; p < CHI_NPRIO && !lr->gpu; p++)
@@ -509,8 +512,10 @@ void chi_runtime_stats_snapshot(chi_runtime *rt, chi_admin_stats_task *t)
 		s->p999_ns = chi_lat_quantile(hist, 0.999);
 	}
 	chi_worker_shm *ws = (chi_worker_shm *)((char *)rt->main.base + rt->lay.workers_off);
-	uint32_t nw = rt->lay.nworkers;
-	t->nworker_stats = nw < CHI_STATS_MAX_WORKERS ? nw : CHI_STATS_MAX_WORKERS;
+	uint32_t nw = rt->lay.nworkers, w0 = t->first_worker;
+	t->workers_total = nw;
+	t->nworker_stats = w0 >= nw ? 0 : nw - w0 < CHI_STATS_PAGE_WORKERS ? nw - w0 : CHI_STATS_PAGE_WORKERS;
+	ws += w0 < nw ? w0 : 0;
 	for (uint32_t i = 0; i < t->nworker_stats; i++) {
 		chi_worker_stats *w = &t->workers[i];
 		w->tasks = __atomic_load_n(&ws[i].tasks, __ATOMIC_RELAXED);

@@ -58,21 +58,56 @@ uint64_t chi_lat_quantile(const uint64_t *hist, double q)
 	return 0;
 }
 
+static uint32_t keep(uint32_t total)
+{
+	return total < CHI_STATS_KEEP_MAX ? total : CHI_STATS_KEEP_MAX;
+}
+
 int chi_stats_query(chi_client *c, const char *runtime, chi_stats_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->runtime = runtime;
 	s->st = malloc(sizeof(*s->st));
 	s->ps = malloc(sizeof(*s->ps));
-	if (!s->st || !s->ps) {
-		chi_stats_free(s);
-		return -ENOMEM;
-	}
+	chi_admin_stats_task *pg = malloc(sizeof(*pg));
+	int64_t r = -ENOMEM;
+	if (!s->st || !s->ps || !pg)
+		goto out;
 	chi_admin_stats_init(s->st);
+	r = chi_call(c, &s->st->hdr, &chi_admin_stats_codec);
+	if (r < 0)
+		goto out;
+	uint32_t nl = keep(s->st->lanes_total), nw = keep(s->st->workers_total);
+	s->lanes = calloc(nl ? nl : 1, sizeof(*s->lanes));
+	s->workers = calloc(nw ? nw : 1, sizeof(*s->workers));
+	r = -ENOMEM;
+	if (!s->lanes || !s->workers)
+		goto out;
+	/* the first page, then the next until every lane and worker is in, or
+	 * a page brings none of what is missing (the runtime changed) */
+	const chi_admin_stats_task *t = s->st;
+	for (;;) {
+		uint32_t al = t->nlanes < nl - s->nlane_stats ? t->nlanes : nl - s->nlane_stats;
+		uint32_t aw = t->nworker_stats < nw - s->nworker_stats ? t->nworker_stats
+									 : nw - s->nworker_stats;
+		memcpy(s->lanes + s->nlane_stats, t->lanes, al * sizeof(*s->lanes));
+		memcpy(s->workers + s->nworker_stats, t->workers, aw * sizeof(*s->workers));
+		s->nlane_stats += al;
+		s->nworker_stats += aw;
+		if ((s->nlane_stats == nl && s->nworker_stats == nw) || (t != s->st && !al && !aw))
+			break;
+		chi_admin_stats_init(pg);
+		pg->first_lane = s->nlane_stats;
+		pg->first_worker = s->nworker_stats;
+		r = chi_call(c, &pg->hdr, &chi_admin_stats_codec);
+		if (r < 0)
+			goto out;
+		t = pg;
+	}
 	chi_admin_pool_stats_init(s->ps);
-	int64_t r = chi_call(c, &s->st->hdr, &chi_admin_stats_codec);
-	if (r >= 0)
-		r = chi_call(c, &s->ps->hdr, &chi_admin_pool_stats_codec);
+	r = chi_call(c, &s->ps->hdr, &chi_admin_pool_stats_codec);
+out:
+	free(pg);
 	if (r < 0) {
 		chi_stats_free(s);
 		return (int)r;
@@ -84,6 +119,11 @@ void chi_stats_free(chi_stats_snapshot *s)
 {
 	free(s->st);
 	free(s->ps);
+	free(s->lanes);
+	free(s->workers);
 	s->st = NULL;
 	s->ps = NULL;
+	s->lanes = NULL;
+	s->workers = NULL;
+	s->nlane_stats = s->nworker_stats = 0;
 }

@@ -46,16 +46,28 @@ uint64_t chi_lat_bucket_hi(uint32_t b); /* exclusive; UINT64_MAX for the last */
 uint64_t chi_lat_quantile(const uint64_t *hist, double q);
 uint64_t chi_lat_count(const uint64_t *hist);
 
-/* Everything `chi stats` shows: the answers of admin.stats and
- * admin.pool_stats (whose records carry the pool and method names). */
+/* Everything `chi stats` shows: the answers of admin.stats, page after
+ * page, and of admin.pool_stats (whose records carry the pool and method
+ * names). lanes[i] is lane i, workers[i] worker i: all of them, unless the
+ * runtime reports more than CHI_STATS_KEEP_MAX (memory this side must be
+ * bounded: the totals come from another process) or its totals changed
+ * between pages; then nlane_stats < st->lanes_total (or nworker_stats <
+ * st->workers_total) and the formatters say which were left out. */
+#define CHI_STATS_KEEP_MAX 65536
 typedef struct chi_stats_snapshot {
 	const char *runtime;
-	chi_admin_stats_task *st;
+	chi_admin_stats_task *st; /* the first page: uptime, workers running, totals */
 	chi_admin_pool_stats_task *ps;
+	chi_lane_stats *lanes;
+	uint32_t nlane_stats;
+	uint32_t nworker_stats;
+	chi_worker_stats *workers;
 } chi_stats_snapshot;
 
-/* Query a runtime (two admin calls). Allocates st and ps; free with
- * chi_stats_free. Returns 0 or a negative errno. */
+/* Query a runtime (admin.stats once per page, then admin.pool_stats; the
+ * pages are read one after the other, each at its own moment). Allocates
+ * st, ps, lanes and workers; free with chi_stats_free. Returns 0 or a
+ * negative errno. */
 struct chi_client;
 int chi_stats_query(struct chi_client *c, const char *runtime, chi_stats_snapshot *s);
 void chi_stats_free(chi_stats_snapshot *s);

@@ -61,11 +61,19 @@ typedef struct chi_admin_list_task {
 /* ---- stats ---- */
 /* Per lane counters (include/chi/proto/lane.h) with the latency quantiles
  * the runtime computes from the lane's histogram (ns, sampled tasks);
- * per worker time accounting. Fits CHI_TASK_SCRATCH. Lanes: the main
- * segment's CPU lanes, then every GPU's lanes (gpu = g + 1 for GPU g; their
- * depth and depth_hwm are 0: their claim counters live on the device). */
-#define CHI_STATS_MAX_LANES 64
-#define CHI_STATS_MAX_WORKERS 16
+ * per worker time accounting. Lanes: the main segment's CPU lanes, then
+ * every GPU's lanes (gpu = g + 1 for GPU g; their depth and depth_hwm are
+ * 0: their claim counters live on the device).
+ *
+ * One answer is a page, so that the task fits CHI_TASK_SCRATCH whatever the
+ * runtime's size (runtime.lanes up to 1024, runtime.num_workers up to 256):
+ * lanes first_lane.. (up to CHI_STATS_PAGE_LANES) and workers
+ * first_worker.. (up to CHI_STATS_PAGE_WORKERS), with lanes_total and
+ * workers_total. chi_stats_query (src/runtime/stats.h) asks page after page
+ * until it holds every lane and every worker; a single call with both
+ * first_* 0 is the first page. */
+#define CHI_STATS_PAGE_LANES 64
+#define CHI_STATS_PAGE_WORKERS 64
 typedef struct chi_lane_stats {
 	uint64_t popped, completed, errors, queue_full, hole_stalls, holes_skipped, depth;
 	uint64_t depth_hwm;
@@ -84,13 +92,17 @@ typedef struct chi_worker_stats {
 #define CHI_WORKER_STATS_U64 7
 typedef struct chi_admin_stats_task {
 	chi_task hdr;
-	uint32_t nlanes;   /* out */
-	uint32_t nworkers; /* out: workers running */
+	uint32_t first_lane;    /* in: the page's first lane (0 for the first page) */
+	uint32_t first_worker;  /* in: the page's first worker */
+	uint32_t nlanes;        /* out: entries in lanes[]: lanes first_lane.. */
+	uint32_t nworkers;      /* out: workers running */
+	uint32_t lanes_total;   /* out: the runtime's lanes, CPU and GPU */
+	uint32_t workers_total; /* out: workers with counters */
 	uint64_t uptime_ns;
-	chi_lane_stats lanes[CHI_STATS_MAX_LANES];
-	uint32_t nworker_stats; /* out: entries in workers[] (<= CHI_STATS_MAX_WORKERS) */
+	chi_lane_stats lanes[CHI_STATS_PAGE_LANES];
+	uint32_t nworker_stats; /* out: entries in workers[]: workers first_worker.. */
 	uint32_t pad;
-	chi_worker_stats workers[CHI_STATS_MAX_WORKERS];
+	chi_worker_stats workers[CHI_STATS_PAGE_WORKERS];
 } chi_admin_stats_task;
 
 /* ---- pool_stats: tasks run per pool and method (summed over workers) ---- */
@@ -124,6 +136,7 @@ extern const chi_codec chi_admin_pool_stats_codec;
 void chi_admin_pool_init(chi_admin_pool_task *t, uint16_t method, uint32_t id, const char *name,
 			 const char *module, const char *path, uint64_t size);
 void chi_admin_list_init(chi_admin_list_task *t);
+/* the first page: first_lane = first_worker = 0 */
 void chi_admin_stats_init(chi_admin_stats_task *t);
 void chi_admin_pool_stats_init(chi_admin_pool_stats_task *t);
 #ifdef __cplusplus
