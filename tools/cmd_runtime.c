@@ -172,8 +172,9 @@ static int serve(const chi_config *cfg, int ready, int metrics_port)
 		}
 		say("chi: metrics on http://127.0.0.1:%d/metrics", metrics_port);
 	}
-	tell(ready, 0, START_RUNTIME);
+	/* logged before start is told, so the log says it once start returns */
 	say("chi: runtime '%s' serving (pid %d)", cfg->name, (int)getpid());
+	tell(ready, 0, START_RUNTIME);
 	while (!got_signal && !chi_runtime_stop_requested(rt))
 		sleep_ms(20);
 	say("chi: runtime '%s' stopping (%s)", cfg->name, got_signal ? "signal" : "admin.stop");
