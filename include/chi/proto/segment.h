@@ -25,7 +25,10 @@
 #include "defs.h"
 
 #define CHI_SEG_MAGIC 0x3147455349484345ull /* "ECHISEG1" */
-#define CHI_LAYOUT_VERSION 1u
+/* Bumped when a layout or a wire format that processes of different builds
+ * share changes; attaching to a segment of another version is -EPROTO.
+ * 2: admin.stats answers in pages; future flags STARTED / ABANDONED (FA1-FA3) */
+#define CHI_LAYOUT_VERSION 2u
 /* how long a GPU-side wait trusts a heartbeat that does not move */
 #define CHI_GPU_HEARTBEAT_NS (2000000000ull)
 
