@@ -21,6 +21,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -35,6 +36,7 @@ static char self_path[4096];
 
 static int runtime_child(const char *name)
 {
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* a crashed test does not leave it behind */
 	return test_runtime_child(name, 64, 0);
 }
 

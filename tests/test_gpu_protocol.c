@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,31 @@ static void test_pool_stress(void **state)
 static char self_path[4096];
 extern char **environ;
 
+/* The GPU client claims a slot (marked or not) as a kernel that failed
+ * there would, then closes, while the process lives on with its CPU client
+ * open (it says so on stdout, fd 1, and waits to be killed). */
+static int gpu_close_child(const char *name, int marked)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test does not leave it behind */
+	chi_gpu_simulate(1);
+	chi_client *c;
+	chi_gpu_client *gc;
+	if (chi_client_connect(name, &c) || chi_gpu_client_open(c, 0, &gc))
+		return 2;
+	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
+	chi_ring_view v;
+	chi_gpu_ring(x, 0, 0, &v);
+	uint64_t t = chi_ring_claim(&v);
+	if (marked)
+		chi_ring_mark(&v, t, x->client);
+	chi_gpu_client_close(gc);
+	char one = 1;
+	if (write(1, &one, 1) != 1)
+		return 4;
+	for (;;)
+		pause();
+}
+
 static int gpu_hole_child(const char *name, int marked)
 {
 	chi_gpu_simulate(1);
@@ -450,8 +476,72 @@ static void test_killed_gpu_client_last_claim(void **state)
 	killed_gpu_client_hole(0, 0);
 }
 
+/* A process closes only its GPU client, leaving a claim of a failed kernel
+ * (marked or not), and lives on with its CPU client: the hole is skipped,
+ * the task behind it runs, the slice comes back. Before, the client was
+ * LIVE, so the hole was never skipped and the ring stalled for good. */
+static void closed_gpu_client_hole(int marked)
+{
+	hole_timeout_ms = 300;
+	gpu_clients = 2;
+	chi_runtime *rt = start(1, 1, 1, CHI_GPU_WORKERS_SHARED);
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	pid_t pid;
+	char *argv[] = {self_path, (char *)(marked ? "--gpu-close" : "--gpu-close-unmarked"),
+			(char *)chi_runtime_config(rt)->name, NULL};
+	assert_int_equal(posix_spawn(&pid, self_path, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	char b = 0;
+	assert_int_equal(read(fds[0], &b, 1), 1);
+	close(fds[0]);
+	chi_client *c = chi_runtime_client(rt);
+	chi_gpu_client *gc = NULL;
+	assert_int_equal(test_gpu_open_within(c, 0, &gc, 5000), 0); /* the other slice */
+	assert_int_equal(test_gpu_double_plus(chi_gpu_client_ctx(gc), 5), 10);
+	chi_gpu_seg *s = &rt->gpu->segs[0];
+	chi_lane_shm *ls = (chi_lane_shm *)((char *)s->seg.base + s->dir->lanes_off);
+	assert_int_equal(ls[0].holes_skipped, 1);
+	for (int i = 0; i < 500 && !__atomic_load_n(&rt->dir->gpu_slices_reclaimed, __ATOMIC_ACQUIRE);
+	     i++)
+		usleep(10000);
+	assert_int_equal(__atomic_load_n(&rt->dir->gpu_slices_reclaimed, __ATOMIC_ACQUIRE), 1);
+	chi_gpu_client_close(gc);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	chi_runtime_stop(rt);
+	hole_timeout_ms = 0;
+	gpu_clients = 1;
+}
+
+static void test_closed_gpu_client_hole(void **state)
+{
+	(void)state;
+#if defined(CHI_TSAN)
+	skip(); /* cross-process: TSan cannot see synchronization through shared memory */
+#endif
+	closed_gpu_client_hole(1);
+}
+
+static void test_closed_gpu_client_unmarked_hole(void **state)
+{
+	(void)state;
+#if defined(CHI_TSAN)
+	skip();
+#endif
+	closed_gpu_client_hole(0);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "--gpu-close"))
+		return gpu_close_child(argv[2], 1);
+	if (argc == 3 && !strcmp(argv[1], "--gpu-close-unmarked"))
+		return gpu_close_child(argv[2], 0);
 	if (argc == 3 && !strcmp(argv[1], "--gpu-hole"))
 		return gpu_hole_child(argv[2], 1);
 	if (argc == 3 && !strcmp(argv[1], "--gpu-hole-unmarked"))
@@ -467,6 +557,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_killed_gpu_client_hole),
 		cmocka_unit_test(test_killed_gpu_client_unmarked_hole),
 		cmocka_unit_test(test_killed_gpu_client_last_claim),
+		cmocka_unit_test(test_closed_gpu_client_hole),
+		cmocka_unit_test(test_closed_gpu_client_unmarked_hole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,6 +111,9 @@ int chi_gpu_slice_drained(chi_gpu_state *st, uint32_t g, uint32_t k, uint32_t id
 void chi_gpu_slice_free(chi_gpu_state *st, uint32_t g, uint32_t k);
 /* Does client id still hold (or release) a slice of some GPU? */
 int chi_gpu_slices_held(const chi_gpu_state *st, uint32_t id);
+/* Is a slice of client id being released (its GPU client closed, S3)? Its
+ * process may live on with its CPU client open. */
+int chi_gpu_slices_releasing(const chi_gpu_state *st, uint32_t id);
 
 /* Slices (include/chi/proto/gpu.h, S1-S3; src/gpu/gpu_slices.c). Does any
  * slot of the segment at `base` still refer to slice k of client `id`: one

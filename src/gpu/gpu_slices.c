@@ -180,6 +180,18 @@ void chi_gpu_slice_free(chi_gpu_state *st, uint32_t g, uint32_t k)
 	__atomic_store_n(&gs->dir->slice_owner[k], 0, __ATOMIC_RELEASE);
 }
 
+int chi_gpu_slices_releasing(const chi_gpu_state *st, uint32_t id)
+{
+	for (uint32_t g = 0; st && g < st->n; g++) {
+		const chi_gpu_dir *d = st->segs[g].dir;
+		for (uint32_t k = 0; k < st->segs[g].lay.nslices; k++)
+			if (__atomic_load_n(&d->slice_owner[k], __ATOMIC_ACQUIRE) ==
+			    (id | CHI_GPU_SLICE_RELEASING))
+				return 1;
+	}
+	return 0;
+}
+
 int chi_gpu_slices_held(const chi_gpu_state *st, uint32_t id)
 {
 	for (uint32_t g = 0; st && g < st->n; g++) {

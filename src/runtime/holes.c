@@ -24,7 +24,10 @@
  * and its mark, then its process closed the client: gpu_slices.c S4 keeps
  * the slice until no claim of that kind is left). A known claimant whose
  * entry is no longer LIVE (dead, closed, or already reaped) cannot publish
- * any more, so it counts as gone too. */
+ * any more, so it counts as gone too. On a GPU lane so does a LIVE client
+ * whose GPU client closed (its slice RELEASING, S3) while a claim of one of
+ * its kernels was left: the process lives on with its CPU client, and the
+ * slice waits for that hole (S4), which used to stall the ring for good. */
 static int claimant_dead(chi_runtime *rt, uint32_t id, int gpu)
 {
 	chi_client_shm *tab = (chi_client_shm *)((char *)rt->main.base + rt->lay.clients_off);
@@ -33,7 +36,8 @@ static int claimant_dead(chi_runtime *rt, uint32_t id, int gpu)
 			continue;
 		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
 		if (st == CHI_CLIENT_DEAD || (id && st != CHI_CLIENT_LIVE) ||
-		    (gpu && !id && st == CHI_CLIENT_CLOSED && chi_gpu_slices_held(rt->gpu, i + 1)))
+		    (gpu && !id && st == CHI_CLIENT_CLOSED && chi_gpu_slices_held(rt->gpu, i + 1)) ||
+		    (gpu && st == CHI_CLIENT_LIVE && chi_gpu_slices_releasing(rt->gpu, i + 1)))
 			return 1;
 		if (st == CHI_CLIENT_LIVE &&
 		    (tab[i].epoch != rt->epoch ||
