@@ -4,10 +4,16 @@
  * Pool table protocol: pools are created and destroyed under rt->pool_lock;
  * a creator fills mod and state, then stores live = 1 with release (PL1);
  * workers load live with acquire (PL2) before using mod/state.
- * Destruction: live = 0 (seq_cst, PD1), membarrier (PD1b); then for every
- * other worker whose
- * task_seq is odd (a task running, maybe on this pool), wait until it moves
- * (PD2); only then is the module's destroy called. */
+ * Destruction: under the lock, live = 0 (seq_cst, PD1), dying = 1,
+ * membarrier (PD1b); then, with the lock released, for every other worker
+ * whose task_seq is odd (a task running, maybe on this pool), wait until it
+ * moves (PD2); only then, under the lock again, is the module's destroy
+ * called and dying cleared. PD2 must not hold the lock: a task it waits for
+ * may be waiting, nested, on an admin task of its own that creates or
+ * destroys a pool (it would wait for the lock, and the destroy for it: a
+ * deadlock, issue 20 item 12); a destroy on a worker runs its own lanes
+ * while it waits, and such a task may be one of them. A dying id is not
+ * reused (create: -EBUSY for it, CHI_POOL_ID_ANY skips it). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -98,7 +104,7 @@ int chi_pool_create(chi_runtime *rt, uint32_t id, const char *name, const char *
 			goto out;
 		}
 	if (id == CHI_POOL_ID_ANY) {
-		for (id = 0; id < CHI_MAX_POOLS && rt->pools[id].live; id++)
+		for (id = 0; id < CHI_MAX_POOLS && (rt->pools[id].live || rt->pools[id].dying); id++)
 			;
 		if (id == CHI_MAX_POOLS) {
 			rc = -ENOSPC;
@@ -109,6 +115,9 @@ int chi_pool_create(chi_runtime *rt, uint32_t id, const char *name, const char *
 		goto out;
 	} else if (rt->pools[id].live) {
 		rc = -EEXIST;
+		goto out;
+	} else if (rt->pools[id].dying) {
+		rc = -EBUSY; /* its destroy is still waiting for running tasks */
 		goto out;
 	}
 	chi_pool *p = &rt->pools[id];
@@ -146,12 +155,14 @@ int chi_pool_destroy(chi_runtime *rt, uint32_t id)
 		return -ENOENT;
 	}
 	__atomic_store_n(&p->live, 0, __ATOMIC_SEQ_CST); /* PD1 */
+	p->dying = 1;
 	/* PD1b: a full barrier on every thread of this process, so a worker's
 	 * (relaxed) odd task_seq is visible now and any later check of `live`
 	 * sees 0. Without membarrier workers store task_seq seq_cst instead. */
 	if (rt->membarrier_ok)
 		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 	__atomic_store_n(&rt->dir->pools[id].state, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&rt->pool_lock);
 	chi_worker *self = chi_tls_worker;
 	for (uint32_t i = 0; i < rt->nworkers; i++) {
 		chi_worker *w = &rt->workers[i];
@@ -164,10 +175,12 @@ int chi_pool_destroy(chi_runtime *rt, uint32_t id)
 			chi_cpu_relax(); /* PD2 */
 		}
 	}
+	pthread_mutex_lock(&rt->pool_lock);
 	if (p->mod->destroy)
 		p->mod->destroy(p->state);
 	p->state = NULL;
 	p->mod = NULL;
+	p->dying = 0;
 	pthread_mutex_unlock(&rt->pool_lock);
 	return 0;
 }

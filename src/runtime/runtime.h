@@ -19,6 +19,8 @@ typedef struct chi_pool {
 	char name[CHI_NAME_MAX]; /* the runtime's copy: dir->pools[] is for readers */
 	uint32_t id;
 	uint32_t live;  /* read by workers with acquire; written under pool_lock */
+	uint32_t dying; /* under pool_lock: a destroy waits (PD2) with the lock
+			 * released; the id is not reused before it ends */
 } chi_pool;
 
 /* A lane a worker polls: a CPU lane of the main segment or a GPU lane of a

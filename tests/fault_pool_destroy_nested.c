@@ -1,0 +1,111 @@
+/* tests/fault_pool_destroy_nested.c: failure row "destroying a pool while a
+ * task waits on a sub-task that creates a pool" (issue 20, item 12;
+ * src/runtime/pool.c, PD2). A destroy waits for every worker running a task
+ * to move on; it used to wait holding the pool lock. A task on another
+ * worker that waits, nested, on an admin.create_pool of its own then waited
+ * for that lock, and the destroy for the task: both hung for good. Now the
+ * destroy waits with the lock released: it returns, the nested create
+ * succeeds, the task completes. */
+#include "test_util.h"
+
+#include <pthread.h>
+
+#include "chi/module.h"
+#include "chi/modules/admin.h"
+#include "chi/modules/test.h"
+#include "task/future_ops.h"
+
+/* nester.nest: spin arg ns, then create pool "late" (test module) through a
+ * sub-task on this worker and wait for it; returns the new pool's id. */
+static int64_t run_nest(chi_ctx *ctx, chi_task *h)
+{
+	chi_test_arg_task *t = (chi_test_arg_task *)h;
+	uint64_t end = chi_now_ns() + t->arg;
+	while (chi_now_ns() < end)
+		chi_cpu_relax();
+	chi_admin_pool_task sub;
+	chi_admin_pool_init(&sub, CHI_ADMIN_CREATE_POOL, CHI_POOL_ID_ANY, "late", "test", "", 0);
+	chi_future f;
+	int rc = chi_make_pointer_future(ctx, &sub.hdr, &f);
+	if (rc)
+		return rc;
+	int64_t r = chi_future_wait(&f);
+	return r < 0 ? r : sub.id;
+}
+
+static const chi_method nester_methods[] = {{"nest", &chi_test_arg_codec, run_nest}};
+static const chi_module nester_module = {"nester", 1, nester_methods, NULL, NULL};
+
+#define POOL_VICTIM 2u
+#define POOL_NESTER 3u
+
+typedef struct destroyer {
+	chi_runtime *rt;
+	int rc;
+	int done;
+} destroyer;
+
+static void *destroy_main(void *arg)
+{
+	destroyer *d = arg;
+	d->rc = chi_pool_destroy(d->rt, POOL_VICTIM);
+	__atomic_store_n(&d->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void test_destroy_while_nested_create(void **s)
+{
+	(void)s;
+	assert_int_equal(chi_module_register(&nester_module), 0);
+	chi_config cfg;
+	test_config(&cfg, 2, 2, 64);
+	cfg.npools = 4;
+	memset(&cfg.pools[2], 0, 2 * sizeof(cfg.pools[0]));
+	snprintf(cfg.pools[2].name, sizeof(cfg.pools[2].name), "victim");
+	snprintf(cfg.pools[2].module, sizeof(cfg.pools[2].module), "test");
+	cfg.pools[2].id = POOL_VICTIM;
+	snprintf(cfg.pools[3].name, sizeof(cfg.pools[3].name), "nester");
+	snprintf(cfg.pools[3].module, sizeof(cfg.pools[3].module), "nester");
+	cfg.pools[3].id = POOL_NESTER;
+	chi_runtime *rt;
+	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
+	chi_client *c = chi_runtime_client(rt);
+
+	chi_test_arg_task nest;
+	chi_test_arg_init(&nest, POOL_NESTER, 0, 200 * 1000 * 1000); /* 200 ms, then the create */
+	chi_future f;
+	assert_int_equal(chi_make_copy_future(c, &nest.hdr, &chi_test_arg_codec, &f), 0);
+	struct timespec ts = {0, 50 * 1000 * 1000}; /* the nest task is running */
+	nanosleep(&ts, NULL);
+	destroyer d = {rt, 1, 0};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, destroy_main, &d), 0);
+	for (int i = 0; i < 500 && !__atomic_load_n(&d.done, __ATOMIC_ACQUIRE); i++)
+		nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+	if (!__atomic_load_n(&d.done, __ATOMIC_ACQUIRE)) {
+		/* the deadlock: nothing can be stopped or joined any more */
+		fprintf(stderr, "fault_pool_destroy_nested: the destroy did not return in 5 s\n");
+		_exit(1);
+	}
+	pthread_join(th, NULL);
+	assert_int_equal(d.rc, 0);
+	int64_t id = chi_future_wait_timeout(&f, 5000000000ull);
+	assert_true(id >= 0);
+	chi_pool_id got = 0;
+	assert_int_equal(chi_pool_lookup(c, "late", &got), 0);
+	assert_int_equal(got, (chi_pool_id)id);
+	assert_int_equal(chi_pool_lookup(c, "victim", &got), -ENOENT);
+	/* the late pool serves */
+	chi_test_double_plus_task t;
+	chi_test_double_plus_init(&t, (chi_pool_id)id, 5, 1);
+	assert_int_equal(chi_call(c, &t.hdr, &chi_test_double_plus_codec), 11);
+	chi_runtime_stop(rt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_destroy_while_nested_create),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
