@@ -67,6 +67,12 @@ void chi_worker_check_holes(chi_worker *w, uint64_t now)
 					chi_slot_state(c0) != CHI_SLOT_EMPTY;
 				for (uint64_t a = 1; a <= 32 && a <= r->mask && !later; a++)
 					later = chi_ring_ready(r, a);
+				/* a claim whose mark never landed looks empty: a
+				 * batch claims up to 64 at once, so more than 32 of
+				 * them can stand before the next published slot;
+				 * the claim counter tells (CPU rings: the tail) */
+				if (!later && !lr->gpu)
+					later = chi_ld_rlx_u64(r->head) < chi_ld_rlx_u64(r->tail);
 				/* nothing behind it, but a claim beyond it is known
 				 * (gpu_slices.c S4: a gone client's last claims) */
 				if (!later && lr->gpu)

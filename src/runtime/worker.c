@@ -322,6 +322,13 @@ static void *worker_main(void *arg)
 				chi_ctr_add(&ws->busy_ns, now - mark);
 				mark = now;
 				worked = 0;
+				/* a hole in one ring must not wait for all the
+				 * others to fall idle (the kill storm saw a dead
+				 * client's slot held for 15 s under load) */
+				if (steal_enter(w)) {
+					chi_worker_check_holes(w, now);
+					steal_exit(w);
+				}
 			}
 			continue;
 		}
