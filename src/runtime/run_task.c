@@ -179,7 +179,7 @@ run_copy(chi_worker *w, chi_lane_ref *lr, chi_future_shm *f, chi_pm_cache *c, ui
 	uint32_t cap;
 	if (f->data) {
 		uint64_t off = chi_offptr_off(f->data);
-		if (chi_offptr_seg(f->data) != lr->seg_id || off >= lr->size ||
+		if (chi_offptr_seg(f->data) != lr->seg_id || off < lr->lo || off >= lr->size ||
 		    f->data_cap > lr->size - off)
 			return -EBADMSG;
 	}

@@ -246,6 +246,7 @@ static int chi_server_init(chi_runtime *rt)
 		chi_lane_views(base, &lanes[i], lr->v);
 		lr->base = base;
 		lr->size = L.total;
+		lr->lo = L.arena;
 		lr->seg_id = CHI_SEG_ID_MAIN;
 		lr->gpu = 0;
 		lr->index = i;

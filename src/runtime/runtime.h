@@ -30,6 +30,8 @@ typedef struct chi_lane_ref {
 	chi_ring_view v[CHI_NPRIO];
 	char *base;      /* this process's mapping of the lane's segment */
 	uint64_t size;
+	uint64_t lo;     /* CPU lanes: the arena's start; blocks below it (the
+			  * directory, rings, client table) are never a task's */
 	uint32_t seg_id; /* CHI_SEG_ID_MAIN, or CHI_SEG_ID_GPU_BASE + gpu id */
 	uint32_t gpu;    /* a GPU lane (its futures complete without futex wakes) */
 	uint32_t index;  /* CPU lanes: index in the main segment */

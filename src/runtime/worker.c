@@ -247,6 +247,7 @@ uint32_t chi_worker_process_new_tasks(chi_worker *w, uint32_t budget)
 				steal_exit(w); /* the lane's consumer state written */
 			uint64_t off0 = chi_offptr_off(first);
 			if (chi_offptr_seg(first) != lr->seg_id || off0 < CHI_FUTURE_BLOCK ||
+			    off0 < lr->lo ||
 			    (off0 & 15) || off0 + (uint64_t)n * CHI_FUTURE_BLOCK > lr->size ||
 			    /* a GPU lane's entries are its own blocks: a wrong
 			     * pointer must not have the worker write
