@@ -262,7 +262,7 @@ static inline void st_cleanup(const char *name)
 /* ---- a runtime child: "--runtime NAME key=value ..." ----
  * keys: workers lanes depth gpus (simulated) gpu_depth gpu_clients
  * max_task seg (main_segment_size) hole_ms busy_us */
-#if !defined(ST_ASAN)
+#if !defined(ST_ASAN) && !defined(CHI_TSAN)
 static void st_crash_handler(int sig)
 {
 	char msg[96];
