@@ -328,10 +328,13 @@ static void test_pool_stress(void **state)
 static char self_path[4096];
 extern char **environ;
 
-/* The GPU client claims a slot (marked or not) as a kernel that failed
- * there would, then closes, while the process lives on with its CPU client
- * open (it says so on stdout, fd 1, and waits to be killed). */
-static int gpu_close_child(const char *name, int marked)
+/* A GPU client claims a slot on lane 0 (and marks it, P2, when `marked`),
+ * as a kernel that failed there would. Then either the process dies
+ * (killed between the claim and the mark when not marked: a slot naming no
+ * client), or, `close_only`, it closes only its GPU client and lives on
+ * with its CPU client open (it says so on stdout, fd 1, and waits to be
+ * killed). */
+static int gpu_hole_child(const char *name, int marked, int close_only)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test does not leave it behind */
 	chi_gpu_simulate(1);
@@ -344,31 +347,17 @@ static int gpu_close_child(const char *name, int marked)
 	chi_gpu_ring(x, 0, 0, &v);
 	uint64_t t = chi_ring_claim(&v);
 	if (marked)
-		chi_ring_mark(&v, t, x->client);
+		chi_ring_mark(&v, t, x->client); /* claimed and marked, never published */
+	if (!close_only) {
+		raise(SIGKILL);
+		return 3;
+	}
 	chi_gpu_client_close(gc);
 	char one = 1;
 	if (write(1, &one, 1) != 1)
 		return 4;
 	for (;;)
 		pause();
-}
-
-static int gpu_hole_child(const char *name, int marked)
-{
-	chi_gpu_simulate(1);
-	chi_client *c;
-	chi_gpu_client *gc;
-	if (chi_client_connect(name, &c) || chi_gpu_client_open(c, 0, &gc))
-		return 2;
-	const chi_gpu_ctx *x = chi_gpu_client_ctx(gc);
-	chi_ring_view v;
-	chi_gpu_ring(x, 0, 0, &v);
-	uint64_t t = chi_ring_claim(&v);
-	if (marked)
-		chi_ring_mark(&v, t, x->client); /* claimed and marked (P2), never published */
-	/* else killed between the claim and the mark: a slot naming no client */
-	raise(SIGKILL);
-	return 3;
 }
 
 /* A GPU client killed after its claim (marked or not); behind: an entry is
@@ -539,13 +528,13 @@ static void test_closed_gpu_client_unmarked_hole(void **state)
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--gpu-close"))
-		return gpu_close_child(argv[2], 1);
+		return gpu_hole_child(argv[2], 1, 1);
 	if (argc == 3 && !strcmp(argv[1], "--gpu-close-unmarked"))
-		return gpu_close_child(argv[2], 0);
+		return gpu_hole_child(argv[2], 0, 1);
 	if (argc == 3 && !strcmp(argv[1], "--gpu-hole"))
-		return gpu_hole_child(argv[2], 1);
+		return gpu_hole_child(argv[2], 1, 0);
 	if (argc == 3 && !strcmp(argv[1], "--gpu-hole-unmarked"))
-		return gpu_hole_child(argv[2], 0);
+		return gpu_hole_child(argv[2], 0, 0);
 	if (test_self_exe(self_path, sizeof(self_path)))
 		return 1;
 	const struct CMUnitTest tests[] = {
