@@ -1,6 +1,8 @@
 /* src/ipc/wait.c: waiting on futures. Host waiters spin on the flags word
  * (F2: acquire, pairs with the worker's F1) for runtime.first_busy_wait_us,
- * reading the clock only every 4096 spins, then sleep on the future's futex
+ * reading the clock only every 4096 spins (every 64 under a timeout shorter
+ * than 100 us, so a short timeout is kept to within a few microseconds and a
+ * zero one is a poll), then sleep on the future's futex
  * in slices of at most runtime.max_sleep_us, checking between slices that the
  * runtime is alive. A waiter on a worker thread never sleeps: it runs tasks
  * from its own lanes until the future completes (a sub-task may sit on its
@@ -17,6 +19,8 @@
 
 #define SPINS_PER_CLOCK 4096u
 #define SPINS_PER_YIELD 512u
+#define SPINS_PER_CLOCK_SHORT 64u
+#define SHORT_TIMEOUT_NS 100000u
 
 __thread chi_wait_hook *chi_tls_wait_hook;
 
@@ -88,23 +92,25 @@ int64_t chi_future_wait_timeout(chi_future *f, uint64_t timeout_ns)
 	chi_future_shm *fs = f->shm;
 	chi_client *c = f->client;
 	chi_wait_hook *w = chi_tls_wait_hook;
-	uint64_t start = 0, now = 0;
+	uint64_t now = 0;
 	unsigned spins = 0;
+	/* a timed wait starts its clock at entry; an untimed one at its first
+	 * clock read (the busy-wait budget needs no more precision) */
+	uint64_t start = timeout_ns != UINT64_MAX ? chi_now_ns() : 0;
+	unsigned per_clock = timeout_ns < SHORT_TIMEOUT_NS ? SPINS_PER_CLOCK_SHORT : SPINS_PER_CLOCK;
+	if (!timeout_ns)
+		return chi_future_test(f) ? finish(f) : -ETIMEDOUT; /* a poll */
 
 	if (w) {
 		w->nesting++;
 		while (!(chi_future_flags(fs) & CHI_FUTURE_COMPLETE)) {
+			if (timeout_ns != UINT64_MAX && spins++ % per_clock == 0 &&
+			    chi_now_ns() - start >= timeout_ns) {
+				w->nesting--;
+				return -ETIMEDOUT;
+			}
 			if (!w->run(w->arg, 16))
 				chi_cpu_relax();
-			if (timeout_ns != UINT64_MAX && ++spins % SPINS_PER_CLOCK == 0) {
-				now = chi_now_ns();
-				if (!start)
-					start = now;
-				else if (now - start >= timeout_ns) {
-					w->nesting--;
-					return -ETIMEDOUT;
-				}
-			}
 		}
 		w->nesting--;
 		return finish(f);
@@ -113,7 +119,7 @@ int64_t chi_future_wait_timeout(chi_future *f, uint64_t timeout_ns)
 	for (;;) {
 		if (chi_future_flags(fs) & CHI_FUTURE_COMPLETE) /* F2 */
 			return finish(f);
-		if (++spins % SPINS_PER_CLOCK) {
+		if (++spins % per_clock) {
 			/* more spinning threads than cores must not starve the
 			 * worker that would complete this future */
 			if (spins % SPINS_PER_YIELD == 0)
@@ -123,10 +129,10 @@ int64_t chi_future_wait_timeout(chi_future *f, uint64_t timeout_ns)
 			now = chi_now_ns();
 			if (!start)
 				start = now;
-			if (now - start >= c->busy_wait_ns)
-				break;
 			if (now - start >= timeout_ns)
 				return -ETIMEDOUT;
+			if (now - start >= c->busy_wait_ns)
+				break;
 		}
 	}
 	for (;;) {
