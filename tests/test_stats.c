@@ -103,9 +103,13 @@ static void test_counters(void **state)
 	assert_int_equal(lb->queue_full - la->queue_full, 2);
 	assert_int_equal(lb->depth, 0); /* the stats task itself was popped already */
 	assert_true(lb->depth_hwm >= 1 && lb->depth_hwm <= 2 * DEPTH);
-	/* sampling: completion k (0-based) is timed when k % 64 == 0, and every
-	 * earlier one finished recording before this stats task ran */
-	assert_int_equal(lb->lat_samples, (lb->completed + CHI_LAT_SAMPLE - 1) / CHI_LAT_SAMPLE);
+	/* sampling: completion k (0-based) of each consumer is timed when
+	 * k % 64 == 0, and every earlier one finished recording before this
+	 * stats task ran; the consumers are the worker and, for an admin task
+	 * it took from a lane whose head did not move for a tick, the monitor
+	 * (AS3), each counted from 0: one more sample at most */
+	uint64_t want = (lb->completed + CHI_LAT_SAMPLE - 1) / CHI_LAT_SAMPLE;
+	assert_true(lb->lat_samples >= want && lb->lat_samples <= want + 1);
 	assert_true(lb->p50_ns > 0 && lb->p50_ns <= lb->p99_ns && lb->p99_ns <= lb->p999_ns);
 	assert_true(lb->lat_sum_ns >= lb->lat_samples);
 

@@ -2,7 +2,10 @@
  * the protocol and the worker's side, AS1, are in worker.c): every tick
  * the monitor thread takes an admin list_pools / stats / pool_stats / stop
  * task from the head of a CPU lane whose head has not moved for a whole
- * tick, so admin calls are answered while every worker runs a long task. */
+ * tick, so admin calls are answered while every worker runs a long task.
+ * What it runs counts in lane counters of its own, one set per lane ref
+ * (single writer: the monitor), which admin.stats adds to the lane's own
+ * (chi_admin_steal_lane): a stolen task is popped and completed like any. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -21,7 +24,7 @@
 struct chi_admin_steal {
 	chi_worker w;        /* stands in for the lane's worker in run_task.c */
 	chi_worker_shm *wshm; /* its counters: not the lane worker's */
-	chi_lane_shm lane;   /* lane counters of its own (single writers) */
+	chi_lane_shm *lanes; /* per lane ref: counters of its own (single writer) */
 	chi_run_state *st;
 	uint64_t *last;      /* per lane ref x prio: head seen last tick, + 1 */
 	uint32_t nlast;
@@ -35,6 +38,7 @@ void chi_admin_steal_fini(chi_runtime *rt)
 		free(a->wshm);
 		free(a->st);
 		free(a->last);
+		free(a->lanes);
 		free(a);
 	}
 	rt->steal = NULL;
@@ -54,10 +58,12 @@ struct chi_admin_steal *chi_admin_steal_init(chi_runtime *rt)
 	a->st = chi_line_calloc(1, sizeof(chi_run_state));
 	a->nlast = rt->nlane_refs * CHI_NPRIO;
 	a->last = calloc(a->nlast ? a->nlast : 1, sizeof(uint64_t));
-	if (!a->wshm || !a->st || !a->last) {
+	a->lanes = chi_line_calloc(rt->nlane_refs ? rt->nlane_refs : 1, sizeof(chi_lane_shm));
+	if (!a->wshm || !a->st || !a->last || !a->lanes) {
 		free(a->wshm);
 		free(a->st);
 		free(a->last);
+		free(a->lanes);
 		free(a);
 		return NULL;
 	}
@@ -105,6 +111,12 @@ static chi_future_shm *admin_head(const chi_lane_ref *lr, const chi_ring_view *r
 	}
 }
 
+const chi_lane_shm *chi_admin_steal_lane(const chi_runtime *rt, uint32_t l)
+{
+	const struct chi_admin_steal *a = rt->steal;
+	return a && l < a->nlast / CHI_NPRIO ? &a->lanes[l] : NULL;
+}
+
 void chi_admin_steal_tick(chi_runtime *rt)
 {
 	struct chi_admin_steal *a = rt->steal;
@@ -129,18 +141,20 @@ void chi_admin_steal_tick(chi_runtime *rt)
 		__atomic_store_n(&f->steal, 1, __ATOMIC_SEQ_CST); /* AS2 */
 		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 		if (!__atomic_load_n(&f->popping, __ATOMIC_ACQUIRE)) {
-			for (uint32_t l = 0; l < rt->nlane_refs; l++) { /* AS3 */
+			for (uint32_t l = 0; l < rt->nlane_refs && l < a->nlast / CHI_NPRIO; l++) { /* AS3 */
 				const chi_lane_ref *lr = &rt->lane_refs[l];
 				if (lr->gpu || lr->owner != wi)
 					continue;
 				chi_lane_ref me = *lr;
-				me.shm = &a->lane;
+				me.shm = &a->lanes[l];
 				me.helped = 0;
 				for (uint32_t p = 0; p < CHI_NPRIO; p++) {
 					chi_future_shm *fb;
 					while ((fb = admin_head(lr, &lr->v[p]))) {
 						chi_offptr first;
 						chi_ring_pop(&lr->v[p], &first);
+						__atomic_store_n(&me.shm->popped, me.shm->popped + 1,
+								 __ATOMIC_RELAXED);
 						chi_run_state_init(a->st);
 						chi_worker_run_entry(&a->w, &me, (uint8_t *)fb, 1, a->st);
 						chi_run_state_flush(&a->w, a->st);

@@ -507,6 +507,16 @@ void chi_runtime_stats_snapshot(chi_runtime *rt, chi_admin_stats_task *t)
 		for (uint32_t b = 0; b < CHI_LAT_BUCKETS; b++)
 			hist[b] = __atomic_load_n(&l->lat_hist[b], __ATOMIC_RELAXED);
 		s->lat_sum_ns = __atomic_load_n(&l->lat_sum, __ATOMIC_RELAXED);
+		/* and the admin tasks the monitor took from this lane (AS3) */
+		const chi_lane_shm *m = chi_admin_steal_lane(rt, l0 + i);
+		if (m) {
+			s->popped += __atomic_load_n(&m->popped, __ATOMIC_RELAXED);
+			s->completed += __atomic_load_n(&m->completed, __ATOMIC_RELAXED);
+			s->errors += __atomic_load_n(&m->errors, __ATOMIC_RELAXED);
+			for (uint32_t b = 0; b < CHI_LAT_BUCKETS; b++)
+				hist[b] += __atomic_load_n(&m->lat_hist[b], __ATOMIC_RELAXED);
+			s->lat_sum_ns += __atomic_load_n(&m->lat_sum, __ATOMIC_RELAXED);
+		}
 		s->lat_samples = chi_lat_count(hist);
 		s->p50_ns = chi_lat_quantile(hist, 0.5);
 		s->p99_ns = chi_lat_quantile(hist, 0.99);

@@ -207,6 +207,9 @@ static inline void chi_worker_seq_close(chi_worker *w)
  * whose worker has not popped for a tick; fini after the monitor is joined. */
 void chi_admin_steal_tick(chi_runtime *rt);
 void chi_admin_steal_fini(chi_runtime *rt);
+/* The counters of what the monitor ran from lane ref l (NULL: none), for
+ * admin.stats to add to the lane's own. */
+const chi_lane_shm *chi_admin_steal_lane(const chi_runtime *rt, uint32_t l);
 /* Lane assignment (gpu.workers: dedicated or shared), documented in lanes_assign.c. */
 int chi_lanes_assign(chi_runtime *rt);
 
