@@ -36,23 +36,41 @@ extern "C" {
 #include "ipc/client.h"
 }
 
-/* acc (CHI_BENCH_DIAG=1, else NULL): summed ns in submit [0] and wait [1] */
+/* One task per thread in flight, into the block the thread owns: a noop,
+ * or (dp) test.double_plus of a value unique to (tid, i), its result
+ * checked: the task the pool entries send, so that pool / owned compares
+ * the submit path alone. acc (CHI_BENCH_DIAG=1, else NULL): summed ns in
+ * submit [0] and wait [1]. */
 __global__ void throughput_kernel(chi_gpu_ctx g, uint32_t per_thread, unsigned long long *errors,
-				  unsigned long long *acc)
+				  unsigned long long *acc, int dp)
 {
 	uint32_t tid = blockIdx.x * blockDim.x + threadIdx.x;
 	uint64_t ts = 0, tw = 0;
 	for (uint32_t i = 0; i < per_thread; i++) {
 		chi_test_noop_task t;
-		chi_test_noop_init(&t, CHI_POOL_TEST);
+		chi_test_double_plus_task d;
 		chi_gpu_future f;
 		uint64_t t0 = acc ? chi_hd_now_ns() : 0;
-		if (chi_gpu_make_copy_future_at(&g, tid, tid / g.nlanes, &t.hdr, chi_test_noop_ser, &f)) {
+		int rc;
+		if (dp) {
+			chi_test_double_plus_init(&d, CHI_POOL_TEST, ((uint64_t)tid << 20) | i, g.gpu_id);
+			rc = chi_gpu_make_copy_future_at(&g, tid, tid / g.nlanes, &d.hdr,
+							 chi_test_double_plus_ser_in, &f);
+		} else {
+			chi_test_noop_init(&t, CHI_POOL_TEST);
+			rc = chi_gpu_make_copy_future_at(&g, tid, tid / g.nlanes, &t.hdr,
+							 chi_test_noop_ser, &f);
+		}
+		if (rc) {
 			atomicAdd(errors, 1ull);
 			return;
 		}
 		uint64_t t1 = acc ? chi_hd_now_ns() : 0;
-		if (chi_gpu_future_wait(&g, &f, &t.hdr, 0, 30000000000ull) != 0) {
+		int64_t want = dp ? (int64_t)(d.value * 2 + g.gpu_id) : 0;
+		int64_t r = dp ? chi_gpu_future_wait(&g, &f, &d.hdr, chi_test_double_plus_de_out,
+						     30000000000ull)
+			       : chi_gpu_future_wait(&g, &f, &t.hdr, 0, 30000000000ull);
+		if (r != want || (dp && d.result != (uint64_t)want)) {
 			atomicAdd(errors, 1ull);
 			return;
 		}
@@ -113,6 +131,7 @@ static int e_hostfunc(const chi_bench_opts *o, chi_bench_result *r)
 
 #define TP_RUNS 3
 
+/* warp: 0 a noop per thread, 1 warp batches of noops, 2 double_plus per thread */
 static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lanes, int warp,
 		      uint32_t helpers)
 {
@@ -136,10 +155,10 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	CUDA_TRY(cudaMemset(err, 0, 8));
 	CUDA_TRY(cudaEventCreate(&a));
 	CUDA_TRY(cudaEventCreateWithFlags(&b, cudaEventBlockingSync));
-	if (warp)
+	if (warp == 1)
 		warp_batch_kernel<<<blocks, threads>>>(g.ctx, 2, err); /* warm-up */
 	else
-		throughput_kernel<<<blocks, threads>>>(g.ctx, 2, err, NULL);
+		throughput_kernel<<<blocks, threads>>>(g.ctx, 2, err, NULL, warp == 2);
 	CUDA_TRY(cudaDeviceSynchronize());
 	/* TP_RUNS timed kernels (1 with --quick), median reported: one run's
 	 * figure moves by up to 2x */
@@ -149,17 +168,17 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 		int diag = getenv("CHI_BENCH_DIAG") && k == 0;
 		unsigned long long *acc = NULL;
 		chi_backlog_sampler bs;
-		if (diag && !warp) {
+		if (diag && warp != 1) {
 			CUDA_TRY(cudaMalloc(&acc, 16));
 			CUDA_TRY(cudaMemset(acc, 0, 16));
 		}
 		if (diag)
 			chi_backlog_start(&bs, &g.ctx, lanes);
 		CUDA_TRY(cudaEventRecord(a));
-		if (warp)
+		if (warp == 1)
 			warp_batch_kernel<<<blocks, threads>>>(g.ctx, per, err);
 		else
-			throughput_kernel<<<blocks, threads>>>(g.ctx, per, err, acc);
+			throughput_kernel<<<blocks, threads>>>(g.ctx, per, err, acc, warp == 2);
 		CUDA_TRY(cudaEventRecord(b));
 		CUDA_TRY(cudaEventSynchronize(b));
 		CUDA_TRY(cudaEventElapsedTime(&ms[k], a, b));
@@ -203,7 +222,7 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	r->depth = depth;
 	chi_bench_log(o, "gpu_throughput%s_lanes%u: %u SMs x %u threads x %u tasks, depth %u, "
 			 "%u lane helper(s) per lane: median of %u runs %.1f ms (%.1f..%.1f ms)\n",
-		      warp ? "_warp_batch" : "", lanes, blocks, threads, per, depth, helpers, nruns,
+		      warp == 1 ? "_warp_batch" : warp == 2 ? "_dp" : "", lanes, blocks, threads, per, depth, helpers, nruns,
 		      med, sorted[0], sorted[nruns - 1]);
 	return 0;
 }
@@ -242,7 +261,7 @@ static int e_all_gpus(const chi_bench_opts *o, chi_bench_result *r)
 			t0 = chi_bench_now_ns();
 		for (int g = 0; g < n; g++) {
 			cudaSetDevice(g);
-			throughput_kernel<<<blocks, threads>>>(*chi_gpu_client_ctx(gc[g]), k, err[g], NULL);
+			throughput_kernel<<<blocks, threads>>>(*chi_gpu_client_ctx(gc[g]), k, err[g], NULL, 0);
 		}
 		for (int g = 0; g < n; g++) {
 			cudaSetDevice(g);
@@ -279,6 +298,8 @@ static int e_all_gpus(const chi_bench_opts *o, chi_bench_result *r)
 
 static int e_tp1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 0, 0); }
 static int e_tp4(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 4, 0, 0); }
+static int e_dp1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 2, 0); }
+static int e_dp4(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 4, 2, 0); }
 static int e_wb1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 1, 2); }
 static int e_wb2(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 2, 1, 2); }
 static int e_wb1_nohelp(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 1, 0); }
@@ -333,8 +354,10 @@ static const chi_bench_entry entries[] = {
 	{"gpu_throughput_warp_batch_lanes2_nohelp", CHI_BENCH_THROUGHPUT, "pingpong_floor", e_wb2_nohelp, "the same, 2 lanes, 1 worker each"},
 	{"cpu_roundtrip_no_gpu", CHI_BENCH_ANCHOR, NULL, e_cpu_nogpu, "CPU round trip, 1 worker, no GPU lanes"},
 	{"cpu_roundtrip_with_gpu_lanes", CHI_BENCH_LATENCY, "cpu_roundtrip_no_gpu", e_cpu_gpu, "CPU round trip while the worker polls a GPU lane"},
-	{"gpu_throughput_pool_lanes1", CHI_BENCH_THROUGHPUT, "gpu_throughput_lanes1", e_pool_lanes1, "pool submits (chi_gpu_make_copy_future), default config, 1 lane, 4 in flight per thread (ratio = pool / owned)"},
-	{"gpu_throughput_pool_lanes4", CHI_BENCH_THROUGHPUT, "gpu_throughput_lanes4", e_pool_lanes4, "the same, 4 lanes (ratio = pool / owned)"},
+	{"gpu_throughput_dp_lanes1", CHI_BENCH_THROUGHPUT, "gpu_throughput_lanes1", e_dp1, "owned blocks, test.double_plus checked, 1 lane (ratio = double_plus / noop)"},
+	{"gpu_throughput_dp_lanes4", CHI_BENCH_THROUGHPUT, "gpu_throughput_lanes4", e_dp4, "the same, 4 lanes"},
+	{"gpu_throughput_pool_lanes1", CHI_BENCH_THROUGHPUT, "gpu_throughput_dp_lanes1", e_pool_lanes1, "pool submits (chi_gpu_make_copy_future), default config, 1 lane, 4 in flight per thread, double_plus (ratio = pool / owned, same task)"},
+	{"gpu_throughput_pool_lanes4", CHI_BENCH_THROUGHPUT, "gpu_throughput_dp_lanes4", e_pool_lanes4, "the same, 4 lanes (ratio = pool / owned, same task)"},
 	{"gpu_throughput_pool_mixed", CHI_BENCH_THROUGHPUT, "gpu_throughput_pool_lanes1", e_pool_mixed, "the same, 1 lane, 1 thread in 7 echoes 1..299 bytes"},
 	{"gpu_throughput_3_processes", CHI_BENCH_THROUGHPUT, "gpu_throughput_pool_lanes1", e_pool_3_processes, "3 client processes at once on one GPU, pool submits, 1 lane (ratio over 1 process)"},
 	{"memcpy_1mib", CHI_BENCH_ANCHOR, NULL, e_memcpy_1mib, "cudaMemcpy of max_task_size - 4 bytes device -> pinned host -> device"},
