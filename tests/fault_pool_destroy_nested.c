@@ -33,8 +33,23 @@ static int64_t run_nest(chi_ctx *ctx, chi_task *h)
 	return r < 0 ? r : sub.id;
 }
 
-static const chi_method nester_methods[] = {{"nest", &chi_test_arg_codec, run_nest}};
-static const chi_module nester_module = {"nester", 1, nester_methods, NULL, NULL};
+/* nester.kill: destroy pool arg through an admin sub-task on this worker
+ * and wait for it: its result. */
+static int64_t run_kill(chi_ctx *ctx, chi_task *h)
+{
+	chi_test_arg_task *t = (chi_test_arg_task *)h;
+	chi_admin_pool_task sub;
+	chi_admin_pool_init(&sub, CHI_ADMIN_DESTROY_POOL, (chi_pool_id)t->arg, "", "", "", 0);
+	chi_future f;
+	int rc = chi_make_pointer_future(ctx, &sub.hdr, &f);
+	if (rc)
+		return rc;
+	return chi_future_wait(&f);
+}
+
+static const chi_method nester_methods[] = {{"nest", &chi_test_arg_codec, run_nest},
+					    {"kill", &chi_test_arg_codec, run_kill}};
+static const chi_module nester_module = {"nester", 2, nester_methods, NULL, NULL};
 
 #define POOL_VICTIM 2u
 #define POOL_NESTER 3u
@@ -56,7 +71,6 @@ static void *destroy_main(void *arg)
 static void test_destroy_while_nested_create(void **s)
 {
 	(void)s;
-	assert_int_equal(chi_module_register(&nester_module), 0);
 	chi_config cfg;
 	test_config(&cfg, 2, 2, 64);
 	cfg.npools = 4;
@@ -102,10 +116,50 @@ static void test_destroy_while_nested_create(void **s)
 	chi_runtime_stop(rt);
 }
 
+/* A task that destroys its own pool (nested, on its own worker) is refused
+ * with -EDEADLK: PD2 skips the calling worker, so the pool's state used to
+ * be freed under the task (the destroy returned 0). A pool with no task on
+ * the caller's stack is destroyed as before. */
+static void test_destroy_own_pool_refused(void **s)
+{
+	(void)s;
+	chi_config cfg;
+	test_config(&cfg, 2, 2, 64);
+	cfg.npools = 4;
+	memset(&cfg.pools[2], 0, 2 * sizeof(cfg.pools[0]));
+	snprintf(cfg.pools[2].name, sizeof(cfg.pools[2].name), "victim");
+	snprintf(cfg.pools[2].module, sizeof(cfg.pools[2].module), "test");
+	cfg.pools[2].id = POOL_VICTIM;
+	snprintf(cfg.pools[3].name, sizeof(cfg.pools[3].name), "nester");
+	snprintf(cfg.pools[3].module, sizeof(cfg.pools[3].module), "nester");
+	cfg.pools[3].id = POOL_NESTER;
+	chi_runtime *rt;
+	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
+	chi_client *c = chi_runtime_client(rt);
+	chi_test_arg_task k;
+	chi_test_arg_init(&k, POOL_NESTER, 1, POOL_NESTER); /* kill itself */
+	assert_int_equal(chi_call(c, &k.hdr, &chi_test_arg_codec), -EDEADLK);
+	chi_pool_id got = 0;
+	assert_int_equal(chi_pool_lookup(c, "nester", &got), 0);
+	assert_int_equal(got, POOL_NESTER);
+	chi_test_arg_init(&k, POOL_NESTER, 1, POOL_VICTIM); /* another pool */
+	assert_int_equal(chi_call(c, &k.hdr, &chi_test_arg_codec), 0);
+	assert_int_equal(chi_pool_lookup(c, "victim", &got), -ENOENT);
+	/* and the refused pool still runs tasks */
+	chi_test_arg_init(&k, POOL_NESTER, 1, POOL_NESTER);
+	assert_int_equal(chi_call(c, &k.hdr, &chi_test_arg_codec), -EDEADLK);
+	chi_runtime_stop(rt);
+}
+
 int main(void)
 {
+	if (chi_module_register(&nester_module)) {
+		fprintf(stderr, "fault_pool_destroy_nested: cannot register the nester module\n");
+		return 1;
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_destroy_while_nested_create),
+		cmocka_unit_test(test_destroy_own_pool_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,9 @@
  * destroys a pool (it would wait for the lock, and the destroy for it: a
  * deadlock, issue 20 item 12); a destroy on a worker runs its own lanes
  * while it waits, and such a task may be one of them. A dying id is not
- * reused (create: -EBUSY for it, CHI_POOL_ID_ANY skips it). */
+ * reused (create: -EBUSY for it, CHI_POOL_ID_ANY skips it). A destroy from
+ * a thread with a task of that pool on its own stack (the pool's task, or
+ * one nested under it, destroying it) is refused with -EDEADLK. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -153,6 +155,12 @@ int chi_pool_destroy(chi_runtime *rt, uint32_t id)
 	if (!p->live) {
 		pthread_mutex_unlock(&rt->pool_lock);
 		return -ENOENT;
+	}
+	if (chi_tls_worker && chi_tls_worker->on_stack[id]) {
+		/* a task of this pool below us on this thread: PD2 skips this
+		 * worker, so its state would be freed under that task */
+		pthread_mutex_unlock(&rt->pool_lock);
+		return -EDEADLK;
 	}
 	__atomic_store_n(&p->live, 0, __ATOMIC_SEQ_CST); /* PD1 */
 	p->dying = 1;

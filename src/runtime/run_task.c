@@ -137,7 +137,11 @@ static int64_t run_pointer(chi_worker *w, chi_task *t, chi_pm_cache *c)
 	if (!c->p)
 		return c->err;
 	chi_ctx ctx = {w->rt, w, c->p, NULL, 0}; /* outputs land in the task itself */
-	return c->m->run(&ctx, t);
+	uint32_t pool = c->tp;
+	w->on_stack[pool]++;
+	int64_t r = c->m->run(&ctx, t);
+	w->on_stack[pool]--;
+	return r;
 }
 
 /* Decode the task at `in` (cap bytes of room), run it, encode its outputs
@@ -163,7 +167,10 @@ run_wire(chi_worker *w, chi_pm_cache *c, uint64_t *scratch, uint64_t max_task, c
 	if (!area)
 		area = out + chi_task_out_off(h.in_size);
 	chi_ctx ctx = {rt, w, c->p, area, out_size};
+	uint32_t pool = c->tp; /* a nested task may move the cache */
+	w->on_stack[pool]++;
 	int64_t r = c->m->run(&ctx, (chi_task *)scratch);
+	w->on_stack[pool]--;
 	if (r >= 0) {
 		rc = chi_wire_encode_out(codec, area, out_size, (chi_task *)scratch);
 		if (rc)

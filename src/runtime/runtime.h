@@ -74,6 +74,10 @@ typedef struct CHI_ALIGNAS(64) chi_worker {
 	uint32_t ngive, give_rr; /* a helper's owner: shm->helps */
 	uint32_t gpu_cut;        /* stopping: GPU lanes no longer drained (worker.c) */
 	chi_steal_flags *sf;     /* rt->steal_flags[id] */
+	/* tasks of each pool running on this thread, nested ones included
+	 * (run_task.c; written and read by this thread only): a destroy of a
+	 * pool with a task on its own caller's stack is refused (pool.c) */
+	uint16_t on_stack[CHI_MAX_POOLS];
 } chi_worker;
 
 struct chi_ctx {
