@@ -112,7 +112,7 @@ static void test_full_and_wrap(void **state)
 	(void)state;
 	static chi_slot s4[4];
 	uint64_t t4 = 0, h4 = 0;
-	chi_ring_view r = {s4, &t4, &h4, 3, 2};
+	chi_ring_view r = {s4, &t4, &h4, 3, 2, NULL};
 	memset(s4, 0, sizeof(s4));
 	uint64_t t = 0;
 	for (uint32_t lap = 0; lap < 1000; lap++) {
@@ -136,7 +136,7 @@ static void test_hole_skip(void **state)
 	(void)state;
 	static chi_slot s8[8];
 	uint64_t t8 = 0, h8 = 0;
-	chi_ring_view r = {s8, &t8, &h8, 7, 3};
+	chi_ring_view r = {s8, &t8, &h8, 7, 3, NULL};
 	memset(s8, 0, sizeof(s8));
 	uint64_t a = 0, b = 0;
 	assert_int_equal(chi_ring_try_claim(&r, &a), 0);

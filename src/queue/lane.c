@@ -15,6 +15,7 @@ void chi_lane_views(void *base, chi_lane_shm *lane, chi_ring_view v[CHI_NPRIO])
 		v[p].slots = (chi_slot *)chi_offptr_resolve(base, lane->slots[p]);
 		v[p].tail = &lane->ring[p].tail;
 		v[p].head = &lane->ring[p].head;
+		v[p].pub = NULL; /* the runtime moves head to its own memory */
 		v[p].mask = lane->depth - 1;
 		v[p].shift = lane->shift;
 	}

@@ -124,8 +124,8 @@ static int client_drained(chi_runtime *rt, uint32_t i)
 	const uint64_t *tails = rt->reap_tails + (size_t)i * c->nlanes * CHI_NPRIO;
 	for (uint32_t l = 0; l < c->nlanes; l++)
 		for (uint32_t p = 0; p < CHI_NPRIO; p++)
-			if (__atomic_load_n(&c->lanes[l].ring[p].head, __ATOMIC_ACQUIRE) <
-			    tails[l * CHI_NPRIO + p])
+			if (__atomic_load_n(&rt->lane_refs[l].head[p], __ATOMIC_ACQUIRE) <
+			    tails[l * CHI_NPRIO + p]) /* the consumer's own head (C4) */
 				return 0;
 	return 1;
 }

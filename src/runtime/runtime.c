@@ -189,6 +189,18 @@ static int create_main(chi_runtime *rt, uint64_t size)
 	return -EEXIST;
 }
 
+/* The consumer positions of lr's rings into the runtime's own memory
+ * (chi_ring_view.pub): a client's write to the shared head word moves
+ * nothing but what stats show. */
+static void own_heads(chi_lane_ref *lr)
+{
+	for (uint32_t p = 0; p < CHI_NPRIO; p++) {
+		lr->head[p] = __atomic_load_n(lr->v[p].head, __ATOMIC_RELAXED);
+		lr->v[p].pub = lr->v[p].head;
+		lr->v[p].head = &lr->head[p];
+	}
+}
+
 /* chi_server_init: the main segment, its directory, lanes and client table. */
 static int chi_server_init(chi_runtime *rt)
 {
@@ -244,6 +256,7 @@ static int chi_server_init(chi_runtime *rt)
 		chi_lane_ref *lr = &rt->lane_refs[rt->nlane_refs++];
 		lr->shm = &lanes[i];
 		chi_lane_views(base, &lanes[i], lr->v);
+		own_heads(lr);
 		lr->base = base;
 		lr->size = L.total;
 		lr->lo = L.arena;
@@ -272,6 +285,7 @@ static int gpu_lanes_add(chi_runtime *rt)
 		chi_lane_ref *lr = &rt->lane_refs[rt->nlane_refs++];
 		lr->shm = d.shm;
 		chi_lane_views(d.base, d.shm, lr->v);
+		own_heads(lr);
 		lr->base = d.base;
 		lr->size = d.size;
 		lr->seg_id = d.seg_id;
@@ -502,7 +516,7 @@ void chi_runtime_stats_snapshot(chi_runtime *rt, chi_admin_stats_task *t)
 		s->depth = 0;
 		for (uint32_t p = 0; p < CHI_NPRIO && !lr->gpu; p++)
 			s->depth += __atomic_load_n(&l->ring[p].tail, __ATOMIC_RELAXED) -
-				    __atomic_load_n(&l->ring[p].head, __ATOMIC_RELAXED);
+				    __atomic_load_n(lr->v[p].head, __ATOMIC_RELAXED);
 		/* a snapshot: the worker may be adding a sample meanwhile */
 		for (uint32_t b = 0; b < CHI_LAT_BUCKETS; b++)
 			hist[b] = __atomic_load_n(&l->lat_hist[b], __ATOMIC_RELAXED);

@@ -28,6 +28,10 @@ typedef struct chi_pool {
 typedef struct chi_lane_ref {
 	chi_lane_shm *shm;
 	chi_ring_view v[CHI_NPRIO];
+	/* the consumer positions of v[] (v[p].head points here, v[p].pub to
+	 * the lane's shared word): the runtime's own, in this struct of
+	 * rt->lane_refs (a worker's copy of the ref points to the original) */
+	uint64_t head[CHI_NPRIO];
 	char *base;      /* this process's mapping of the lane's segment */
 	uint64_t size;
 	uint64_t lo;     /* CPU lanes: the arena's start; blocks below it (the

@@ -25,6 +25,7 @@ __global__ void chi_hd_check_kernel(chi_slot *slots, uint64_t *tail, uint64_t *h
 	r.head = head;
 	r.mask = 63;
 	r.shift = 6;
+	r.pub = NULL;
 	uint64_t acc = 0;
 	uint64_t t;
 	if (chi_ring_try_claim(&r, &t) == 0) {

@@ -135,6 +135,7 @@ CHI_INLINE void chi_gpu_ring(const chi_gpu_ctx *g, uint32_t lane, uint32_t prio,
 	v->slots = (chi_slot *)(g->base + g->slots_off) + r * g->depth;
 	v->tail = &g->counters[(uint64_t)lane * g->cs_lane + prio * g->cs_prio];
 	v->head = (uint64_t *)0;
+	v->pub = (uint64_t *)0;
 	v->mask = g->depth - 1;
 	v->shift = g->shift;
 }

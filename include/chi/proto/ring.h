@@ -83,9 +83,14 @@ CHI_INLINE uint32_t chi_slot_client(uint64_t ctl) { return (uint32_t)(ctl >> 40)
 typedef struct chi_ring_view {
 	chi_slot *slots;
 	uint64_t *tail;	/* claim counter */
-	uint64_t *head;	/* consumer position (shared for stats) */
+	uint64_t *head;	/* consumer position: the runtime's own word */
 	uint32_t mask;
 	uint32_t shift;
+	/* the shared copy of head that C4 publishes (reapers of other
+	 * processes, stats), or NULL when head is that word. The runtime's
+	 * consumer keeps head in its private memory and only stores here, so
+	 * a client's stray write to the shared word cannot move the consumer. */
+	uint64_t *pub;
 } chi_ring_view;
 
 /* P0-P1: claim a ticket without waiting. Returns 0 and sets *ticket, or
@@ -167,6 +172,8 @@ CHI_INLINE void chi_ring_take(const chi_ring_view *r, uint64_t h)
 					     0));
 	chi_st_rel_u64(r->head, h + 1); /* C4: a reaper that sees it sees the consumer's
 					 * earlier task_seq store (src/runtime/reaper.c) */
+	if (r->pub)
+		chi_st_rel_u64(r->pub, h + 1); /* C4, the shared copy */
 }
 
 /* C1-C4: take the entry at head if it is published. Returns its count (>= 1)
@@ -211,6 +218,8 @@ CHI_INLINE void chi_ring_skip(const chi_ring_view *r)
 	chi_st_rel_u64(&s->ctl, chi_slot_ctl((uint32_t)(h >> r->shift) + 1u,
 					     CHI_SLOT_EMPTY, 1, 0));
 	chi_st_rlx_u64(r->head, h + 1);
+	if (r->pub)
+		chi_st_rlx_u64(r->pub, h + 1);
 }
 
 #endif
