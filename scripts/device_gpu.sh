@@ -40,6 +40,6 @@ EOF
 grep -vE "^chi: gpu" "$out/gpu.err" | tail -40
 step "pool entries again, 2 more processes"
 for i in 1 2; do
-	timeout 200 "$dir/chi-bench" gpu --entries gpu_throughput_lanes1,gpu_throughput_pool_lanes1,gpu_throughput_pool_lanes4,gpu_throughput_pool_mixed,gpu_throughput_3_processes 2>/dev/null | grep -E "^(gpu_|entry)"
+	timeout 200 "$dir/chi-bench" gpu --entries gpu_throughput_lanes1,gpu_throughput_dp_lanes1,gpu_throughput_pool_lanes1,gpu_throughput_dp_lanes4,gpu_throughput_pool_lanes4,gpu_throughput_pool_mixed,gpu_throughput_3_processes 2>/dev/null | grep -E "^(gpu_|entry)"
 done
 } 2>&1 | tee "$out/log"
