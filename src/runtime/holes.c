@@ -47,6 +47,38 @@ static int claimant_dead(chi_runtime *rt, uint32_t id, int gpu)
 	return 0;
 }
 
+/* A word at the head slot that neither a producer nor the consumer writes
+ * there (another lap, state 3: a client's stray write) holds the ring
+ * forever, producers included (P0 refuses the slot). After the hole
+ * timeout it is put back to free when no claim for it was made (the claim
+ * counter is not past head: CPU rings their tail, GPU rings the reaper's
+ * copy of theirs), else skipped as a hole: the claimant's entry is lost
+ * with the word. Counted as a skip either way. 1 if the head slot is such
+ * a word (the ring's check is done). */
+static int stray_head(chi_lane_ref *lr, uint32_t p, uint64_t *since, uint64_t now,
+		      uint64_t timeout)
+{
+	chi_ring_view *r = &lr->v[p];
+	uint64_t h = chi_ld_rlx_u64(r->head), ctl = chi_ring_peek(r, 0);
+	if (!chi_ring_ctl_corrupt(r, h, ctl))
+		return 0;
+	if (!*since) {
+		*since = now;
+		return 1;
+	}
+	if (now - *since < timeout)
+		return 1;
+	uint64_t claimed = lr->gpu ? __atomic_load_n(&lr->shm->ring[p].claimed, __ATOMIC_ACQUIRE)
+				   : chi_ld_rlx_u64(r->tail);
+	if (claimed > h)
+		chi_ring_skip(r);
+	else if (!chi_ring_repair(r, ctl))
+		return 1; /* it changed meanwhile: looked at again next time */
+	chi_ctr_add(&lr->shm->holes_skipped, 1);
+	*since = 0;
+	return 1;
+}
+
 /* The hole check of every ring of w's lanes (the rule above). */
 void chi_worker_check_holes(chi_worker *w, uint64_t now)
 {
@@ -57,6 +89,8 @@ void chi_worker_check_holes(chi_worker *w, uint64_t now)
 			chi_ring_view *r = &lr->v[p];
 			uint64_t *since = &w->hole_since[i * CHI_NPRIO + p];
 			int later = 0;
+			if (stray_head(lr, p, since, now, timeout))
+				continue;
 			/* a sealed entry whose words have not all arrived is a
 			 * hole too (include/chi/proto/seal.h); so is a head slot
 			 * claimed for its lap even with nothing behind it (its
@@ -100,7 +134,13 @@ void chi_worker_check_holes(chi_worker *w, uint64_t now)
 					       ? chi_slot_client(ctl)
 					       : 0;
 			if (claimant_dead(w->rt, who, lr->gpu)) {
-				chi_ring_skip(r);
+				/* a CPU ring's mark with no claim through the
+				 * counter is a stray write: skipping it would
+				 * leave the counter behind head for good */
+				if (!lr->gpu && chi_ld_rlx_u64(r->tail) <= chi_ld_rlx_u64(r->head))
+					chi_ring_repair(r, ctl);
+				else
+					chi_ring_skip(r);
 				chi_ctr_add(&lr->shm->holes_skipped, 1);
 				*since = 0;
 			} else {

@@ -93,6 +93,31 @@ typedef struct chi_ring_view {
 	uint64_t *pub;
 } chi_ring_view;
 
+/* Reads of an unmoved claim counter before P0 gives up on a slot that is
+ * neither free nor claimed through the counter. */
+#define CHI_RING_STILL_READS 256
+
+/* The state of the slot at head h, as only the consumer may judge it: a
+ * word of lap h >> shift in one of the three states, or one no producer or
+ * consumer writes there (a stray write: another lap, or state 3). */
+CHI_INLINE int chi_ring_ctl_corrupt(const chi_ring_view *r, uint64_t h, uint64_t ctl)
+{
+	return chi_slot_lap(ctl) != (uint32_t)(h >> r->shift) ||
+	       chi_slot_state(ctl) > CHI_SLOT_PUBLISHED;
+}
+
+/* Consumer only: a stray word in the slot at head, with no claim for it
+ * behind the claim counter, back to free for its lap (as C3 left it). 1 if
+ * it was put back. */
+CHI_INLINE int chi_ring_repair(const chi_ring_view *r, uint64_t ctl)
+{
+	uint64_t h = chi_ld_rlx_u64(r->head);
+	chi_slot *s = &r->slots[h & r->mask];
+	chi_st_rlx_u64(&s->ptr, CHI_OFFPTR_NULL); /* as C3; no claim can be filling it */
+	return chi_cas_u64(&s->ctl, &ctl, chi_slot_ctl((uint32_t)(h >> r->shift), CHI_SLOT_EMPTY,
+						       1, 0));
+}
+
 /* P0-P1: claim a ticket without waiting. Returns 0 and sets *ticket, or
  * -CHI_EAGAIN when the ring is full. */
 CHI_INLINE int chi_ring_try_claim(const chi_ring_view *r, uint64_t *ticket)
@@ -105,7 +130,18 @@ CHI_INLINE int chi_ring_try_claim(const chi_ring_view *r, uint64_t *ticket)
 		if (chi_slot_lap(ctl) != lap || chi_slot_state(ctl) != CHI_SLOT_EMPTY) {
 			if ((int32_t)(chi_slot_lap(ctl) - lap) < 0)
 				return -CHI_EAGAIN; /* previous lap not consumed */
-			t = chi_ld_rlx_u64(r->tail); /* another producer won it */
+			/* another producer won it: the counter moved. One that
+			 * stays put under a slot taken or ahead of its lap is a
+			 * stray write (the consumer repairs it: holes.c), not a
+			 * claim to wait for here */
+			uint64_t t2 = chi_ld_rlx_u64(r->tail);
+			for (int i = 0; t2 == t && i < CHI_RING_STILL_READS; i++) {
+				chi_cpu_relax();
+				t2 = chi_ld_rlx_u64(r->tail);
+			}
+			if (t2 == t)
+				return -CHI_EAGAIN;
+			t = t2;
 			continue;
 		}
 		if (chi_cas_u64(r->tail, &t, t + 1)) { /* P1 */
