@@ -68,9 +68,9 @@ static void *destroy_main(void *arg)
 	return NULL;
 }
 
-static void test_destroy_while_nested_create(void **s)
+/* An embedded runtime of 2 workers with pools victim (test) and nester. */
+static chi_runtime *start_with_pools(void)
 {
-	(void)s;
 	chi_config cfg;
 	test_config(&cfg, 2, 2, 64);
 	cfg.npools = 4;
@@ -83,6 +83,13 @@ static void test_destroy_while_nested_create(void **s)
 	cfg.pools[3].id = POOL_NESTER;
 	chi_runtime *rt;
 	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
+	return rt;
+}
+
+static void test_destroy_while_nested_create(void **s)
+{
+	(void)s;
+	chi_runtime *rt = start_with_pools();
 	chi_client *c = chi_runtime_client(rt);
 
 	chi_test_arg_task nest;
@@ -123,18 +130,7 @@ static void test_destroy_while_nested_create(void **s)
 static void test_destroy_own_pool_refused(void **s)
 {
 	(void)s;
-	chi_config cfg;
-	test_config(&cfg, 2, 2, 64);
-	cfg.npools = 4;
-	memset(&cfg.pools[2], 0, 2 * sizeof(cfg.pools[0]));
-	snprintf(cfg.pools[2].name, sizeof(cfg.pools[2].name), "victim");
-	snprintf(cfg.pools[2].module, sizeof(cfg.pools[2].module), "test");
-	cfg.pools[2].id = POOL_VICTIM;
-	snprintf(cfg.pools[3].name, sizeof(cfg.pools[3].name), "nester");
-	snprintf(cfg.pools[3].module, sizeof(cfg.pools[3].module), "nester");
-	cfg.pools[3].id = POOL_NESTER;
-	chi_runtime *rt;
-	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
+	chi_runtime *rt = start_with_pools();
 	chi_client *c = chi_runtime_client(rt);
 	chi_test_arg_task k;
 	chi_test_arg_init(&k, POOL_NESTER, 1, POOL_NESTER); /* kill itself */
