@@ -3,7 +3,8 @@
  * read), always leave a NUL-terminated message on failure, and whatever
  * parses must pass chi_config_validate and survive print -> parse unchanged.
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
- *         fuzz/fuzz_config.c src/config/config.c src/config/config_print.c -lyaml */
+ *         fuzz/fuzz_config.c src/config/config.c src/config/config_keys.c \
+ *         src/config/config_env.c src/config/config_print.c -lyaml */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -37,7 +37,7 @@
  *
  * Cross-process: skipped under ThreadSanitizer (as tests/test_xproc.c). */
 #include "test_util.h"
-#include "stress_util.h"
+#include "stress_main.h"
 
 #include <pthread.h>
 
@@ -265,10 +265,7 @@ static void test_soak(void **state)
 {
 	(void)state;
 	snprintf(soak_name, sizeof(soak_name), "sk%d", (int)getpid());
-	char *rargv[] = {self_path, (char *)"--runtime", soak_name, (char *)"workers=2",
-			 (char *)"lanes=2", (char *)"depth=64", (char *)"gpus=1", (char *)"gpu_clients=4",
-			 (char *)"seg=268435456", NULL};
-	soak_rt_pid = st_spawn(rargv, NULL, NULL);
+	soak_rt_pid = st_runtime_spawn(self_path, soak_name, 256u << 20);
 	assert_true(soak_rt_pid > 0);
 	chi_client *m; /* watches counters; submits nothing (holds no chunk) */
 	assert_int_equal(st_connect_within(soak_name, &m, 10000), 0);
@@ -385,35 +382,22 @@ static int soak_teardown(void **state)
 
 int main(int argc, char **argv)
 {
-	if (argc >= 3 && !strcmp(argv[1], "--runtime"))
-		return st_runtime_main(argc, argv);
 	if (argc == 5 && !strcmp(argv[1], "--client"))
 		return soak_client(argv[2], strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10));
 	if (argc == 4 && !strcmp(argv[1], "--killwait"))
 		return killwait_client(argv[2], strtoull(argv[3], NULL, 10));
-	const char *env = getenv("CHI_SOAK_SECONDS");
-	if (env && atoi(env) > 0)
-		soak_seconds = (unsigned)atoi(env);
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--minutes") && i + 1 < argc)
-			soak_seconds = (unsigned)(atof(argv[++i]) * 60);
-		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-			soak_seconds = (unsigned)atoi(argv[++i]);
-		else {
-			fprintf(stderr, "usage: soak_runtime [--minutes N | --seconds N] "
-					"(default: $CHI_SOAK_SECONDS, else 60 s)\n");
-			return 2;
-		}
-	}
-#if defined(CHI_TSAN)
-	fprintf(stderr, "soak_runtime: skipped under ThreadSanitizer (cross-process)\n");
-	return 77;
-#endif
-	if (test_self_exe(self_path, sizeof(self_path)))
-		return 1;
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	static const st_main_args args = {
+		.prog = "soak_runtime",
+		.usage = "[--minutes N | --seconds N] (default: $CHI_SOAK_SECONDS, else 60 s)",
+		.env = "CHI_SOAK_SECONDS",
+		.whole_seconds = &soak_seconds,
+		.minutes = 1,
+		.runtime = 1,
+		.self = self_path,
+		.self_cap = sizeof(self_path),
+	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_soak, soak_teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return st_main(&args, argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -38,7 +38,7 @@
  * Cross-process: skipped under ThreadSanitizer, which cannot see the
  * synchronization through shared memory (as tests/test_xproc.c). */
 #include "test_util.h"
-#include "stress_util.h"
+#include "stress_main.h"
 
 #include <pthread.h>
 
@@ -319,28 +319,17 @@ int main(int argc, char **argv)
 		return victim_main(argv[2], argv[3], strtoull(argv[4], NULL, 10));
 	if (argc == 4 && !strcmp(argv[1], "--verifier"))
 		return verifier_main(argv[2], (unsigned)atoi(argv[3]));
-	const char *env = getenv("CHI_STORM_SECONDS"); /* sanitizer builds: shorter */
-	if (env && atoi(env) > 0)
-		storm_seconds = (unsigned)atoi(env);
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-			storm_seconds = (unsigned)atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-			storm_seed = strtoull(argv[++i], NULL, 0);
-		else {
-			fprintf(stderr, "usage: storm_clients [--seconds N] [--seed S]\n");
-			return 2;
-		}
-	}
-#if defined(CHI_TSAN)
-	fprintf(stderr, "storm_clients: skipped under ThreadSanitizer (cross-process)\n");
-	return 77;
-#endif
-	if (test_self_exe(self_path, sizeof(self_path)))
-		return 1;
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	static const st_main_args args = {
+		.prog = "storm_clients",
+		.usage = "[--seconds N] [--seed S]",
+		.env = "CHI_STORM_SECONDS",
+		.whole_seconds = &storm_seconds,
+		.seed = &storm_seed,
+		.self = self_path,
+		.self_cap = sizeof(self_path),
+	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_kill_storm, storm_teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return st_main(&args, argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -2,7 +2,8 @@
  * (tests/storm_clients.c, tests/soak_runtime.c, tests/fault_buggy_client.c):
  * a clock, a PRNG, children of this binary spawned with posix_spawn (never
  * fork: TSan and CUDA) with their stdin and stdout on pipes, report lines
- * read with a deadline, and the body of a runtime child process.
+ * read with a deadline. Their main() and the runtime child process:
+ * tests/stress_main.h.
  *
  * Report lines are "key value key value ..." (unsigned decimal values), one
  * per child, written to its stdout when it ends; st_kv picks a key out. */
@@ -28,18 +29,6 @@
 #include "chi/modules/admin.h"
 #include "chi/modules/test.h"
 #include "shm/shm.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define ST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ST_ASAN 1
-#endif
-#endif
-
-#if !defined(ST_ASAN)
-#include <execinfo.h>
-#endif
 
 extern char **environ;
 
@@ -257,114 +246,6 @@ static inline void st_cleanup(const char *name)
 			shm_unlink(seg);
 	snprintf(lock, sizeof(lock), "/dev/shm/.chi.%u.%s.lock", (unsigned)getuid(), name);
 	unlink(lock);
-}
-
-/* ---- a runtime child: "--runtime NAME key=value ..." ----
- * keys: workers lanes depth gpus (simulated) gpu_depth gpu_clients
- * max_task seg (main_segment_size) hole_ms busy_us */
-#if !defined(ST_ASAN) && !defined(CHI_TSAN)
-static void st_crash_handler(int sig)
-{
-	char msg[96];
-	int n = snprintf(msg, sizeof(msg), "\nruntime child %d: signal %d, backtrace:\n", (int)getpid(),
-			 sig);
-	if (write(2, msg, (size_t)n) < 0)
-		_exit(128 + sig);
-	void *bt[64];
-	int k = backtrace(bt, 64);
-	backtrace_symbols_fd(bt, k, 2);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-#endif
-
-/* A backtrace on stderr when the runtime child crashes (ASan prints its
- * own; frames are binary+offset: addr2line -f -e BINARY OFFSET names them). */
-static inline void st_crash_backtraces(void)
-{
-#if !defined(ST_ASAN) && !defined(CHI_TSAN)
-	static char stack[1 << 16];
-	stack_t ss = {.ss_sp = stack, .ss_size = sizeof(stack), .ss_flags = 0};
-	sigaltstack(&ss, NULL);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = st_crash_handler;
-	sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
-	int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-	void *bt[2];
-	backtrace(bt, 2); /* loads libgcc now, not inside the handler */
-#endif
-}
-
-static inline int st_runtime_main(int argc, char **argv)
-{
-	st_child_init();
-	if (argc < 3)
-		return 2;
-	chi_config cfg;
-	chi_config_defaults(&cfg);
-	snprintf(cfg.name, sizeof(cfg.name), "%s", argv[2]);
-	cfg.num_workers = 2;
-	cfg.lanes = 2;
-	cfg.queue_depth = 64;
-	cfg.first_busy_wait_us = 2000;
-	cfg.max_sleep_us = 20000;
-	cfg.npools = 2; /* admin and test */
-	uint32_t gpus = 0;
-	for (int i = 3; i < argc; i++) {
-		char *eq = strchr(argv[i], '=');
-		if (!eq)
-			return 2;
-		*eq = 0;
-		uint64_t v = strtoull(eq + 1, NULL, 0);
-		const char *k = argv[i];
-		if (!strcmp(k, "workers"))
-			cfg.num_workers = (uint32_t)v;
-		else if (!strcmp(k, "lanes"))
-			cfg.lanes = (uint32_t)v;
-		else if (!strcmp(k, "depth"))
-			cfg.queue_depth = (uint32_t)v;
-		else if (!strcmp(k, "gpus"))
-			gpus = (uint32_t)v;
-		else if (!strcmp(k, "gpu_depth"))
-			cfg.gpu_queue_depth = (uint32_t)v;
-		else if (!strcmp(k, "gpu_clients"))
-			cfg.gpu_clients = (uint32_t)v;
-		else if (!strcmp(k, "max_task"))
-			cfg.max_task_size = v;
-		else if (!strcmp(k, "seg"))
-			cfg.main_segment_size = v;
-		else if (!strcmp(k, "hole_ms"))
-			cfg.hole_timeout_ms = (uint32_t)v;
-		else if (!strcmp(k, "busy_us"))
-			cfg.first_busy_wait_us = v;
-		else
-			return 2;
-	}
-	if (gpus) {
-		chi_gpu_simulate(gpus);
-		cfg.gpu_enabled = CHI_ON;
-		cfg.gpu_lanes = 1;
-		cfg.gpu_segment_size = 16u << 20;
-		cfg.gpu_workers = CHI_GPU_WORKERS_SHARED;
-		if (!cfg.gpu_queue_depth)
-			cfg.gpu_queue_depth = 256;
-	} else {
-		cfg.gpu_enabled = CHI_OFF;
-	}
-	st_crash_backtraces();
-	chi_runtime *rt;
-	int rc = chi_runtime_start(&cfg, &rt);
-	if (rc) {
-		fprintf(stderr, "runtime child: start: %s\n", chi_strerror(rc));
-		return 3;
-	}
-	while (!chi_runtime_stop_requested(rt))
-		st_nap_us(5000);
-	chi_runtime_stop(rt);
-	return 0;
 }
 
 #endif
