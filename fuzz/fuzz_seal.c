@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			*w = (uint32_t)*w | (uint64_t)CHI_SEAL_MARK << 32;
 		}
 	uint64_t tail = 1, head = 0;
-	chi_ring_view r = {slots, &tail, &head, 3, 2};
+	chi_ring_view r = {slots, &tail, &head, 3, 2, NULL};
 	chi_seal_lane sl = {seg, BLOCKS_OFF, BLOCKS_OFF + NBLK * CHI_FUTURE_BLOCK,
 			    INBOX_OFF - BLOCKS_OFF, CHI_SEG_ID_GPU_BASE, 0, &lane};
 	int ready = chi_seal_head_ready(&sl, &r, CHI_PRIO_LATENCY);
