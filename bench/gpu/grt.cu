@@ -72,3 +72,39 @@ void grt_stop(grt *g)
 		chi_gpu_client_close(g->gc);
 	chi_runtime_stop(g->rt);
 }
+
+/* The default configuration (and CHI_* from the environment), a unique
+ * name and gpu.lanes `lanes`. */
+int grt_default_config(chi_config *c, uint32_t lanes)
+{
+	static unsigned seq;
+	char err[256];
+	chi_config_defaults(c);
+	if (chi_config_apply_env(c, err, sizeof(err))) {
+		fprintf(stderr, "chi-bench gpu: %s\n", err);
+		return -EINVAL;
+	}
+	snprintf(c->name, sizeof(c->name), "bp%d_%u", (int)getpid(), seq++);
+	c->gpu_lanes = lanes;
+	return 0;
+}
+
+/* That runtime, embedded, and a GPU client of GPU 0. */
+int grt_start_defaults(grt *g, uint32_t lanes)
+{
+	chi_config c;
+	memset(g, 0, sizeof(*g));
+	int rc = grt_default_config(&c, lanes);
+	if (!rc)
+		rc = chi_runtime_start(&c, &g->rt);
+	if (rc)
+		return rc;
+	rc = chi_gpu_client_open(chi_runtime_client(g->rt), 0, &g->gc);
+	if (rc) {
+		fprintf(stderr, "chi-bench gpu: GPU client: %s\n", chi_strerror(rc));
+		chi_runtime_stop(g->rt);
+		return rc;
+	}
+	g->ctx = *chi_gpu_client_ctx(g->gc);
+	return 0;
+}

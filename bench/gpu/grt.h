@@ -40,6 +40,11 @@ void bench_config(chi_config *c, uint32_t lanes, uint32_t depth, uint32_t worker
 uint32_t bench_depth(uint32_t need);
 int grt_start(grt *g, uint32_t lanes, uint32_t depth, uint32_t workers, int gpu_on);
 void grt_stop(grt *g);
+/* The default configuration (and CHI_* from the environment), a unique
+ * name and gpu.lanes `lanes`; that runtime embedded with a GPU client of
+ * GPU 0: what `chi start` leaves, for the pool entries (pool.cu, echo_big.cu) */
+int grt_default_config(chi_config *c, uint32_t lanes);
+int grt_start_defaults(grt *g, uint32_t lanes);
 
 /* bench/gpu/roundtrip.cu */
 int e_rt_thread(const chi_bench_opts *o, chi_bench_result *r);
@@ -52,6 +57,7 @@ int e_pool_lanes1(const chi_bench_opts *o, chi_bench_result *r);
 int e_pool_lanes4(const chi_bench_opts *o, chi_bench_result *r);
 int e_pool_mixed(const chi_bench_opts *o, chi_bench_result *r);
 int e_pool_3_processes(const chi_bench_opts *o, chi_bench_result *r);
+/* bench/gpu/echo_big.cu */
 int e_memcpy_1mib(const chi_bench_opts *o, chi_bench_result *r);
 int e_echo_1mib(const chi_bench_opts *o, chi_bench_result *r);
 /* `chi-bench gpu --pool-client NAME TASKS_PER_THREAD` (argv: NAME, TASKS):

@@ -25,15 +25,6 @@
 //                               start); ratio over pool_lanes1 (one process
 //                               alone). Without MPS the GPU time-slices the
 //                               three contexts: that is what users get.
-//   memcpy_1mib                 anchor: cudaMemcpy of memory.max_task_size - 4
-//                               bytes device to pinned host, then back;
-//                               median of 20
-//   gpu_echo_1mib               one GPU thread echoes memory.max_task_size - 4
-//                               bytes (the largest echo: its 4-byte length
-//                               counts) from a device buffer into a device
-//                               reply buffer (a big data block each way);
-//                               median of 20 round trips (5 with --quick);
-//                               ratio over memcpy_1mib
 // Every result is checked; a wrong one fails the entry with -EIO.
 #include <fcntl.h>
 #include <poll.h>
@@ -163,44 +154,6 @@ __global__ void pool_kernel(chi_gpu_ctx g, uint32_t per, uint8_t *echo_buf,
 	}
 }
 
-/* ---- runtime of the default configuration ---- */
-
-/* The default configuration (and CHI_* from the environment), a unique
- * name and gpu.lanes `lanes`. */
-static int pool_config(chi_config *c, uint32_t lanes)
-{
-	static unsigned seq;
-	char err[256];
-	chi_config_defaults(c);
-	if (chi_config_apply_env(c, err, sizeof(err))) {
-		fprintf(stderr, "chi-bench gpu: %s\n", err);
-		return -EINVAL;
-	}
-	snprintf(c->name, sizeof(c->name), "bp%d_%u", (int)getpid(), seq++);
-	c->gpu_lanes = lanes;
-	return 0;
-}
-
-/* That runtime, embedded, and a GPU client of GPU 0. */
-static int pool_start(grt *g, uint32_t lanes)
-{
-	chi_config c;
-	memset(g, 0, sizeof(*g));
-	int rc = pool_config(&c, lanes);
-	if (!rc)
-		rc = chi_runtime_start(&c, &g->rt);
-	if (rc)
-		return rc;
-	rc = chi_gpu_client_open(chi_runtime_client(g->rt), 0, &g->gc);
-	if (rc) {
-		fprintf(stderr, "chi-bench gpu: GPU client: %s\n", chi_strerror(rc));
-		chi_runtime_stop(g->rt);
-		return rc;
-	}
-	g->ctx = *chi_gpu_client_ctx(g->gc);
-	return 0;
-}
-
 static void sort_f(float *v, uint32_t n)
 {
 	for (uint32_t i = 1; i < n; i++)
@@ -272,7 +225,7 @@ static int pool_entry(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	if (!dev_count())
 		return 77;
 	grt g;
-	int rc = pool_start(&g, lanes);
+	int rc = grt_start_defaults(&g, lanes);
 	if (rc)
 		return rc;
 	rc = pool_runs(o, r, &g, mixed);
@@ -475,7 +428,7 @@ int e_pool_3_processes(const chi_bench_opts *o, chi_bench_result *r)
 		return 77;
 	chi_config c;
 	chi_runtime *rt;
-	int rc = pool_config(&c, 1);
+	int rc = grt_default_config(&c, 1);
 	if (!rc)
 		rc = chi_runtime_start(&c, &rt);
 	if (rc)
@@ -561,138 +514,4 @@ int e_pool_3_processes(const chi_bench_opts *o, chi_bench_result *r)
 		      NPROC, n[0], ns / 1e6, (t1[0] - t0[0]) / 1e6, (t1[1] - t0[1]) / 1e6,
 		      (t1[2] - t0[2]) / 1e6, (last_start - first) / 1e6, depth);
 	return 0;
-}
-
-/* ---- entry 5: 1 MiB echo and its anchor ---- */
-
-/* memory.max_task_size - 4 of the default configuration (and environment):
- * the largest echo payload. 0 on a configuration error. */
-static uint32_t echo_big_len(void)
-{
-	chi_config c;
-	if (pool_config(&c, 1))
-		return 0;
-	return (uint32_t)(c.max_task_size - 4);
-}
-
-int e_memcpy_1mib(const chi_bench_opts *o, chi_bench_result *r)
-{
-	if (!dev_count())
-		return 77;
-	uint32_t len = echo_big_len();
-	if (!len)
-		return -EINVAL;
-	const uint32_t n = 20, warm = 2;
-	uint8_t *d, *h;
-	uint64_t s[20];
-	CUDA_TRY(cudaMalloc(&d, len));
-	CUDA_TRY(cudaMallocHost(&h, len));
-	memset(h, 0x5a, len);
-	for (uint32_t i = 0; i < warm + n; i++) {
-		uint64_t t0 = chi_bench_now_ns();
-		CUDA_TRY(cudaMemcpy(h, d, len, cudaMemcpyDeviceToHost));
-		CUDA_TRY(cudaMemcpy(d, h, len, cudaMemcpyHostToDevice));
-		if (i >= warm)
-			s[i - warm] = chi_bench_now_ns() - t0;
-	}
-	cudaFreeHost(h);
-	cudaFree(d);
-	chi_bench_result_from_samples(r, s, n);
-	r->ops_per_s = 1e9 / r->median_ns;
-	chi_bench_log(o, "memcpy_1mib: %u bytes device -> pinned host -> device: median %.1f us, "
-			 "%.2f GB/s (bytes / round trip)\n",
-		      len, r->median_ns / 1e3, len / r->median_ns);
-	return 0;
-}
-
-/* One thread (threadIdx 0) echoes len bytes from src into reply, n + warm
- * times; the block stamps src with round i's pattern before and checks the
- * reply after each. samples: n round trips (submit to wait's end), ns. */
-__global__ void echo_big_kernel(chi_gpu_ctx g, uint8_t *src, uint8_t *reply, uint32_t len,
-				uint32_t n, uint32_t warm, uint64_t *samples,
-				unsigned long long *wrong)
-{
-	__shared__ int ok;
-	for (uint32_t i = 0; i < warm + n; i++) {
-		for (uint32_t j = threadIdx.x; j < len; j += blockDim.x)
-			src[j] = chi_test_pattern(i, j);
-		__syncthreads();
-		if (threadIdx.x == 0) {
-			chi_test_echo_task t;
-			chi_test_echo_init(&t, CHI_POOL_TEST, src, len, reply, len);
-			chi_gpu_future f;
-			uint32_t ns = 32;
-			uint64_t t0 = chi_hd_now_ns();
-			int64_t rc;
-			while ((rc = chi_gpu_make_copy_future(&g, 0, &t.hdr, chi_test_echo_ser_in, &f)) ==
-				       -CHI_EAGAIN &&
-			       chi_hd_now_ns() - t0 < PF_WAIT_NS)
-				chi_gpu_backoff(&ns);
-			if (!rc)
-				rc = chi_gpu_future_wait(&g, &f, &t.hdr, chi_test_echo_de_out, PF_WAIT_NS);
-			if (i >= warm)
-				samples[i - warm] = chi_hd_now_ns() - t0;
-			ok = rc == (int64_t)len && t.reply_len == len;
-		}
-		__syncthreads();
-		if (!ok) { /* the same for every thread */
-			if (threadIdx.x == 0)
-				atomicAdd(wrong, 1ull);
-			return;
-		}
-		unsigned long long bad = 0;
-		for (uint32_t j = threadIdx.x; j < len; j += blockDim.x)
-			bad += reply[j] != chi_test_pattern(i, j);
-		if (bad)
-			atomicAdd(wrong, bad);
-		__syncthreads(); /* checked before the next round writes reply */
-	}
-}
-
-static int echo_big_run(const chi_bench_opts *o, chi_bench_result *r, const grt *g)
-{
-	uint32_t len = (uint32_t)(g->ctx.max_task - 4), n = o->quick ? 5 : 20, warm = 2;
-	uint8_t *src, *reply;
-	uint64_t *d, s[20];
-	unsigned long long *wrong, herr = 0;
-	CUDA_TRY(cudaMalloc(&src, len));
-	CUDA_TRY(cudaMalloc(&reply, len));
-	CUDA_TRY(cudaMalloc(&d, n * 8));
-	CUDA_TRY(cudaMalloc(&wrong, 8));
-	CUDA_TRY(cudaMemset(wrong, 0, 8));
-	echo_big_kernel<<<1, 256>>>(g->ctx, src, reply, len, n, warm, d, wrong);
-	CUDA_TRY(cudaGetLastError());
-	CUDA_TRY(cudaDeviceSynchronize());
-	CUDA_TRY(cudaMemcpy(s, d, n * 8, cudaMemcpyDeviceToHost));
-	CUDA_TRY(cudaMemcpy(&herr, wrong, 8, cudaMemcpyDeviceToHost));
-	cudaFree(src);
-	cudaFree(reply);
-	cudaFree(d);
-	cudaFree(wrong);
-	if (herr) {
-		fprintf(stderr, "chi-bench gpu: gpu_echo_1mib: %llu wrong (a failed round trip, "
-				"or bytes that differ)\n", herr);
-		return -EIO;
-	}
-	chi_bench_result_from_samples(r, s, n);
-	r->ops_per_s = 1e9 / r->median_ns; /* round trips per second */
-	r->lanes = g->ctx.nlanes;
-	r->depth = g->ctx.depth;
-	chi_bench_log(o, "gpu_echo_1mib: %u bytes each way, 1 GPU thread: median %.1f us "
-			 "(p99 %.1f us) per round trip, %.2f GB/s (bytes / round trip)\n",
-		      len, r->median_ns / 1e3, r->p99_ns / 1e3, len / r->median_ns);
-	return 0;
-}
-
-int e_echo_1mib(const chi_bench_opts *o, chi_bench_result *r)
-{
-	if (!dev_count())
-		return 77;
-	grt g;
-	int rc = pool_start(&g, 1);
-	if (rc)
-		return rc;
-	rc = echo_big_run(o, r, &g);
-	grt_stop(&g);
-	return rc;
 }
