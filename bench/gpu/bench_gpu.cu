@@ -131,9 +131,12 @@ static int e_hostfunc(const chi_bench_opts *o, chi_bench_result *r)
 
 #define TP_RUNS 3
 
-/* warp: 0 a noop per thread, 1 warp batches of noops, 2 double_plus per thread */
-static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lanes, int warp,
-		      uint32_t helpers)
+/* What the throughput kernel sends: a noop per thread, warp batches of
+ * noops, or a checked double_plus per thread. */
+enum tp_kind { TP_NOOP, TP_WARP, TP_DP };
+
+static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lanes,
+		      enum tp_kind kind, uint32_t helpers)
 {
 	if (!dev_count())
 		return 77;
@@ -155,10 +158,10 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	CUDA_TRY(cudaMemset(err, 0, 8));
 	CUDA_TRY(cudaEventCreate(&a));
 	CUDA_TRY(cudaEventCreateWithFlags(&b, cudaEventBlockingSync));
-	if (warp == 1)
+	if (kind == TP_WARP)
 		warp_batch_kernel<<<blocks, threads>>>(g.ctx, 2, err); /* warm-up */
 	else
-		throughput_kernel<<<blocks, threads>>>(g.ctx, 2, err, NULL, warp == 2);
+		throughput_kernel<<<blocks, threads>>>(g.ctx, 2, err, NULL, kind == TP_DP);
 	CUDA_TRY(cudaDeviceSynchronize());
 	/* TP_RUNS timed kernels (1 with --quick), median reported: one run's
 	 * figure moves by up to 2x */
@@ -168,17 +171,17 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 		int diag = getenv("CHI_BENCH_DIAG") && k == 0;
 		unsigned long long *acc = NULL;
 		chi_backlog_sampler bs;
-		if (diag && warp != 1) {
+		if (diag && kind != TP_WARP) {
 			CUDA_TRY(cudaMalloc(&acc, 16));
 			CUDA_TRY(cudaMemset(acc, 0, 16));
 		}
 		if (diag)
 			chi_backlog_start(&bs, &g.ctx, lanes);
 		CUDA_TRY(cudaEventRecord(a));
-		if (warp == 1)
+		if (kind == TP_WARP)
 			warp_batch_kernel<<<blocks, threads>>>(g.ctx, per, err);
 		else
-			throughput_kernel<<<blocks, threads>>>(g.ctx, per, err, acc, warp == 2);
+			throughput_kernel<<<blocks, threads>>>(g.ctx, per, err, acc, kind == TP_DP);
 		CUDA_TRY(cudaEventRecord(b));
 		CUDA_TRY(cudaEventSynchronize(b));
 		CUDA_TRY(cudaEventElapsedTime(&ms[k], a, b));
@@ -222,7 +225,7 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	r->depth = depth;
 	chi_bench_log(o, "gpu_throughput%s_lanes%u: %u SMs x %u threads x %u tasks, depth %u, "
 			 "%u lane helper(s) per lane: median of %u runs %.1f ms (%.1f..%.1f ms)\n",
-		      warp == 1 ? "_warp_batch" : warp == 2 ? "_dp" : "", lanes, blocks, threads, per, depth, helpers, nruns,
+		      kind == TP_WARP ? "_warp_batch" : kind == TP_DP ? "_dp" : "", lanes, blocks, threads, per, depth, helpers, nruns,
 		      med, sorted[0], sorted[nruns - 1]);
 	return 0;
 }
@@ -296,14 +299,14 @@ static int e_all_gpus(const chi_bench_opts *o, chi_bench_result *r)
 	return 0;
 }
 
-static int e_tp1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 0, 0); }
-static int e_tp4(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 4, 0, 0); }
-static int e_dp1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 2, 0); }
-static int e_dp4(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 4, 2, 0); }
-static int e_wb1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 1, 2); }
-static int e_wb2(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 2, 1, 2); }
-static int e_wb1_nohelp(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, 1, 0); }
-static int e_wb2_nohelp(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 2, 1, 0); }
+static int e_tp1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, TP_NOOP, 0); }
+static int e_tp4(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 4, TP_NOOP, 0); }
+static int e_dp1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, TP_DP, 0); }
+static int e_dp4(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 4, TP_DP, 0); }
+static int e_wb1(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, TP_WARP, 2); }
+static int e_wb2(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 2, TP_WARP, 2); }
+static int e_wb1_nohelp(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 1, TP_WARP, 0); }
+static int e_wb2_nohelp(const chi_bench_opts *o, chi_bench_result *r) { return throughput(o, r, 2, TP_WARP, 0); }
 
 static int cpu_roundtrip(const chi_bench_opts *o, chi_bench_result *r, int gpu_lanes)
 {
@@ -394,7 +397,7 @@ static int numa_compare(const chi_bench_opts *o)
 		g_numa = modes[m];
 		chi_bench_result_init(&r[m][0], "gpu_roundtrip_thread");
 		chi_bench_result_init(&r[m][1], "gpu_throughput_lanes1");
-		if (e_rt_thread(o, &r[m][0]) || throughput(o, &r[m][1], 1, 0, 0))
+		if (e_rt_thread(o, &r[m][0]) || throughput(o, &r[m][1], 1, TP_NOOP, 0))
 			return 1;
 	}
 	g_numa = CHI_NUMA_AUTO;

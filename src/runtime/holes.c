@@ -47,6 +47,21 @@ static int claimant_dead(chi_runtime *rt, uint32_t id, int gpu)
 	return 0;
 }
 
+/* Let the ring past its head slot, whose word is `ctl`: skipped as a hole
+ * when a claim for it was made (`claimed`, the claim counter as known, is
+ * past head), else put back to free for its lap, since no claim is there
+ * to fill it and skipping would leave the counter behind head for good.
+ * Counted as a skip. 0 if the word changed meanwhile (nothing done). */
+static int head_release(chi_lane_ref *lr, chi_ring_view *r, uint64_t claimed, uint64_t ctl)
+{
+	if (claimed > chi_ld_rlx_u64(r->head))
+		chi_ring_skip(r);
+	else if (!chi_ring_repair(r, ctl))
+		return 0;
+	chi_ctr_add(&lr->shm->holes_skipped, 1);
+	return 1;
+}
+
 /* A word at the head slot that neither a producer nor the consumer writes
  * there (another lap, state 3: a client's stray write) holds the ring
  * forever, producers included (P0 refuses the slot). After the hole
@@ -70,11 +85,8 @@ static int stray_head(chi_lane_ref *lr, uint32_t p, uint64_t *since, uint64_t no
 		return 1;
 	uint64_t claimed = lr->gpu ? __atomic_load_n(&lr->shm->ring[p].claimed, __ATOMIC_ACQUIRE)
 				   : chi_ld_rlx_u64(r->tail);
-	if (claimed > h)
-		chi_ring_skip(r);
-	else if (!chi_ring_repair(r, ctl))
+	if (!head_release(lr, r, claimed, ctl))
 		return 1; /* it changed meanwhile: looked at again next time */
-	chi_ctr_add(&lr->shm->holes_skipped, 1);
 	*since = 0;
 	return 1;
 }
@@ -135,13 +147,9 @@ void chi_worker_check_holes(chi_worker *w, uint64_t now)
 					       : 0;
 			if (claimant_dead(w->rt, who, lr->gpu)) {
 				/* a CPU ring's mark with no claim through the
-				 * counter is a stray write: skipping it would
-				 * leave the counter behind head for good */
-				if (!lr->gpu && chi_ld_rlx_u64(r->tail) <= chi_ld_rlx_u64(r->head))
-					chi_ring_repair(r, ctl);
-				else
-					chi_ring_skip(r);
-				chi_ctr_add(&lr->shm->holes_skipped, 1);
+				 * counter is a stray write; a GPU ring's claims
+				 * are in device memory, so its hole is skipped */
+				head_release(lr, r, lr->gpu ? UINT64_MAX : chi_ld_rlx_u64(r->tail), ctl);
 				*since = 0;
 			} else {
 				chi_ctr_add(&lr->shm->hole_stalls, 1);
