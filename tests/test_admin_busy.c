@@ -130,6 +130,22 @@ static void test_admin_while_busy(void **state)
 	free(st);
 	assert_int_equal(popped, 5);
 	assert_int_equal(completed, 4);
+	/* and in the per-method counts of admin.pool_stats: the list ran once,
+	 * the stats twice (the stolen one and the one above) */
+	chi_admin_pool_stats_task *ps = malloc(sizeof(*ps));
+	assert_non_null(ps);
+	chi_admin_pool_stats_init(ps);
+	assert_true(chi_call(c, &ps->hdr, &chi_admin_pool_stats_codec) >= 0);
+	uint64_t lists = 0, stats = 0;
+	for (uint32_t i = 0; i < ps->count; i++) {
+		if (ps->e[i].pool == CHI_POOL_ADMIN && ps->e[i].method == CHI_ADMIN_LIST_POOLS)
+			lists = ps->e[i].count;
+		if (ps->e[i].pool == CHI_POOL_ADMIN && ps->e[i].method == CHI_ADMIN_STATS)
+			stats = ps->e[i].count;
+	}
+	free(ps);
+	assert_int_equal(lists, 1);
+	assert_int_equal(stats, 2);
 	chi_client_close(c);
 	chi_runtime_stop(rt);
 }

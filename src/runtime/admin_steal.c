@@ -5,7 +5,9 @@
  * tick, so admin calls are answered while every worker runs a long task.
  * What it runs counts in lane counters of its own, one set per lane ref
  * (single writer: the monitor), which admin.stats adds to the lane's own
- * (chi_admin_steal_lane): a stolen task is popped and completed like any. */
+ * (chi_admin_steal_lane), and per-(pool, method) counts in a worker record
+ * of its own, which admin.pool_stats adds in (chi_admin_steal_worker): a
+ * stolen task is popped, completed and counted like any. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -115,6 +117,11 @@ const chi_lane_shm *chi_admin_steal_lane(const chi_runtime *rt, uint32_t l)
 {
 	const struct chi_admin_steal *a = rt->steal;
 	return a && l < a->nlast / CHI_NPRIO ? &a->lanes[l] : NULL;
+}
+
+const chi_worker_shm *chi_admin_steal_worker(const chi_runtime *rt)
+{
+	return rt->steal ? rt->steal->wshm : NULL;
 }
 
 void chi_admin_steal_tick(chi_runtime *rt)

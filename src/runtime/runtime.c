@@ -556,6 +556,7 @@ void chi_runtime_stats_snapshot(chi_runtime *rt, chi_admin_stats_task *t)
 uint32_t chi_runtime_pool_stats_snapshot(chi_runtime *rt, chi_admin_pool_stats_task *t)
 {
 	chi_worker_shm *ws = (chi_worker_shm *)((char *)rt->main.base + rt->lay.workers_off);
+	const chi_worker_shm *mon = chi_admin_steal_worker(rt); /* what the monitor ran (AS3) */
 	t->count = 0;
 	for (uint32_t p = 0; p < CHI_MAX_POOLS; p++) {
 		for (uint32_t m = 0; m < CHI_STATS_METHODS && t->count < CHI_STATS_MAX_PM; m++) {
@@ -563,6 +564,10 @@ uint32_t chi_runtime_pool_stats_snapshot(chi_runtime *rt, chi_admin_pool_stats_t
 			for (uint32_t w = 0; w < rt->lay.nworkers; w++) {
 				n += __atomic_load_n(&ws[w].pm_count[p][m], __ATOMIC_RELAXED);
 				e += __atomic_load_n(&ws[w].pm_errors[p][m], __ATOMIC_RELAXED);
+			}
+			if (mon) {
+				n += __atomic_load_n(&mon->pm_count[p][m], __ATOMIC_RELAXED);
+				e += __atomic_load_n(&mon->pm_errors[p][m], __ATOMIC_RELAXED);
 			}
 			if (!n)
 				continue;

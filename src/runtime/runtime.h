@@ -218,6 +218,9 @@ void chi_admin_steal_fini(chi_runtime *rt);
 /* The counters of what the monitor ran from lane ref l (NULL: none), for
  * admin.stats to add to the lane's own. */
 const chi_lane_shm *chi_admin_steal_lane(const chi_runtime *rt, uint32_t l);
+/* The worker record of the monitor's admin steal (its per-method counts),
+ * or NULL. */
+const chi_worker_shm *chi_admin_steal_worker(const chi_runtime *rt);
 /* Lane assignment (gpu.workers: dedicated or shared), documented in lanes_assign.c. */
 int chi_lanes_assign(chi_runtime *rt);
 
