@@ -68,6 +68,15 @@ static void test_unknown_key(void **state)
 		  "config.yaml:3:", "'pools[1].mod'" },
 		/* a key that is not text */
 		{ "runtime:\n  [a, b]: c\n", "config.yaml:2:", "runtime" },
+		/* the cluster section, its peers and a pool's node */
+		{ "cluster:\n  node: 0\n  nod: 1\n", "config.yaml:3:", "unknown key 'cluster.nod'" },
+		{ "cluster:\n  peer: []\n", "config.yaml:2:", "unknown key 'cluster.peer'" },
+		{ "runtime:\n  peers: []\n", "config.yaml:2:", "unknown key 'runtime.peers'" },
+		{ "cluster:\n  peers:\n    - {node: 0, host: h, port: 1, hots: x}\n", "config.yaml:3:",
+		  "unknown key 'cluster.peers[0].hots'" },
+		{ "cluster:\n  peers:\n    - {node: 0, host: h, port: 1}\n    - node: 1\n      host: h\n"
+		  "      prot: 2\n", "config.yaml:6:", "'cluster.peers[1].prot'" },
+		{ "pools:\n  - {name: a, module: m, id: 1, nodes: 1}\n", "config.yaml:2:", "'pools[0].nodes'" },
 	};
 	(void)state;
 	expect_all_rejected(cases, sizeof(cases) / sizeof(cases[0]));
@@ -99,6 +108,24 @@ static void test_duplicates_and_shape(void **state)
 		{ "- runtime\n", "config.yaml:1:", "mapping" },
 		{ "just text\n", "config.yaml:1:", "mapping" },
 		{ "runtime: {}\n---\ngpu: {}\n", "config.yaml:3:", "one YAML document" },
+		{ "cluster:\n  port: 1\n  port: 2\n", "config.yaml:3:", "duplicate key 'cluster.port'" },
+		{ "cluster: {peers: [], peers: []}\n", "config.yaml:1:", "duplicate key 'cluster.peers'" },
+		{ "cluster: []\n", "config.yaml:1:", "section 'cluster' must be a mapping" },
+		{ "cluster:\n  peers: {node: 0, host: h, port: 1}\n", "config.yaml:2:",
+		  "'cluster.peers' must be a sequence" },
+		{ "cluster:\n  peers:\n    - 0 127.0.0.1 7000\n", "config.yaml:3:",
+		  "'cluster.peers[0]' must be a mapping" },
+		{ "cluster:\n  peers:\n    - {node: 0, host: h, port: 1, node: 2}\n", "config.yaml:3:",
+		  "duplicate key 'cluster.peers[0].node'" },
+		/* a peer's node, host and port are all required */
+		{ "cluster:\n  peers:\n    - {host: h, port: 1}\n", "config.yaml:3:",
+		  "missing key 'cluster.peers[0].node'" },
+		{ "cluster:\n  peers:\n    - {node: 0, host: h, port: 1}\n    - {node: 1, port: 1}\n",
+		  "config.yaml:4:", "missing key 'cluster.peers[1].host'" },
+		{ "cluster:\n  peers:\n    - node: 0\n      host: h\n", "config.yaml:3:",
+		  "missing key 'cluster.peers[0].port'" },
+		{ "cluster:\n  peers:\n    - {node: 0, host: [a], port: 1}\n", "config.yaml:3:",
+		  "'cluster.peers[0].host'" },
 	};
 	(void)state;
 	expect_all_rejected(cases, sizeof(cases) / sizeof(cases[0]));
@@ -169,6 +196,10 @@ static void test_unknown_env_variable(void **state)
 		{ "CHI_MEMORY_CLIENT_DATA_SEGMENT_SIZE", "memory.client_data_segment_size" }, /* removed */
 		{ "CHI_GPU_", "gpu." },
 		{ "CHI_RUNTIME_name", "runtime.name" }, /* lower case is not the key's variable */
+		{ "CHI_CLUSTER_NODES", "cluster.nodes" },
+		{ "CHI_CLUSTER_HEARTBEAT", "cluster.heartbeat" },
+		/* a list has no variable: the message names the file that holds one */
+		{ "CHI_CLUSTER_PEERS", "CHI_CLUSTER_HOSTS_FILE" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		setenv(cases[i].var, "1", 1);

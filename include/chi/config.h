@@ -24,7 +24,42 @@ typedef struct chi_pool_conf {
 	uint32_t id;               /* pool id */
 	char path[CHI_PATH_MAX];   /* bdev: backing file ("" = RAM) */
 	uint64_t size;             /* bdev: capacity in bytes */
+	int32_t node;              /* pools[].node: the pool's home node
+				    * (cluster.node of the runtime that runs it);
+				    * CHI_NODE_ANY (-1, the default): every
+				    * runtime runs its own instance */
 } chi_pool_conf;
+
+/* Several nodes (docs/cluster.md). cluster.node -1 (the default): no cluster,
+ * no net thread, one node exactly as without UCX. */
+#define CHI_NODE_ANY (-1)
+#define CHI_MAX_NODES 64     /* peers in cluster.peers, this node included */
+#define CHI_HOST_MAX 64
+
+typedef struct chi_peer_conf {
+	uint32_t node;             /* cluster.peers[].node */
+	char host[CHI_HOST_MAX];   /* cluster.peers[].host: an address (127.0.0.1) or name */
+	uint32_t port;             /* cluster.peers[].port: its listening port */
+} chi_peer_conf;
+
+typedef struct chi_cluster_conf {
+	int32_t node;              /* cluster.node, -1 = no cluster */
+	char listen[CHI_HOST_MAX]; /* cluster.listen, "" = the address of this node's
+				    * entry in peers (else 0.0.0.0) */
+	uint32_t port;             /* cluster.port, 0 = this node's entry in peers */
+	char key_file[CHI_PATH_MAX]; /* cluster.key_file: the shared key, a file of
+				      * mode 0600 (required when node >= 0) */
+	char hosts_file[CHI_PATH_MAX]; /* cluster.hosts_file: "node host port" lines,
+					* added to peers ("" = none) */
+	uint32_t heartbeat_ms;     /* cluster.heartbeat_ms, 500 */
+	uint32_t peer_timeout_ms;  /* cluster.peer_timeout_ms, 3000: a peer silent
+				    * this long is down */
+	uint32_t task_timeout_ms;  /* cluster.task_timeout_ms, 30000: a remote task's
+				    * deadline */
+	uint32_t retry_ms;         /* cluster.retry_ms, 500: reconnect period */
+	uint32_t npeers;
+	chi_peer_conf peers[CHI_MAX_NODES]; /* cluster.peers (this node may be listed) */
+} chi_cluster_conf;
 
 #define CHI_CPU_WORKERS 4u /* runtime.num_workers auto: the CPU lanes' workers */
 
@@ -58,6 +93,8 @@ typedef struct chi_config {
 	uint32_t gpu_lane_helpers;     /* gpu.lane_helpers, 0: workers per GPU lane,
 					* besides its owner, that run the packed
 					* warp batches the owner hands them */
+	/* cluster */
+	chi_cluster_conf cluster;
 	/* pools */
 	uint32_t npools;
 	chi_pool_conf pools[CHI_MAX_POOLS];

@@ -1,9 +1,11 @@
 /* src/config/config_env.c: CHI_<SECTION>_<KEY> environment variables over a
  * chi_config (chi_config_apply_env): each key of the table (config_keys.h)
  * has its variable (runtime.num_workers: CHI_RUNTIME_NUM_WORKERS), read with
- * the same rules as the YAML file; a CHI_RUNTIME_, CHI_MEMORY_ or CHI_GPU_
- * variable that names no key is an error, so a typo is not silently
- * ignored. All or nothing: on error the caller's chi_config is unchanged. */
+ * the same rules as the YAML file; a CHI_RUNTIME_, CHI_MEMORY_, CHI_GPU_ or
+ * CHI_CLUSTER_ variable that names no key is an error, so a typo is not
+ * silently ignored. cluster.peers (a list) has no variable:
+ * CHI_CLUSTER_HOSTS_FILE names a file of them. All or nothing: on error the
+ * caller's chi_config is unchanged. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -29,7 +31,7 @@ static void env_name(const char *a, const char *b, char *out, size_t n)
 static int env_unknown(const char *e, size_t n, char *err, size_t errlen)
 {
 	char var[64], low[72], q[72];
-	for (unsigned s = 0; s < 3; s++) {
+	for (unsigned s = 0; s < CHI_CFG_NSECTIONS; s++) {
 		size_t plen;
 		env_name(chi_cfg_roots[s], "", var, sizeof(var));
 		plen = strlen(var);
@@ -40,6 +42,10 @@ static int env_unknown(const char *e, size_t n, char *err, size_t errlen)
 			if (strlen(var) == n && !strncmp(e, var, n))
 				return 0;
 		}
+		if (!strcmp(chi_cfg_roots[s], "cluster") && n == plen + 5 && !strncmp(e + plen, "PEERS", 5))
+			return chi_cfg_fail(err, errlen, "CHI_CLUSTER_PEERS: 'cluster.peers' is a list, "
+					    "set in the file or, as lines 'node host port', in the "
+					    "file named by CHI_CLUSTER_HOSTS_FILE");
 		snprintf(low, sizeof(low), "%.*s", (int)(n - plen < 60 ? n - plen : 60), e + plen);
 		for (char *l = low; *l; l++)
 			*l = (*l >= 'A' && *l <= 'Z') ? (char)(*l - 'A' + 'a') : *l;
@@ -51,7 +57,12 @@ static int env_unknown(const char *e, size_t n, char *err, size_t errlen)
 
 int chi_config_apply_env(chi_config *c, char *err, size_t errlen)
 {
-	char var[64], why[128], q[72];
+	return chi_cfg_apply_env(c, NULL, err, errlen);
+}
+
+int chi_cfg_apply_env(chi_config *c, struct chi_cfg_origin *o, char *err, size_t errlen)
+{
+	char var[64], why[160], q[72];
 	chi_config *tmp;
 	int rc = 0;
 	for (char **e = environ; e && *e && rc == 0; e++)
@@ -72,6 +83,11 @@ int chi_config_apply_env(chi_config *c, char *err, size_t errlen)
 	}
 	if (rc == 0)
 		memcpy(c, tmp, sizeof(*c));
+	for (size_t i = 0; i < chi_cfg_nkeys && rc == 0 && o; i++) {
+		env_name(chi_cfg_keys[i].section, chi_cfg_keys[i].name, var, sizeof(var));
+		if (getenv(var))
+			o->env[i] = true;
+	}
 	free(tmp);
 	return rc;
 }

@@ -3,7 +3,10 @@
  * configuration as YAML that chi_config_parse reads back into the same
  * struct. Every key is written, including each pool's path and size; sizes
  * use the largest exact K/M/G suffix; strings are double-quoted with every
- * byte outside printable ASCII escaped, so the output is plain ASCII. */
+ * byte outside printable ASCII escaped, so the output is plain ASCII. A
+ * pool's node is written only when it has one (not -1). cluster.peers
+ * holds the entries of cluster.hosts_file too once loaded; loading the
+ * output again skips those that the file repeats exactly. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -41,12 +44,18 @@ void chi_config_defaults(chi_config *c)
 	c->gpu_workers = CHI_GPU_WORKERS_DEDICATED;
 	c->gpu_numa = CHI_NUMA_AUTO;
 	c->gpu_max_sleep_us = 100;
+	c->cluster.node = CHI_NODE_ANY; /* no cluster */
+	c->cluster.heartbeat_ms = 500;
+	c->cluster.peer_timeout_ms = 3000;
+	c->cluster.task_timeout_ms = 30000;
+	c->cluster.retry_ms = 500;
 	c->npools = sizeof(pools) / sizeof(pools[0]);
 	for (uint32_t i = 0; i < c->npools; i++) {
 		strcpy(c->pools[i].name, pools[i].name);
 		strcpy(c->pools[i].module, pools[i].module);
 		c->pools[i].id = i;
 		c->pools[i].size = pools[i].size;
+		c->pools[i].node = CHI_NODE_ANY;
 	}
 }
 
@@ -174,6 +183,25 @@ int chi_config_print(const chi_config *c, char *buf, size_t len)
 	    c->gpu_max_sleep_us ? "" : "  # 0 = workers with GPU lanes never sleep");
 	put(&o, "  lane_helpers: %u%s\n", c->gpu_lane_helpers,
 	    c->gpu_lane_helpers ? "" : "  # 0 = none: each GPU lane's owner runs its batches alone");
+	put(&o, "cluster:\n");
+	put(&o, "  node: %d%s\n", (int)c->cluster.node,
+	    c->cluster.node >= 0 ? "" : "  # -1 = no cluster: this runtime is the only node");
+	put_str(&o, "  ", "listen", c->cluster.listen, CHI_HOST_MAX);
+	put(&o, "  port: %u%s\n", c->cluster.port,
+	    c->cluster.port ? "" : "  # 0 = the port of this node's entry in peers");
+	put_str(&o, "  ", "key_file", c->cluster.key_file, CHI_PATH_MAX);
+	put_str(&o, "  ", "hosts_file", c->cluster.hosts_file, CHI_PATH_MAX);
+	put(&o, "  heartbeat_ms: %u\n", c->cluster.heartbeat_ms);
+	put(&o, "  peer_timeout_ms: %u\n", c->cluster.peer_timeout_ms);
+	put(&o, "  task_timeout_ms: %u\n", c->cluster.task_timeout_ms);
+	put(&o, "  retry_ms: %u\n", c->cluster.retry_ms);
+	put(&o, "  peers:%s\n", c->cluster.npeers ? "" : " []");
+	for (uint32_t i = 0; i < c->cluster.npeers && i < CHI_MAX_NODES; i++) {
+		const chi_peer_conf *p = &c->cluster.peers[i];
+		put(&o, "    - node: %u\n", p->node);
+		put_str(&o, "      ", "host", p->host, CHI_HOST_MAX);
+		put(&o, "      port: %u\n", p->port);
+	}
 	put(&o, "pools:%s\n", c->npools ? "" : " []");
 	for (uint32_t i = 0; i < c->npools && i < CHI_MAX_POOLS; i++) {
 		const chi_pool_conf *p = &c->pools[i];
@@ -182,6 +210,8 @@ int chi_config_print(const chi_config *c, char *buf, size_t len)
 		put(&o, "    id: %u\n", p->id);
 		put_str(&o, "    ", "path", p->path, CHI_PATH_MAX);
 		put_size(&o, "    ", "size", p->size);
+		if (p->node != CHI_NODE_ANY) /* a one-node configuration prints as before */
+			put(&o, "    node: %d\n", (int)p->node);
 	}
 	if (o.pos >= len || o.pos > INT_MAX)
 		return -ENOSPC;
