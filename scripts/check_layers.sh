@@ -24,6 +24,7 @@ layer_of() {
 	src/queue/*) echo queue ;;
 	src/task/*) echo task ;;
 	src/ipc/*) echo ipc ;;
+	src/net/*) echo net ;;
 	src/gpu/*) echo gpu ;;
 	src/runtime/*) echo runtime ;;
 	src/modules/*) echo modules ;;
@@ -34,7 +35,8 @@ layer_of() {
 # What each layer may include, lowest first: a row names every layer below
 # it that it uses (its own included). proto: ring, lane, segment, atomic;
 # proto_task: task, future, codec layouts; proto_gpu: GPU segment, seals;
-# api: the public headers (chi.h, config.h, module.h, modules/*, gpu/*).
+# api: the public headers (chi.h, config.h, module.h, modules/*, gpu/*);
+# net: several nodes (src/net/, UCX), under the runtime, never above it.
 declare -A allowed=(
 	[proto]="proto"
 	[proto_task]="proto proto_task"
@@ -47,7 +49,8 @@ declare -A allowed=(
 	[task]="proto proto_task api task"
 	[ipc]="proto proto_task proto_gpu api numa shm queue task ipc"
 	[gpu]="proto proto_task proto_gpu api numa shm queue task ipc gpu"
-	[runtime]="proto proto_task proto_gpu api config numa shm queue task ipc gpu runtime"
+	[net]="proto proto_task proto_gpu api shm queue task ipc net"
+	[runtime]="proto proto_task proto_gpu api config numa shm queue task ipc gpu net runtime"
 	[modules]="proto proto_task proto_gpu api task ipc modules"
 )
 

@@ -2,7 +2,7 @@
 # scripts/deps.sh: install what chi needs to build and test, on Debian 12,
 # when run as root and something is missing. Without root it only reports.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libyaml-dev libcmocka-dev clang libclang-rt-14-dev python3 fio libmicrohttpd-dev libjson-c-dev libhwloc-dev)
+pkgs=(build-essential cmake pkg-config libyaml-dev libcmocka-dev clang libclang-rt-14-dev python3 fio libmicrohttpd-dev libjson-c-dev libhwloc-dev libucx-dev libssl-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

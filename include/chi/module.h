@@ -98,6 +98,9 @@ void chi_runtime_request_stop(chi_runtime *rt);
 struct chi_admin_list_task;
 struct chi_admin_stats_task;
 struct chi_admin_pool_stats_task;
+struct chi_admin_peers_task;
+/* the cluster as this node sees it: its peers (returns how many) */
+uint32_t chi_runtime_peers_snapshot(chi_runtime *rt, struct chi_admin_peers_task *t);
 uint32_t chi_runtime_list_pools(chi_runtime *rt, struct chi_admin_list_task *t);
 void chi_runtime_stats_snapshot(chi_runtime *rt, struct chi_admin_stats_task *t);
 uint32_t chi_runtime_pool_stats_snapshot(chi_runtime *rt, struct chi_admin_pool_stats_task *t);

@@ -2,6 +2,7 @@
  * list_pools, stats, stop, pool_stats. It sees the runtime only through
  * include/chi/module.h (pools, snapshots of the runtime's counters). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ static int list_ser_out(chi_ar *a, const chi_task *h)
 	chi_ar_put_u32(a, t->count);
 	for (uint32_t i = 0; i < t->count; i++) {
 		chi_ar_put_u32(a, t->pools[i].id);
+		chi_ar_put_u32(a, (uint32_t)t->pools[i].home);
 		chi_ar_put_str(a, t->pools[i].name);
 		chi_ar_put_str(a, t->pools[i].module);
 	}
@@ -28,6 +30,7 @@ static int list_de_out(chi_ar *a, chi_task *h)
 		return -EBADMSG;
 	for (uint32_t i = 0; i < t->count; i++) {
 		t->pools[i].id = chi_ar_get_u32(a);
+		t->pools[i].home = (int32_t)chi_ar_get_u32(a);
 		chi_ar_get_str(a, t->pools[i].name, sizeof(t->pools[i].name));
 		chi_ar_get_str(a, t->pools[i].module, sizeof(t->pools[i].module));
 	}
@@ -180,6 +183,46 @@ static int pm_de_out(chi_ar *a, chi_task *h)
 	return a->err;
 }
 
+static int peers_ser_out(chi_ar *a, const chi_task *h)
+{
+	const chi_admin_peers_task *t = (const chi_admin_peers_task *)h;
+	chi_ar_put_u32(a, (uint32_t)t->node);
+	chi_ar_put_u32(a, t->count);
+	for (uint32_t i = 0; i < t->count; i++) {
+		const chi_net_peer_info *p = &t->peers[i];
+		chi_ar_put_u32(a, p->node);
+		chi_ar_put_u32(a, p->state);
+		chi_ar_put_u32(a, p->port);
+		chi_ar_put_str(a, p->host);
+		const uint64_t *u = &p->epoch; /* CHI_PEER_INFO_U64 words, then the histogram */
+		for (uint32_t k = 0; k < CHI_PEER_INFO_U64 + CHI_NET_RTT_BUCKETS; k++)
+			chi_ar_put_u64(a, u[k]);
+	}
+	return a->err;
+}
+static int peers_de_out(chi_ar *a, chi_task *h)
+{
+	chi_admin_peers_task *t = (chi_admin_peers_task *)h;
+	t->node = (int32_t)chi_ar_get_u32(a);
+	t->count = chi_ar_get_u32(a);
+	if (t->count > CHI_ADMIN_PEERS_MAX)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < t->count; i++) {
+		chi_net_peer_info *p = &t->peers[i];
+		p->node = chi_ar_get_u32(a);
+		p->state = chi_ar_get_u32(a);
+		p->port = chi_ar_get_u32(a);
+		chi_ar_get_str(a, p->host, sizeof(p->host));
+		uint64_t *u = &p->epoch;
+		for (uint32_t k = 0; k < CHI_PEER_INFO_U64 + CHI_NET_RTT_BUCKETS; k++)
+			u[k] = chi_ar_get_u64(a);
+	}
+	return a->err;
+}
+_Static_assert(offsetof(chi_net_peer_info, rtt_hist) ==
+		       offsetof(chi_net_peer_info, epoch) + CHI_PEER_INFO_U64 * 8,
+	       "peer info: the u64 counters run from epoch to the histogram");
+
 const chi_codec chi_admin_pool_codec = {chi_admin_pool_ser_in, chi_admin_pool_de_in,
 					chi_admin_pool_ser_out, chi_admin_pool_de_out,
 					sizeof(chi_admin_pool_task)};
@@ -190,6 +233,8 @@ const chi_codec chi_admin_stats_codec = {stats_ser_in, stats_de_in, stats_ser_ou
 const chi_codec chi_admin_stop_codec = {none_ser, none_de, NULL, NULL, sizeof(chi_task)};
 const chi_codec chi_admin_pool_stats_codec = {none_ser, none_de, pm_ser_out, pm_de_out,
 					      sizeof(chi_admin_pool_stats_task)};
+const chi_codec chi_admin_peers_codec = {none_ser, none_de, peers_ser_out, peers_de_out,
+					 sizeof(chi_admin_peers_task)};
 
 void chi_admin_pool_init(chi_admin_pool_task *t, uint16_t method, uint32_t id, const char *name,
 			 const char *module, const char *path, uint64_t size)
@@ -211,7 +256,7 @@ void chi_admin_list_init(chi_admin_list_task *t)
 	memset(&t->hdr, 0, sizeof(t->hdr));
 	chi_task_init(&t->hdr, CHI_POOL_ADMIN, CHI_ADMIN_LIST_POOLS, 0);
 	t->count = 0;
-	t->hdr.out_size = 4 + CHI_ADMIN_LIST_MAX * (4 + 4 + CHI_POOL_NAME_MAX + 4 + CHI_POOL_NAME_MAX);
+	t->hdr.out_size = 4 + CHI_ADMIN_LIST_MAX * (4 + 4 + 4 + CHI_POOL_NAME_MAX + 4 + CHI_POOL_NAME_MAX);
 }
 
 void chi_admin_stats_init(chi_admin_stats_task *t)
@@ -232,6 +277,17 @@ void chi_admin_pool_stats_init(chi_admin_pool_stats_task *t)
 						   CHI_STATS_NAME);
 }
 
+void chi_admin_peers_init(chi_admin_peers_task *t, int32_t node)
+{
+	chi_task_init(&t->hdr, node >= 0 ? CHI_POOL_ON_NODE(CHI_POOL_ADMIN, node) : CHI_POOL_ADMIN,
+		      CHI_ADMIN_PEERS, 0);
+	t->node = -1;
+	t->count = 0;
+	t->hdr.out_size = 8 + CHI_ADMIN_PEERS_MAX * (12 + 4 + CHI_HOST_MAX +
+						     (CHI_PEER_INFO_U64 + CHI_NET_RTT_BUCKETS) * 8);
+}
+
+_Static_assert(sizeof(chi_admin_peers_task) <= CHI_TASK_SCRATCH, "peers fits the scratch");
 _Static_assert(sizeof(chi_admin_stats_task) <= CHI_TASK_SCRATCH, "stats fits the scratch");
 _Static_assert(sizeof(chi_admin_pool_stats_task) <= CHI_TASK_SCRATCH, "pool_stats fits");
 
@@ -246,6 +302,7 @@ static int64_t run_create_pool(chi_ctx *ctx, chi_task *h)
 	snprintf(pc.path, sizeof(pc.path), "%s", t->path);
 	pc.size = t->size;
 	pc.id = t->id;
+	pc.node = CHI_NODE_ANY; /* created here: the node that runs this task */
 	uint32_t id;
 	int rc = chi_pool_create(chi_ctx_runtime(ctx), t->id, t->name, t->module, &pc, &id);
 	if (rc)
@@ -278,6 +335,11 @@ static int64_t run_pool_stats(chi_ctx *ctx, chi_task *h)
 	return chi_runtime_pool_stats_snapshot(chi_ctx_runtime(ctx), (chi_admin_pool_stats_task *)h);
 }
 
+static int64_t run_peers(chi_ctx *ctx, chi_task *h)
+{
+	return chi_runtime_peers_snapshot(chi_ctx_runtime(ctx), (chi_admin_peers_task *)h);
+}
+
 static int64_t run_stop(chi_ctx *ctx, chi_task *h)
 {
 	(void)h;
@@ -292,6 +354,7 @@ static const chi_method admin_methods[CHI_ADMIN_NMETHODS] = {
 	[CHI_ADMIN_STATS] = {"stats", &chi_admin_stats_codec, run_stats},
 	[CHI_ADMIN_STOP] = {"stop", &chi_admin_stop_codec, run_stop},
 	[CHI_ADMIN_POOL_STATS] = {"pool_stats", &chi_admin_pool_stats_codec, run_pool_stats},
+	[CHI_ADMIN_PEERS] = {"peers", &chi_admin_peers_codec, run_peers},
 };
 
 const chi_module chi_admin_module = {"admin", CHI_ADMIN_NMETHODS, admin_methods, NULL, NULL};

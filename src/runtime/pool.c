@@ -126,9 +126,13 @@ int chi_pool_create(chi_runtime *rt, uint32_t id, const char *name, const char *
 	p->mod = m;
 	p->id = id;
 	p->state = NULL;
+	/* a pool whose home is another node has no state here: its tasks are
+	 * forwarded (route.c); without a cluster every pool is local */
+	p->home = conf && conf->node >= 0 && rt->node >= 0 && conf->node != rt->node
+			  ? conf->node : -1;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	chi_ctx ctx = {rt, chi_tls_worker, p, NULL, 0};
-	if (m->create) {
+	if (m->create && p->home < 0) {
 		rc = m->create(&ctx, conf, &p->state);
 		if (rc)
 			goto out;
@@ -184,7 +188,7 @@ int chi_pool_destroy(chi_runtime *rt, uint32_t id)
 		}
 	}
 	pthread_mutex_lock(&rt->pool_lock);
-	if (p->mod->destroy)
+	if (p->mod->destroy && p->home < 0)
 		p->mod->destroy(p->state);
 	p->state = NULL;
 	p->mod = NULL;

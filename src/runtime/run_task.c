@@ -61,7 +61,18 @@ static void pm_lookup_slow(chi_runtime *rt, chi_pm_cache *c, uint32_t pool, uint
 	c->method = method;
 	c->p = NULL;
 	c->m = NULL;
+	c->node = -1;
+	int32_t node = CHI_POOL_NODE(pool); /* a node named in the id (route.c) */
+	pool = CHI_POOL_BASE(pool);
 	chi_pool *p = pool < CHI_MAX_POOLS ? &rt->pools[pool] : NULL;
+	if (node >= 0 && node != rt->node) {
+		c->node = node; /* the remote checks pool and method; the codec of a
+				 * pool of that id here serves pointer futures */
+		if (p && __atomic_load_n(&p->live, __ATOMIC_ACQUIRE) && method < p->mod->nmethods)
+			c->m = &p->mod->methods[method];
+		c->err = 0;
+		return;
+	}
 	if (!p || !__atomic_load_n(&p->live, __ATOMIC_ACQUIRE)) { /* PL2 */
 		c->err = -ENOENT;
 		return;
@@ -72,14 +83,15 @@ static void pm_lookup_slow(chi_runtime *rt, chi_pm_cache *c, uint32_t pool, uint
 	}
 	c->p = p;
 	c->m = &p->mod->methods[method];
+	c->node = p->home;
 	c->err = 0;
 }
 
 static inline void pm_lookup(chi_runtime *rt, chi_pm_cache *c, uint32_t pool, uint32_t method)
 {
-	c->tp = pool;
+	c->tp = CHI_POOL_BASE(pool);
 	c->tm = method;
-	if (!c->p || c->pool != pool || c->method != method)
+	if ((!c->p && c->node < 0) || c->pool != pool || c->method != method)
 		pm_lookup_slow(rt, c, pool, method);
 }
 
@@ -134,6 +146,8 @@ static chi_task *pointer_task(chi_worker *w, const chi_lane_ref *lr, chi_future_
 static int64_t run_pointer(chi_worker *w, chi_task *t, chi_pm_cache *c)
 {
 	pm_lookup(w->rt, c, t->pool, t->method);
+	if (__builtin_expect(c->node >= 0, 0))
+		return chi_route_pointer(w, c, t);
 	if (!c->p)
 		return c->err;
 	chi_ctx ctx = {w->rt, w, c->p, NULL, 0}; /* outputs land in the task itself */
@@ -158,14 +172,21 @@ run_wire(chi_worker *w, chi_pm_cache *c, uint64_t *scratch, uint64_t max_task, c
 	if (rc)
 		return rc;
 	pm_lookup(rt, c, h.pool, h.method);
+	if (!area)
+		area = out + chi_task_out_off(h.in_size);
+	if (__builtin_expect(c->node >= 0, 0)) { /* its pool lives on another node */
+		c->fwd_in = in;
+		c->fwd_len = (uint32_t)sizeof(chi_task) + h.in_size;
+		c->fwd_out = area;
+		c->fwd_out_size = out_size;
+		return CHI_RUN_FORWARD;
+	}
 	if (!c->p)
 		return c->err;
 	const chi_codec *codec = c->m->codec;
 	rc = chi_wire_decode(codec, &h, in, scratch);
 	if (rc)
 		return rc;
-	if (!area)
-		area = out + chi_task_out_off(h.in_size);
 	chi_ctx ctx = {rt, w, c->p, area, out_size};
 	uint32_t pool = c->tp; /* a nested task may move the cache */
 	w->on_stack[pool]++;
@@ -226,6 +247,7 @@ void chi_run_state_init(chi_run_state *st)
 {
 	st->c.pool = CHI_MAX_POOLS;
 	st->c.p = NULL;
+	st->c.node = -1;
 	st->run.pool = CHI_MAX_POOLS;
 	st->run.method = 0;
 	st->run.count = st->run.errors = 0;
@@ -358,6 +380,19 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 	}
 	else
 		r = run_copy(w, lane, f, c, st->scratch, max_task);
+	if (__builtin_expect(r == CHI_RUN_FORWARD, 0)) {
+		/* its pool lives on another node: the net thread completes f
+		 * (route.c), counted here as handed on */
+		r = chi_route_forward(w, c, f, flags, (uint32_t)gpu);
+		if (!r) {
+			pm_count(w, st, 0);
+			st->tasks++;
+			lane_counts(lane, 1, 0);
+			if (!gpu)
+				chi_run_state_flush(w, st);
+			return;
+		}
+	}
 	pm_count(w, st, r < 0);
 	st->tasks++;
 	lane_counts(lane, 1, r < 0);
@@ -406,6 +441,8 @@ static void run_batch(chi_worker *w, chi_lane_ref *lane, uint8_t *b, uint32_t n,
 			uint32_t out_size;
 			memcpy(&out_size, wire + offsetof(chi_task, out_size), sizeof(out_size));
 			r = run_wire(w, c, scratch, max_task, wire, stride, out_size, wire, NULL);
+			if (__builtin_expect(r == CHI_RUN_FORWARD, 0))
+				r = chi_route_forward_sync(w, c); /* the batch's pairs complete in order */
 		}
 		errors += r < 0;
 		pm_count(w, st, r < 0);

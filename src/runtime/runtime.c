@@ -336,6 +336,7 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 		return -ENOMEM;
 	rt->lock_fd = -1;
 	rt->cfg = *cfg_in;
+	rt->node = rt->cfg.cluster.node;
 	/* the admin pool is always there (a config file's list gets it in
 	 * src/config/config.c; validate refused a pool taking its id or name) */
 	uint32_t a = 0;
@@ -350,6 +351,7 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 		}
 		chi_pool_conf *pc = &rt->cfg.pools[rt->cfg.npools++];
 		memset(pc, 0, sizeof(*pc));
+		pc->node = CHI_NODE_ANY;
 		strcpy(pc->name, "admin");
 		strcpy(pc->module, "admin");
 	}
@@ -395,6 +397,9 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 	rc = chi_reaper_init(rt);
 	if (rc)
 		goto fail_workers;
+	rc = chi_route_start(rt); /* the net thread, with a cluster */
+	if (rc)
+		goto fail_workers;
 	rc = pthread_create(&rt->monitor, NULL, monitor_main, rt);
 	if (rc) {
 		rc = -rc;
@@ -408,6 +413,7 @@ int chi_runtime_start(const chi_config *cfg_in, chi_runtime **out)
 	return 0;
 fail_workers:
 	chi_workers_join(rt);
+	chi_route_stop(rt);
 	chi_admin_steal_fini(rt); /* the monitor never started */
 	chi_reaper_fini(rt);
 	chi_pools_destroy_all(rt);
@@ -430,6 +436,7 @@ void chi_runtime_stop(chi_runtime *rt)
 	chi_seg_hdr *h = chi_seg_hdr_of(&rt->main);
 	__atomic_store_n(&h->stopping, CHI_STOP_DRAINING, __ATOMIC_SEQ_CST);
 	chi_workers_join(rt); /* drains every published task first */
+	chi_route_stop(rt);  /* forwarded tasks still out end with -ESHUTDOWN */
 	__atomic_store_n(&h->stopping, CHI_STOP_DRAINED, __ATOMIC_SEQ_CST);
 	if (rt->monitor_started)
 		pthread_join(rt->monitor, NULL);
@@ -483,6 +490,7 @@ uint32_t chi_runtime_list_pools(chi_runtime *rt, chi_admin_list_task *t)
 			continue;
 		chi_pool_info *pi = &t->pools[t->count++];
 		pi->id = i;
+		pi->home = p->home;
 		snprintf(pi->name, sizeof(pi->name), "%s", p->name);
 		snprintf(pi->module, sizeof(pi->module), "%s", p->mod->name);
 	}

@@ -21,6 +21,8 @@ typedef struct chi_pool {
 	uint32_t live;  /* read by workers with acquire; written under pool_lock */
 	uint32_t dying; /* under pool_lock: a destroy waits (PD2) with the lock
 			 * released; the id is not reused before it ends */
+	int32_t home;   /* -1: runs here; else the node its tasks are forwarded
+			 * to (route.c): mod is known (its codec), state NULL */
 } chi_pool;
 
 /* A lane a worker polls: a CPU lane of the main segment or a GPU lane of a
@@ -143,6 +145,9 @@ struct chi_runtime {
 	/* admin steal (worker.c): per worker flags; the monitor's state */
 	chi_steal_flags *steal_flags;
 	struct chi_admin_steal *steal;
+	/* several nodes (route.c, src/net/): NULL without a cluster */
+	struct chi_net *net;
+	int32_t node; /* cluster.node, -1: none */
 };
 
 /* The worker running on this thread, NULL elsewhere. */
@@ -165,7 +170,17 @@ typedef struct chi_pm_cache {
 	int err;               /* the lookup's error when p is NULL after a lookup */
 	uint32_t tp, tm;       /* ids of the task being run (tp CHI_MAX_POOLS:
 				* its header was not read) */
+	int32_t node;          /* the lookup's node: -1 here, else forward there
+				* (route.c; p is then the remote pool or NULL) */
+	/* a task run_wire found to be remote (CHI_RUN_FORWARD): its wire (header
+	 * and inputs, fwd_len bytes) and its output area */
+	const uint8_t *fwd_in;
+	uint8_t *fwd_out;
+	uint32_t fwd_len, fwd_out_size;
 } chi_pm_cache;
+/* run_wire's result for a task whose pool lives on another node: the
+ * caller forwards it (route.c) */
+#define CHI_RUN_FORWARD INT64_MIN
 typedef struct chi_pm_run {
 	uint32_t pool, method, count, errors; /* a run of tasks with equal ids */
 } chi_pm_run;
@@ -223,6 +238,19 @@ const chi_lane_shm *chi_admin_steal_lane(const chi_runtime *rt, uint32_t l);
 const chi_worker_shm *chi_admin_steal_worker(const chi_runtime *rt);
 /* Lane assignment (gpu.workers: dedicated or shared), documented in lanes_assign.c. */
 int chi_lanes_assign(chi_runtime *rt);
+
+/* routing (route.c): forward the task a lookup found remote (c->node,
+ * c->fwd_*): 0 when f will be completed by the net thread, else the error to
+ * complete it with now. The sync flavour waits for the reply (warp batches,
+ * pointer futures), its outputs in c->fwd_out: the result. */
+int chi_route_forward(chi_worker *w, const chi_pm_cache *c, chi_future_shm *f, uint64_t flags,
+		      uint32_t gpu);
+int64_t chi_route_forward_sync(chi_worker *w, const chi_pm_cache *c);
+/* A pointer future's task to a remote pool: serialized with the method's
+ * codec, forwarded, waited, its outputs decoded back into t. */
+int64_t chi_route_pointer(chi_worker *w, const chi_pm_cache *c, chi_task *t);
+int chi_route_start(chi_runtime *rt);
+void chi_route_stop(chi_runtime *rt);
 
 /* pools */
 int chi_pools_create_from_config(chi_runtime *rt);

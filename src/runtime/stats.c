@@ -58,22 +58,69 @@ uint64_t chi_lat_quantile(const uint64_t *hist, double q)
 	return 0;
 }
 
+uint64_t chi_rtt_count(const uint64_t *hist)
+{
+	uint64_t n = 0;
+	for (uint32_t b = 0; b < CHI_NET_RTT_BUCKETS; b++)
+		n += hist[b];
+	return n;
+}
+
+uint64_t chi_rtt_quantile(const uint64_t *hist, double q)
+{
+	uint64_t n = chi_rtt_count(hist);
+	if (!n)
+		return 0;
+	if (q > 1)
+		q = 1;
+	uint64_t rank = (uint64_t)(q * (double)n);
+	if ((double)rank < q * (double)n)
+		rank++; /* ceil */
+	if (rank < 1)
+		rank = 1;
+	uint64_t seen = 0;
+	for (uint32_t b = 0; b < CHI_NET_RTT_BUCKETS; b++) {
+		seen += hist[b];
+		if (seen >= rank) {
+			uint64_t lo = 1ull << b;
+			if (b + 1 == CHI_NET_RTT_BUCKETS)
+				return lo;
+			return lo + (lo - 1) / 2; /* [lo, 2 lo): its midpoint */
+		}
+	}
+	return 0;
+}
+
 static uint32_t keep(uint32_t total)
 {
 	return total < CHI_STATS_KEEP_MAX ? total : CHI_STATS_KEEP_MAX;
 }
 
+/* an admin task to the node asked: CHI_NODE_ANY leaves the pool as init set it */
+static void to_node(chi_task *h, int32_t node)
+{
+	if (node >= 0)
+		h->pool = CHI_POOL_ON_NODE(CHI_POOL_ADMIN, node);
+}
+
 int chi_stats_query(chi_client *c, const char *runtime, chi_stats_snapshot *s)
+{
+	return chi_stats_query_node(c, runtime, CHI_NODE_ANY, s);
+}
+
+int chi_stats_query_node(chi_client *c, const char *runtime, int32_t node, chi_stats_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->runtime = runtime;
 	s->st = malloc(sizeof(*s->st));
 	s->ps = malloc(sizeof(*s->ps));
+	s->peers = malloc(sizeof(*s->peers));
 	chi_admin_stats_task *pg = malloc(sizeof(*pg));
 	int64_t r = -ENOMEM;
-	if (!s->st || !s->ps || !pg)
+	if (!s->st || !s->ps || !s->peers || !pg)
 		goto out;
 	chi_admin_stats_init(s->st);
+	to_node(&s->st->hdr, node);
 	r = chi_call(c, &s->st->hdr, &chi_admin_stats_codec);
 	if (r < 0)
 		goto out;
@@ -99,13 +146,19 @@ int chi_stats_query(chi_client *c, const char *runtime, chi_stats_snapshot *s)
 		chi_admin_stats_init(pg);
 		pg->first_lane = s->nlane_stats;
 		pg->first_worker = s->nworker_stats;
+		to_node(&pg->hdr, node);
 		r = chi_call(c, &pg->hdr, &chi_admin_stats_codec);
 		if (r < 0)
 			goto out;
 		t = pg;
 	}
 	chi_admin_pool_stats_init(s->ps);
+	to_node(&s->ps->hdr, node);
 	r = chi_call(c, &s->ps->hdr, &chi_admin_pool_stats_codec);
+	if (r < 0)
+		goto out;
+	chi_admin_peers_init(s->peers, node);
+	r = chi_call(c, &s->peers->hdr, &chi_admin_peers_codec);
 out:
 	free(pg);
 	if (r < 0) {
@@ -121,6 +174,8 @@ void chi_stats_free(chi_stats_snapshot *s)
 	free(s->ps);
 	free(s->lanes);
 	free(s->workers);
+	free(s->peers);
+	s->peers = NULL;
 	s->st = NULL;
 	s->ps = NULL;
 	s->lanes = NULL;

@@ -1,7 +1,7 @@
 /* src/runtime/stats.h: latency histograms (log-linear buckets over ns) and
  * the snapshot of the counters behind `chi stats` (admin.stats and
- * admin.pool_stats). The text made of a snapshot (table, JSON, Prometheus)
- * is the chi command's: tools/stats_format.h.
+ * admin.pool_stats, admin.peers). The text made of a snapshot (table, JSON,
+ * Prometheus) is the chi command's: tools/stats_format.h.
  *
  * Bucket b of a histogram of CHI_LAT_BUCKETS (include/chi/proto/lane.h):
  *   v < 8:  b = v (exact)
@@ -46,9 +46,19 @@ uint64_t chi_lat_bucket_hi(uint32_t b); /* exclusive; UINT64_MAX for the last */
 uint64_t chi_lat_quantile(const uint64_t *hist, double q);
 uint64_t chi_lat_count(const uint64_t *hist);
 
+/* A peer's round trips (chi_net_peer_info.rtt_hist, include/chi/cluster.h):
+ * CHI_NET_RTT_BUCKETS log2 buckets, bucket b = [2^b, 2^(b+1)) ns (bucket 0
+ * also holds 0, the last one anything above). The q-quantile: the midpoint
+ * of the bucket holding the ceil(q * count)-th sample (the lower bound of
+ * the last bucket); 0 when empty. */
+uint64_t chi_rtt_quantile(const uint64_t *hist, double q);
+uint64_t chi_rtt_count(const uint64_t *hist);
+
 /* Everything `chi stats` shows: the answers of admin.stats, page after
- * page, and of admin.pool_stats (whose records carry the pool and method
- * names). lanes[i] is lane i, workers[i] worker i: all of them, unless the
+ * page, of admin.pool_stats (whose records carry the pool and method
+ * names) and of admin.peers (the cluster as the node asked sees it: node
+ * -1 and no peers without a cluster; the formatters show no cluster when
+ * peers is NULL or its node is -1). lanes[i] is lane i, workers[i] worker i: all of them, unless the
  * runtime reports more than CHI_STATS_KEEP_MAX (memory this side must be
  * bounded: the totals come from another process) or its totals changed
  * between pages; then nlane_stats < st->lanes_total (or nworker_stats <
@@ -62,13 +72,20 @@ typedef struct chi_stats_snapshot {
 	uint32_t nlane_stats;
 	uint32_t nworker_stats;
 	chi_worker_stats *workers;
+	chi_admin_peers_task *peers;
 } chi_stats_snapshot;
 
-/* Query a runtime (admin.stats once per page, then admin.pool_stats; the
- * pages are read one after the other, each at its own moment). Allocates
- * st, ps, lanes and workers; free with chi_stats_free. Returns 0 or a
- * negative errno. */
+/* Query a runtime (admin.stats once per page, then admin.pool_stats, then
+ * admin.peers; the pages are read one after the other, each at its own
+ * moment). node: CHI_NODE_ANY (-1) for the runtime c is connected to, else
+ * node `node` of its cluster through it (every admin task carries the pool
+ * id CHI_POOL_ON_NODE(CHI_POOL_ADMIN, node), include/chi/proto/task.h).
+ * Allocates st, ps, lanes, workers and peers; free with chi_stats_free.
+ * Returns 0 or a negative errno (a node that is not up: -EHOSTDOWN, the
+ * failures of src/net/net.h N2). chi_stats_query asks the runtime itself. */
 struct chi_client;
+int chi_stats_query_node(struct chi_client *c, const char *runtime, int32_t node,
+			 chi_stats_snapshot *s);
 int chi_stats_query(struct chi_client *c, const char *runtime, chi_stats_snapshot *s);
 void chi_stats_free(chi_stats_snapshot *s);
 

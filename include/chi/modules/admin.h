@@ -3,6 +3,7 @@
 #ifndef CHI_MODULES_ADMIN_H
 #define CHI_MODULES_ADMIN_H
 
+#include "chi/cluster.h"
 #include "chi/proto/archive.h"
 #include "chi/proto/codec.h"
 #include "chi/proto/task.h"
@@ -13,7 +14,8 @@
 #define CHI_ADMIN_STATS 3
 #define CHI_ADMIN_STOP 4
 #define CHI_ADMIN_POOL_STATS 5
-#define CHI_ADMIN_NMETHODS 6
+#define CHI_ADMIN_PEERS 6
+#define CHI_ADMIN_NMETHODS 7
 
 #define CHI_POOL_ID_ANY 0xffffffffu
 #define CHI_POOL_NAME_MAX 48
@@ -46,6 +48,7 @@ CHI_CODEC(chi_admin_pool, chi_admin_pool_task, CHI_ADMIN_POOL_IN, CHI_ADMIN_POOL
 /* ---- list_pools ---- */
 typedef struct chi_pool_info {
 	uint32_t id;
+	int32_t home; /* the node that runs it (-1: this one) */
 	char name[CHI_POOL_NAME_MAX];
 	char module[CHI_POOL_NAME_MAX];
 } chi_pool_info;
@@ -121,6 +124,16 @@ typedef struct chi_admin_pool_stats_task {
 	chi_pm_stats e[CHI_STATS_MAX_PM];
 } chi_admin_pool_stats_task;
 
+/* ---- peers: the cluster as this node sees it (docs/cluster.md) ---- */
+#define CHI_ADMIN_PEERS_MAX 32 /* nodes shown, this one included */
+#define CHI_PEER_INFO_U64 13   /* epoch .. rtt_sum_ns, then rtt_hist */
+typedef struct chi_admin_peers_task {
+	chi_task hdr;
+	int32_t node;   /* out: this runtime's node, -1 without a cluster */
+	uint32_t count; /* out: entries in peers[] */
+	chi_net_peer_info peers[CHI_ADMIN_PEERS_MAX];
+} chi_admin_peers_task;
+
 /* host-side declarations (nvcc sees them in both passes; device code
  * uses only the CHI_HD functions above) */
 #include "chi/chi.h"
@@ -132,6 +145,7 @@ extern const chi_codec chi_admin_list_codec;
 extern const chi_codec chi_admin_stats_codec;
 extern const chi_codec chi_admin_stop_codec;
 extern const chi_codec chi_admin_pool_stats_codec;
+extern const chi_codec chi_admin_peers_codec;
 
 void chi_admin_pool_init(chi_admin_pool_task *t, uint16_t method, uint32_t id, const char *name,
 			 const char *module, const char *path, uint64_t size);
@@ -139,6 +153,8 @@ void chi_admin_list_init(chi_admin_list_task *t);
 /* the first page: first_lane = first_worker = 0 */
 void chi_admin_stats_init(chi_admin_stats_task *t);
 void chi_admin_pool_stats_init(chi_admin_pool_stats_task *t);
+/* node: CHI_NODE_ANY for this runtime, else the node asked (through this one) */
+void chi_admin_peers_init(chi_admin_peers_task *t, int32_t node);
 #ifdef __cplusplus
 }
 #endif

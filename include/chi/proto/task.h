@@ -14,6 +14,15 @@ typedef uint32_t chi_pool_id;
 
 /* task flags */
 #define CHI_TASK_BULK 0x1u	/* priority ring 1 (bulk) instead of 0 (latency) */
+#define CHI_TASK_REMOTE 0x8000u	/* set by the net thread on a task that came from
+				 * another node: run here or fail, never forwarded */
+
+/* Addressing a pool on a named node (docs/cluster.md): the pool id's high 16
+ * bits hold node + 1, the low 16 bits the pool. 0 in the high bits: the
+ * pool's home (its config's pools[].node, or this node). */
+#define CHI_POOL_ON_NODE(pool, node) ((chi_pool_id)((((uint32_t)(node) + 1u) << 16) | ((pool) & 0xffffu)))
+#define CHI_POOL_BASE(pool) ((pool) & 0xffffu)
+#define CHI_POOL_NODE(pool) ((int32_t)((pool) >> 16) - 1) /* -1: none named */
 
 typedef struct chi_task {
 	chi_pool_id pool;

@@ -1,0 +1,217 @@
+/* src/net/serve.c: tasks peers send here.
+ *
+ * A REQ that decoded (msg.c checked its lengths and sizes) on an
+ * authenticated incoming conn becomes a chi_net_served:
+ *   V1  a pool id naming another node (CHI_POOL_NODE) is answered
+ *       -EHOSTUNREACH; else the id's node bits are cleared, CHI_TASK_REMOTE
+ *       is set (R3 in src/runtime/route.c: never forwarded again), and the
+ *       task is submitted through the runtime's own client with the raw
+ *       codec below, which copies the input bytes as they came and, at the
+ *       wait, the whole output area (out_size bytes) into the reply buffer;
+ *   V2  a full ring (-EAGAIN) keeps the task, its inputs copied, in a FIFO
+ *       tried again every loop turn (at most CHI_NET_SERVE_MAX tasks queued
+ *       and running; beyond that the REQ is answered -EBUSY); any other
+ *       submit error is the reply;
+ *   V3  each loop turn tests the running futures; a complete one is waited
+ *       (at once), and its REP sent on the conn the REQ came on, found by
+ *       id: if that conn is gone the reply is dropped (its sender has
+ *       failed the request already, N2).
+ * A task runs at most once (N1): nothing here resubmits a task that was
+ * published. Stop (chi_net_serve_stop) waits the running futures, bounded,
+ * and drops their replies (the peers had BYE: their requests ended). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chi/log.h"
+#include "net/core.h"
+#include "task/future_ops.h"
+
+static int raw_ser_in(chi_ar *a, const chi_task *h)
+{
+	const chi_net_raw_task *t = (const chi_net_raw_task *)h;
+	uint8_t *p = chi_ar_reserve(a, h->in_size);
+	if (p && h->in_size)
+		memcpy(p, t->in, h->in_size);
+	return a->err;
+}
+
+static int raw_de_out(chi_ar *a, chi_task *h)
+{
+	chi_net_raw_task *t = (chi_net_raw_task *)h;
+	const uint8_t *p = chi_ar_take(a, h->out_size);
+	if (p && h->out_size)
+		memcpy(t->out, p, h->out_size);
+	return a->err;
+}
+
+static const chi_codec raw_codec = {raw_ser_in, NULL, NULL, raw_de_out, sizeof(chi_net_raw_task)};
+
+void chi_net_reply_err(chi_net *n, chi_net_conn *c, uint64_t id, int64_t err)
+{
+	chi_net_msg r = {0};
+	r.type = CHI_NET_REP;
+	r.id = id;
+	r.epoch = n->epoch;
+	r.result = err;
+	chi_net_send_msg(n, c, &r);
+}
+
+static void served_free(chi_net *n, chi_net_served *s)
+{
+	free(s->in_copy);
+	free(s->rep);
+	free(s);
+	n->nserved--;
+}
+
+static int submit(chi_net *n, chi_net_served *s)
+{
+	int rc = chi_try_make_copy_future(n->local, &s->t.hdr, &raw_codec, &s->fut);
+	if (!rc)
+		s->submitted = 1;
+	return rc;
+}
+
+void chi_net_on_req(chi_net *n, chi_net_conn *c, const chi_net_msg *m)
+{
+	chi_net_peer *p = &n->peers[c->peer];
+	CHI_NET_COUNT(p, tasks_received, 1);
+	if (m->epoch != c->epoch) { /* not the run that said HELLO on this conn */
+		chi_net_bad_msg(n, c, m, -ESTALE, "request of another epoch");
+		return;
+	}
+	int32_t node = CHI_POOL_NODE(m->task.pool);
+	if (node >= 0 && (uint32_t)node != n->node) { /* V1 */
+		chi_net_reply_err(n, c, m->id, -EHOSTUNREACH);
+		return;
+	}
+	if (n->nserved >= CHI_NET_SERVE_MAX) {
+		chi_net_reply_err(n, c, m->id, -EBUSY);
+		return;
+	}
+	chi_net_served *s = calloc(1, sizeof(*s));
+	uint8_t *rep = s ? malloc(CHI_NET_REP_HDR + m->task.out_size) : NULL;
+	if (!rep) {
+		free(s);
+		chi_net_reply_err(n, c, m->id, -ENOMEM);
+		return;
+	}
+	n->nserved++;
+	s->conn_id = c->id;
+	s->id = m->id;
+	s->peer = (uint32_t)c->peer;
+	s->rep = rep;
+	s->t.hdr = m->task;
+	s->t.hdr.pool = CHI_POOL_BASE(m->task.pool);
+	s->t.hdr.flags |= CHI_TASK_REMOTE;
+	s->t.in = m->data + sizeof(chi_task);
+	s->t.out = rep + CHI_NET_REP_HDR;
+	int rc = n->serve_wait ? -EAGAIN : submit(n, s); /* keep the FIFO's order */
+	if (rc == 0) {
+		s->next = n->serve_run;
+		n->serve_run = s;
+		return;
+	}
+	if (rc == -EAGAIN) { /* V2 */
+		s->in_copy = malloc(m->task.in_size ? m->task.in_size : 1);
+		if (!s->in_copy) {
+			chi_net_reply_err(n, c, m->id, -ENOMEM);
+			served_free(n, s);
+			return;
+		}
+		memcpy(s->in_copy, s->t.in, m->task.in_size);
+		s->t.in = s->in_copy;
+		if (n->serve_wait_tail)
+			n->serve_wait_tail->next = s;
+		else
+			n->serve_wait = s;
+		n->serve_wait_tail = s;
+		return;
+	}
+	chi_net_reply_err(n, c, m->id, rc);
+	served_free(n, s);
+}
+
+static void reply(chi_net *n, chi_net_served *s, int64_t result)
+{
+	chi_net_conn *c = chi_net_conn_by_id(n, s->conn_id);
+	if (!c || c->state != CHI_CONN_UP)
+		return; /* V3: its sender failed the request already */
+	uint32_t out = result >= 0 ? s->t.hdr.out_size : 0;
+	chi_net_msg r = {0};
+	r.type = CHI_NET_REP;
+	r.node = n->node;
+	r.id = s->id;
+	r.epoch = n->epoch;
+	r.result = result;
+	r.data_len = out;
+	r.data = NULL; /* the outputs are in place already */
+	uint32_t len = chi_net_msg_encode(s->rep, &r);
+	uint8_t *buf = s->rep;
+	s->rep = NULL; /* the send owns it now */
+	chi_net_send(n, c, buf, len);
+}
+
+int chi_net_serve_poll(chi_net *n)
+{
+	int moved = 0;
+	while (n->serve_wait) { /* V2 */
+		chi_net_served *s = n->serve_wait;
+		int rc = submit(n, s);
+		if (rc == -EAGAIN)
+			break;
+		moved = 1;
+		n->serve_wait = s->next;
+		if (!n->serve_wait)
+			n->serve_wait_tail = NULL;
+		if (rc) {
+			chi_net_conn *c = chi_net_conn_by_id(n, s->conn_id);
+			if (c && c->state == CHI_CONN_UP)
+				chi_net_reply_err(n, c, s->id, rc);
+			served_free(n, s);
+			continue;
+		}
+		s->next = n->serve_run;
+		n->serve_run = s;
+	}
+	for (chi_net_served **pp = &n->serve_run; *pp;) { /* V3 */
+		chi_net_served *s = *pp;
+		if (!chi_future_test(&s->fut)) {
+			pp = &s->next;
+			continue;
+		}
+		*pp = s->next;
+		int64_t r = chi_future_wait(&s->fut);
+		reply(n, s, r);
+		served_free(n, s);
+		moved = 1;
+	}
+	return moved;
+}
+
+void chi_net_serve_stop(chi_net *n)
+{
+	while (n->serve_wait) {
+		chi_net_served *s = n->serve_wait;
+		n->serve_wait = s->next;
+		served_free(n, s);
+	}
+	n->serve_wait_tail = NULL;
+	uint64_t deadline = chi_now_ns() + 5000000000ull; /* bounded: 5 s for all */
+	while (n->serve_run) {
+		chi_net_served *s = n->serve_run;
+		n->serve_run = s->next;
+		uint64_t now = chi_now_ns();
+		int64_t r = chi_future_wait_timeout(&s->fut, now < deadline ? deadline - now : 0);
+		if (r == -ETIMEDOUT) {
+			/* still running: its block stays the runtime's (released when
+			 * the runtime stops); the record is kept, not freed, since the
+			 * future still names its task */
+			chi_log(CHI_LOG_WARN, "cluster: stop: a task of node %u still runs; its reply is dropped",
+				n->peers[s->peer].info.node);
+			continue;
+		}
+		served_free(n, s);
+	}
+}

@@ -1,0 +1,134 @@
+/* src/runtime/route.c: tasks whose pool lives on another node
+ * (docs/cluster.md). A pool's home is its config's pools[].node; a task's
+ * pool id may also name a node (CHI_POOL_ON_NODE, chi/proto/task.h). The
+ * worker's lookup (run_task.c) finds such a task remote before decoding it
+ * and hands its wire here, where it goes to the net thread (src/net/net.h):
+ *   R1  a copy future (CPU or GPU lane, fenced or sealed) is forwarded
+ *       asynchronously: the worker goes on, the net thread writes the
+ *       outputs into the block's output area and completes it, exactly
+ *       once (N2), with a wake on CPU lanes and without one on GPU lanes;
+ *   R2  a task of a warp batch is forwarded and waited here (its pair must
+ *       complete before the batch's later ones: proto/batch.h B2), and so
+ *       is a pointer future (its task is serialized with its method's codec
+ *       first); the wait is bounded by cluster.task_timeout_ms (N2);
+ *   R3  a task that came from another node (CHI_TASK_REMOTE) is never
+ *       forwarded again: -EHOSTUNREACH, so configs that disagree about a
+ *       pool's home cannot bounce a task between nodes;
+ *   R4  without a cluster (no net thread) a task naming another node ends
+ *       with -EHOSTUNREACH.
+ * The runtime starts the net thread after its pools exist and stops it
+ * after its workers drained, so every forward has a net thread to go to. */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chi/log.h"
+#include "chi/modules/admin.h"
+#include "net/net.h"
+#include "runtime/runtime.h"
+
+int chi_route_start(chi_runtime *rt)
+{
+	if (rt->node < 0)
+		return 0;
+	char err[256] = "";
+	int rc = chi_net_start(&rt->cfg, rt->epoch, &rt->self, &rt->net, err, sizeof(err));
+	if (rc) {
+		chi_log(CHI_LOG_ERROR, "cluster: node %d: %s", rt->node, err);
+		rt->net = NULL;
+	}
+	return rc;
+}
+
+void chi_route_stop(chi_runtime *rt)
+{
+	if (!rt->net)
+		return;
+	chi_net_stop(rt->net);
+	rt->net = NULL;
+}
+
+/* R3, R4: may this task be forwarded? */
+static int route_check(chi_runtime *rt, const chi_pm_cache *c)
+{
+	if (!rt->net)
+		return -EHOSTUNREACH;
+	chi_task h;
+	memcpy(&h, c->fwd_in, sizeof(h));
+	if (h.flags & CHI_TASK_REMOTE)
+		return -EHOSTUNREACH;
+	return 0;
+}
+
+int chi_route_forward(chi_worker *w, const chi_pm_cache *c, chi_future_shm *f, uint64_t flags,
+		      uint32_t gpu)
+{
+	int rc = route_check(w->rt, c);
+	if (rc)
+		return rc;
+	chi_net_target t = {f, flags, c->fwd_out, c->fwd_out_size, gpu, NULL, NULL};
+	return chi_net_forward(w->rt->net, (uint32_t)c->node, c->fwd_in, c->fwd_len, &t); /* R1 */
+}
+
+int64_t chi_route_forward_sync(chi_worker *w, const chi_pm_cache *c)
+{
+	int rc = route_check(w->rt, c);
+	if (rc)
+		return rc;
+	uint32_t done = 0;
+	int64_t result = 0;
+	chi_net_target t = {NULL, 0, c->fwd_out, c->fwd_out_size, 0, &done, &result};
+	rc = chi_net_forward(w->rt->net, (uint32_t)c->node, c->fwd_in, c->fwd_len, &t);
+	if (rc)
+		return rc;
+	/* R2: the net thread ends it by the task's deadline at the latest */
+	for (uint32_t spins = 0; !__atomic_load_n(&done, __ATOMIC_ACQUIRE); spins++) {
+		if ((spins & 1023u) == 1023u)
+			sched_yield();
+		else
+			chi_cpu_relax();
+	}
+	return result;
+}
+
+int64_t chi_route_pointer(chi_worker *w, const chi_pm_cache *c, chi_task *t)
+{
+	const chi_codec *codec = c->m ? c->m->codec : NULL;
+	if (!codec || !codec->ser_in)
+		return -EOPNOTSUPP; /* no codec here for that pool's method */
+	if (t->in_size > w->rt->cfg.max_task_size || t->out_size > w->rt->cfg.max_task_size)
+		return -EMSGSIZE;
+	uint8_t *buf = malloc(chi_task_wire_size(t->in_size, t->out_size));
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, t, sizeof(chi_task));
+	chi_ar a;
+	chi_ar_init(&a, buf + sizeof(chi_task), t->in_size);
+	int64_t r = codec->ser_in(&a, t);
+	if (!r && (a.err || a.pos != t->in_size))
+		r = -EINVAL;
+	if (!r) {
+		chi_pm_cache fc = *c;
+		fc.fwd_in = buf;
+		fc.fwd_len = (uint32_t)sizeof(chi_task) + t->in_size;
+		fc.fwd_out = buf + chi_task_out_off(t->in_size);
+		fc.fwd_out_size = t->out_size;
+		r = chi_route_forward_sync(w, &fc);
+		if (r >= 0 && codec->de_out && t->out_size) {
+			chi_ar_init(&a, fc.fwd_out, t->out_size);
+			int rc = codec->de_out(&a, t);
+			if (rc)
+				r = rc;
+		}
+	}
+	free(buf);
+	return r;
+}
+
+uint32_t chi_runtime_peers_snapshot(chi_runtime *rt, struct chi_admin_peers_task *t)
+{
+	t->node = rt->node;
+	t->count = rt->net ? chi_net_peers(rt->net, t->peers, CHI_ADMIN_PEERS_MAX) : 0;
+	return t->count;
+}
