@@ -3,7 +3,10 @@
  * (tests/test_stats.c, tests/test_stats_format.c): comments are HELP then
  * TYPE, each family declared once, counters named _total, every sample in
  * its family with labels, summaries with a quantile label on the base name
- * only, escapes and values as the format allows, no duplicate series.
+ * only, histograms as _bucket (with le), _sum and _count only, each series'
+ * buckets in increasing le with cumulative counts ending at le="+Inf",
+ * whose count its _count repeats, escapes and values as the format allows,
+ * no duplicate series.
  * prom_check returns NULL when the text is valid, else what is wrong. */
 #ifndef CHI_TESTS_PROM_CHECK_H
 #define CHI_TESTS_PROM_CHECK_H
@@ -30,12 +33,32 @@ static int is_name(const char *s, size_t n, int colon)
 static char *seen[512];
 static int nseen;
 
+/* the histogram series being read: its labels without le, the last
+ * bucket's bound and count, the +Inf bucket's count (-1: not yet), and
+ * whether its _count came */
+static struct {
+	char key[1024];
+	double le, val, inf;
+	int counted;
+} hist;
+
+static void hist_reset(const char *key)
+{
+	snprintf(hist.key, sizeof(hist.key), "%s", key);
+	hist.le = -1e300;
+	hist.val = -1;
+	hist.inf = -1;
+	hist.counted = 0;
+}
+
 /* Returns NULL when `text` is valid, else a description of the first error. */
 static const char *prom_check_inner(const char *text, int *nsamples)
 {
 	static char err[512];
 	char fam[256] = "", type[32] = "", helped[256] = "";
 	*nsamples = 0;
+	hist_reset("");
+	hist.counted = 1;
 	size_t len = strlen(text);
 	if (!len || text[len - 1] != '\n')
 		return "output does not end with a newline";
@@ -58,6 +81,8 @@ static const char *prom_check_inner(const char *text, int *nsamples)
 			if (!is_name(name, strlen(name), 1))
 				return "bad metric name in comment";
 			if (!strcmp(kw, "HELP")) {
+				if (!strcmp(type, "histogram") && !hist.counted)
+					return "histogram series without _count";
 				for (int i = 0; i < nseen; i++)
 					if (!strcmp(seen[i], name))
 						return "metric family declared twice";
@@ -77,6 +102,8 @@ static const char *prom_check_inner(const char *text, int *nsamples)
 				snprintf(fam, sizeof(fam), "%s", name);
 				snprintf(type, sizeof(type), "%s", t);
 				helped[0] = 0;
+				hist_reset(""); /* a new family: no series open */
+				hist.counted = 1;
 			} else {
 				return "comment other than HELP/TYPE";
 			}
@@ -93,20 +120,26 @@ static const char *prom_check_inner(const char *text, int *nsamples)
 			return "sample before its HELP/TYPE";
 		size_t fl = strlen(fam);
 		int base = nl == fl && !strncmp(line, fam, fl);
-		int suffix = 0;
-		if (!base && !strcmp(type, "summary") && nl > fl && !strncmp(line, fam, fl) &&
-		    (!strncmp(line + fl, "_sum", nl - fl) || !strncmp(line + fl, "_count", nl - fl)) &&
-		    (nl - fl == 4 || nl - fl == 6))
-			suffix = 1;
-		if (!base && !suffix) {
+		/* the suffix after the family's name: _sum, _count (summary,
+		 * histogram), _bucket (histogram) */
+		const char *sfx = nl > fl && !strncmp(line, fam, fl) ? line + fl : NULL;
+		size_t sn = nl - fl;
+		int is_sum = sfx && sn == 4 && !strncmp(sfx, "_sum", 4);
+		int is_count = sfx && sn == 6 && !strncmp(sfx, "_count", 6);
+		int is_bucket = sfx && sn == 7 && !strncmp(sfx, "_bucket", 7);
+		int hg = !strcmp(type, "histogram");
+		int suffix = (!strcmp(type, "summary") && (is_sum || is_count)) ||
+			     (hg && (is_sum || is_count || is_bucket));
+		if ((!base || hg) && !suffix) {
 			snprintf(err, sizeof(err), "sample %.*s outside its family %s", (int)nl, line, fam);
 			return err;
 		}
-		/* labels */
-		char names[16][64];
-		int nlab = 0, has_quantile = 0;
+		/* labels; key: the labels other than le, as written */
+		char names[16][64], key[1024] = "", le[64] = "";
+		int nlab = 0, has_quantile = 0, has_le = 0;
 		const char *r = q + 1;
 		while (*r != '}') {
+			const char *lab = r;
 			const char *eq = strchr(r, '=');
 			if (!eq || eq - r >= 64 || !is_name(r, (size_t)(eq - r), 0))
 				return "bad label name";
@@ -135,6 +168,13 @@ static const char *prom_check_inner(const char *text, int *nsamples)
 				}
 			}
 			r++;
+			if (!strcmp(names[nlab - 1], "le")) {
+				has_le = 1;
+				snprintf(le, sizeof(le), "%.*s", (int)(r - eq - 3), eq + 2);
+			} else {
+				size_t kl = strlen(key);
+				snprintf(key + kl, sizeof(key) - kl, "%.*s,", (int)(r - lab), lab);
+			}
 			if (*r == ',')
 				r++;
 			else if (*r != '}')
@@ -142,6 +182,8 @@ static const char *prom_check_inner(const char *text, int *nsamples)
 		}
 		if (!strcmp(type, "summary") && base != has_quantile)
 			return "summary quantile label wrong";
+		if (hg && is_bucket != has_le)
+			return "histogram le label wrong (on _bucket only)";
 		r++;
 		if (*r++ != ' ')
 			return "expected one space before the value";
@@ -153,6 +195,38 @@ static const char *prom_check_inner(const char *text, int *nsamples)
 			if (*end)
 				return "bad value (or a timestamp)";
 		}
+		if (hg) {
+			double v = strtod(r, NULL);
+			if (is_bucket) {
+				if (strcmp(key, hist.key)) {
+					if (!hist.counted)
+						return "histogram series without _count";
+					hist_reset(key);
+				}
+				char *le_end;
+				double bound = !strcmp(le, "+Inf") ? 1e308 : strtod(le, &le_end);
+				if (strcmp(le, "+Inf") && (!le[0] || *le_end))
+					return "bad le value";
+				if (hist.inf >= 0)
+					return "histogram bucket after le=\"+Inf\"";
+				if (!(bound > hist.le))
+					return "histogram buckets not in increasing le";
+				if (v < hist.val)
+					return "histogram buckets not cumulative";
+				hist.le = bound;
+				hist.val = v;
+				if (!strcmp(le, "+Inf"))
+					hist.inf = v;
+			} else {
+				if (strcmp(key, hist.key) || hist.inf < 0)
+					return "histogram _sum/_count before its le=\"+Inf\" bucket";
+				if (is_count) {
+					if (v != hist.inf)
+						return "histogram _count differs from its +Inf bucket";
+					hist.counted = 1;
+				}
+			}
+		}
 		/* no duplicate series */
 		size_t sl = (size_t)(r - 1 - line);
 		for (int i = 0; i < nseries; i++)
@@ -163,6 +237,8 @@ static const char *prom_check_inner(const char *text, int *nsamples)
 		series[nseries++] = strndup(line, sl);
 		(*nsamples)++;
 	}
+	if (!strcmp(type, "histogram") && !hist.counted)
+		return "histogram series without _count";
 	return NULL;
 }
 

@@ -16,6 +16,7 @@
 #include "chi/modules/admin.h"
 #include "cli.h"
 #include "ipc/client.h"
+#include "runtime/stats.h"
 #include "shm/shm.h"
 
 int chi_cli_load_config(chi_config *cfg, const char *path)
@@ -149,30 +150,176 @@ static int name_opts(const char *cmd, int argc, char **argv, const char *usage, 
 	return -1;
 }
 
+static const char status_usage[] =
+	"usage: chi status [--name NAME] [--config FILE] [--cluster]\n"
+	"  --cluster  also every peer that is up, asked through this runtime: its\n"
+	"             uptime, workers, pools, lanes and peers, headed `node N (host:port)`\n"
+	"             (a node that fails prints why, and the others still print)\n";
+
+/* the pools line: name(id, module), and the home node of a pool that lives
+ * on another node */
+static void print_pools(const chi_admin_list_task *pl)
+{
+	printf("pools    ");
+	for (uint32_t i = 0; i < pl->count && i < CHI_ADMIN_LIST_MAX; i++) {
+		const chi_pool_info *p = &pl->pools[i];
+		if (p->home >= 0)
+			printf(" %s(%u, %s, node %d)", p->name, p->id, p->module, p->home);
+		else
+			printf(" %s(%u, %s)", p->name, p->id, p->module);
+	}
+	printf("\n");
+}
+
+static void print_lanes(const chi_admin_stats_task *st)
+{
+	printf("\n%-5s %-5s %12s %12s %8s %10s %8s %8s\n", "lane", "queue", "popped", "completed",
+	       "errors", "queue_full", "holes", "depth");
+	for (uint32_t i = 0; i < st->nlanes && i < CHI_STATS_PAGE_LANES; i++) {
+		const chi_lane_stats *l = &st->lanes[i];
+		char q[16];
+		if (l->gpu)
+			snprintf(q, sizeof(q), "gpu%u", (unsigned)(l->gpu - 1) & 0xffffu);
+		else
+			snprintf(q, sizeof(q), "cpu");
+		printf("%-5u %-5s %12llu %12llu %8llu %10llu %8llu %8llu\n", i, q,
+		       (unsigned long long)l->popped, (unsigned long long)l->completed,
+		       (unsigned long long)l->errors, (unsigned long long)l->queue_full,
+		       (unsigned long long)l->holes_skipped, (unsigned long long)l->depth);
+	}
+	if (st->nlanes < st->lanes_total)
+		printf("(lanes %u-%u not shown: chi stats lists every lane)\n", st->nlanes,
+		       st->lanes_total - 1);
+}
+
+static const char *peer_state_word(uint32_t st)
+{
+	static const char *const w[] = {"down", "connecting", "up", "refused", "self"};
+	return st < sizeof(w) / sizeof(w[0]) ? w[st] : "?";
+}
+
+/* a round trip's median, or "-" without samples */
+static void fmt_rtt(char *out, size_t cap, const uint64_t *hist)
+{
+	uint64_t ns = chi_rtt_quantile(hist, 0.5);
+	if (!chi_rtt_count(hist))
+		snprintf(out, cap, "-");
+	else if (ns < 10000)
+		snprintf(out, cap, "%llu ns", (unsigned long long)ns);
+	else if (ns < 10000000)
+		snprintf(out, cap, "%.1f us", (double)ns / 1e3);
+	else
+		snprintf(out, cap, "%.1f ms", (double)ns / 1e6);
+}
+
+/* The cluster section (a runtime in a cluster only): this node, then every
+ * entry of admin.peers, its own included (state self). */
+static void print_cluster(const chi_admin_peers_task *pr)
+{
+	printf("\ncluster   node %d, %u node%s known\n", pr->node, pr->count, pr->count == 1 ? "" : "s");
+	printf("%-5s %-21s %-10s %-16s %9s %10s %10s %8s %10s %8s %10s\n", "node", "address", "state",
+	       "epoch", "in_flight", "sent", "done", "failed", "received", "errors", "rtt_p50");
+	for (uint32_t i = 0; i < pr->count && i < CHI_ADMIN_PEERS_MAX; i++) {
+		const chi_net_peer_info *p = &pr->peers[i];
+		char addr[CHI_HOST_MAX + 16], ep[20], rtt[32];
+		snprintf(addr, sizeof(addr), "%s:%u", p->host, p->port);
+		if (p->epoch)
+			snprintf(ep, sizeof(ep), "%016llx", (unsigned long long)p->epoch);
+		else /* never up */
+			snprintf(ep, sizeof(ep), "-");
+		fmt_rtt(rtt, sizeof(rtt), p->rtt_hist);
+		printf("%-5u %-21s %-10s %-16s %9llu %10llu %10llu %8llu %10llu %8llu %10s\n", p->node,
+		       addr, peer_state_word(p->state), ep, (unsigned long long)p->in_flight,
+		       (unsigned long long)p->tasks_sent, (unsigned long long)p->tasks_done,
+		       (unsigned long long)p->tasks_failed, (unsigned long long)p->tasks_received,
+		       (unsigned long long)p->errors, rtt);
+	}
+}
+
+/* What status asks a node: admin.stats (the first page), admin.list_pools,
+ * admin.peers; node CHI_NODE_ANY the runtime itself, else that node through
+ * it (CHI_POOL_ON_NODE). 0 or the first error. */
+typedef struct status_answers {
+	chi_admin_stats_task st;
+	chi_admin_list_task pl;
+	chi_admin_peers_task pr;
+} status_answers;
+
+static int64_t status_query(chi_client *c, int32_t node, status_answers *a)
+{
+	chi_admin_stats_init(&a->st);
+	chi_admin_list_init(&a->pl);
+	chi_admin_peers_init(&a->pr, node);
+	if (node >= 0) {
+		a->st.hdr.pool = CHI_POOL_ON_NODE(CHI_POOL_ADMIN, node);
+		a->pl.hdr.pool = CHI_POOL_ON_NODE(CHI_POOL_ADMIN, node);
+	}
+	int64_t r = chi_call(c, &a->st.hdr, &chi_admin_stats_codec);
+	if (r >= 0)
+		r = chi_call(c, &a->pl.hdr, &chi_admin_list_codec);
+	if (r >= 0)
+		r = chi_call(c, &a->pr.hdr, &chi_admin_peers_codec);
+	return r < 0 ? r : 0;
+}
+
+/* chi status --cluster: each peer of the runtime's answer that is up */
+static void status_peers(chi_client *c, const chi_admin_peers_task *local, status_answers *a)
+{
+	for (uint32_t i = 0; i < local->count && i < CHI_ADMIN_PEERS_MAX; i++) {
+		const chi_net_peer_info *p = &local->peers[i];
+		if (p->state != CHI_PEER_UP)
+			continue;
+		printf("\nnode %u (%s:%u)\n", p->node, p->host, p->port);
+		int64_t r = status_query(c, (int32_t)p->node, a);
+		if (r < 0) {
+			printf("error     %s\n", chi_strerror((int)r));
+			continue;
+		}
+		printf("uptime    %.1f s\n", (double)a->st.uptime_ns / 1e9);
+		printf("workers   %u\n", a->st.nworkers);
+		printf("lanes     %u x 2 priorities\n", a->st.lanes_total);
+		print_pools(&a->pl);
+		print_lanes(&a->st);
+		if (a->pr.node >= 0)
+			print_cluster(&a->pr);
+	}
+}
+
 int chi_cmd_status(int argc, char **argv)
 {
+	static const struct option opts[] = {{"name", required_argument, 0, 'n'},
+					     {"config", required_argument, 0, 'c'},
+					     {"cluster", no_argument, 0, 'C'},
+					     {"help", no_argument, 0, 'h'},
+					     {0, 0, 0, 0}};
 	const char *name = NULL, *conf = NULL;
-	int rc = name_opts("status", argc, argv, "usage: chi status [--name NAME] [--config FILE]\n", &name,
-			   &conf);
-	if (rc >= 0)
-		return rc;
+	int o, cluster = 0;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "n:c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'n': name = optarg; break;
+		case 'c': conf = optarg; break;
+		case 'C': cluster = 1; break;
+		case 'h': printf("%s", status_usage); return 0;
+		default: fprintf(stderr, "%s", status_usage); return 2;
+		}
+	}
+	if (chi_cli_no_args("status", argc, argv))
+		return 2;
 	chi_config cfg;
 	chi_client *c = chi_cli_connect(&name, conf, &cfg);
 	if (!c)
 		return 1;
-	chi_admin_stats_task *st = malloc(sizeof(*st));
-	chi_admin_list_task *pl = malloc(sizeof(*pl));
-	chi_admin_stats_init(st);
-	chi_admin_list_init(pl);
-	int64_t r1 = chi_call(c, &st->hdr, &chi_admin_stats_codec);
-	int64_t r2 = chi_call(c, &pl->hdr, &chi_admin_list_codec);
-	if (r1 < 0 || r2 < 0) {
-		chi_cli_call_failed(c, name, "the status query", r1 < 0 ? r1 : r2);
+	status_answers *a = malloc(sizeof(*a)), *other = malloc(sizeof(*a));
+	int64_t r = a && other ? status_query(c, CHI_NODE_ANY, a) : -ENOMEM;
+	if (r < 0) {
+		chi_cli_call_failed(c, name, "the status query", r);
 		chi_client_close(c);
-		free(st);
-		free(pl);
+		free(a);
+		free(other);
 		return 1;
 	}
+	chi_admin_stats_task *st = &a->st;
 	double up = (double)st->uptime_ns / 1e9;
 	printf("runtime   %s\n", name);
 	printf("pid       %d\n", c->hdr->owner_pid);
@@ -198,29 +345,16 @@ int chi_cmd_status(int argc, char **argv)
 	}
 	if (!chi_gpu_count(c))
 		printf("gpus      none (no GPU, no driver, or a build without CUDA)\n");
-	printf("pools    ");
-	for (uint32_t i = 0; i < pl->count; i++)
-		printf(" %s(%u, %s)", pl->pools[i].name, pl->pools[i].id, pl->pools[i].module);
-	printf("\n\n%-5s %-5s %12s %12s %8s %10s %8s %8s\n", "lane", "queue", "popped", "completed",
-	       "errors", "queue_full", "holes", "depth");
-	for (uint32_t i = 0; i < st->nlanes; i++) {
-		chi_lane_stats *l = &st->lanes[i];
-		char q[16];
-		if (l->gpu)
-			snprintf(q, sizeof(q), "gpu%u", (unsigned)(l->gpu - 1) & 0xffffu);
-		else
-			snprintf(q, sizeof(q), "cpu");
-		printf("%-5u %-5s %12llu %12llu %8llu %10llu %8llu %8llu\n", i, q,
-		       (unsigned long long)l->popped, (unsigned long long)l->completed,
-		       (unsigned long long)l->errors, (unsigned long long)l->queue_full,
-		       (unsigned long long)l->holes_skipped, (unsigned long long)l->depth);
+	print_pools(&a->pl);
+	print_lanes(st);
+	if (a->pr.node >= 0) { /* one node: nothing more, the output as it always was */
+		print_cluster(&a->pr);
+		if (cluster)
+			status_peers(c, &a->pr, other);
 	}
-	if (st->nlanes < st->lanes_total)
-		printf("(lanes %u-%u not shown: chi stats lists every lane)\n", st->nlanes,
-		       st->lanes_total - 1);
 	chi_client_close(c);
-	free(st);
-	free(pl);
+	free(a);
+	free(other);
 	return 0;
 }
 
