@@ -5,6 +5,8 @@
  *   chi-bench bdev [--json] [--quick] [--dir D]        bdev file I/O vs fio
  *   chi-bench drain [--json] [--quick]                 a worker's cost per
  *                                                      GPU-lane task (no GPU)
+ *   chi-bench cluster [--json] [--quick] [--tls tcp|shm]  tasks routed to
+ *                                                      another node over UCX
  *
  * With --json only JSON goes to stdout (docs/benchmarks.md, "The program"). A command
  * that cannot run here exits 77. */
@@ -15,6 +17,7 @@
 
 int chi_bench_bdev(int argc, char **argv); /* bench_bdev.c */
 int chi_bench_drain(int argc, char **argv); /* bench_drain.c */
+int chi_bench_cluster(int argc, char **argv); /* bench_cluster.c */
 
 /* Helper processes of cross-process entries; bench_xproc.c overrides. */
 __attribute__((weak)) int chi_bench_child(int argc, char **argv)
@@ -32,6 +35,7 @@ static void usage(FILE *out)
 		"       chi-bench gpu [--json] [--quick] [--entries a,b]\n"
 		"       chi-bench bdev [--json] [--quick] [--dir D]\n"
 		"       chi-bench drain [--json] [--quick] [--entries a,b]\n"
+		"       chi-bench cluster [--json] [--quick] [--entries a,b] [--tls tcp|shm]\n"
 		"       chi-bench cpu --help   (lists the entries)\n"
 		"  --json    print only {\"device\":..,\"results\":[..]} on stdout\n"
 		"  --quick   fewer iterations (smoke runs)\n");
@@ -60,6 +64,8 @@ int main(int argc, char **argv)
 		return chi_bench_bdev(argc - 1, argv + 1);
 	if (!strcmp(cmd, "drain"))
 		return chi_bench_drain(argc - 1, argv + 1);
+	if (!strcmp(cmd, "cluster"))
+		return chi_bench_cluster(argc - 1, argv + 1);
 	if (!strcmp(cmd, "gpu")) {
 #ifdef CHI_WITH_CUDA
 		return chi_bench_gpu(argc - 1, argv + 1);

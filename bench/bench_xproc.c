@@ -58,6 +58,8 @@ extern char **environ;
 
 #include "xproc_util.h"
 
+int chi_bench_cluster_child(int argc, char **argv); /* bench_cluster_session.c */
+
 /* ---- cpu_pingpong_xproc ---- */
 
 typedef struct iters {
@@ -549,7 +551,10 @@ int chi_bench_child(int argc, char **argv)
 		return child_roundtrip(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "throughput"))
 		return child_throughput(argc, argv);
-	fprintf(stderr, "chi-bench: unknown helper role '%s' (pingpong, roundtrip, throughput)\n",
+	if (argc >= 2 && !strcmp(argv[1], "cluster"))
+		return chi_bench_cluster_child(argc, argv);
+	fprintf(stderr, "chi-bench: unknown helper role '%s' (pingpong, roundtrip, throughput, "
+			"cluster)\n",
 		argc >= 2 ? argv[1] : "");
 	return 2;
 }
