@@ -19,7 +19,12 @@
  *      worker's fd;
  *   W2 a forwarder pushes under fwd_lock, then loads sleeping and writes the
  *      eventfd if it is 1. Whichever critical section comes second sees the
- *      other's store (the mutex orders them), so no push is left asleep. */
+ *      other's store (the mutex orders them), so no push is left asleep.
+ *   W3 a worker completes a served task (its future's complete store, then
+ *      a seq_cst fence), then loads sleeping and writes the eventfd if it is
+ *      1 (chi_net_kick). The net thread, after storing sleeping = 1 (seq_cst),
+ *      tests every running served future before it sleeps: one of the two
+ *      sees the other's store, so no completion waits for a timer. */
 #ifndef CHI_SRC_NET_CORE_H
 #define CHI_SRC_NET_CORE_H
 
@@ -229,6 +234,8 @@ void chi_net_refuse(chi_net *n, chi_net_conn *c, int code, const char *reason);
 /* serve.c */
 void chi_net_on_req(chi_net *n, chi_net_conn *c, const chi_net_msg *m);
 void chi_net_reply_err(chi_net *n, chi_net_conn *c, uint64_t id, int64_t err);
+/* W3: is any running served future complete? */
+int chi_net_serve_any_done(chi_net *n);
 /* Submit waiting tasks and reply to finished ones; returns 1 if anything
  * moved. */
 int chi_net_serve_poll(chi_net *n);

@@ -17,8 +17,8 @@
  *   T4 when a turn did nothing it spins up to runtime.first_busy_wait_us
  *      (at most CHI_NET_BUSY_CAP_US), then arms the worker and sleeps in
  *      ppoll on the worker's fd and the eventfd (W1), at most until the
- *      next timer (or 200 us slices while served tasks run: their
- *      completion wakes no fd).
+ *      next timer; a worker that completes a served task writes the
+ *      eventfd (W3 in core.h), so replies leave at once.
  * Every loop is bounded: a turn handles what is there, a failed send is
  * never retried, a DOWN peer is dialled once per retry_ms. */
 #ifndef _GNU_SOURCE
@@ -182,12 +182,19 @@ static void *net_main(void *arg)
 		pthread_mutex_lock(&n->fwd_lock);
 		int empty = n->fwd_head == NULL;
 		pthread_mutex_unlock(&n->fwd_lock);
+		if (empty && n->serve_run && chi_net_serve_any_done(n)) /* W3 */
+			empty = 0;
 		if (empty && !__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE) &&
 		    ucp_worker_arm(n->worker) == UCS_OK) {
 			uint64_t now = chi_now_ns();
 			uint64_t wait = n->next_timer_ns > now ? n->next_timer_ns - now : 0;
-			if ((n->serve_run || n->serve_wait) && wait > 200000)
+			/* W3 wakes us for served completions; a task queued on a
+			 * full ring (serve_wait) is tried again every 200 us, and
+			 * running ones tested every 5 ms, a safety net */
+			if (n->serve_wait && wait > 200000)
 				wait = 200000;
+			else if (n->serve_run && wait > 5000000)
+				wait = 5000000;
 			struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
 			struct pollfd fds[2] = {{n->worker_fd, POLLIN, 0}, {n->efd, POLLIN, 0}};
 			int r = ppoll(fds, 2, &ts, NULL);
@@ -538,4 +545,15 @@ int chi_net_forward(chi_net *n, uint32_t node, const uint8_t *wire, uint32_t len
 		(void)w;
 	}
 	return 0;
+}
+
+void chi_net_kick(chi_net *n)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* W3: the completion, then sleeping */
+	if (__atomic_load_n(&n->sleeping, __ATOMIC_SEQ_CST) &&
+	    __atomic_exchange_n(&n->sleeping, 0, __ATOMIC_SEQ_CST)) {
+		uint64_t one = 1;
+		ssize_t w = write(n->efd, &one, sizeof(one));
+		(void)w;
+	}
 }

@@ -153,6 +153,14 @@ static void reply(chi_net *n, chi_net_served *s, int64_t result)
 	chi_net_send(n, c, buf, len);
 }
 
+int chi_net_serve_any_done(chi_net *n)
+{
+	for (chi_net_served *s = n->serve_run; s; s = s->next)
+		if (chi_future_test(&s->fut))
+			return 1;
+	return 0;
+}
+
 int chi_net_serve_poll(chi_net *n)
 {
 	int moved = 0;

@@ -49,6 +49,12 @@ void chi_route_stop(chi_runtime *rt)
 	rt->net = NULL;
 }
 
+void chi_route_served(chi_runtime *rt)
+{
+	if (rt->net)
+		chi_net_kick(rt->net);
+}
+
 /* R3, R4: may this task be forwarded? */
 static int route_check(chi_runtime *rt, const chi_pm_cache *c)
 {

@@ -192,6 +192,7 @@ run_wire(chi_worker *w, chi_pm_cache *c, uint64_t *scratch, uint64_t max_task, c
 	w->on_stack[pool]++;
 	int64_t r = c->m->run(&ctx, (chi_task *)scratch);
 	w->on_stack[pool]--;
+	c->served = h.flags & CHI_TASK_REMOTE; /* after the run: a nested task moves c */
 	if (r >= 0) {
 		rc = chi_wire_encode_out(codec, area, out_size, (chi_task *)scratch);
 		if (rc)
@@ -369,6 +370,7 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 	uint64_t max_task = w->rt->cfg.max_task_size;
 	c->tp = CHI_MAX_POOLS;
 	c->tm = 0;
+	c->served = 0;
 	int64_t r;
 	if (!gpu && !claim_block(f, &flags))
 		r = -ECANCELED; /* FA1: its waiter gave up (the runtime was silent) */
@@ -407,6 +409,8 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 	} else {
 		chi_run_state_flush(w, st);
 		chi_future_complete(f, flags, r); /* F1 */
+		if (__builtin_expect(c->served, 0))
+			chi_route_served(w->rt);
 	}
 	lat_end(lane, t0);
 }
