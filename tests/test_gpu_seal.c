@@ -22,6 +22,7 @@
 #include "runtime/runtime.h"
 #include "runtime/stats.h"
 #include "../tools/stats_format.c"
+#include "../tools/stats_prom.c"
 
 static char self_path[4096];
 extern char **environ;

@@ -19,6 +19,7 @@
 #include "runtime/stats.h"
 /* the formatters are the chi command's: compiled into this test */
 #include "../tools/stats_format.c"
+#include "../tools/stats_prom.c"
 
 #define DEPTH 8
 

@@ -17,6 +17,7 @@
 #include "runtime/stats.h"
 /* the formatters are the chi command's: compiled into this test */
 #include "../tools/stats_format.c"
+#include "../tools/stats_prom.c"
 
 /* ---- histogram ---- */
 static void near_bucket(uint64_t got, uint64_t want)

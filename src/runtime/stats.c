@@ -112,6 +112,7 @@ int chi_stats_query_node(chi_client *c, const char *runtime, int32_t node, chi_s
 {
 	memset(s, 0, sizeof(*s));
 	s->runtime = runtime;
+	s->via = node >= 0;
 	s->st = malloc(sizeof(*s->st));
 	s->ps = malloc(sizeof(*s->ps));
 	s->peers = malloc(sizeof(*s->peers));

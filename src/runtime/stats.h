@@ -65,7 +65,8 @@ uint64_t chi_rtt_count(const uint64_t *hist);
  * st->workers_total) and the formatters say which were left out. */
 #define CHI_STATS_KEEP_MAX 65536
 typedef struct chi_stats_snapshot {
-	const char *runtime;
+	const char *runtime; /* the runtime asked (for another node: the one it went through) */
+	int32_t via;         /* 1: the node's answer came through `runtime` (another node) */
 	chi_admin_stats_task *st; /* the first page: uptime, workers running, totals */
 	chi_admin_pool_stats_task *ps;
 	chi_lane_stats *lanes;
