@@ -414,7 +414,9 @@ static void test_timeout(void **state)
 	assert_int_equal(target_wait(&s, 3000), -ETIMEDOUT);
 	uint64_t took = now_ms() - t0;
 	print_message("timed out after %llu ms (deadline 500 ms)\n", (unsigned long long)took);
-	assert_true(took >= 450 && took < 1000);
+	/* the deadline, found by the thread's timer (loaded machines and
+	 * sanitizer builds add hundreds of ms), well before the 3 s wait */
+	assert_true(took >= 450 && took < 1400);
 	/* the late reply is dropped and counted (N3) */
 	uint64_t end = now_ms() + 3000;
 	while (peer_of(c, 1).stale == 0) {
@@ -495,7 +497,7 @@ static void test_stop_peer(void **state)
 	}
 	uint64_t took = now_ms() - t0;
 	print_message("B stopped: A's %d targets ended in %llu ms\n", N, (unsigned long long)took);
-	assert_true(took < 1000);
+	assert_true(took < 1400); /* the goodbye, before A's peer_timeout_ms (1500) */
 	assert_int_equal(pthread_join(th, NULL), 0);
 	wait_state(net[0], 1, CHI_PEER_DOWN, 3000);
 	sync_target x;

@@ -474,14 +474,21 @@ int chi_net_start(const chi_config *cfg, uint64_t epoch, chi_client *local, chi_
 	return 0;
 }
 
+/* Wake the thread from its ppoll (W2, W3, stop): the eventfd never blocks
+ * (EFD_NONBLOCK; a full counter means a wake is pending already). */
+static void wake(chi_net *n)
+{
+	uint64_t one = 1;
+	ssize_t w = write(n->efd, &one, sizeof(one));
+	(void)w;
+}
+
 void chi_net_stop(chi_net *n)
 {
 	if (!n)
 		return;
 	__atomic_store_n(&n->stop, 1, __ATOMIC_RELEASE);
-	uint64_t one = 1;
-	ssize_t w = write(n->efd, &one, sizeof(one));
-	(void)w;
+	wake(n);
 	if (n->thread_started)
 		pthread_join(n->thread, NULL);
 	shutdown_all(n);
@@ -539,11 +546,8 @@ int chi_net_forward(chi_net *n, uint32_t node, const uint8_t *wire, uint32_t len
 		__atomic_store_n(&n->fwd_head, q, __ATOMIC_RELEASE);
 	n->fwd_tail = q;
 	pthread_mutex_unlock(&n->fwd_lock);
-	if (__atomic_load_n(&n->sleeping, __ATOMIC_SEQ_CST)) { /* W2 */
-		uint64_t one = 1;
-		ssize_t w = write(n->efd, &one, sizeof(one));
-		(void)w;
-	}
+	if (__atomic_load_n(&n->sleeping, __ATOMIC_SEQ_CST)) /* W2 */
+		wake(n);
 	return 0;
 }
 
@@ -551,9 +555,6 @@ void chi_net_kick(chi_net *n)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* W3: the completion, then sleeping */
 	if (__atomic_load_n(&n->sleeping, __ATOMIC_SEQ_CST) &&
-	    __atomic_exchange_n(&n->sleeping, 0, __ATOMIC_SEQ_CST)) {
-		uint64_t one = 1;
-		ssize_t w = write(n->efd, &one, sizeof(one));
-		(void)w;
-	}
+	    __atomic_exchange_n(&n->sleeping, 0, __ATOMIC_SEQ_CST))
+		wake(n);
 }

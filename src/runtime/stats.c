@@ -25,70 +25,67 @@ uint64_t chi_lat_bucket_hi(uint32_t b)
 	return chi_lat_bucket_lo(b + 1);
 }
 
-uint64_t chi_lat_count(const uint64_t *hist)
+static uint64_t hist_count(const uint64_t *hist, uint32_t nb)
 {
 	uint64_t n = 0;
-	for (uint32_t b = 0; b < CHI_LAT_BUCKETS; b++)
+	for (uint32_t b = 0; b < nb; b++)
 		n += hist[b];
 	return n;
+}
+
+/* The bucket that holds quantile q of nb buckets (the smallest whose
+ * running count reaches ceil(q * n), at least 1); nb when empty. */
+static uint32_t hist_quantile_bucket(const uint64_t *hist, uint32_t nb, double q)
+{
+	uint64_t n = hist_count(hist, nb);
+	if (!n)
+		return nb;
+	if (q > 1)
+		q = 1;
+	uint64_t rank = (uint64_t)(q * (double)n);
+	if ((double)rank < q * (double)n)
+		rank++; /* ceil */
+	if (rank < 1)
+		rank = 1;
+	uint64_t seen = 0;
+	for (uint32_t b = 0; b < nb; b++) {
+		seen += hist[b];
+		if (seen >= rank)
+			return b;
+	}
+	return nb;
+}
+
+uint64_t chi_lat_count(const uint64_t *hist)
+{
+	return hist_count(hist, CHI_LAT_BUCKETS);
 }
 
 uint64_t chi_lat_quantile(const uint64_t *hist, double q)
 {
-	uint64_t n = chi_lat_count(hist);
-	if (!n)
+	uint32_t b = hist_quantile_bucket(hist, CHI_LAT_BUCKETS, q);
+	if (b == CHI_LAT_BUCKETS)
 		return 0;
-	if (q > 1)
-		q = 1;
-	uint64_t rank = (uint64_t)(q * (double)n);
-	if ((double)rank < q * (double)n)
-		rank++; /* ceil */
-	if (rank < 1)
-		rank = 1;
-	uint64_t seen = 0;
-	for (uint32_t b = 0; b < CHI_LAT_BUCKETS; b++) {
-		seen += hist[b];
-		if (seen >= rank) {
-			uint64_t lo = chi_lat_bucket_lo(b), hi = chi_lat_bucket_hi(b);
-			if (hi == UINT64_MAX)
-				return lo;
-			return lo + (hi - 1 - lo) / 2;
-		}
-	}
-	return 0;
+	uint64_t lo = chi_lat_bucket_lo(b), hi = chi_lat_bucket_hi(b);
+	if (hi == UINT64_MAX)
+		return lo;
+	return lo + (hi - 1 - lo) / 2;
 }
 
 uint64_t chi_rtt_count(const uint64_t *hist)
 {
-	uint64_t n = 0;
-	for (uint32_t b = 0; b < CHI_NET_RTT_BUCKETS; b++)
-		n += hist[b];
-	return n;
+	return hist_count(hist, CHI_NET_RTT_BUCKETS);
 }
 
 uint64_t chi_rtt_quantile(const uint64_t *hist, double q)
 {
-	uint64_t n = chi_rtt_count(hist);
-	if (!n)
+	uint32_t b = hist_quantile_bucket(hist, CHI_NET_RTT_BUCKETS, q);
+	if (b == CHI_NET_RTT_BUCKETS)
 		return 0;
-	if (q > 1)
-		q = 1;
-	uint64_t rank = (uint64_t)(q * (double)n);
-	if ((double)rank < q * (double)n)
-		rank++; /* ceil */
-	if (rank < 1)
-		rank = 1;
-	uint64_t seen = 0;
-	for (uint32_t b = 0; b < CHI_NET_RTT_BUCKETS; b++) {
-		seen += hist[b];
-		if (seen >= rank) {
-			uint64_t lo = 1ull << b;
-			if (b + 1 == CHI_NET_RTT_BUCKETS)
-				return lo;
-			return lo + (lo - 1) / 2; /* [lo, 2 lo): its midpoint */
-		}
-	}
-	return 0;
+	uint64_t lo = 1ull << b;
+	if (b + 1 == CHI_NET_RTT_BUCKETS)
+		return lo;
+	return lo + (lo - 1) / 2; /* [lo, 2 lo): its midpoint */
 }
 
 static uint32_t keep(uint32_t total)
