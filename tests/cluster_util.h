@@ -98,9 +98,25 @@ static inline void cl_write_conf(cl_cluster *cl, uint32_t k, const char *key)
 	cl_write(cl->conf[k], y, 0600);
 }
 
+/* Every daemon a test of this process started: killed at exit, so that a
+ * failed case (cmocka leaves it by longjmp, past cl_fini) leaves none
+ * behind; each case's runtimes have names of their own (cl_seq), so the
+ * next case does not find them "already running". */
+static int cl_started[64];
+static int cl_nstarted, cl_seq;
+
+static void cl_kill_leftovers(void)
+{
+	for (int i = 0; i < cl_nstarted; i++)
+		if (cl_started[i] > 0)
+			kill(cl_started[i], SIGKILL);
+}
+
 /* n nodes' configs (none started). */
 static inline void cl_init(cl_cluster *cl, uint32_t n)
 {
+	if (!cl_seq++)
+		atexit(cl_kill_leftovers);
 	memset(cl, 0, sizeof(*cl));
 	cl->n = n;
 	snprintf(cl->dir, sizeof(cl->dir), "/tmp/chi-cluster-XXXXXX");
@@ -121,7 +137,7 @@ static inline void cl_init(cl_cluster *cl, uint32_t n)
 	snprintf(key, sizeof(key), "%s/badkey", cl->dir);
 	cl_write(key, "some-other-key-that-is-not-the-cluster-key\n", 0600);
 	for (uint32_t k = 0; k < n; k++) {
-		snprintf(cl->name[k], sizeof(cl->name[k]), "cl%d_%u", (int)getpid(), k);
+		snprintf(cl->name[k], sizeof(cl->name[k]), "cl%d_%d_%u", (int)getpid(), cl_seq, k);
 		snprintf(cl->conf[k], sizeof(cl->conf[k]), "%s/node%u.yaml", cl->dir, k);
 		cl->port[k] = cl_free_port();
 	}
@@ -156,6 +172,16 @@ static inline void cl_start(cl_cluster *cl, uint32_t k)
 	assert_int_equal(chi_client_connect(cl->name[k], &c), 0);
 	cl->pid[k] = chi_client_owner_pid(c);
 	chi_client_close(c);
+	if (cl_nstarted < (int)(sizeof(cl_started) / sizeof(cl_started[0])))
+		cl_started[cl_nstarted++] = cl->pid[k];
+}
+
+/* a daemon that is gone is not killed at exit (its pid may be reused) */
+static inline void cl_forget(int pid)
+{
+	for (int i = 0; i < cl_nstarted; i++)
+		if (cl_started[i] == pid)
+			cl_started[i] = 0;
 }
 
 static inline void cl_stop(cl_cluster *cl, uint32_t k)
@@ -166,6 +192,7 @@ static inline void cl_stop(cl_cluster *cl, uint32_t k)
 	cl_chi(cl, k, "stop", out, sizeof(out));
 	for (int i = 0; i < 1000 && kill(cl->pid[k], 0) == 0; i++)
 		usleep(10000);
+	cl_forget(cl->pid[k]);
 	cl->pid[k] = 0;
 }
 
@@ -176,6 +203,7 @@ static inline void cl_kill(cl_cluster *cl, uint32_t k)
 	kill(cl->pid[k], SIGKILL);
 	for (int i = 0; i < 1000 && kill(cl->pid[k], 0) == 0; i++)
 		usleep(10000);
+	cl_forget(cl->pid[k]);
 	cl->pid[k] = 0;
 	char out[4096];
 	cl_chi(cl, k, "cleanup", out, sizeof(out));

@@ -12,7 +12,10 @@
  *          the client's threads allocate and free inside it lock-free
  * The client-table entry's `chunks` is the head of a list that only grows
  * while the client lives: K1, a thread that made a chunk pushes it with a
- * release CAS; K2, the runtime reads the list with acquire only after the
+ * release CAS; K1b, the client's current chunk (cur_chunk, process-local)
+ * is stored with release once the chunk's header is built and loaded with
+ * acquire, so threads sharing the client allocate from a chunk another one
+ * just made; K2, the runtime reads the list with acquire only after the
  * client is DEAD or CLOSED and every lane has moved past what the client
  * could have published (src/runtime/reaper.c), then frees each chunk whole,
  * checking every link first (K3, at chi_chunks_release). */
@@ -64,20 +67,21 @@ uint64_t chi_client_alloc(chi_client *c, uint64_t size)
 {
 	if (c->embedded || !c->slot) /* the runtime's own client never dies */
 		return chi_alloc(c->base, &c->dir->alloc, size);
-	uint64_t cur = __atomic_load_n(&c->cur_chunk, __ATOMIC_RELAXED), off;
+	/* K1b */
+	uint64_t cur = __atomic_load_n(&c->cur_chunk, __ATOMIC_ACQUIRE), off;
 	if (cur && (off = chi_alloc(c->base, &chunk_at(c, cur)->alloc, size)))
 		return off;
 	/* the current chunk is full: an older one may have room again */
 	for (uint64_t k = __atomic_load_n(&c->slot->chunks, __ATOMIC_ACQUIRE); k;
 	     k = chunk_at(c, k)->next)
 		if (k != cur && (off = chi_alloc(c->base, &chunk_at(c, k)->alloc, size))) {
-			__atomic_store_n(&c->cur_chunk, k, __ATOMIC_RELAXED);
+			__atomic_store_n(&c->cur_chunk, k, __ATOMIC_RELEASE); /* K1b */
 			return off;
 		}
 	uint64_t k = new_chunk(c, size);
 	if (!k)
 		return 0;
-	__atomic_store_n(&c->cur_chunk, k, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->cur_chunk, k, __ATOMIC_RELEASE); /* K1b */
 	return chi_alloc(c->base, &chunk_at(c, k)->alloc, size);
 }
 

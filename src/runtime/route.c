@@ -16,6 +16,10 @@
  *       pool's home cannot bounce a task between nodes;
  *   R4  without a cluster (no net thread) a task naming another node ends
  *       with -EHOSTUNREACH.
+ *   R5  rt->net is an atomic pointer, stored (release) once chi_net_start
+ *       returned and loaded (acquire) by every reader: the net thread may
+ *       submit a peer's task (admin.peers, say) before that store, and
+ *       its worker then sees no net (a peer list of none, no kick).
  * The runtime starts the net thread after its pools exist and stops it
  * after its workers drained, so every forward has a net thread to go to. */
 #include <errno.h>
@@ -28,37 +32,49 @@
 #include "net/net.h"
 #include "runtime/runtime.h"
 
+/* rt->net is stored once the net thread runs, and that thread may already
+ * have submitted a peer's task whose worker reads it (admin.peers, a kick):
+ * an atomic pointer, NULL until then (R5). */
+static chi_net *net_of(const chi_runtime *rt)
+{
+	return __atomic_load_n(&rt->net, __ATOMIC_ACQUIRE);
+}
+
 int chi_route_start(chi_runtime *rt)
 {
 	if (rt->node < 0)
 		return 0;
 	char err[256] = "";
-	int rc = chi_net_start(&rt->cfg, rt->epoch, &rt->self, &rt->net, err, sizeof(err));
+	chi_net *n = NULL;
+	int rc = chi_net_start(&rt->cfg, rt->epoch, &rt->self, &n, err, sizeof(err));
 	if (rc) {
 		chi_log(CHI_LOG_ERROR, "cluster: node %d: %s", rt->node, err);
-		rt->net = NULL;
+		return rc;
 	}
-	return rc;
+	__atomic_store_n(&rt->net, n, __ATOMIC_RELEASE); /* R5 */
+	return 0;
 }
 
 void chi_route_stop(chi_runtime *rt)
 {
-	if (!rt->net)
+	chi_net *n = net_of(rt);
+	if (!n)
 		return;
-	chi_net_stop(rt->net);
-	rt->net = NULL;
+	chi_net_stop(n); /* the workers have stopped: nothing reads it now */
+	__atomic_store_n(&rt->net, NULL, __ATOMIC_RELEASE);
 }
 
 void chi_route_served(chi_runtime *rt)
 {
-	if (rt->net)
-		chi_net_kick(rt->net);
+	chi_net *n = net_of(rt);
+	if (n)
+		chi_net_kick(n);
 }
 
 /* R3, R4: may this task be forwarded? */
 static int route_check(chi_runtime *rt, const chi_pm_cache *c)
 {
-	if (!rt->net)
+	if (!net_of(rt))
 		return -EHOSTUNREACH;
 	chi_task h;
 	memcpy(&h, c->fwd_in, sizeof(h));
@@ -74,7 +90,7 @@ int chi_route_forward(chi_worker *w, const chi_pm_cache *c, chi_future_shm *f, u
 	if (rc)
 		return rc;
 	chi_net_target t = {f, flags, c->fwd_out, c->fwd_out_size, gpu, NULL, NULL};
-	return chi_net_forward(w->rt->net, (uint32_t)c->node, c->fwd_in, c->fwd_len, &t); /* R1 */
+	return chi_net_forward(net_of(w->rt), (uint32_t)c->node, c->fwd_in, c->fwd_len, &t); /* R1 */
 }
 
 int64_t chi_route_forward_sync(chi_worker *w, const chi_pm_cache *c)
@@ -85,7 +101,7 @@ int64_t chi_route_forward_sync(chi_worker *w, const chi_pm_cache *c)
 	uint32_t done = 0;
 	int64_t result = 0;
 	chi_net_target t = {NULL, 0, c->fwd_out, c->fwd_out_size, 0, &done, &result};
-	rc = chi_net_forward(w->rt->net, (uint32_t)c->node, c->fwd_in, c->fwd_len, &t);
+	rc = chi_net_forward(net_of(w->rt), (uint32_t)c->node, c->fwd_in, c->fwd_len, &t);
 	if (rc)
 		return rc;
 	/* R2: the net thread ends it by the task's deadline at the latest */
@@ -135,6 +151,7 @@ int64_t chi_route_pointer(chi_worker *w, const chi_pm_cache *c, chi_task *t)
 uint32_t chi_runtime_peers_snapshot(chi_runtime *rt, struct chi_admin_peers_task *t)
 {
 	t->node = rt->node;
-	t->count = rt->net ? chi_net_peers(rt->net, t->peers, CHI_ADMIN_PEERS_MAX) : 0;
+	chi_net *n = net_of(rt);
+	t->count = n ? chi_net_peers(n, t->peers, CHI_ADMIN_PEERS_MAX) : 0;
 	return t->count;
 }
