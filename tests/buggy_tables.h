@@ -2,7 +2,9 @@
  * (tests/buggy_writer.h): its own chunk lists (chunks) and client-table
  * entries (table), and what only the runtime writes: the directory, the
  * allocator's and the segment's headers, the GPU directory (dir) and the
- * worker records (workers). Each call is one burst of writes; what each
+ * worker records and wake words (workers); the runtime's pages through a
+ * writable mapping of the writer's own (RO1 maps them read-only in its
+ * client). Each call is one burst of writes; what each
  * target writes is listed at the top of tests/fault_buggy_client.c. */
 #ifndef CHI_TESTS_BUGGY_TABLES_H
 #define CHI_TESTS_BUGGY_TABLES_H
@@ -95,8 +97,9 @@ static void t_table(gb *g)
 
 static void t_dir(gb *g)
 {
-	chi_main_dir *d = g->c->dir;
-	chi_seg_hdr *h = g->c->hdr;
+	/* through the writable mapping: c's has these pages read-only (RO1) */
+	chi_main_dir *d = chi_dir_of(g->rw);
+	chi_seg_hdr *h = (chi_seg_hdr *)(void *)g->rw;
 	switch (g_pick(g, 20)) {
 	case 0: g_st32(g, &d->nlanes, (uint32_t)g_word(g)); break;
 	case 1: g_st32(g, &d->nworkers, (uint32_t)g_word(g)); break;
@@ -130,10 +133,12 @@ static void t_dir(gb *g)
 
 static void t_workers(gb *g)
 {
-	chi_worker_shm *w = &g->c->workers[g_rand(g, 0, g->c->dir->nworkers - 1)];
+	uint32_t i = (uint32_t)g_rand(g, 0, g->c->dir->nworkers - 1);
+	chi_worker_shm *w = (chi_worker_shm *)(void *)(g->rw + g->c->dir->workers_off) + i;
+	chi_worker_wake *k = &g->c->wakes[i]; /* on a writable page of c's */
 	switch (g_pick(g, 5)) {
-	case 0: g_st32(g, &w->sleeping, (uint32_t)g_rand(g, 0, 2)); break;
-	case 1: g_st32(g, &w->sleep_futex, (uint32_t)g_word(g)); break;
+	case 0: g_st32(g, &k->sleeping, (uint32_t)g_rand(g, 0, 2)); break;
+	case 1: g_st32(g, &k->sleep_futex, (uint32_t)g_word(g)); break;
 	case 2: g_st64(g, &w->task_seq, g_word(g)); break;
 	case 3: g_st64(g, &w->handed, g_word(g)); break;
 	case 4: g_st64(g, &w->handled, g_word(g)); break;

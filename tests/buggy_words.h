@@ -33,6 +33,10 @@ typedef struct gb {
 	chi_client *c;
 	uint64_t rng;
 	uint8_t *base;
+	uint8_t *rw;  /* a writable mapping of the same segment (RO1 makes the
+		       * runtime's pages read-only in c's): the dir and workers
+		       * targets write through it */
+	chi_seg rwseg;
 	uint64_t size, arena_lo;
 	chi_client_shm *tab;
 	uint32_t maxc;

@@ -42,6 +42,10 @@ static int garbage_main(const char *name, int target, uint64_t ms, uint64_t seed
 	const char *st = getenv("CHI_BC_STRUCTS");
 	g->structs = (st && *st == '1') || target == T_DIR || target == T_OTHERS;
 	g->base = g->c->base;
+	char sn[CHI_SEG_NAME_MAX];
+	if (chi_shm_name(sn, sizeof(sn), name, "main", -1) || chi_seg_open(&g->rwseg, sn))
+		_exit(2);
+	g->rw = g->rwseg.base;
 	g->size = g->c->hdr->size;
 	g->tab = (chi_client_shm *)(void *)(g->base + g->c->dir->clients_off);
 	g->maxc = g->c->dir->max_clients;

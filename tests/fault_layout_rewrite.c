@@ -1,7 +1,9 @@
 /* tests/fault_layout_rewrite.c: failure row "a client rewrites the main
  * directory's layout words" (docs/reliability.md, issue item 3). The
- * directory (src/ipc/layout.h) is in the main segment, which every client
- * maps writable. The runtime used to read nworkers, max_clients,
+ * directory (src/ipc/layout.h) is in the main segment; clients of other
+ * processes map its pages read-only now (RO1, tests/fault_readonly.c),
+ * but any process of the user can map them writable on purpose, so the
+ * rewrite here goes through the runtime's own (writable) mapping. The runtime used to read nworkers, max_clients,
  * clients_off, workers_off and nlanes back from it: the reaper walked
  * `max_clients` entries at `clients_off` (SIGSEGV with a far offset), the
  * stats copied `nworkers` records from `workers_off`, and pool lookups and

@@ -235,12 +235,14 @@ static void test_every_worker(void **state)
 	 * memory before and after the query: a page read at a wrong offset
 	 * would show another worker's */
 	static uint64_t before[MANY], after[MANY];
+	const chi_worker_shm *wrec = (const chi_worker_shm *)(const void *)((const char *)c->base +
+									   c->dir->workers_off);
 	for (int i = 0; i < MANY; i++)
-		before[i] = __atomic_load_n(&c->workers[i].sleep_ns, __ATOMIC_RELAXED);
+		before[i] = __atomic_load_n(&wrec[i].sleep_ns, __ATOMIC_RELAXED);
 	chi_stats_snapshot s;
 	assert_int_equal(chi_stats_query(c, "many", &s), 0);
 	for (int i = 0; i < MANY; i++)
-		after[i] = __atomic_load_n(&c->workers[i].sleep_ns, __ATOMIC_RELAXED);
+		after[i] = __atomic_load_n(&wrec[i].sleep_ns, __ATOMIC_RELAXED);
 	assert_int_equal(s.st->workers_total, MANY);
 	assert_int_equal(s.st->lanes_total, MANY);
 	assert_int_equal(s.st->nlanes, CHI_STATS_PAGE_LANES); /* the first page */

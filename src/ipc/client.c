@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,7 +38,11 @@ int chi_client_bind(chi_client *c, void *base)
 	c->epoch = c->hdr->epoch;
 	c->nlanes = c->dir->nlanes;
 	c->lanes = (chi_lane_shm *)((char *)base + c->dir->lanes_off);
-	c->workers = (chi_worker_shm *)((char *)base + c->dir->workers_off);
+	uint64_t wakes = (uint64_t)c->dir->ro_pages * CHI_RO_PAGE;
+	if (wakes > c->dir->lanes_off)
+		return -EPROTO; /* a directory this build cannot read */
+	c->wakes = (chi_worker_wake *)((char *)base + wakes);
+	c->nwakes = (uint32_t)((c->dir->lanes_off - wakes) / sizeof(chi_worker_wake));
 	c->busy_wait_ns = c->dir->first_busy_wait_us * 1000ull;
 	c->max_sleep_ns = c->dir->max_sleep_us * 1000ull;
 	c->max_task_size = c->dir->max_task_size;
@@ -108,10 +113,15 @@ int chi_client_check_runtime(chi_client *c)
 	/* a killed runtime may linger as a zombie that kill(pid, 0) still
 	 * finds: its monitor's heartbeat (every 10 ms) tells */
 	uint64_t alive = __atomic_load_n(&h->alive, __ATOMIC_ACQUIRE), now = chi_now_ns();
-	if (alive != c->last_alive || !c->last_alive_ns) {
-		c->last_alive = alive;
-		c->last_alive_ns = now;
-	} else if (now - c->last_alive_ns > CHI_HEARTBEAT_DEAD_NS) {
+	/* threads sharing c check at once: the time is stored before the count
+	 * (release) and read after it (acquire), so a thread that sees a count
+	 * sees the time it was seen at, or a later one */
+	uint64_t seen = __atomic_load_n(&c->last_alive, __ATOMIC_ACQUIRE);
+	uint64_t seen_ns = __atomic_load_n(&c->last_alive_ns, __ATOMIC_RELAXED);
+	if (alive != seen || !seen_ns) {
+		__atomic_store_n(&c->last_alive_ns, now, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->last_alive, alive, __ATOMIC_RELEASE);
+	} else if (now > seen_ns && now - seen_ns > CHI_HEARTBEAT_DEAD_NS) {
 		return -EOWNERDEAD;
 	}
 	return 0;
@@ -130,14 +140,14 @@ void chi_client_wake_lane(chi_client *c, uint32_t lane)
 	if (lane >= c->nlanes)
 		return;
 	uint32_t wi = __atomic_load_n(&c->lanes[lane].worker, __ATOMIC_RELAXED);
-	uint64_t nw = (uint64_t)((char *)c->lanes - (char *)c->workers) / sizeof(chi_worker_shm);
+	uint64_t nw = c->nwakes;
 	if (wi >= nw) {
 		if (!__atomic_exchange_n(&bad_worker_logged, 1, __ATOMIC_RELAXED))
 			chi_log(CHI_LOG_ERROR, "lane %u names worker %u of %llu: not woken", lane,
 				wi, (unsigned long long)nw);
 		return;
 	}
-	chi_worker_shm *w = &c->workers[wi];
+	chi_worker_wake *w = &c->wakes[wi];
 	/* W3: seq_cst load after the seq_cst publish (P4); pairs with W1 */
 	if (__atomic_load_n(&w->sleeping, __ATOMIC_SEQ_CST)) {
 		__atomic_fetch_add(&w->sleep_futex, 1, __ATOMIC_SEQ_CST); /* W4 */
@@ -198,6 +208,23 @@ uint32_t chi_client_pick_lane(chi_client *c)
 	return tls_lane_seq % c->nlanes;
 }
 
+/* RO1 (ipc/layout.h): map the runtime's pages read-only in this process, so
+ * that a stray write there faults here instead of reaching the runtime.
+ * Best effort: a page size other than RO1's, or a directory whose pages do
+ * not fit the segment, leaves the mapping as it is (logged once). */
+static void protect_runtime_pages(chi_client *c)
+{
+	static int logged;
+	uint64_t end = (uint64_t)c->dir->ro_pages * CHI_RO_PAGE;
+	long page = sysconf(_SC_PAGESIZE);
+	int rc = -EINVAL;
+	if (page == (long)CHI_RO_PAGE && c->dir->ro_pages > 1 && end <= c->seg.size)
+		rc = mprotect((char *)c->base + CHI_RO_PAGE, end - CHI_RO_PAGE, PROT_READ) ? -errno : 0;
+	if (rc && !__atomic_exchange_n(&logged, 1, __ATOMIC_RELAXED))
+		chi_log(CHI_LOG_WARN, "the runtime's pages stay writable in this client (%s)",
+			chi_strerror(rc));
+}
+
 int chi_client_connect(const char *name, chi_client **out)
 {
 	char shm_name[CHI_SEG_NAME_MAX];
@@ -226,6 +253,7 @@ int chi_client_connect(const char *name, chi_client **out)
 	rc = chi_client_bind(c, c->seg.base);
 	if (rc)
 		goto fail_close;
+	protect_runtime_pages(c);
 	rc = chi_client_register(c);
 	if (rc)
 		goto fail_unbind;

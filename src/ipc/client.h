@@ -18,7 +18,8 @@ struct chi_client {
 	chi_seg_hdr *hdr;
 	chi_main_dir *dir;
 	chi_lane_shm *lanes;
-	chi_worker_shm *workers;
+	chi_worker_wake *wakes; /* the workers' wake words (RO1: writable) */
+	uint32_t nwakes;
 	chi_client_shm *slot;
 	chi_ring_view (*views)[CHI_NPRIO];
 	uint32_t nlanes;

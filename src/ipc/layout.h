@@ -1,14 +1,29 @@
 /* src/ipc/layout.h: the directory of the main segment, shared by the runtime
  * and its clients (any process).
  *
- *   [chi_seg_hdr][chi_main_dir][workers][lanes][slots][clients][arena ...]
+ *   page 0         [chi_seg_hdr] ... [chi_main_dir: its allocator header, the
+ *                  directory's first 256 bytes, ends the page]
+ *   pages 1..R-1   [the rest of the directory][workers] (R = dir.ro_pages)
+ *   page R on      [wakes][lanes][slots][clients][arena ...]
+ *
+ * RO1 what only the runtime writes after start (the directory but its
+ *     allocator header, the worker records) lies on pages 1..R-1, which
+ *     every client that maps the segment itself (chi_client_connect)
+ *     mprotects read-only: a stray write there faults in the buggy client,
+ *     never reaches the runtime. The runtime's mapping stays writable.
+ *     Page 0 (the segment header and the allocator header, which clients
+ *     CAS when they take arena chunks) and everything from page R (wake
+ *     words, rings, the client table, the arena) stay writable: clients
+ *     write them by design, and the runtime checks what it reads there.
+ *     The runtime also keeps its own copy of every layout word (runtime.h,
+ *     chi_main_layout) and never reads those back.
  *
  * The runtime writes the directory once, then stores the header's dir_off
  * with release (SG3, src/runtime/runtime.c); clients load dir_off with
  * acquire (src/ipc/client.c) before they read it. The segment's magic was
  * stored before all that (SG1, proto/segment.h): it says only that the
  * header's identity fields are valid. Mutable fields:
- *   workers[w].sleeping / sleep_futex: Dekker pair between a worker going to
+ *   wakes[w].sleeping / sleep_futex: Dekker pair between worker w going to
  *     sleep and a producer publishing (src/runtime/worker.c, W1-W4);
  *   clients[i].state: CAS by connecting clients and by the runtime when it
  *     reaps a dead one (src/ipc/client.c); clients[i].chunks: pushed by the
@@ -36,10 +51,23 @@
 #define CHI_CLIENT_DEAD 2u   /* its process is gone: reclaim its chunks */
 #define CHI_CLIENT_CLOSED 3u /* closed normally: reclaim its chunks too */
 
-typedef struct CHI_ALIGNAS(64) chi_worker_shm {
-	/* line 0: read by producers on every publish (W3) */
+#define CHI_RO_PAGE 4096u /* RO1's page: clients with another page size skip the mprotect */
+
+/* A worker's wake words (RO1: on a writable page, producers write them).
+ * Line-sized: one worker's sleep never shares a line with another's. */
+typedef struct CHI_ALIGNAS(64) chi_worker_wake {
 	uint32_t sleep_futex; /* bumped by producers to wake the worker */
 	uint32_t sleeping;    /* 1 while the worker is (about to be) asleep */
+	uint8_t pad[56];
+} chi_worker_wake;
+CHI_STATIC_ASSERT(offsetof(chi_worker_wake, sleep_futex) == 0, "wake: sleep_futex");
+CHI_STATIC_ASSERT(offsetof(chi_worker_wake, sleeping) == 4, "wake: sleeping");
+CHI_STATIC_ASSERT(sizeof(chi_worker_wake) == 64, "wake: one line");
+
+/* A worker's record: written by the runtime only (RO1: read-only to clients) */
+typedef struct CHI_ALIGNAS(64) chi_worker_shm {
+	/* line 0: who it is */
+	uint32_t reserved[2]; /* 0 (the wake words were here; now chi_worker_wake) */
 	uint32_t id;
 	int32_t tid;
 	uint8_t pad0[48];
@@ -62,8 +90,6 @@ typedef struct CHI_ALIGNAS(64) chi_worker_shm {
 	uint64_t pm_count[CHI_MAX_POOLS][CHI_STATS_METHODS];
 	uint64_t pm_errors[CHI_MAX_POOLS][CHI_STATS_METHODS];
 } chi_worker_shm;
-CHI_STATIC_ASSERT(offsetof(chi_worker_shm, sleep_futex) == 0, "worker: sleep_futex");
-CHI_STATIC_ASSERT(offsetof(chi_worker_shm, sleeping) == 4, "worker: sleeping");
 CHI_STATIC_ASSERT(offsetof(chi_worker_shm, id) == 8, "worker: id");
 CHI_STATIC_ASSERT(offsetof(chi_worker_shm, tid) == 12, "worker: tid");
 CHI_STATIC_ASSERT(offsetof(chi_worker_shm, task_seq) == 64, "worker: task_seq on line 1");
@@ -126,7 +152,8 @@ typedef struct CHI_ALIGNAS(64) chi_main_dir {
 	uint64_t clients_off;
 	uint64_t start_ns;
 	uint32_t max_clients;
-	uint32_t reserved0;        /* 0: was npools, never written; keeps the offsets below */
+	uint32_t ro_pages;         /* RO1: pages 1..ro_pages-1 are the runtime's; the
+				    * wake words start at page ro_pages */
 	uint32_t ngpus;            /* GPU queue segments (src/gpu/) */
 	uint32_t pad_gpus;
 	uint64_t clients_dead;     /* clients found dead by the reaper */
@@ -150,7 +177,7 @@ CHI_STATIC_ASSERT(offsetof(chi_main_dir, lanes_off) == 312, "dir: lanes_off");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, clients_off) == 320, "dir: clients_off");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, start_ns) == 328, "dir: start_ns");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, max_clients) == 336, "dir: max_clients");
-CHI_STATIC_ASSERT(offsetof(chi_main_dir, reserved0) == 340, "dir: reserved0");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, ro_pages) == 340, "dir: ro_pages");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, ngpus) == 344, "dir: ngpus");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, clients_dead) == 352, "dir: clients_dead");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, chunks_reclaimed) == 360, "dir: chunks_reclaimed");

@@ -28,9 +28,9 @@ int chi_handoff_push(chi_worker *w, chi_lane_ref *lr, uint8_t *b, uint32_t n)
 		/* H2: pairs with the helper's tail load (H3); seq_cst, with
 		 * the load of `sleeping` after it, for W3 (worker.c) */
 		__atomic_store_n(&h->tail, t + 1, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&g->shm->sleeping, __ATOMIC_SEQ_CST)) {
-			__atomic_fetch_add(&g->shm->sleep_futex, 1, __ATOMIC_SEQ_CST); /* W4 */
-			chi_futex_wake(&g->shm->sleep_futex, 1);
+		if (__atomic_load_n(&g->wake->sleeping, __ATOMIC_SEQ_CST)) {
+			__atomic_fetch_add(&g->wake->sleep_futex, 1, __ATOMIC_SEQ_CST); /* W4 */
+			chi_futex_wake(&g->wake->sleep_futex, 1);
 		}
 		/* H2: release, pairs with the acquire load in
 		 * chi_workers_seq_moved (H4), made after this owner's
@@ -110,6 +110,7 @@ int chi_handoff_setup(chi_runtime *rt)
 			hw->shm->helps = o + 1;
 			ow->give[ow->ngive].h = h;
 			ow->give[ow->ngive].shm = hw->shm;
+			ow->give[ow->ngive].wake = hw->wake;
 			ow->ngive++;
 		}
 		for (uint32_t k = 0; k < ow->nlanes; k++)

@@ -77,6 +77,7 @@ CHI_STATIC_ASSERT(offsetof(chi_handoff, e) == 128, "entries after both lines");
 typedef struct chi_handoff_give {
 	chi_handoff *h;
 	chi_worker_shm *shm; /* the helper's */
+	chi_worker_wake *wake; /* the helper's wake words */
 	uint64_t head;       /* cached copy of h->head */
 } chi_handoff_give;
 

@@ -27,15 +27,19 @@
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 
 typedef struct main_layout {
-	uint64_t dir, workers, lanes, slots, clients, arena, total;
+	uint64_t dir, workers, wakes, lanes, slots, clients, arena, total;
 } main_layout;
+/* RO1 (src/ipc/layout.h): the directory's allocator header ends page 0 */
+CHI_STATIC_ASSERT(sizeof(chi_seg_hdr) <= CHI_RO_PAGE - offsetof(chi_main_dir, nlanes),
+		  "the segment header fits before the directory");
 
 static void layout_main(const chi_config *cfg, uint32_t nlanes, main_layout *L)
 {
 	uint64_t depth = cfg->queue_depth;
-	L->dir = ALIGN_UP(sizeof(chi_seg_hdr), 64);
+	L->dir = CHI_RO_PAGE - offsetof(chi_main_dir, nlanes); /* RO1 */
 	L->workers = ALIGN_UP(L->dir + sizeof(chi_main_dir), 64);
-	L->lanes = ALIGN_UP(L->workers + (uint64_t)cfg->num_workers * sizeof(chi_worker_shm), 64);
+	L->wakes = ALIGN_UP(L->workers + (uint64_t)cfg->num_workers * sizeof(chi_worker_shm), CHI_RO_PAGE);
+	L->lanes = ALIGN_UP(L->wakes + (uint64_t)cfg->num_workers * sizeof(chi_worker_wake), 64);
 	L->slots = ALIGN_UP(L->lanes + (uint64_t)nlanes * sizeof(chi_lane_shm), 64);
 	L->clients = ALIGN_UP(L->slots + (uint64_t)nlanes * CHI_NPRIO * depth * sizeof(chi_slot), 64);
 	L->arena = ALIGN_UP(L->clients + CHI_MAX_CLIENTS * sizeof(chi_client_shm), 4096);
@@ -237,8 +241,9 @@ static int chi_server_init(chi_runtime *rt)
 	d->clients_off = L.clients;
 	d->start_ns = chi_now_ns();
 	d->max_clients = CHI_MAX_CLIENTS;
+	d->ro_pages = (uint32_t)(L.wakes / CHI_RO_PAGE);
 	rt->lay = (chi_main_layout){
-		.workers_off = L.workers, .lanes_off = L.lanes, .clients_off = L.clients,
+		.workers_off = L.workers, .wakes_off = L.wakes, .lanes_off = L.lanes, .clients_off = L.clients,
 		.arena_lo = L.arena, .arena_hi = L.total, .start_ns = d->start_ns,
 		.nlanes = nlanes, .nworkers = cfg->num_workers, .max_clients = CHI_MAX_CLIENTS};
 	chi_lane_shm *lanes = (chi_lane_shm *)((char *)base + L.lanes);

@@ -67,6 +67,7 @@ typedef struct CHI_ALIGNAS(64) chi_worker {
 	uint32_t id;
 	pthread_t thread;
 	chi_worker_shm *shm;
+	chi_worker_wake *wake; /* its wake words (W1-W4), on a page clients write */
 	uint32_t nlanes;
 	chi_lane_ref *lanes;  /* lanes this worker owns (its own copies) */
 	uint32_t *since_bulk; /* per owned lane */
@@ -98,7 +99,7 @@ struct chi_ctx {
  * The directory holds the same values for clients, and any client can write
  * there: the runtime reads only these (docs/reliability.md, item 3). */
 typedef struct chi_main_layout {
-	uint64_t workers_off, lanes_off, clients_off;
+	uint64_t workers_off, wakes_off, lanes_off, clients_off;
 	uint64_t arena_lo, arena_hi; /* the chunk arena: [lo, hi) */
 	uint64_t start_ns;
 	uint32_t nlanes, nworkers, max_clients;

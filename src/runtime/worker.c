@@ -368,17 +368,17 @@ static void *worker_main(void *arg)
 		if (now - idle_since < busy_ns || !may_sleep)
 			continue;
 		dozing = 1;
-		__atomic_store_n(&ws->sleeping, 1, __ATOMIC_SEQ_CST); /* W1 */
+		__atomic_store_n(&w->wake->sleeping, 1, __ATOMIC_SEQ_CST); /* W1 */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		uint32_t v = __atomic_load_n(&ws->sleep_futex, __ATOMIC_SEQ_CST);
+		uint32_t v = __atomic_load_n(&w->wake->sleep_futex, __ATOMIC_SEQ_CST);
 		if (!any_ready(w) && !__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
-			chi_futex_wait(&ws->sleep_futex, v, max_sleep);
+			chi_futex_wait(&w->wake->sleep_futex, v, max_sleep);
 			chi_ctr_add(&ws->sleeps, 1);
 			uint64_t t1 = chi_now_ns();
 			chi_ctr_add(&ws->sleep_ns, t1 - now);
 			mark = t1;
 		}
-		__atomic_store_n(&ws->sleeping, 0, __ATOMIC_RELAXED); /* W2 */
+		__atomic_store_n(&w->wake->sleeping, 0, __ATOMIC_RELAXED); /* W2 */
 	}
 	chi_handoff_owner_done(w);
 	chi_tls_wait_hook = NULL;
@@ -448,11 +448,13 @@ int chi_workers_start(chi_runtime *rt)
 	chi_lanes_assign(rt);
 	chi_admin_steal_init(rt); /* none: no admin steal (a shortcut, not a need) */
 	chi_worker_shm *wshm = (chi_worker_shm *)((char *)rt->main.base + rt->lay.workers_off);
+	chi_worker_wake *wake = (chi_worker_wake *)((char *)rt->main.base + rt->lay.wakes_off);
 	for (uint32_t i = 0; i < nw; i++) {
 		chi_worker *w = &rt->workers[i];
 		w->rt = rt;
 		w->id = i;
 		w->shm = &wshm[i];
+		w->wake = &wake[i];
 		w->shm->id = i;
 		w->sf = &rt->steal_flags[i];
 		w->sub_lane = i % rt->lay.nlanes;
@@ -512,7 +514,7 @@ void chi_workers_join(chi_runtime *rt)
 {
 	__atomic_store_n(&rt->stop, 1, __ATOMIC_RELEASE);
 	for (uint32_t i = 0; i < rt->nworkers; i++) {
-		chi_worker_shm *s = rt->workers[i].shm;
+		chi_worker_wake *s = rt->workers[i].wake;
 		__atomic_fetch_add(&s->sleep_futex, 1, __ATOMIC_SEQ_CST);
 		chi_futex_wake(&s->sleep_futex, 1);
 	}
