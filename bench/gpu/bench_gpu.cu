@@ -199,11 +199,12 @@ static int throughput(const chi_bench_opts *o, chi_bench_result *r, uint32_t lan
 	CUDA_TRY(cudaMemcpy(&herr, err, 8, cudaMemcpyDeviceToHost));
 	if (helpers) { /* who ran the tasks: owners, helpers (handed entries) */
 		const chi_client *c = chi_runtime_client(g.rt);
+		const chi_worker_shm *ws =
+			(const chi_worker_shm *)(const void *)((const char *)c->base + c->dir->workers_off);
 		for (uint32_t i = 1; i < c->dir->nworkers; i++)
 			chi_bench_log(o, "  worker %u%s: %llu tasks, %llu entries handed to it\n", i,
-				      c->workers[i].helps ? " (helper)" : "",
-				      (unsigned long long)c->workers[i].tasks,
-				      (unsigned long long)c->workers[i].handed);
+				      ws[i].helps ? " (helper)" : "", (unsigned long long)ws[i].tasks,
+				      (unsigned long long)ws[i].handed);
 	}
 	grt_stop(&g);
 	cudaFree(err);
