@@ -36,6 +36,23 @@
 /* shared memory for the active messages, tcp for the connection manager */
 #define BC_SHM_TLS "sm,tcp"
 
+int bc_sample_calls(const bc_iters *it, int (*call)(void *), void *arg, uint64_t *s, uint64_t *n)
+{
+	uint64_t t = chi_bench_now_ns(), warm_ns = (uint64_t)(it->lat_seconds * 2e8);
+	int rc = 0;
+	*n = 0;
+	for (uint64_t i = 0; i < it->lat_warmup && !rc && chi_bench_now_ns() - t < warm_ns; i++)
+		rc = call(arg);
+	t = chi_bench_now_ns();
+	for (uint64_t t0 = t; *n < it->lat_samples && !rc && t0 - t < (uint64_t)(it->lat_seconds * 1e9);) {
+		rc = call(arg);
+		uint64_t t1 = chi_bench_now_ns();
+		s[(*n)++] = t1 - t0;
+		t0 = t1;
+	}
+	return rc;
+}
+
 int chi_bench_cluster(int argc, char **argv);
 int chi_bench_cluster_child(int argc, char **argv);
 

@@ -55,6 +55,12 @@ typedef struct bc_iters {
 
 bc_iters bc_iters_of(const chi_bench_opts *o);
 
+/* The round-trip entries' and anchors' one loop: call(arg) lat_warmup
+ * times (at most lat_seconds / 5), then once per sample into s (room for
+ * lat_samples; at most lat_seconds), each sample one call's ns. *n: how
+ * many; returns the first call's error, or 0. */
+int bc_sample_calls(const bc_iters *it, int (*call)(void *), void *arg, uint64_t *s, uint64_t *n);
+
 /* What one session measured (or why an entry failed). */
 typedef struct bc_session {
 	const char *tls;      /* "tcp" or "shm" */

@@ -131,22 +131,25 @@ static int noop_call(chi_client *c, chi_pool_id pool)
 	return rc ? rc : noop_wait(&f, pool);
 }
 
+typedef struct noop_arg {
+	chi_client *c;
+	chi_pool_id pool;
+} noop_arg;
+
+static int noop_call_of(void *p)
+{
+	noop_arg *a = p;
+	return noop_call(a->c, a->pool);
+}
+
 static int roundtrips(chi_client *c, chi_pool_id pool, const bc_iters *it, chi_bench_result *r)
 {
 	uint64_t *s = malloc(it->lat_samples * sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	uint64_t t = chi_bench_now_ns(), warm_ns = (uint64_t)(it->lat_seconds * 2e8), n = 0;
-	int rc = 0;
-	for (uint64_t i = 0; i < it->lat_warmup && !rc && chi_bench_now_ns() - t < warm_ns; i++)
-		rc = noop_call(c, pool);
-	t = chi_bench_now_ns();
-	for (uint64_t t0 = t; n < it->lat_samples && !rc && t0 - t < (uint64_t)(it->lat_seconds * 1e9);) {
-		rc = noop_call(c, pool);
-		uint64_t t1 = chi_bench_now_ns();
-		s[n++] = t1 - t0;
-		t0 = t1;
-	}
+	uint64_t n = 0;
+	noop_arg a = {c, pool};
+	int rc = bc_sample_calls(it, noop_call_of, &a, s, &n);
 	if (!rc) {
 		chi_bench_result_from_samples(r, s, n);
 		r->ops_per_s = 1e9 / r->median_ns;

@@ -345,23 +345,25 @@ static int ping(bc_ucx *u, uint64_t deadline)
 	return rc ? rc : wait_replies(u, u->replies + 1, 0, deadline);
 }
 
+typedef struct ping_arg {
+	bc_ucx *u;
+	uint64_t deadline;
+} ping_arg;
+
+static int ping_of(void *p)
+{
+	ping_arg *a = p;
+	return ping(a->u, a->deadline);
+}
+
 int bc_ucx_pingpong(bc_ucx *u, const bc_iters *it, chi_bench_result *r)
 {
 	uint64_t *s = malloc(it->lat_samples * sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	uint64_t deadline = chi_bench_now_ns() + BC_TIMEOUT_NS, n = 0;
-	uint64_t t = chi_bench_now_ns(), warm_ns = (uint64_t)(it->lat_seconds * 2e8);
-	int rc = 0;
-	for (uint64_t i = 0; i < it->lat_warmup && !rc && chi_bench_now_ns() - t < warm_ns; i++)
-		rc = ping(u, deadline);
-	t = chi_bench_now_ns();
-	for (uint64_t t0 = t; n < it->lat_samples && !rc && t0 - t < (uint64_t)(it->lat_seconds * 1e9);) {
-		rc = ping(u, deadline);
-		uint64_t t1 = chi_bench_now_ns();
-		s[n++] = t1 - t0;
-		t0 = t1;
-	}
+	ping_arg a = {u, deadline};
+	int rc = bc_sample_calls(it, ping_of, &a, s, &n);
 	if (!rc)
 		rc = wait_replies(u, u->replies, 1, deadline);
 	if (!rc) {
