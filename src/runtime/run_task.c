@@ -382,18 +382,11 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 	}
 	else
 		r = run_copy(w, lane, f, c, st->scratch, max_task);
+	int handed = 0; /* its pool lives on another node: the net thread
+			 * completes f (route.c); counted here as run */
 	if (__builtin_expect(r == CHI_RUN_FORWARD, 0)) {
-		/* its pool lives on another node: the net thread completes f
-		 * (route.c), counted here as handed on */
 		r = chi_route_forward(w, c, f, flags, (uint32_t)gpu);
-		if (!r) {
-			pm_count(w, st, 0);
-			st->tasks++;
-			lane_counts(lane, 1, 0);
-			if (!gpu)
-				chi_run_state_flush(w, st);
-			return;
-		}
+		handed = r == 0;
 	}
 	pm_count(w, st, r < 0);
 	st->tasks++;
@@ -402,12 +395,15 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 	 * read them (admin.stats after a call); GPU lanes leave them to the end
 	 * of the call: per warp batch they measured 9% of the one-lane
 	 * throughput */
+	if (!gpu)
+		chi_run_state_flush(w, st);
+	if (__builtin_expect(handed, 0))
+		return;
 	if (gpu) {
 		chi_future_complete_nowake(f, flags, r);
 		st->last = (uint8_t *)f; /* the pair's line, which the kernel polls */
 		st->last_len = 64;
 	} else {
-		chi_run_state_flush(w, st);
 		chi_future_complete(f, flags, r); /* F1 */
 		if (__builtin_expect(c->served, 0))
 			chi_route_served(w->rt);
