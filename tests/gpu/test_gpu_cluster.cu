@@ -29,15 +29,7 @@ extern "C" {
 }
 #include "chi/gpu/api.h"
 
-static int failures;
-#define CHECK(c)                                                                       \
-	do {                                                                           \
-		if (!(c)) {                                                            \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-			failures++;                                                    \
-		}                                                                      \
-	} while (0)
-#define CUDA_OK(x) CHECK((x) == cudaSuccess)
+#include "gpu_check.cuh"
 
 static const uint64_t WAIT_NS = 30ull * 1000 * 1000 * 1000;
 #define POOL_T1 4u

@@ -44,15 +44,7 @@ extern "C" {
 #include "chi/gpu/bdev.h"
 
 extern char **environ;
-static int failures;
-#define CHECK(c)                                                                       \
-	do {                                                                           \
-		if (!(c)) {                                                            \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-			failures++;                                                    \
-		}                                                                      \
-	} while (0)
-#define CUDA_OK(x) CHECK((x) == cudaSuccess)
+#include "gpu_check.cuh"
 
 static const uint64_t WAIT_NS = 20ull * 1000 * 1000 * 1000;
 
