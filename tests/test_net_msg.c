@@ -7,7 +7,10 @@
  * task header's in_size does not add up, sizes above max_task_size
  * (-EMSGSIZE, the request id still reported so it can be answered), a REP
  * with bytes and an error, a REFUSED reason without its NUL. Every
- * truncation of every valid message is rejected. */
+ * truncation of every valid message is rejected. A batch (several messages
+ * in one active message) splits with chi_net_msg_first into exactly the
+ * messages put in, each decoding to its fields; a len that overruns the
+ * batch or is shorter than a header ends the split. */
 #include "test_util.h"
 
 #include <errno.h>
@@ -246,6 +249,59 @@ static void test_rep_lies(void **state)
 	assert_int_equal(chi_net_msg_decode(buf, len + 4, MAXT, &m), -EBADMSG);
 }
 
+static void test_batch_split(void **state)
+{
+	(void)state;
+	static uint8_t buf[CHI_NET_BATCH_MAX];
+	uint8_t out[40];
+	uint32_t lens[16], total = 0, count = 0;
+	for (uint32_t i = 0; i < 16; i++) { /* REPs of 0..45 output bytes, stamped */
+		uint32_t dl = (i * 3) % 41;
+		for (uint32_t b = 0; b < dl; b++)
+			out[b] = (uint8_t)(i * 16 + b);
+		chi_net_msg m = {0};
+		m.type = i % 5 == 4 ? CHI_NET_PING : CHI_NET_REP;
+		m.id = 1000 + i;
+		m.t_ns = 1000 + i;
+		m.data = m.type == CHI_NET_REP ? out : NULL;
+		m.data_len = m.type == CHI_NET_REP ? dl : 0;
+		lens[count++] = chi_net_msg_encode(buf + total, &m);
+		total += lens[count - 1];
+	}
+	uint32_t off = 0, seen = 0;
+	while (off < total) {
+		uint32_t l = chi_net_msg_first(buf + off, total - off);
+		assert_int_equal(l, lens[seen]);
+		chi_net_msg m;
+		assert_int_equal(chi_net_msg_decode(buf + off, l, MAXT, &m), 0);
+		if (m.type == CHI_NET_REP) {
+			assert_true(m.id == 1000 + seen);
+			assert_int_equal(m.data_len, (seen * 3) % 41);
+			for (uint32_t b = 0; b < m.data_len; b++)
+				assert_int_equal(m.data[b], (uint8_t)(seen * 16 + b));
+		} else {
+			assert_int_equal(m.type, CHI_NET_PING);
+			assert_true(m.t_ns == 1000 + seen);
+		}
+		off += l;
+		seen++;
+	}
+	assert_int_equal(seen, count);
+	assert_int_equal(off, total);
+	/* the last message's len overruns the batch: no split */
+	uint32_t last = total - lens[count - 1];
+	assert_int_equal(chi_net_msg_first(buf + last, lens[count - 1] - 1), 0);
+	/* a len shorter than a header, or fewer bytes than a header: none */
+	uint32_t small = CHI_NET_HDR - 1;
+	memcpy(buf + 8, &small, 4);
+	assert_int_equal(chi_net_msg_first(buf, total), 0);
+	assert_int_equal(chi_net_msg_first(buf, CHI_NET_HDR - 1), 0);
+	assert_int_equal(chi_net_msg_first(NULL, 64), 0);
+	/* a message of the batch decoded with the batch's whole length lies */
+	chi_net_msg m;
+	assert_int_equal(chi_net_msg_decode(buf + lens[0], total - lens[0], MAXT, &m), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_header_lies),
 		cmocka_unit_test(test_req_lies),
 		cmocka_unit_test(test_rep_lies),
+		cmocka_unit_test(test_batch_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,7 +18,19 @@
  *
  * Sends take a malloc'd buffer that UCX owns until the send completes
  * (send_done frees it). A send that fails is never retried (N1): the
- * request it carried fails instead. */
+ * request it carried fails instead.
+ *
+ * Batches (core.h):
+ *   B1 a small REQ or REP is written into its conn's open batch (one
+ *      malloc of CHI_NET_BATCH_MAX bytes, opened on the first message);
+ *      a message that does not fit sends the batch first;
+ *   B2 a batch leaves as one active message: when full, when the loop has
+ *      done its turn's work (chi_net_flush_all, before it spins or
+ *      sleeps), before any message sent alone on its conn, before the conn
+ *      closes (a DEAD conn's batch is dropped with it);
+ *   B3 a batch whose send fails kills its conn, as a failed send of one
+ *      message does: its peer fails every request in flight (E2), those of
+ *      the batch included; replies in it are lost as on a dead conn. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,9 +154,57 @@ static void send_done(void *request, ucs_status_t status, void *user_data)
 	ucp_request_free(request);
 }
 
+static int send_now(chi_net *n, chi_net_conn *c, void *buf, uint32_t len);
+
+int chi_net_flush(chi_net *n, chi_net_conn *c)
+{
+	if (!c->batch)
+		return 0;
+	uint8_t *b = c->batch;
+	uint32_t len = c->batch_len;
+	c->batch = NULL;
+	c->batch_len = 0;
+	n->nbatches--;
+	return send_now(n, c, b, len); /* B2, B3 */
+}
+
+void chi_net_flush_all(chi_net *n)
+{
+	for (uint32_t i = 0; n->nbatches && i < n->nconns; i++)
+		chi_net_flush(n, n->conns[i]);
+}
+
+uint8_t *chi_net_batch_room(chi_net *n, chi_net_conn *c, uint32_t len)
+{
+	if (!c || !c->ep || c->state == CHI_CONN_DEAD || len > CHI_NET_BATCH_ITEM)
+		return NULL;
+	if (c->batch && c->batch_len + len > CHI_NET_BATCH_MAX)
+		chi_net_flush(n, c); /* B1: full */
+	if (c->state == CHI_CONN_DEAD)
+		return NULL;
+	if (!c->batch) {
+		c->batch = malloc(CHI_NET_BATCH_MAX);
+		if (!c->batch) {
+			chi_net_conn_kill(c, -ENOMEM); /* B3: as a failed send */
+			return NULL;
+		}
+		c->batch_len = 0;
+		n->nbatches++;
+	}
+	uint8_t *p = c->batch + c->batch_len;
+	c->batch_len += len;
+	return p;
+}
+
 int chi_net_send(chi_net *n, chi_net_conn *c, void *buf, uint32_t len)
 {
-	(void)n;
+	if (c && c->batch)
+		chi_net_flush(n, c); /* B2: in order */
+	return send_now(n, c, buf, len);
+}
+
+static int send_now(chi_net *n, chi_net_conn *c, void *buf, uint32_t len)
+{
 	if (!c || !c->ep || c->state == CHI_CONN_DEAD) {
 		free(buf);
 		return -ENOTCONN;
@@ -204,6 +264,13 @@ static void closing_add(chi_net *n, void *r)
 
 void chi_net_conn_close(chi_net *n, chi_net_conn *c, int force)
 {
+	if (c->batch && c->state != CHI_CONN_DEAD && !force && c->ep_err == UCS_OK)
+		chi_net_flush(n, c); /* B2: a graceful close sends what is queued */
+	if (c->batch) {
+		free(c->batch);
+		c->batch = NULL;
+		n->nbatches--;
+	}
 	for (uint32_t i = 0; i < n->nconns; i++)
 		if (n->conns[i] == c) {
 			n->conns[i] = n->conns[--n->nconns];

@@ -10,9 +10,15 @@
  *     eventfd it sleeps on (W1/W2 below);
  *   - a peer's `state` (S1: stored with release by the net thread, loaded
  *     with acquire by chi_net_forward for N6) and its counters in `info`
- *     (single writer, the net thread, with relaxed atomic adds; read with
- *     relaxed loads by chi_net_peers: a snapshot of counters, each exact,
- *     not all from the same instant).
+ *     (single writer, the net thread, with relaxed atomic loads and stores;
+ *     read with relaxed loads by chi_net_peers: a snapshot of counters,
+ *     each exact, not all from the same instant).
+ * Batches (B1-B3, conn.c): REQs and REPs of at most CHI_NET_BATCH_ITEM
+ * bytes are appended to their conn's open batch, one buffer of at most
+ * CHI_NET_BATCH_MAX bytes; the loop sends every open batch as one active
+ * message before it spins or sleeps (chi_net_flush_all), and any message
+ * sent alone on a conn flushes that conn's batch first, so a conn's
+ * messages leave in the order they were made.
  * Wake-up (a Dekker pair through the mutex):
  *   W1 the net thread stores sleeping = 1, then takes fwd_lock and finds
  *      the queue empty, then sleeps in ppoll on the eventfd and the UCP
@@ -52,9 +58,11 @@ typedef struct chi_net_req {
 	chi_net_target t;
 	uint32_t peer;             /* slot in n->peers */
 	uint32_t msg_len;
+	uint32_t msg_inline;       /* msg is msg_buf below, not a malloc of its own */
 	uint8_t *msg;              /* the REQ message until sent (then UCX's) */
 	struct chi_net_req *hnext; /* hash chain */
 	struct chi_net_req *prev, *next; /* the peer's list, oldest first */
+	uint8_t msg_buf[];         /* a REQ of at most CHI_NET_BATCH_ITEM bytes */
 } chi_net_req;
 
 typedef struct chi_net_reqs {
@@ -83,6 +91,8 @@ typedef struct chi_net_conn {
 	uint64_t t_open_ns;
 	uint8_t nonce[CHI_NET_NONCE]; /* ours: nonce_s (incoming) or nonce_c (outgoing) */
 	ucs_status_t ep_err;  /* set by the error handler */
+	uint8_t *batch;       /* the open batch (B1), CHI_NET_BATCH_MAX bytes, or NULL */
+	uint32_t batch_len;
 } chi_net_conn;
 
 /* ---- peers (peer.c) ---- */
@@ -125,6 +135,8 @@ typedef struct chi_net_served {
 	chi_future fut;
 	uint8_t *in_copy;  /* inputs kept while the ring is full */
 	uint8_t *rep;      /* CHI_NET_REP_HDR + out_size: the reply, outputs in place */
+	uint32_t rep_inline; /* rep is rep_buf below (batched), not a malloc of its own */
+	uint8_t rep_buf[]; /* a REP of at most CHI_NET_BATCH_ITEM bytes */
 } chi_net_served;
 
 struct chi_net {
@@ -161,8 +173,9 @@ struct chi_net {
 
 	/* served tasks (net thread) */
 	chi_net_served *serve_wait, *serve_wait_tail; /* not submitted yet (ring full) */
-	chi_net_served *serve_run;                    /* submitted */
+	chi_net_served *serve_run, *serve_run_tail;   /* submitted, oldest first */
 	uint32_t nserved;
+	uint32_t nbatches;        /* conns with an open batch */
 
 	/* thread */
 	pthread_t thread;
@@ -182,7 +195,12 @@ chi_net_peer *chi_net_peer_by_node(chi_net *n, uint32_t node);
 void chi_net_peer_set_state(chi_net *n, chi_net_peer *p, uint32_t state);
 uint32_t chi_net_peer_state(const chi_net_peer *p); /* S1: acquire */
 int chi_net_peer_log_once(chi_net_peer *p, uint32_t kind);
-#define CHI_NET_COUNT(p, field, v) __atomic_fetch_add(&(p)->info.field, (v), __ATOMIC_RELAXED)
+/* The net thread is the counters' only writer: a relaxed load and store,
+ * not a locked add (9 of them per forwarded task). */
+#define CHI_NET_COUNT(p, field, v)                                                   \
+	__atomic_store_n(&(p)->info.field,                                            \
+			 __atomic_load_n(&(p)->info.field, __ATOMIC_RELAXED) + (v), \
+			 __ATOMIC_RELAXED)
 void chi_net_peer_rtt(chi_net_peer *p, uint64_t ns);
 /* The peer fails (err: -EHOSTDOWN, -ESHUTDOWN ...): every request in flight
  * to it completes with err, its outgoing endpoint closes (with its incoming
@@ -217,6 +235,13 @@ int chi_net_connect(chi_net *n, chi_net_peer *p);
 int chi_net_send(chi_net *n, chi_net_conn *c, void *buf, uint32_t len);
 /* Encode m (no payload) into a fresh buffer and send it. */
 int chi_net_send_msg(chi_net *n, chi_net_conn *c, chi_net_msg *m);
+/* B1: room for a message of len <= CHI_NET_BATCH_ITEM bytes at the end of
+ * c's open batch (a full batch is sent first); NULL when c is not UP or
+ * there is no memory (the message is then lost as a failed send would be:
+ * the conn is killed). */
+uint8_t *chi_net_batch_room(chi_net *n, chi_net_conn *c, uint32_t len);
+int chi_net_flush(chi_net *n, chi_net_conn *c); /* B2: send c's open batch */
+void chi_net_flush_all(chi_net *n);             /* B2: every conn's */
 void chi_net_conn_kill(chi_net_conn *c, int err); /* mark DEAD; the loop closes it */
 void chi_net_conn_close(chi_net *n, chi_net_conn *c, int force);
 void chi_net_conns_reap(chi_net *n);               /* close the DEAD ones */

@@ -124,6 +124,14 @@ uint32_t chi_net_msg_encode(void *buf, const chi_net_msg *m)
 	return len;
 }
 
+uint32_t chi_net_msg_first(const void *buf, size_t len)
+{
+	if (!buf || len < CHI_NET_HDR)
+		return 0;
+	uint32_t l = get32((const uint8_t *)buf + 8);
+	return l >= CHI_NET_HDR && l <= len ? l : 0;
+}
+
 int chi_net_msg_decode(const void *buf, size_t len, uint64_t max_task_size, chi_net_msg *m)
 {
 	const uint8_t *b = (const uint8_t *)buf;

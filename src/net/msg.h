@@ -1,8 +1,13 @@
 /* src/net/msg.h: the messages runtimes exchange (docs/net.md).
  *
- * Every message is one UCX active message (id CHI_NET_AM_ID, no AM header,
- * the whole message as its data): a 16-byte header, then a fixed part of
- * its type, then for REQ and REP a payload. All integers are little-endian
+ * Messages travel as UCX active messages (id CHI_NET_AM_ID, no AM header):
+ * an active message's data is one message or, from wire version 2, a batch
+ * of several back to back (each whole, with its own header and len; the
+ * receiver splits them with chi_net_msg_first and handles each in order).
+ * A batch is at most CHI_NET_BATCH_MAX bytes and holds only messages of at
+ * most CHI_NET_BATCH_ITEM bytes; a larger message travels alone. A message
+ * is a 16-byte header, then a fixed part of its type, then for REQ and REP
+ * a payload. All integers are little-endian
  * (the task header, as in shared memory, is the host's: chi runs on
  * little-endian hosts only, asserted below).
  *
@@ -50,7 +55,9 @@
 #endif
 
 #define CHI_NET_MAGIC 0x4e494843u /* "CHIN" */
-#define CHI_NET_WIRE_VERSION 1u
+#define CHI_NET_WIRE_VERSION 2u /* 2: batches */
+#define CHI_NET_BATCH_MAX 4096u  /* bytes of a batch: eager on UCX's tcp and shm */
+#define CHI_NET_BATCH_ITEM 1024u /* the largest message put in a batch */
 #define CHI_NET_AM_ID 0x43u
 #define CHI_NET_NONCE 16u
 #define CHI_NET_MAC 32u
@@ -103,6 +110,12 @@ uint32_t chi_net_msg_encode(void *buf, const chi_net_msg *m);
 
 /* Decode buf[0..len) into m: 0 or the errors listed above. */
 int chi_net_msg_decode(const void *buf, size_t len, uint64_t max_task_size, chi_net_msg *m);
+
+/* The length of the first message of buf[0..len) (its header's len): 0
+ * when fewer than CHI_NET_HDR bytes are left or that len is shorter than a
+ * header or longer than what is left (the rest of the buffer is then
+ * dropped as one bad message). */
+uint32_t chi_net_msg_first(const void *buf, size_t len);
 
 /* A short name of a type ("REQ"), "?" for others. */
 const char *chi_net_type_name(uint32_t type);

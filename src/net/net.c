@@ -5,11 +5,13 @@
  * (UCP_FEATURE_AM | UCP_FEATURE_WAKEUP), the listener, and every endpoint.
  * Each turn of its loop:
  *   T1 takes the queue of forwarded requests (one swap under fwd_lock) and
- *      sends each as a REQ on its peer's outgoing endpoint, after adding it
- *      to the request table (req.c); a peer no longer UP fails it at once;
+ *      sends each as a REQ on its peer's outgoing endpoint (small ones in
+ *      the conn's batch, B1 in conn.c), after adding it to the request
+ *      table (req.c); a peer no longer UP fails it at once;
  *   T2 progresses the worker (at most 64 calls): message handlers run
  *      inside, and only mark endpoints dead (conn.c);
- *   T3 reaps dead endpoints, polls served tasks (serve.c), and on its clock
+ *   T3 reaps dead endpoints, polls served tasks (serve.c), sends the
+ *      turn's open batches (B2), and on its clock
  *      pings UP peers every heartbeat_ms, fails peers silent for
  *      peer_timeout_ms, ends requests past their deadline, closes incoming
  *      endpoints that did not authenticate in peer_timeout_ms, and
@@ -43,6 +45,13 @@
 
 /* ---- the loop ---- */
 
+static void req_free_msg(chi_net_req *q)
+{
+	if (!q->msg_inline)
+		free(q->msg);
+	q->msg = NULL;
+}
+
 static void send_queued(chi_net *n, chi_net_req *list)
 {
 	while (list) {
@@ -51,7 +60,7 @@ static void send_queued(chi_net *n, chi_net_req *list)
 		q->next = NULL;
 		chi_net_peer *p = &n->peers[q->peer];
 		if (chi_net_peer_state(p) != CHI_PEER_UP || !p->out || p->out->state != CHI_CONN_UP) {
-			free(q->msg);
+			req_free_msg(q);
 			CHI_NET_COUNT(p, tasks_failed, 1);
 			chi_net_target_complete(&q->t, -EHOSTDOWN, NULL, 0); /* N6, late */
 			free(q);
@@ -64,10 +73,18 @@ static void send_queued(chi_net *n, chi_net_req *list)
 		uint8_t *msg = q->msg;
 		q->msg = NULL;
 		CHI_NET_COUNT(p, tasks_sent, 1);
-		if (chi_net_send(n, p->out, msg, q->msg_len))
+		if (q->msg_inline) { /* B1: into the conn's batch (B3 if it fails) */
+			uint8_t *room = chi_net_batch_room(n, p->out, q->msg_len);
+			if (room)
+				memcpy(room, msg, q->msg_len);
+			else
+				chi_net_req_fail(n, q, -EHOSTDOWN);
+		} else if (chi_net_send(n, p->out, msg, q->msg_len)) {
 			chi_net_req_fail(n, q, -EHOSTDOWN); /* never sent: fails, never retried (N1) */
+		}
 	}
 }
+
 
 static chi_net_req *take_queue(chi_net *n)
 {
@@ -163,6 +180,8 @@ static void *net_main(void *arg)
 			chi_net_closing_progress(n);
 		if ((n->serve_wait || n->serve_run) && chi_net_serve_poll(n))
 			busy = 1;
+		if (n->nbatches)
+			chi_net_flush_all(n); /* B2: the turn's requests and replies leave */
 		if (n->now_ns >= n->next_timer_ns)
 			n->next_timer_ns = timers(n);
 		if (stop)
@@ -230,7 +249,7 @@ static void shutdown_all(chi_net *n)
 	for (chi_net_req *l = take_queue(n); l;) { /* E4 */
 		chi_net_req *q = l;
 		l = q->next;
-		free(q->msg);
+		req_free_msg(q);
 		CHI_NET_COUNT(&n->peers[q->peer], tasks_failed, 1);
 		chi_net_target_complete(&q->t, -ESHUTDOWN, NULL, 0);
 		free(q);
@@ -518,13 +537,16 @@ int chi_net_forward(chi_net *n, uint32_t node, const uint8_t *wire, uint32_t len
 		return -EINVAL;
 	if (h.in_size > n->max_task || h.out_size > n->max_task)
 		return -EMSGSIZE;
-	chi_net_req *q = calloc(1, sizeof(*q));
 	uint32_t mlen = chi_net_msg_size(CHI_NET_REQ, len);
-	uint8_t *msg = q ? malloc(mlen) : NULL;
+	int small = mlen <= CHI_NET_BATCH_ITEM; /* B1: batched, one allocation */
+	chi_net_req *q = malloc(sizeof(*q) + (small ? mlen : 0));
+	uint8_t *msg = !q ? NULL : small ? q->msg_buf : malloc(mlen);
 	if (!msg) {
 		free(q);
 		return -ENOMEM;
 	}
+	memset(q, 0, sizeof(*q));
+	q->msg_inline = (uint32_t)small;
 	q->t = *t;
 	q->peer = (uint32_t)(p - n->peers);
 	q->msg = msg;

@@ -2,7 +2,8 @@
  * UCP_AM_FLAG_WHOLE_MSG, run inside ucp_worker_progress on the net thread)
  * finds the conn by the reply endpoint every send carries
  * (UCP_AM_SEND_FLAG_REPLY), drops anything from an unknown endpoint or
- * larger than a REP of max_task_size bytes, receives a rendezvous message
+ * larger than a REP of max_task_size bytes (or a batch, msg.h), splits a
+ * batch into its messages, receives a rendezvous message
  * (only on an authenticated conn) into a buffer of its size with
  * ucp_am_recv_data_nbx, decodes (msg.c) and dispatches by type and conn
  * state: each type is taken only on the side and in the state the
@@ -125,6 +126,23 @@ static void handle(chi_net *n, chi_net_conn *c, const void *buf, size_t len)
 	chi_net_bad_msg(n, c, &m, -EPROTO, "unexpected");
 }
 
+/* An active message's data: one message or a batch (msg.h), handled in
+ * order until the conn dies; a len that does not fit ends the batch as one
+ * bad message. */
+static void handle_all(chi_net *n, chi_net_conn *c, const uint8_t *buf, size_t len)
+{
+	while (len && c->state != CHI_CONN_DEAD) {
+		uint32_t l = chi_net_msg_first(buf, len);
+		if (!l) {
+			handle(n, c, buf, len); /* decodes to -EBADMSG: counted, answered */
+			return;
+		}
+		handle(n, c, buf, l);
+		buf += l;
+		len -= l;
+	}
+}
+
 typedef struct rndv_rx {
 	chi_net *n;
 	uint64_t conn_id;
@@ -137,7 +155,7 @@ static void rndv_done(void *request, ucs_status_t status, size_t length, void *u
 	rndv_rx *rx = user_data;
 	chi_net_conn *c = chi_net_conn_by_id(rx->n, rx->conn_id);
 	if (c && status == UCS_OK && c->state != CHI_CONN_DEAD)
-		handle(rx->n, c, rx->buf, length);
+		handle_all(rx->n, c, rx->buf, length);
 	free(rx);
 	if (request)
 		ucp_request_free(request);
@@ -156,8 +174,9 @@ ucs_status_t chi_net_on_am(void *arg, const void *header, size_t hlen, void *dat
 		n->stray++;
 		return UCS_OK; /* dropped (a rendezvous descriptor too) */
 	}
-	/* the largest message: a REP of max_task_size output bytes */
-	if (hlen || len > CHI_NET_REP_HDR + n->max_task) {
+	/* the largest message: a REP of max_task_size output bytes, or a batch */
+	uint64_t most = CHI_NET_REP_HDR + n->max_task;
+	if (hlen || len > (most > CHI_NET_BATCH_MAX ? most : CHI_NET_BATCH_MAX)) {
 		chi_net_bad_msg(n, c, &none, -EMSGSIZE, "oversized");
 		return UCS_OK;
 	}
@@ -183,7 +202,7 @@ ucs_status_t chi_net_on_am(void *arg, const void *header, size_t hlen, void *dat
 			free(rx);
 		return UCS_OK;
 	}
-	handle(n, c, data, len);
+	handle_all(n, c, data, len);
 	return UCS_OK;
 }
 

@@ -12,10 +12,11 @@
  *       tried again every loop turn (at most CHI_NET_SERVE_MAX tasks queued
  *       and running; beyond that the REQ is answered -EBUSY); any other
  *       submit error is the reply;
- *   V3  each loop turn tests the running futures; a complete one is waited
- *       (at once), and its REP sent on the conn the REQ came on, found by
- *       id: if that conn is gone the reply is dropped (its sender has
- *       failed the request already, N2).
+ *   V3  each loop turn tests the running futures, oldest first; a complete
+ *       one is waited (at once), and its REP sent on the conn the REQ came
+ *       on (a small one in that conn's batch, B1 in conn.c), found by id:
+ *       if that conn is gone the reply is dropped (its sender has failed
+ *       the request already, N2).
  * A task runs at most once (N1): nothing here resubmits a task that was
  * published. Stop (chi_net_serve_stop) waits the running futures, bounded,
  * and drops their replies (the peers had BYE: their requests ended). */
@@ -51,18 +52,32 @@ void chi_net_reply_err(chi_net *n, chi_net_conn *c, uint64_t id, int64_t err)
 {
 	chi_net_msg r = {0};
 	r.type = CHI_NET_REP;
+	r.node = n->node;
 	r.id = id;
 	r.epoch = n->epoch;
 	r.result = err;
-	chi_net_send_msg(n, c, &r);
+	uint8_t *room = chi_net_batch_room(n, c, chi_net_msg_size(CHI_NET_REP, 0)); /* B1 */
+	if (room)
+		chi_net_msg_encode(room, &r);
 }
 
 static void served_free(chi_net *n, chi_net_served *s)
 {
 	free(s->in_copy);
-	free(s->rep);
+	if (!s->rep_inline)
+		free(s->rep);
 	free(s);
 	n->nserved--;
+}
+
+static void run_push(chi_net *n, chi_net_served *s)
+{
+	s->next = NULL;
+	if (n->serve_run_tail)
+		n->serve_run_tail->next = s;
+	else
+		n->serve_run = s;
+	n->serve_run_tail = s;
 }
 
 static int submit(chi_net *n, chi_net_served *s)
@@ -90,13 +105,16 @@ void chi_net_on_req(chi_net *n, chi_net_conn *c, const chi_net_msg *m)
 		chi_net_reply_err(n, c, m->id, -EBUSY);
 		return;
 	}
-	chi_net_served *s = calloc(1, sizeof(*s));
-	uint8_t *rep = s ? malloc(CHI_NET_REP_HDR + m->task.out_size) : NULL;
+	uint32_t rep_len = chi_net_msg_size(CHI_NET_REP, m->task.out_size);
+	int small = rep_len <= CHI_NET_BATCH_ITEM; /* B1: batched, one allocation */
+	chi_net_served *s = calloc(1, sizeof(*s) + (small ? rep_len : 0));
+	uint8_t *rep = !s ? NULL : small ? s->rep_buf : malloc(rep_len);
 	if (!rep) {
 		free(s);
 		chi_net_reply_err(n, c, m->id, -ENOMEM);
 		return;
 	}
+	s->rep_inline = (uint32_t)small;
 	n->nserved++;
 	s->conn_id = c->id;
 	s->id = m->id;
@@ -109,8 +127,7 @@ void chi_net_on_req(chi_net *n, chi_net_conn *c, const chi_net_msg *m)
 	s->t.out = rep + CHI_NET_REP_HDR;
 	int rc = n->serve_wait ? -EAGAIN : submit(n, s); /* keep the FIFO's order */
 	if (rc == 0) {
-		s->next = n->serve_run;
-		n->serve_run = s;
+		run_push(n, s);
 		return;
 	}
 	if (rc == -EAGAIN) { /* V2 */
@@ -148,6 +165,12 @@ static void reply(chi_net *n, chi_net_served *s, int64_t result)
 	r.data_len = out;
 	r.data = NULL; /* the outputs are in place already */
 	uint32_t len = chi_net_msg_encode(s->rep, &r);
+	if (s->rep_inline) { /* B1 */
+		uint8_t *room = chi_net_batch_room(n, c, len);
+		if (room)
+			memcpy(room, s->rep, len);
+		return;
+	}
 	uint8_t *buf = s->rep;
 	s->rep = NULL; /* the send owns it now */
 	chi_net_send(n, c, buf, len);
@@ -180,16 +203,21 @@ int chi_net_serve_poll(chi_net *n)
 			served_free(n, s);
 			continue;
 		}
-		s->next = n->serve_run;
-		n->serve_run = s;
+		run_push(n, s);
 	}
-	for (chi_net_served **pp = &n->serve_run; *pp;) { /* V3 */
-		chi_net_served *s = *pp;
+	chi_net_served *prev = NULL;
+	for (chi_net_served *s = n->serve_run, *next; s; s = next) { /* V3, oldest first */
+		next = s->next;
 		if (!chi_future_test(&s->fut)) {
-			pp = &s->next;
+			prev = s;
 			continue;
 		}
-		*pp = s->next;
+		if (prev)
+			prev->next = next;
+		else
+			n->serve_run = next;
+		if (n->serve_run_tail == s)
+			n->serve_run_tail = prev;
 		int64_t r = chi_future_wait(&s->fut);
 		reply(n, s, r);
 		served_free(n, s);
@@ -207,6 +235,7 @@ void chi_net_serve_stop(chi_net *n)
 	}
 	n->serve_wait_tail = NULL;
 	uint64_t deadline = chi_now_ns() + 5000000000ull; /* bounded: 5 s for all */
+	n->serve_run_tail = NULL;
 	while (n->serve_run) {
 		chi_net_served *s = n->serve_run;
 		n->serve_run = s->next;
