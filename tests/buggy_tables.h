@@ -79,7 +79,9 @@ static void t_table(gb *g)
 	} else {
 		i = g->c->id - 1;
 	}
-	chi_client_shm *e = &g->tab[i];
+	/* its own entry through its own mapping; another's (RO2: read-only
+	 * there) through the writable one */
+	chi_client_shm *e = i + 1 == g->c->id ? g_entry(g, i) : g_entry_rw(g, i);
 	static const uint32_t states[] = {CHI_CLIENT_FREE, CHI_CLIENT_LIVE, CHI_CLIENT_DEAD,
 					  CHI_CLIENT_CLOSED, 0x80000001u, 7, 0xffffffffu};
 	switch (g_pick(g, 4)) {

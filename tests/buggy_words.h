@@ -34,11 +34,11 @@ typedef struct gb {
 	uint64_t rng;
 	uint8_t *base;
 	uint8_t *rw;  /* a writable mapping of the same segment (RO1 makes the
-		       * runtime's pages read-only in c's): the dir and workers
-		       * targets write through it */
+		       * runtime's pages read-only in c's, RO2 other clients'
+		       * entries): the dir, workers and table targets write
+		       * through it */
 	chi_seg rwseg;
-	uint64_t size, arena_lo;
-	chi_client_shm *tab;
+	uint64_t size, arena_lo, clients_off;
 	uint32_t maxc;
 	int target;
 	int structs; /* offsets may point into the runtime's structures too */
@@ -55,6 +55,17 @@ static uint64_t g_rand(gb *g, uint64_t lo, uint64_t hi)
 	return st_range(&g->rng, lo, hi);
 }
 
+/* Client-table entry i, through c's mapping (read; its own entry written
+ * here too) or the writable one (another client's entry, RO2) */
+static chi_client_shm *g_entry(gb *g, uint32_t i)
+{
+	return chi_client_at(g->base, g->clients_off, i);
+}
+static chi_client_shm *g_entry_rw(gb *g, uint32_t i)
+{
+	return chi_client_at(g->rw, g->clients_off, i);
+}
+
 /* An offset into something of another client (a chunk of a LIVE entry that
  * is not ours), or 0. */
 static uint64_t g_other_chunk(gb *g)
@@ -62,7 +73,7 @@ static uint64_t g_other_chunk(gb *g)
 	for (int tries = 0; tries < 8; tries++) {
 		uint32_t i = (uint32_t)g_rand(g, 0, g->maxc - 1);
 		if (g->live0[i]) {
-			uint64_t k = __atomic_load_n(&g->tab[i].chunks, __ATOMIC_RELAXED);
+			uint64_t k = __atomic_load_n(&g_entry(g, i)->chunks, __ATOMIC_RELAXED);
 			if (k && k < g->size)
 				return k + 256 + g_rand(g, 0, 4095) * 256 % (1u << 20);
 		}

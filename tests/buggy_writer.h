@@ -47,11 +47,11 @@ static int garbage_main(const char *name, int target, uint64_t ms, uint64_t seed
 		_exit(2);
 	g->rw = g->rwseg.base;
 	g->size = g->c->hdr->size;
-	g->tab = (chi_client_shm *)(void *)(g->base + g->c->dir->clients_off);
+	g->clients_off = g->c->dir->clients_off;
 	g->maxc = g->c->dir->max_clients;
-	g->arena_lo = (g->c->dir->clients_off + CHI_MAX_CLIENTS * sizeof(chi_client_shm) + 4095) & ~4095ull;
+	g->arena_lo = (g->clients_off + (uint64_t)CHI_MAX_CLIENTS * CHI_CLIENT_STRIDE + 4095) & ~4095ull;
 	for (uint32_t i = 0; i < g->maxc; i++)
-		g->live0[i] = g->tab[i].state == CHI_CLIENT_LIVE && i + 1 != g->c->id;
+		g->live0[i] = g_entry(g, i)->state == CHI_CLIENT_LIVE && i + 1 != g->c->id;
 	for (int i = 0; i < 64; i++)
 		g->blk[i] = chi_client_alloc(g->c, CHI_FUTURE_BLOCK);
 	for (int i = 0; i < 8; i++) {

@@ -31,7 +31,8 @@
  *             or left to die with the writer
  *   table     its own client-table entries and free ones: states (DEAD,
  *             CLOSED, LIVE, claims), pids (0, 1, -1, dead), epochs, chunk
- *             heads
+ *             heads (free ones through a writable mapping of its own: RO2
+ *             makes every entry but its own read-only in its client)
  *   lanes     the rest of the lane records: `claimed`, slots offsets,
  *             depth, shift, worker, id, the counters and histogram
  *   gpu       its GPU slice: inboxes (random words and words with the seal

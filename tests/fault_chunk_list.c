@@ -61,9 +61,8 @@ static int run_case(int which)
 	test_config(&cfg, 1, 1, 64);
 	CHECK(chi_runtime_start(&cfg, &rt) == 0, 2);
 	chi_client *c = chi_runtime_client(rt);
-	chi_client_shm *tab = (chi_client_shm *)((char *)c->base + c->dir->clients_off);
-	uint32_t e = c->dir->max_clients - 1;
-	CHECK(tab[e].state == CHI_CLIENT_FREE, 3);
+	chi_client_shm *ent = chi_client_at(c->base, c->dir->clients_off, c->dir->max_clients - 1);
+	CHECK(ent->state == CHI_CLIENT_FREE, 3);
 	uint64_t baseline = c->dir->alloc.in_use;
 	uint64_t a = chi_alloc(c->base, &c->dir->alloc, MIB);
 	uint64_t b = chi_alloc(c->base, &c->dir->alloc, 2 * MIB);
@@ -108,11 +107,11 @@ static int run_case(int which)
 		break;
 	}
 	uint64_t reclaimed0 = c->dir->chunks_reclaimed;
-	tab[e].chunks = head;
-	tab[e].pid = 0;
-	__atomic_store_n(&tab[e].state, CHI_CLIENT_DEAD, __ATOMIC_RELEASE);
+	ent->chunks = head;
+	ent->pid = 0;
+	__atomic_store_n(&ent->state, CHI_CLIENT_DEAD, __ATOMIC_RELEASE);
 	int i;
-	for (i = 0; i < 500 && __atomic_load_n(&tab[e].state, __ATOMIC_ACQUIRE) != CHI_CLIENT_FREE;
+	for (i = 0; i < 500 && __atomic_load_n(&ent->state, __ATOMIC_ACQUIRE) != CHI_CLIENT_FREE;
 	     i++) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);

@@ -54,9 +54,9 @@ static pid_t dead_pid(void)
 	return p;
 }
 
-static chi_client_shm *table(chi_client *c)
+static chi_client_shm *entry(chi_client *c, uint32_t i)
 {
-	return (chi_client_shm *)((char *)c->base + c->dir->clients_off);
+	return chi_client_at(c->base, c->dir->clients_off, i);
 }
 
 static void sleep_ms(int ms)
@@ -79,16 +79,15 @@ static void test_stalled_not_reaped(void **state)
 	(void)state;
 	chi_runtime *rt = test_start(1, 1, 64);
 	chi_client *self = chi_runtime_client(rt);
-	chi_client_shm *tab = table(self);
-	assert_int_equal(tab[1].state, CHI_CLIENT_FREE);
-	tab[1].pid = dead_pid(); /* as the reaper leaves a freed entry */
+	assert_int_equal(entry(self, 1)->state, CHI_CLIENT_FREE);
+	entry(self, 1)->pid = dead_pid(); /* as the reaper leaves a freed entry */
 	chi_client *c;
 	__atomic_store_n(&getpid_hook, 1, __ATOMIC_RELEASE);
 	assert_int_equal(chi_client_connect(chi_runtime_config(rt)->name, &c), 0);
 	sleep_ms(100); /* ten reaper ticks */
 	uint32_t i = chi_client_id(c) - 1;
-	assert_int_equal(__atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE), CHI_CLIENT_LIVE);
-	assert_int_equal(tab[i].pid, (int32_t)syscall(SYS_getpid));
+	assert_int_equal(__atomic_load_n(&entry(self, i)->state, __ATOMIC_ACQUIRE), CHI_CLIENT_LIVE);
+	assert_int_equal(entry(self, i)->pid, (int32_t)syscall(SYS_getpid));
 	assert_int_equal(self->dir->clients_dead, 0);
 	served(c);
 	chi_client_close(c);
@@ -110,7 +109,6 @@ static void test_killed_not_live_forever(void **state)
 	(void)state;
 	chi_runtime *rt = test_start(1, 1, 64);
 	chi_client *self = chi_runtime_client(rt);
-	chi_client_shm *tab = table(self);
 	pid_t pid;
 	char *argv[] = {self_path, (char *)"--child", (char *)chi_runtime_config(rt)->name, NULL};
 	assert_int_equal(posix_spawn(&pid, self_path, NULL, NULL, argv, environ), 0);
@@ -121,8 +119,8 @@ static void test_killed_not_live_forever(void **state)
 	for (int k = 0; k < 100; k++) { /* up to 1 s */
 		busy = 0;
 		for (uint32_t i = 0; i < self->dir->max_clients; i++)
-			if (&tab[i] != self->slot &&
-			    __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE) != CHI_CLIENT_FREE)
+			if (entry(self, i) != self->slot &&
+			    __atomic_load_n(&entry(self, i)->state, __ATOMIC_ACQUIRE) != CHI_CLIENT_FREE)
 				busy++;
 		if (!busy)
 			break;
@@ -132,8 +130,8 @@ static void test_killed_not_live_forever(void **state)
 	/* and a client registering next takes an entry, LIVE with its pid */
 	chi_client *c;
 	assert_int_equal(chi_client_connect(chi_runtime_config(rt)->name, &c), 0);
-	assert_int_equal(tab[chi_client_id(c) - 1].state, CHI_CLIENT_LIVE);
-	assert_int_equal(tab[chi_client_id(c) - 1].pid, (int32_t)syscall(SYS_getpid));
+	assert_int_equal(entry(self, chi_client_id(c) - 1)->state, CHI_CLIENT_LIVE);
+	assert_int_equal(entry(self, chi_client_id(c) - 1)->pid, (int32_t)syscall(SYS_getpid));
 	served(c);
 	chi_client_close(c);
 	chi_runtime_stop(rt);
@@ -146,13 +144,12 @@ static void test_dead_claim_taken_over(void **state)
 	(void)state;
 	chi_runtime *rt = test_start(1, 1, 64);
 	chi_client *self = chi_runtime_client(rt);
-	chi_client_shm *tab = table(self);
-	assert_int_equal(tab[1].state, CHI_CLIENT_FREE);
-	__atomic_store_n(&tab[1].state, 0x80000000u | (uint32_t)dead_pid(), __ATOMIC_RELEASE);
+	assert_int_equal(entry(self, 1)->state, CHI_CLIENT_FREE);
+	__atomic_store_n(&entry(self, 1)->state, 0x80000000u | (uint32_t)dead_pid(), __ATOMIC_RELEASE);
 	chi_client *c;
 	assert_int_equal(chi_client_connect(chi_runtime_config(rt)->name, &c), 0);
 	assert_int_equal(chi_client_id(c), 2);
-	assert_int_equal(tab[1].state, CHI_CLIENT_LIVE);
+	assert_int_equal(entry(self, 1)->state, CHI_CLIENT_LIVE);
 	served(c);
 	chi_client_close(c);
 	chi_runtime_stop(rt);

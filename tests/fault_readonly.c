@@ -1,7 +1,8 @@
 /* tests/fault_readonly.c: failure row "a client's stray write into what
- * only the runtime writes" (RO1 in src/ipc/layout.h, docs/reliability.md).
- * A client process (chi_client_connect) has the runtime's pages of the main
- * segment (the directory but its allocator header, the worker records)
+ * only the runtime writes" (RO1 and RO2 in src/ipc/layout.h,
+ * docs/reliability.md). A client process (chi_client_connect) has the
+ * runtime's pages of the main segment (the directory but its allocator
+ * header, the worker records) and every client-table entry but its own
  * mapped read-only: a write there faults in that client (SIGSEGV) and
  * changes nothing the runtime or other clients see. What clients write by
  * design (the wake words, their own client entry, the allocator header)
@@ -25,6 +26,7 @@ enum {
 	W_POOL_NAME,  /* dir: a pool's name */
 	W_COUNTERS,   /* dir: the reaper's counters */
 	W_WORKER_REC, /* a worker record's task counters */
+	W_OTHER_ENTRY, /* another client's entry (the runtime's own client): DEAD */
 	W_NREADONLY,
 	W_WAKE = W_NREADONLY, /* writable by design: a worker's wake words */
 	W_OWN_ENTRY,          /* its own client entry's attach time */
@@ -35,6 +37,8 @@ enum {
 /* A fault in the child ends it with this code (a handler of its own, so a
  * sanitizer's SEGV report does not stand in for the signal) */
 #define FAULTED 77
+
+static uint32_t other_entry; /* the runtime's own client's entry, set before the forks */
 
 static void on_segv(int sig)
 {
@@ -60,6 +64,10 @@ static void writer(const char *name, int what)
 	case W_POOL_NAME: ((volatile char *)d->pools[1].name)[0] = 'X'; break;
 	case W_COUNTERS: *(volatile uint64_t *)&d->clients_dead = 12345; break;
 	case W_WORKER_REC: *(volatile uint64_t *)&w[1].tasks = 777; break;
+	case W_OTHER_ENTRY:
+		*(volatile uint32_t *)&chi_client_at(c->base, d->clients_off, other_entry)->state =
+			CHI_CLIENT_DEAD;
+		break;
 	case W_WAKE: __atomic_fetch_add(&c->wakes[0].sleep_futex, 1, __ATOMIC_SEQ_CST); break;
 	case W_OWN_ENTRY: *(volatile uint64_t *)&c->slot->attach_ns += 1; break;
 	default: {
@@ -112,6 +120,12 @@ static void test_runtime_pages_read_only(void **s)
 	assert_true(d->ro_pages > 1);
 	/* the directory's rest and the worker records: pages 1..ro_pages-1 */
 	assert_true(d->workers_off >= CHI_RO_PAGE && d->workers_off < (uint64_t)d->ro_pages * CHI_RO_PAGE);
+	/* the client table: a page per entry (RO2) */
+	assert_int_equal(d->clients_off % CHI_RO_PAGE, 0);
+	assert_true(chi_client_id(c) >= 1);
+	other_entry = chi_client_id(c) - 1;
+	chi_client_shm *own = chi_client_at(c->base, d->clients_off, other_entry);
+	assert_int_equal(own->state, CHI_CLIENT_LIVE);
 	for (int what = 0; what < W_NALL; what++) {
 		int st = child_status(name, what);
 		if (what < W_NREADONLY) {
@@ -126,6 +140,7 @@ static void test_runtime_pages_read_only(void **s)
 	assert_int_equal(d->nworkers, WORKERS);
 	assert_memory_equal(d->pools[1].name, pool1, sizeof(pool1));
 	assert_true(w[1].tasks != 777 || tasks1 == 777);
+	assert_int_equal(__atomic_load_n(&own->state, __ATOMIC_ACQUIRE), CHI_CLIENT_LIVE);
 	served(c, 64, 1000);
 	for (int i = 0; i < 500 && __atomic_load_n(&d->clients_dead, __ATOMIC_ACQUIRE) < dead0 + W_NREADONLY;
 	     i++) {

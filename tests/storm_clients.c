@@ -101,22 +101,21 @@ static void victim_spawn(victim *v, const char *name, uint64_t *rng, storm_count
 		     st_range(rng, (uint64_t)kill_lo[v->mode] * 1000, (uint64_t)kill_hi[v->mode] * 1000) * 1000;
 }
 
-static chi_client_shm *table(chi_client *c)
+static chi_client_shm *entry(chi_client *c, uint32_t i)
 {
-	return (chi_client_shm *)((char *)c->base + c->dir->clients_off);
+	return chi_client_at(c->base, c->dir->clients_off, i);
 }
 
 /* Entries of other clients not FREE: *claims of them are claims (CL1) left
  * by registrants that died before CL1b. */
 static uint32_t table_busy(chi_client *c, uint32_t *claims)
 {
-	chi_client_shm *tab = table(c);
 	uint32_t busy = 0;
 	*claims = 0;
 	for (uint32_t i = 0; i < c->dir->max_clients; i++) {
-		if (&tab[i] == c->slot)
+		if (entry(c, i) == c->slot)
 			continue;
-		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
+		uint32_t st = __atomic_load_n(&entry(c, i)->state, __ATOMIC_ACQUIRE);
 		if (st & 0x80000000u)
 			(*claims)++;
 		else if (st != CHI_CLIENT_FREE)

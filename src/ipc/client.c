@@ -67,11 +67,11 @@ void chi_client_unbind(chi_client *c)
 
 int chi_client_register(chi_client *c)
 {
-	chi_client_shm *tab = (chi_client_shm *)((char *)c->base + c->dir->clients_off);
 	pid_t me = getpid();
 	uint32_t claim = CLIENT_CLAIM | ((uint32_t)me & ~CLIENT_CLAIM);
 	for (uint32_t i = 0; i < c->dir->max_clients; i++) {
-		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
+		chi_client_shm *e = chi_client_at(c->base, c->dir->clients_off, i);
+		uint32_t st = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
 		if (st & CLIENT_CLAIM) {
 			/* another registrant's: taken over only if its process is
 			 * gone (it died between CL1 and CL1b) */
@@ -82,17 +82,17 @@ int chi_client_register(chi_client *c)
 			continue;
 		}
 		/* CL1 */
-		if (!__atomic_compare_exchange_n(&tab[i].state, &st, claim, 0, __ATOMIC_ACQ_REL,
+		if (!__atomic_compare_exchange_n(&e->state, &st, claim, 0, __ATOMIC_ACQ_REL,
 						 __ATOMIC_RELAXED))
 			continue;
-		tab[i].pid = (int32_t)me;
-		tab[i].chunks = 0;
-		tab[i].epoch = c->epoch;
-		tab[i].attach_ns = chi_now_ns();
+		e->pid = (int32_t)me;
+		e->chunks = 0;
+		e->epoch = c->epoch;
+		e->attach_ns = chi_now_ns();
 		/* CL1b: LIVE only now, with release: whoever sees LIVE (the
 		 * reaper's CL2) sees this client's pid */
-		__atomic_store_n(&tab[i].state, CHI_CLIENT_LIVE, __ATOMIC_RELEASE);
-		c->slot = &tab[i];
+		__atomic_store_n(&e->state, CHI_CLIENT_LIVE, __ATOMIC_RELEASE);
+		c->slot = e;
 		c->id = i + 1;
 		return 0;
 	}
@@ -225,6 +225,27 @@ static void protect_runtime_pages(chi_client *c)
 			chi_strerror(rc));
 }
 
+/* RO2 (ipc/layout.h): once registered, the client table is read-only in
+ * this process but for this client's own entry. Best effort, as RO1. */
+static void protect_client_table(chi_client *c)
+{
+	static int logged;
+	uint64_t off = c->dir->clients_off, len = (uint64_t)c->dir->max_clients * CHI_CLIENT_STRIDE;
+	char *own = (char *)c->slot;
+	int rc = -EINVAL;
+	if (sysconf(_SC_PAGESIZE) == (long)CHI_RO_PAGE && off % CHI_RO_PAGE == 0 &&
+	    off + len <= c->seg.size && ((uintptr_t)own & (CHI_RO_PAGE - 1)) == 0) {
+		rc = mprotect((char *)c->base + off, len, PROT_READ) ? -errno : 0;
+		if (!rc && mprotect(own, CHI_CLIENT_STRIDE, PROT_READ | PROT_WRITE))
+			rc = -errno; /* its own entry must stay writable: undo */
+		if (rc)
+			mprotect((char *)c->base + off, len, PROT_READ | PROT_WRITE);
+	}
+	if (rc && !__atomic_exchange_n(&logged, 1, __ATOMIC_RELAXED))
+		chi_log(CHI_LOG_WARN, "other clients' entries stay writable in this client (%s)",
+			chi_strerror(rc));
+}
+
 int chi_client_connect(const char *name, chi_client **out)
 {
 	char shm_name[CHI_SEG_NAME_MAX];
@@ -257,6 +278,7 @@ int chi_client_connect(const char *name, chi_client **out)
 	rc = chi_client_register(c);
 	if (rc)
 		goto fail_unbind;
+	protect_client_table(c);
 	*out = c;
 	return 0;
 fail_unbind:

@@ -4,7 +4,7 @@
  *   page 0         [chi_seg_hdr] ... [chi_main_dir: its allocator header, the
  *                  directory's first 256 bytes, ends the page]
  *   pages 1..R-1   [the rest of the directory][workers] (R = dir.ro_pages)
- *   page R on      [wakes][lanes][slots][clients][arena ...]
+ *   page R on      [wakes][lanes][slots][clients: a page each][arena ...]
  *
  * RO1 what only the runtime writes after start (the directory but its
  *     allocator header, the worker records) lies on pages 1..R-1, which
@@ -13,8 +13,13 @@
  *     never reaches the runtime. The runtime's mapping stays writable.
  *     Page 0 (the segment header and the allocator header, which clients
  *     CAS when they take arena chunks) and everything from page R (wake
- *     words, rings, the client table, the arena) stay writable: clients
- *     write them by design, and the runtime checks what it reads there.
+ *     words, rings, the arena) stay writable: clients write them by
+ *     design, and the runtime checks what it reads there.
+ * RO2 the client table: each entry has a page of its own
+ *     (CHI_CLIENT_STRIDE). A client registers (CL1, CAS on a FREE entry)
+ *     through a writable mapping, then mprotects the whole table read-only
+ *     but its own entry's page: another client's entry (its state, pid,
+ *     chunk list) is out of its reach, as the runtime's pages are.
  *     The runtime also keeps its own copy of every layout word (runtime.h,
  *     chi_main_layout) and never reads those back.
  *
@@ -122,6 +127,14 @@ CHI_STATIC_ASSERT(offsetof(chi_client_shm, epoch) == 8, "client: epoch");
 CHI_STATIC_ASSERT(offsetof(chi_client_shm, attach_ns) == 16, "client: attach_ns");
 CHI_STATIC_ASSERT(offsetof(chi_client_shm, chunks) == 24, "client: chunks");
 CHI_STATIC_ASSERT(sizeof(chi_client_shm) == 64, "client: one line");
+
+#define CHI_CLIENT_STRIDE CHI_RO_PAGE /* RO2: a page per entry */
+
+/* Entry i of the client table at clients_off (page-aligned, RO2). */
+static inline chi_client_shm *chi_client_at(void *base, uint64_t clients_off, uint32_t i)
+{
+	return (chi_client_shm *)((char *)base + clients_off + (uint64_t)i * CHI_CLIENT_STRIDE);
+}
 
 typedef struct chi_pool_shm {
 	uint32_t state; /* 0 free, 1 live */

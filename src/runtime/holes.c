@@ -30,18 +30,18 @@
  * slice waits for that hole (S4), which used to stall the ring for good. */
 static int claimant_dead(chi_runtime *rt, uint32_t id, int gpu)
 {
-	chi_client_shm *tab = (chi_client_shm *)((char *)rt->main.base + rt->lay.clients_off);
 	for (uint32_t i = 0; i < rt->lay.max_clients; i++) {
+		chi_client_shm *e = chi_client_at(rt->main.base, rt->lay.clients_off, i);
 		if (id && i + 1 != id)
 			continue;
-		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
+		uint32_t st = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
 		if (st == CHI_CLIENT_DEAD || (id && st != CHI_CLIENT_LIVE) ||
 		    (gpu && !id && st == CHI_CLIENT_CLOSED && chi_gpu_slices_held(rt->gpu, i + 1)) ||
 		    (gpu && st == CHI_CLIENT_LIVE && chi_gpu_slices_releasing(rt->gpu, i + 1)))
 			return 1;
 		if (st == CHI_CLIENT_LIVE &&
-		    (tab[i].epoch != rt->epoch ||
-		     (tab[i].pid > 0 && kill(tab[i].pid, 0) != 0 && errno == ESRCH)))
+		    (e->epoch != rt->epoch ||
+		     (e->pid > 0 && kill(e->pid, 0) != 0 && errno == ESRCH)))
 			return 1;
 	}
 	return 0;

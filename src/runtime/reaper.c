@@ -102,9 +102,9 @@ int chi_workers_seq_moved(const chi_worker_shm *ws, uint32_t n, uint64_t *seqs)
 
 /* ---- clients of other processes: their arena chunks ---- */
 
-static chi_client_shm *client_tab(chi_runtime *rt)
+static chi_client_shm *client_at(chi_runtime *rt, uint32_t i)
 {
-	return (chi_client_shm *)((char *)rt->main.base + rt->lay.clients_off);
+	return chi_client_at(rt->main.base, rt->lay.clients_off, i); /* RO2 */
 }
 
 static void client_snapshot(chi_runtime *rt, uint32_t i)
@@ -137,12 +137,12 @@ static int client_held(chi_runtime *rt, uint32_t i)
 
 static void client_release(chi_runtime *rt, uint32_t i)
 {
-	chi_client_shm *tab = client_tab(rt);
-	uint64_t lo = rt->lay.clients_off + (uint64_t)rt->lay.max_clients * sizeof(chi_client_shm);
-	uint64_t n = chi_chunks_release(rt->main.base, &rt->dir->alloc, &tab[i].chunks, lo,
+	chi_client_shm *e = client_at(rt, i);
+	uint64_t lo = rt->lay.clients_off + (uint64_t)rt->lay.max_clients * CHI_CLIENT_STRIDE;
+	uint64_t n = chi_chunks_release(rt->main.base, &rt->dir->alloc, &e->chunks, lo,
 					rt->lay.arena_hi);
 	__atomic_fetch_add(&rt->dir->chunks_reclaimed, n, __ATOMIC_RELAXED);
-	__atomic_store_n(&tab[i].state, CHI_CLIENT_FREE, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->state, CHI_CLIENT_FREE, __ATOMIC_RELEASE);
 }
 
 static const chi_reclaim_ops client_ops = {client_snapshot, client_drained, client_held,
@@ -193,7 +193,7 @@ static int owner_live(chi_runtime *rt, uint32_t id)
 {
 	if (!id || id > rt->lay.max_clients)
 		return 0;
-	return __atomic_load_n(&client_tab(rt)[id - 1].state, __ATOMIC_ACQUIRE) == CHI_CLIENT_LIVE;
+	return __atomic_load_n(&client_at(rt, id - 1)->state, __ATOMIC_ACQUIRE) == CHI_CLIENT_LIVE;
 }
 
 static void slices_tick(chi_runtime *rt)
@@ -241,13 +241,13 @@ void chi_reaper_fini(chi_runtime *rt)
 void chi_reaper_tick(chi_runtime *rt)
 {
 	slices_tick(rt);
-	chi_client_shm *tab = client_tab(rt);
 	for (uint32_t i = 0; i < rt->lay.max_clients; i++) {
-		uint32_t st = __atomic_load_n(&tab[i].state, __ATOMIC_ACQUIRE);
-		if (st == CHI_CLIENT_LIVE && &tab[i] != rt->self.slot && tab[i].pid > 0 &&
-		    kill(tab[i].pid, 0) != 0 && errno == ESRCH) {
+		chi_client_shm *e = client_at(rt, i);
+		uint32_t st = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
+		if (st == CHI_CLIENT_LIVE && e != rt->self.slot && e->pid > 0 &&
+		    kill(e->pid, 0) != 0 && errno == ESRCH) {
 			uint32_t live = CHI_CLIENT_LIVE; /* CL2 */
-			if (__atomic_compare_exchange_n(&tab[i].state, &live, CHI_CLIENT_DEAD, 0,
+			if (__atomic_compare_exchange_n(&e->state, &live, CHI_CLIENT_DEAD, 0,
 							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 				__atomic_fetch_add(&rt->dir->clients_dead, 1, __ATOMIC_RELAXED);
 			st = CHI_CLIENT_DEAD;

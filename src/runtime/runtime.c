@@ -41,8 +41,9 @@ static void layout_main(const chi_config *cfg, uint32_t nlanes, main_layout *L)
 	L->wakes = ALIGN_UP(L->workers + (uint64_t)cfg->num_workers * sizeof(chi_worker_shm), CHI_RO_PAGE);
 	L->lanes = ALIGN_UP(L->wakes + (uint64_t)cfg->num_workers * sizeof(chi_worker_wake), 64);
 	L->slots = ALIGN_UP(L->lanes + (uint64_t)nlanes * sizeof(chi_lane_shm), 64);
-	L->clients = ALIGN_UP(L->slots + (uint64_t)nlanes * CHI_NPRIO * depth * sizeof(chi_slot), 64);
-	L->arena = ALIGN_UP(L->clients + CHI_MAX_CLIENTS * sizeof(chi_client_shm), 4096);
+	L->clients = ALIGN_UP(L->slots + (uint64_t)nlanes * CHI_NPRIO * depth * sizeof(chi_slot),
+			      CHI_RO_PAGE); /* RO2 */
+	L->arena = ALIGN_UP(L->clients + (uint64_t)CHI_MAX_CLIENTS * CHI_CLIENT_STRIDE, 4096);
 	/* auto: a future block for every slot, plus 64 MiB and room for two
 	 * tasks of the largest size (pages are touched only when used) */
 	uint64_t arena = (uint64_t)nlanes * CHI_NPRIO * depth * CHI_FUTURE_BLOCK + (64ull << 20) +

@@ -28,8 +28,9 @@
 /* Bumped when a layout or a wire format that processes of different builds
  * share changes; attaching to a segment of another version is -EPROTO.
  * 2: admin.stats answers in pages; future flags STARTED / ABANDONED (FA1-FA3)
- * 3: the main segment's runtime pages and wake words (RO1, src/ipc/layout.h) */
-#define CHI_LAYOUT_VERSION 3u
+ * 3: the main segment's runtime pages and wake words (RO1, src/ipc/layout.h)
+ * 4: a page per client-table entry (RO2, src/ipc/layout.h) */
+#define CHI_LAYOUT_VERSION 4u
 /* how long a GPU-side wait trusts a heartbeat that does not move */
 #define CHI_GPU_HEARTBEAT_NS (2000000000ull)
 
