@@ -13,6 +13,7 @@
 #include "chi/module.h"
 #include "chi/modules/admin.h"
 #include "chi/modules/test.h"
+#include "runtime/runtime.h" /* ctx->w->sub_lane: the killer's own lane */
 #include "task/future_ops.h"
 
 /* nester.nest: spin arg ns, then create pool "late" (test module) through a
@@ -47,9 +48,24 @@ static int64_t run_kill(chi_ctx *ctx, chi_task *h)
 	return chi_future_wait(&f);
 }
 
+/* nester.kill_other: destroy pool arg through an admin sub-task on the next
+ * CPU lane (another worker's: 2 workers, 2 lanes) and wait for it. */
+static int64_t run_kill_other(chi_ctx *ctx, chi_task *h)
+{
+	chi_test_arg_task *t = (chi_test_arg_task *)h;
+	chi_admin_pool_task sub;
+	chi_admin_pool_init(&sub, CHI_ADMIN_DESTROY_POOL, (chi_pool_id)t->arg, "", "", "", 0);
+	chi_future f;
+	int rc = chi_make_pointer_future_on(ctx, &sub.hdr, (ctx->w->sub_lane + 1) % 2, &f);
+	if (rc)
+		return rc;
+	return chi_future_wait(&f);
+}
+
 static const chi_method nester_methods[] = {{"nest", &chi_test_arg_codec, run_nest},
-					    {"kill", &chi_test_arg_codec, run_kill}};
-static const chi_module nester_module = {"nester", 2, nester_methods, NULL, NULL};
+					    {"kill", &chi_test_arg_codec, run_kill},
+					    {"kill_other", &chi_test_arg_codec, run_kill_other}};
+static const chi_module nester_module = {"nester", 3, nester_methods, NULL, NULL};
 
 #define POOL_VICTIM 2u
 #define POOL_NESTER 3u
@@ -147,6 +163,42 @@ static void test_destroy_own_pool_refused(void **s)
 	chi_runtime_stop(rt);
 }
 
+/* A task that destroys a pool through an admin task on another worker and
+ * waits for it (PD3): the destroy would wait in PD2 for the task's worker,
+ * whose task waits for the destroy: both used to hang for good. Now the
+ * destroy refuses with -EDEADLK within the bound, for the task's own pool
+ * and for another one, each pool stays and serves, and a destroy from
+ * outside any task still goes through. */
+static void test_destroy_cross_worker_refused(void **s)
+{
+	(void)s;
+	chi_runtime *rt = start_with_pools();
+	chi_client *c = chi_runtime_client(rt);
+	const chi_pool_id targets[2] = {POOL_NESTER, POOL_VICTIM};
+	for (int round = 0; round < 4; round++) { /* the killer on either lane */
+		chi_test_arg_task k;
+		chi_test_arg_init(&k, POOL_NESTER, 2, targets[round % 2]);
+		chi_future f;
+		assert_int_equal(chi_make_copy_future(c, &k.hdr, &chi_test_arg_codec, &f), 0);
+		int64_t r = chi_future_wait_timeout(&f, 5000000000ull);
+		if (r == -ETIMEDOUT) {
+			fprintf(stderr, "fault_pool_destroy_nested: the cross-worker destroy hung\n");
+			_exit(1); /* the deadlock: nothing can be stopped any more */
+		}
+		assert_int_equal(r, -EDEADLK);
+		chi_pool_id got = 0;
+		assert_int_equal(chi_pool_lookup(c, "nester", &got), 0);
+		assert_int_equal(chi_pool_lookup(c, "victim", &got), 0);
+		chi_test_double_plus_task t;
+		chi_test_double_plus_init(&t, POOL_VICTIM, 20 + round, 1);
+		assert_int_equal(chi_call(c, &t.hdr, &chi_test_double_plus_codec), 41 + 2 * round);
+	}
+	assert_int_equal(chi_pool_destroy(rt, POOL_VICTIM), 0);
+	chi_pool_id got = 0;
+	assert_int_equal(chi_pool_lookup(c, "victim", &got), -ENOENT);
+	chi_runtime_stop(rt);
+}
+
 int main(void)
 {
 	if (chi_module_register(&nester_module)) {
@@ -156,6 +208,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_destroy_while_nested_create),
 		cmocka_unit_test(test_destroy_own_pool_refused),
+		cmocka_unit_test(test_destroy_cross_worker_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

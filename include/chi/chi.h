@@ -135,6 +135,9 @@ int chi_try_make_copy_future(chi_client *c, chi_task *t, const chi_codec *codec,
 /* Runtime only (from inside a module method): publish the task itself, zero
  * copy, on the calling worker's lane. -EPERM outside a worker. */
 int chi_make_pointer_future(chi_ctx *ctx, chi_task *t, chi_future *f);
+/* The same on CPU lane `lane` (0 .. lanes-1; another worker's, to spread
+ * sub-tasks over workers): -EINVAL for no such lane. */
+int chi_make_pointer_future_on(chi_ctx *ctx, chi_task *t, uint32_t lane, chi_future *f);
 /* Pointer future on a worker thread, copy future elsewhere. */
 int chi_make_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f);
 

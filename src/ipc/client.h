@@ -80,6 +80,10 @@ typedef struct chi_wait_hook {
 	uint32_t (*run)(void *arg, uint32_t budget);
 	void *arg;
 	uint32_t nesting; /* chi_future_wait depth on this thread */
+	/* the future block this thread waits on now (innermost wait), NULL when
+	 * none: stored with release by its thread, loaded with acquire by a
+	 * pool destroy on another worker (PD3 in src/runtime/pool.c) */
+	const void *waiting_on;
 } chi_wait_hook;
 extern __thread chi_wait_hook *chi_tls_wait_hook;
 

@@ -102,16 +102,20 @@ int64_t chi_future_wait_timeout(chi_future *f, uint64_t timeout_ns)
 		return chi_future_test(f) ? finish(f) : -ETIMEDOUT; /* a poll */
 
 	if (w) {
+		const void *outer = w->waiting_on; /* a wait nested under another's run */
 		w->nesting++;
+		__atomic_store_n(&w->waiting_on, (const void *)fs, __ATOMIC_RELEASE);
 		while (!(chi_future_flags(fs) & CHI_FUTURE_COMPLETE)) {
 			if (timeout_ns != UINT64_MAX && spins++ % per_clock == 0 &&
 			    chi_now_ns() - start >= timeout_ns) {
+				__atomic_store_n(&w->waiting_on, outer, __ATOMIC_RELEASE);
 				w->nesting--;
 				return -ETIMEDOUT;
 			}
 			if (!w->run(w->arg, 16))
 				chi_cpu_relax();
 		}
+		__atomic_store_n(&w->waiting_on, outer, __ATOMIC_RELEASE);
 		w->nesting--;
 		return finish(f);
 	}

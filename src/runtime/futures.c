@@ -16,14 +16,21 @@ int chi_make_pointer_future(chi_ctx *ctx, chi_task *t, chi_future *f)
 	chi_worker *w = ctx ? ctx->w : chi_tls_worker;
 	if (!w || w != chi_tls_worker)
 		return -EPERM;
-	if (!t || !f)
+	return chi_make_pointer_future_on(ctx, t, w->sub_lane, f);
+}
+
+int chi_make_pointer_future_on(chi_ctx *ctx, chi_task *t, uint32_t lane, chi_future *f)
+{
+	chi_worker *w = ctx ? ctx->w : chi_tls_worker;
+	if (!w || w != chi_tls_worker)
+		return -EPERM;
+	if (!t || !f || lane >= w->rt->self.nlanes)
 		return -EINVAL;
 	chi_client *c = &w->rt->self;
 	uint64_t off = chi_client_alloc(c, CHI_FUTURE_BLOCK);
 	if (!off)
 		return -ENOMEM;
 	chi_future_shm *fs = (chi_future_shm *)((char *)c->base + off);
-	uint32_t lane = w->sub_lane;
 	chi_future_block_init(fs, CHI_FUTURE_POINTER, 0, CHI_OFFPTR_NULL, 0,
 			      (uint64_t)(uintptr_t)t, c->id, lane);
 	/* PT1 (run_task.c): the tag that makes the worker trust task_ptr */

@@ -15,7 +15,17 @@
  * while it waits, and such a task may be one of them. A dying id is not
  * reused (create: -EBUSY for it, CHI_POOL_ID_ANY skips it). A destroy from
  * a thread with a task of that pool on its own stack (the pool's task, or
- * one nested under it, destroying it) is refused with -EDEADLK. */
+ * one nested under it, destroying it) is refused with -EDEADLK.
+ * PD3: a destroy running as a task on a worker refuses with -EDEADLK, too,
+ * when a worker it would wait for in PD2 waits (nested, chi_wait_hook's
+ * waiting_on) on a task on the destroy's own stack (the destroy's task, or
+ * one it runs nested under): that worker's task waits for the destroy,
+ * which would wait for it for ever. Checked under the lock before PD1 and
+ * again on every turn of PD2 (the wait may start later): found there, the
+ * pool is made live again (it was dying, so its id was not reused), and
+ * tasks that came for it in between ended with -ENOENT. Longer chains (a
+ * waiter waiting on a third worker that waits on the destroy) are not
+ * seen. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -150,6 +160,25 @@ out:
 	return rc;
 }
 
+/* PD3: does worker w wait on a task running on self's stack? */
+static int waits_on_self(const chi_worker *self, chi_worker *w)
+{
+	const void *on = __atomic_load_n(&w->wait_hook.waiting_on, __ATOMIC_ACQUIRE);
+	uint32_t d = self->fut_depth < CHI_FUT_STACK ? self->fut_depth : CHI_FUT_STACK;
+	for (uint32_t i = 0; on && i < d; i++)
+		if (self->fut_stack[i] == on)
+			return 1;
+	return 0;
+}
+
+static int any_waits_on_self(chi_runtime *rt, const chi_worker *self)
+{
+	for (uint32_t i = 0; self && i < rt->nworkers; i++)
+		if (&rt->workers[i] != self && waits_on_self(self, &rt->workers[i]))
+			return 1;
+	return 0;
+}
+
 int chi_pool_destroy(chi_runtime *rt, uint32_t id)
 {
 	if (id >= CHI_MAX_POOLS)
@@ -163,6 +192,10 @@ int chi_pool_destroy(chi_runtime *rt, uint32_t id)
 	if (chi_tls_worker && chi_tls_worker->on_stack[id]) {
 		/* a task of this pool below us on this thread: PD2 skips this
 		 * worker, so its state would be freed under that task */
+		pthread_mutex_unlock(&rt->pool_lock);
+		return -EDEADLK;
+	}
+	if (any_waits_on_self(rt, chi_tls_worker)) { /* PD3, before PD1 */
 		pthread_mutex_unlock(&rt->pool_lock);
 		return -EDEADLK;
 	}
@@ -182,6 +215,14 @@ int chi_pool_destroy(chi_runtime *rt, uint32_t id)
 			continue;
 		uint64_t s = __atomic_load_n(&w->shm->task_seq, __ATOMIC_SEQ_CST);
 		while ((s & 1) && __atomic_load_n(&w->shm->task_seq, __ATOMIC_ACQUIRE) == s) {
+			if (self && waits_on_self(self, w)) { /* PD3: undo PD1 */
+				pthread_mutex_lock(&rt->pool_lock);
+				__atomic_store_n(&rt->dir->pools[id].state, 1, __ATOMIC_RELEASE);
+				p->dying = 0;
+				__atomic_store_n(&p->live, 1, __ATOMIC_RELEASE); /* PL1 */
+				pthread_mutex_unlock(&rt->pool_lock);
+				return -EDEADLK;
+			}
 			if (self) /* keep our own lanes moving meanwhile */
 				chi_worker_process_new_tasks(self, 1);
 			chi_cpu_relax(); /* PD2 */

@@ -372,6 +372,12 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 	c->tm = 0;
 	c->served = 0;
 	int64_t r;
+	uint32_t fd = w->fut_depth;
+	if (!gpu) { /* PD3 (pool.c): what this thread runs, for a destroy elsewhere */
+		if (fd < CHI_FUT_STACK)
+			w->fut_stack[fd] = f;
+		w->fut_depth = fd + 1;
+	}
 	if (!gpu && !claim_block(f, &flags))
 		r = -ECANCELED; /* FA1: its waiter gave up (the runtime was silent) */
 	else if (sx)
@@ -382,6 +388,8 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 	}
 	else
 		r = run_copy(w, lane, f, c, st->scratch, max_task);
+	if (!gpu)
+		w->fut_depth = fd;
 	int handed = 0; /* its pool lives on another node: the net thread
 			 * completes f (route.c); counted here as run */
 	if (__builtin_expect(r == CHI_RUN_FORWARD, 0)) {

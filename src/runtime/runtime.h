@@ -59,6 +59,8 @@ typedef struct CHI_ALIGNAS(64) chi_steal_flags {
 	uint32_t steal;   /* the monitor is, or wants to be, the consumer (AS2) */
 } chi_steal_flags;
 
+#define CHI_FUT_STACK 16u /* nesting levels PD3 sees (deeper ones are not compared) */
+
 /* Line-aligned, as are the arrays it points to (chi_line_calloc): workers
  * write their own fields on every task, and neighbours sharing a line were
  * measured to slow each other (chi-bench gpu, 4 lanes slower than 1). */
@@ -85,6 +87,11 @@ typedef struct CHI_ALIGNAS(64) chi_worker {
 	 * (run_task.c; written and read by this thread only): a destroy of a
 	 * pool with a task on its own caller's stack is refused (pool.c) */
 	uint16_t on_stack[CHI_MAX_POOLS];
+	/* the future blocks of the CPU-lane tasks running on this thread,
+	 * outermost first (run_task.c; this thread only): a destroy whose
+	 * PD2 waits for a worker that waits on one of them refuses (PD3) */
+	const void *fut_stack[CHI_FUT_STACK];
+	uint32_t fut_depth;
 } chi_worker;
 
 struct chi_ctx {

@@ -309,7 +309,7 @@ static void *worker_main(void *arg)
 	int worked = 0;
 	chi_worker_shm *ws = w->shm;
 	chi_tls_worker = w;
-	w->wait_hook = (chi_wait_hook){wait_hook_run, w, 0};
+	w->wait_hook = (chi_wait_hook){wait_hook_run, w, 0, NULL};
 	chi_tls_wait_hook = &w->wait_hook;
 	ws->tid = (int32_t)gettid();
 	for (;;) {
