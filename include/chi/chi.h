@@ -119,6 +119,8 @@ int chi_runtime_stop_requested(const chi_runtime *rt);
 int chi_client_connect(const char *name, chi_client **out);
 void chi_client_close(chi_client *c);
 uint32_t chi_client_id(const chi_client *c);
+/* CPU lanes of the runtime it is attached to. */
+uint32_t chi_client_lanes(const chi_client *c);
 /* Process id of the runtime this client is attached to. */
 int chi_client_owner_pid(const chi_client *c);
 
@@ -132,6 +134,12 @@ int chi_make_copy_future(chi_client *c, chi_task *t, const chi_codec *codec, chi
 /* As above but never waits: -EAGAIN when the lane is full (counted in the
  * lane's queue_full). */
 int chi_try_make_copy_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f);
+/* As chi_try_make_copy_future on CPU lane `lane` (0 .. chi_client_lanes - 1)
+ * instead of the calling thread's: spreads one thread's tasks over the
+ * workers (the net thread does so with tasks of other nodes). -EINVAL for
+ * no such lane. */
+int chi_try_make_copy_future_on(chi_client *c, uint32_t lane, chi_task *t, const chi_codec *codec,
+				chi_future *f);
 /* Runtime only (from inside a module method): publish the task itself, zero
  * copy, on the calling worker's lane. -EPERM outside a worker. */
 int chi_make_pointer_future(chi_ctx *ctx, chi_task *t, chi_future *f);

@@ -311,3 +311,8 @@ uint32_t chi_client_id(const chi_client *c)
 {
 	return c->id;
 }
+
+uint32_t chi_client_lanes(const chi_client *c)
+{
+	return c->nlanes;
+}

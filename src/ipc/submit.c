@@ -89,13 +89,16 @@ static void unprepare_copy(chi_client *c, uint64_t off, uint64_t data, uint64_t 
 }
 
 static int make_copy(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f,
-		     int try_only)
+		     int try_only, uint32_t lane)
 {
 	if (!c || !t || !codec || !f)
 		return -EINVAL;
 	if (__atomic_load_n(&c->hdr->stopping, __ATOMIC_RELAXED))
 		return -ESHUTDOWN;
-	uint32_t lane = chi_client_pick_lane(c);
+	if (lane == UINT32_MAX)
+		lane = chi_client_pick_lane(c);
+	else if (lane >= c->nlanes)
+		return -EINVAL;
 	uint64_t off, data, wire;
 	int rc = prepare_copy(c, t, codec, lane, &off, &data, &wire);
 	if (rc)
@@ -112,12 +115,18 @@ static int make_copy(chi_client *c, chi_task *t, const chi_codec *codec, chi_fut
 
 int chi_make_copy_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f)
 {
-	return make_copy(c, t, codec, f, 0);
+	return make_copy(c, t, codec, f, 0, UINT32_MAX);
 }
 
 int chi_try_make_copy_future(chi_client *c, chi_task *t, const chi_codec *codec, chi_future *f)
 {
-	return make_copy(c, t, codec, f, 1);
+	return make_copy(c, t, codec, f, 1, UINT32_MAX);
+}
+
+int chi_try_make_copy_future_on(chi_client *c, uint32_t lane, chi_task *t, const chi_codec *codec,
+				chi_future *f)
+{
+	return make_copy(c, t, codec, f, 1, lane);
 }
 
 /* ---- batch submit (chi_make_copy_futures) ----

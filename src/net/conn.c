@@ -154,7 +154,7 @@ static void send_done(void *request, ucs_status_t status, void *user_data)
 	ucp_request_free(request);
 }
 
-static int send_now(chi_net *n, chi_net_conn *c, void *buf, uint32_t len);
+static int send_now(chi_net *n, chi_net_conn *c, void *buf, uint32_t len, int batch);
 
 int chi_net_flush(chi_net *n, chi_net_conn *c)
 {
@@ -165,7 +165,7 @@ int chi_net_flush(chi_net *n, chi_net_conn *c)
 	c->batch = NULL;
 	c->batch_len = 0;
 	n->nbatches--;
-	return send_now(n, c, b, len); /* B2, B3 */
+	return send_now(n, c, b, len, 1); /* B2, B3 */
 }
 
 void chi_net_flush_all(chi_net *n)
@@ -178,12 +178,13 @@ uint8_t *chi_net_batch_room(chi_net *n, chi_net_conn *c, uint32_t len)
 {
 	if (!c || !c->ep || c->state == CHI_CONN_DEAD || len > CHI_NET_BATCH_ITEM)
 		return NULL;
-	if (c->batch && c->batch_len + len > CHI_NET_BATCH_MAX)
+	if (c->batch && c->batch_len + len > n->batch_max)
 		chi_net_flush(n, c); /* B1: full */
 	if (c->state == CHI_CONN_DEAD)
 		return NULL;
 	if (!c->batch) {
-		c->batch = malloc(CHI_NET_BATCH_MAX);
+		c->batch = n->spare ? n->spare : malloc(CHI_NET_BATCH_MAX);
+		n->spare = NULL;
 		if (!c->batch) {
 			chi_net_conn_kill(c, -ENOMEM); /* B3: as a failed send */
 			return NULL;
@@ -200,10 +201,20 @@ int chi_net_send(chi_net *n, chi_net_conn *c, void *buf, uint32_t len)
 {
 	if (c && c->batch)
 		chi_net_flush(n, c); /* B2: in order */
-	return send_now(n, c, buf, len);
+	return send_now(n, c, buf, len, 0);
 }
 
-static int send_now(chi_net *n, chi_net_conn *c, void *buf, uint32_t len)
+/* A buffer whose send completed in place: a batch buffer is kept as the
+ * spare (one), anything else freed. */
+static void sent(chi_net *n, void *buf, int batch)
+{
+	if (batch && !n->spare)
+		n->spare = buf;
+	else
+		free(buf);
+}
+
+static int send_now(chi_net *n, chi_net_conn *c, void *buf, uint32_t len, int batch)
 {
 	if (!c || !c->ep || c->state == CHI_CONN_DEAD) {
 		free(buf);
@@ -217,7 +228,7 @@ static int send_now(chi_net *n, chi_net_conn *c, void *buf, uint32_t len)
 	prm.user_data = buf;
 	ucs_status_ptr_t sp = ucp_am_send_nbx(c->ep, CHI_NET_AM_ID, NULL, 0, buf, len, &prm);
 	if (sp == NULL) {
-		free(buf);
+		sent(n, buf, batch); /* done in place: the buffer is ours again */
 	} else if (UCS_PTR_IS_ERR(sp)) {
 		free(buf);
 		chi_net_conn_kill(c, -EHOSTDOWN);

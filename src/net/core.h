@@ -176,6 +176,9 @@ struct chi_net {
 	chi_net_served *serve_run, *serve_run_tail;   /* submitted, oldest first */
 	uint32_t nserved;
 	uint32_t nbatches;        /* conns with an open batch */
+	uint32_t serve_lane;      /* V4: the next served task's lane */
+	uint32_t batch_max;       /* bytes a batch is sent at (CHI_NET_BATCH_BYTES, tests) */
+	uint8_t *spare;           /* a batch buffer whose send completed in place */
 
 	/* thread */
 	pthread_t thread;

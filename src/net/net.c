@@ -169,6 +169,8 @@ static void *net_main(void *arg)
 		chi_net_req *l = take_queue(n); /* T1 */
 		if (l) {
 			send_queued(n, l);
+			if (n->nbatches)
+				chi_net_flush_all(n); /* B2: before progress, which may take long */
 			busy = 1;
 		}
 		for (int i = 0; i < 64 && ucp_worker_progress(n->worker); i++) /* T2 */
@@ -425,6 +427,7 @@ static void net_free(chi_net *n)
 	ucx_stop(n);
 	chi_net_reqs_fini(&n->reqs);
 	free(n->closing);
+	free(n->spare);
 	if (n->efd >= 0)
 		close(n->efd);
 	pthread_mutex_destroy(&n->fwd_lock);
@@ -467,6 +470,12 @@ int chi_net_start(const chi_config *cfg, uint64_t epoch, chi_client *local, chi_
 								      : CHI_NET_BUSY_CAP_US;
 	n->busy_ns = busy * 1000u;
 	n->next_id = 1;
+	n->batch_max = CHI_NET_BATCH_MAX;
+	const char *bb = getenv("CHI_NET_BATCH_BYTES"); /* a benchmark's knob (docs/net.md) */
+	if (bb && *bb) {
+		unsigned long v = strtoul(bb, NULL, 10);
+		n->batch_max = v < 64 ? 64 : v > CHI_NET_BATCH_MAX ? CHI_NET_BATCH_MAX : (uint32_t)v;
+	}
 	int rc = chi_net_key_load(cfg->cluster.key_file, &n->key, err, errlen);
 	if (!rc)
 		rc = conf_peers(n, cfg, err, errlen);

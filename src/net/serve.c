@@ -17,6 +17,10 @@
  *       on (a small one in that conn's batch, B1 in conn.c), found by id:
  *       if that conn is gone the reply is dropped (its sender has failed
  *       the request already, N2).
+ *   V4  each task goes to the next CPU lane in turn (one lane per task,
+ *       round the runtime's lanes): a peer's tasks are run by every worker,
+ *       not by the one that owns the net thread's lane; tasks of one peer
+ *       may therefore run in any order, as tasks on several lanes do.
  * A task runs at most once (N1): nothing here resubmits a task that was
  * published. Stop (chi_net_serve_stop) waits the running futures, bounded,
  * and drops their replies (the peers had BYE: their requests ended). */
@@ -80,9 +84,14 @@ static void run_push(chi_net *n, chi_net_served *s)
 	n->serve_run_tail = s;
 }
 
+/* V4: served tasks go round the CPU lanes, so every worker runs them */
 static int submit(chi_net *n, chi_net_served *s)
 {
-	int rc = chi_try_make_copy_future(n->local, &s->t.hdr, &raw_codec, &s->fut);
+	uint32_t nl = chi_client_lanes(n->local);
+	int rc = chi_try_make_copy_future_on(n->local, nl ? n->serve_lane % nl : 0, &s->t.hdr,
+					     &raw_codec, &s->fut);
+	if (rc != -EAGAIN)
+		n->serve_lane++; /* a full lane is tried again first (V2's order) */
 	if (!rc)
 		s->submitted = 1;
 	return rc;
