@@ -7,7 +7,9 @@
  *   - frees every good chunk exactly once (a chunk whose next is itself was
  *     freed again and again, hanging the monitor and corrupting the arena),
  *     leaks the rest, and logs the bad list,
- *   - turns the entry FREE and keeps serving.
+ *   - turns the entry FREE and keeps serving;
+ * and a list that runs into a chunk another (live) client lists is freed
+ * only up to that chunk (K4: it used to be freed under its owner).
  * Each case runs its runtime in a forked child, so a crash is a failed
  * assertion (the child's exit status) rather than the end of this binary. */
 #include "test_util.h"
@@ -51,7 +53,7 @@ static uint64_t plant(chi_client *c, uint64_t off, uint64_t next, uint64_t size)
 	return off;
 }
 
-enum { BAD_HEAD, MISALIGNED, SELF_CYCLE, TWO_CYCLE, BAD_SIZE, OVERLAP, GOOD };
+enum { BAD_HEAD, MISALIGNED, SELF_CYCLE, TWO_CYCLE, BAD_SIZE, OVERLAP, OTHER_LIST, GOOD };
 
 static int run_case(int which)
 {
@@ -100,6 +102,18 @@ static int run_case(int which)
 		head = plant(c, b, b + MIB, 2 * MIB);
 		leaked = MIB, freed = 1; /* a is behind the bad one: leaked */
 		break;
+	case OTHER_LIST: { /* a -> b, where b heads a live client's list (K4) */
+		chi_client_shm *live = chi_client_at(c->base, c->dir->clients_off, c->dir->max_clients - 2);
+		CHECK(live->state == CHI_CLIENT_FREE, 12);
+		plant(c, b, 0, 2 * MIB);
+		live->chunks = b;
+		live->pid = (int32_t)getpid();
+		live->epoch = c->epoch;
+		__atomic_store_n(&live->state, CHI_CLIENT_LIVE, __ATOMIC_RELEASE);
+		head = plant(c, a, b, MIB);
+		leaked = 2 * MIB, freed = 1; /* b stays the live client's */
+		break;
+	}
 	case GOOD:
 		plant(c, a, 0, MIB);
 		head = plant(c, b, a, 2 * MIB);
@@ -156,6 +170,7 @@ static void test_two_cycle(void **s) { (void)s; in_child(TWO_CYCLE); }
 static void test_bad_size(void **s) { (void)s; in_child(BAD_SIZE); }
 static void test_overlap(void **s) { (void)s; in_child(OVERLAP); }
 static void test_good(void **s) { (void)s; in_child(GOOD); }
+static void test_other_list(void **s) { (void)s; in_child(OTHER_LIST); }
 
 int main(void)
 {
@@ -167,6 +182,7 @@ int main(void)
 		cmocka_unit_test(test_two_cycle),
 		cmocka_unit_test(test_bad_size),
 		cmocka_unit_test(test_overlap),
+		cmocka_unit_test(test_other_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

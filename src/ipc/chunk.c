@@ -112,10 +112,14 @@ void chi_client_free(chi_client *c, uint64_t off, uint64_t size)
  * link are freed, each once; the bad link and everything after it are
  * logged and leaked: a leak costs arena space, a wrong free corrupts it.
  * Each header word is read once, so a list rewritten meanwhile cannot pass
- * the check and then be followed with other values. */
-typedef struct chunk_ent {
-	uint64_t off, size;
-} chunk_ent;
+ * the check and then be followed with other values.
+ * K4: a list may also run into another client's chunks (a buggy client's
+ * link to a chunk it does not own): before a release the runtime collects
+ * the chunks of every other entry that is not FREE (each list walked with
+ * K3's checks, read only), and the walk stops at the first link that
+ * overlaps one of them. That chunk and the rest stay with whoever else
+ * lists them; an honest client's memory is never freed under it. */
+typedef chi_chunk_span chunk_ent;
 
 static int ent_by_off(const void *a, const void *b)
 {
@@ -140,48 +144,78 @@ static uint64_t ld_once(const uint64_t *p)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-uint64_t chi_chunks_release(void *base, chi_alloc_hdr *main, uint64_t *head, uint64_t lo,
-			    uint64_t hi)
+/* K4: does [k, k + size) overlap a chunk of others (sorted by offset)? */
+static int overlaps_any(const chunk_ent *o, uint64_t no, uint64_t k, uint64_t size)
 {
-	uint64_t k = __atomic_exchange_n(head, 0, __ATOMIC_ACQ_REL); /* K2 */
-	if (!k)
-		return 0;
+	uint64_t lo = 0, hi = no; /* the first other ending after k */
+	while (lo < hi) {
+		uint64_t m = lo + (hi - lo) / 2;
+		if (o[m].off + o[m].size <= k)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	for (uint64_t i = lo; i < no && o[i].off < k + size; i++)
+		if (o[i].off + o[i].size > k)
+			return 1;
+	return 0;
+}
+
+/* K3's walk from link k: the good links appended to *e (*n, *cap); the
+ * reason it stopped early, or NULL at the list's end. K4: a link that
+ * overlaps one of others[0..nothers) (sorted) stops it too. */
+static const char *walk(const void *base, const chi_alloc_hdr *main, uint64_t k, uint64_t lo,
+			uint64_t hi, const chunk_ent *others, uint64_t nothers, chunk_ent **e,
+			uint64_t *n, uint64_t *cap)
+{
 	uint64_t end = ld_once(&main->end), bump = ld_once(&main->bump);
 	if (end < hi)
 		hi = end;
 	if (bump < hi)
 		hi = bump;
 	uint64_t max_links = hi > lo ? (hi - lo) / CHI_CHUNK_MIN : 0;
-	chunk_ent *e = NULL;
-	uint64_t n = 0, cap = 0, bad = 0;
-	const char *why = NULL;
-	for (; k; n++) {
-		if (n >= max_links) {
-			why = "longer than the arena holds chunks (a cycle?)";
-			break;
-		}
-		if (k < lo || k >= hi || (k & 255u)) {
-			why = "a chunk offset outside the arena or misaligned";
-			break;
-		}
+	for (uint64_t links = 0; k; links++) {
+		if (links >= max_links)
+			return "longer than the arena holds chunks (a cycle?)";
+		if (k < lo || k >= hi || (k & 255u))
+			return "a chunk offset outside the arena or misaligned";
 		const chi_chunk *ch = (const chi_chunk *)(const void *)((const char *)base + k);
 		uint64_t size = ld_once(&ch->size), next = ld_once(&ch->next);
-		if (size < CHI_CHUNK_MIN || chi_alloc_class_size(size) != size || size > hi - k) {
-			why = "a chunk of an impossible size";
-			break;
+		if (size < CHI_CHUNK_MIN || chi_alloc_class_size(size) != size || size > hi - k)
+			return "a chunk of an impossible size";
+		if (overlaps_any(others, nothers, k, size))
+			return "a chunk of another client's list (K4)";
+		if (*n == *cap) {
+			uint64_t nc = *cap ? 2 * *cap : 64;
+			chunk_ent *ne = realloc(*e, nc * sizeof(*ne));
+			if (!ne)
+				return "no memory to check it";
+			*e = ne;
+			*cap = nc;
 		}
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			chunk_ent *ne = realloc(e, cap * sizeof(*e));
-			if (!ne) {
-				why = "no memory to check it";
-				break;
-			}
-			e = ne;
-		}
-		e[n] = (chunk_ent){k, size};
+		(*e)[(*n)++] = (chunk_ent){k, size};
 		k = next;
 	}
+	return NULL;
+}
+
+int chi_chunks_collect(const void *base, const chi_alloc_hdr *main, const uint64_t *head,
+		       uint64_t lo, uint64_t hi, chi_chunk_span **spans, uint64_t *n, uint64_t *cap)
+{
+	const char *why = walk(base, main, __atomic_load_n(head, __ATOMIC_ACQUIRE), lo, hi, NULL, 0,
+			       spans, n, cap);
+	return why && !strcmp(why, "no memory to check it") ? -ENOMEM : 0;
+}
+
+uint64_t chi_chunks_release(void *base, chi_alloc_hdr *main, uint64_t *head, uint64_t lo,
+			    uint64_t hi, const chi_chunk_span *others, uint64_t nothers)
+{
+	uint64_t k = __atomic_exchange_n(head, 0, __ATOMIC_ACQ_REL); /* K2 */
+	if (!k)
+		return 0;
+	chunk_ent *e = NULL;
+	uint64_t n = 0, cap = 0, bad = 0;
+	const char *why = walk(base, main, k, lo, hi, others, nothers, &e, &n, &cap);
 	bad = n; /* links [0, bad) are good so far */
 	if (n > 1) {
 		chunk_ent *tmp = malloc(n * sizeof(*tmp));

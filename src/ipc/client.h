@@ -55,11 +55,22 @@ int chi_client_check_runtime(chi_client *c);
  * own chunks for clients of other processes (chunk.c). */
 uint64_t chi_client_alloc(chi_client *c, uint64_t size);
 void chi_client_free(chi_client *c, uint64_t off, uint64_t size);
+/* A chunk as a list names it: offset and size (K3-K4 in chunk.c). */
+typedef struct chi_chunk_span {
+	uint64_t off, size;
+} chi_chunk_span;
+/* Runtime: the chunks of the list at head (one load), as far as K3's checks
+ * let it be followed, appended to *spans (realloc'd, *n of them, *cap
+ * room); -ENOMEM or 0. */
+int chi_chunks_collect(const void *base, const chi_alloc_hdr *main, const uint64_t *head,
+		       uint64_t lo, uint64_t hi, chi_chunk_span **spans, uint64_t *n, uint64_t *cap);
 /* Runtime: give a dead or closed client's chunks back to the main arena;
  * returns how many. [lo, hi) is the arena as the runtime laid it out (its
- * private copy: the directory's words are clients' to write). */
+ * private copy: the directory's words are clients' to write). others[0..nothers),
+ * sorted by offset, are the chunks of the other clients' lists (K4): the
+ * walk stops at a link that overlaps one of them. */
 uint64_t chi_chunks_release(void *base, chi_alloc_hdr *main, uint64_t *head, uint64_t lo,
-			    uint64_t hi);
+			    uint64_t hi, const chi_chunk_span *others, uint64_t nothers);
 /* Wake the worker that owns `lane` if it sleeps (W3-W4 in worker.c). */
 void chi_client_wake_lane(chi_client *c, uint32_t lane);
 /* Publish a block on a lane at a priority; `try_only` never waits. */

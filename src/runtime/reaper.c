@@ -135,12 +135,36 @@ static int client_held(chi_runtime *rt, uint32_t i)
 	return chi_gpu_slices_held(rt->gpu, i + 1);
 }
 
+static int span_by_off(const void *a, const void *b)
+{
+	const chi_chunk_span *x = a, *y = b;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
 static void client_release(chi_runtime *rt, uint32_t i)
 {
 	chi_client_shm *e = client_at(rt, i);
 	uint64_t lo = rt->lay.clients_off + (uint64_t)rt->lay.max_clients * CHI_CLIENT_STRIDE;
-	uint64_t n = chi_chunks_release(rt->main.base, &rt->dir->alloc, &e->chunks, lo,
-					rt->lay.arena_hi);
+	/* K4 (ipc/chunk.c): the chunks every other entry lists stay theirs */
+	chi_chunk_span *others = NULL;
+	uint64_t no = 0, cap = 0, n = 0;
+	int rc = 0;
+	for (uint32_t j = 0; !rc && j < rt->lay.max_clients; j++) {
+		chi_client_shm *o = client_at(rt, j);
+		if (j != i && __atomic_load_n(&o->state, __ATOMIC_ACQUIRE) != CHI_CLIENT_FREE)
+			rc = chi_chunks_collect(rt->main.base, &rt->dir->alloc, &o->chunks, lo,
+						rt->lay.arena_hi, &others, &no, &cap);
+	}
+	if (rc) { /* no memory to tell whose they are: leaked, never freed wrongly */
+		chi_log(CHI_LOG_ERROR, "client %u's arena chunks leaked: %s", i + 1, chi_strerror(rc));
+		__atomic_store_n(&e->chunks, 0, __ATOMIC_RELAXED);
+	} else {
+		if (no > 1)
+			qsort(others, no, sizeof(*others), span_by_off);
+		n = chi_chunks_release(rt->main.base, &rt->dir->alloc, &e->chunks, lo, rt->lay.arena_hi,
+				       others, no);
+	}
+	free(others);
 	__atomic_fetch_add(&rt->dir->chunks_reclaimed, n, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->state, CHI_CLIENT_FREE, __ATOMIC_RELEASE);
 }
