@@ -309,7 +309,11 @@ static void *worker_main(void *arg)
 	int worked = 0;
 	chi_worker_shm *ws = w->shm;
 	chi_tls_worker = w;
-	w->wait_hook = (chi_wait_hook){wait_hook_run, w, 0, NULL};
+	/* field by field: waiting_on (NULL from the calloc) is read by other
+	 * workers' destroys (PD3) from now on */
+	w->wait_hook.run = wait_hook_run;
+	w->wait_hook.arg = w;
+	w->wait_hook.nesting = 0;
 	chi_tls_wait_hook = &w->wait_hook;
 	ws->tid = (int32_t)gettid();
 	for (;;) {
