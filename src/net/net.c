@@ -471,10 +471,10 @@ int chi_net_start(const chi_config *cfg, uint64_t epoch, chi_client *local, chi_
 	n->busy_ns = busy * 1000u;
 	n->next_id = 1;
 	n->batch_max = CHI_NET_BATCH_MAX;
-	const char *bb = getenv("CHI_NET_BATCH_BYTES"); /* a benchmark's knob (docs/net.md) */
+	const char *bb = getenv("CHI_NET_BATCH_BYTES"); /* 0: no batches (docs/net.md) */
 	if (bb && *bb) {
 		unsigned long v = strtoul(bb, NULL, 10);
-		n->batch_max = v < 64 ? 64 : v > CHI_NET_BATCH_MAX ? CHI_NET_BATCH_MAX : (uint32_t)v;
+		n->batch_max = !v ? 0 : v < 64 ? 64 : v > CHI_NET_BATCH_MAX ? CHI_NET_BATCH_MAX : (uint32_t)v;
 	}
 	int rc = chi_net_key_load(cfg->cluster.key_file, &n->key, err, errlen);
 	if (!rc)
@@ -547,7 +547,7 @@ int chi_net_forward(chi_net *n, uint32_t node, const uint8_t *wire, uint32_t len
 	if (h.in_size > n->max_task || h.out_size > n->max_task)
 		return -EMSGSIZE;
 	uint32_t mlen = chi_net_msg_size(CHI_NET_REQ, len);
-	int small = mlen <= CHI_NET_BATCH_ITEM; /* B1: batched, one allocation */
+	int small = n->batch_max && mlen <= CHI_NET_BATCH_ITEM; /* B1: batched, one allocation */
 	chi_net_req *q = malloc(sizeof(*q) + (small ? mlen : 0));
 	uint8_t *msg = !q ? NULL : small ? q->msg_buf : malloc(mlen);
 	if (!msg) {

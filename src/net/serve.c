@@ -60,6 +60,10 @@ void chi_net_reply_err(chi_net *n, chi_net_conn *c, uint64_t id, int64_t err)
 	r.id = id;
 	r.epoch = n->epoch;
 	r.result = err;
+	if (!n->batch_max) {
+		chi_net_send_msg(n, c, &r);
+		return;
+	}
 	uint8_t *room = chi_net_batch_room(n, c, chi_net_msg_size(CHI_NET_REP, 0)); /* B1 */
 	if (room)
 		chi_net_msg_encode(room, &r);
@@ -115,7 +119,7 @@ void chi_net_on_req(chi_net *n, chi_net_conn *c, const chi_net_msg *m)
 		return;
 	}
 	uint32_t rep_len = chi_net_msg_size(CHI_NET_REP, m->task.out_size);
-	int small = rep_len <= CHI_NET_BATCH_ITEM; /* B1: batched, one allocation */
+	int small = n->batch_max && rep_len <= CHI_NET_BATCH_ITEM; /* B1: batched, one allocation */
 	chi_net_served *s = calloc(1, sizeof(*s) + (small ? rep_len : 0));
 	uint8_t *rep = !s ? NULL : small ? s->rep_buf : malloc(rep_len);
 	if (!rep) {
