@@ -30,15 +30,8 @@
  *      closes (a DEAD conn's batch is dropped with it);
  *   B3 a batch whose send fails kills its conn, as a failed send of one
  *      message does: its peer fails every request in flight (E2), those of
- *      the batch included; replies in it are lost as on a dead conn.
- *   B4 a conn batches only if its active messages do not travel by shared
- *      memory (decided once UP, from ucp_ep_print_info's lanes: UCX 1.13
- *      has no query for it): over shared memory a send costs ~0.3 us and
- *      a batch cost 10-20% of the throughput, over tcp batches carried 4x
- *      (docs/benchmarks.md). CHI_NET_BATCH_BYTES=0 turns batches off
- *      everywhere. */
+ *      the batch included; replies in it are lost as on a dead conn. */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,55 +195,6 @@ uint8_t *chi_net_batch_room(chi_net *n, chi_net_conn *c, uint32_t len)
 	uint8_t *p = c->batch + c->batch_len;
 	c->batch_len += len;
 	return p;
-}
-
-/* B4: is an "am" lane of ep a shared-memory transport? */
-static int am_on_shm(ucp_ep_h ep)
-{
-	char *text = NULL;
-	size_t tlen = 0;
-	FILE *f = open_memstream(&text, &tlen);
-	if (!f)
-		return 0;
-	ucp_ep_print_info(ep, f);
-	fclose(f);
-	int shm = 0;
-	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && !shm;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *p = strstr(line, "lane[");
-		char tl[64] = "";
-		if (!p || !(p = strchr(p, ':')) || sscanf(p + 1, " %*d:%63s", tl) != 1)
-			continue;
-		if (!strstr(line, " am") && !strstr(line, "(am"))
-			continue;
-		shm = !strncmp(tl, "sysv/", 5) || !strncmp(tl, "posix/", 6) || !strncmp(tl, "xpmem/", 6);
-	}
-	free(text);
-	return shm;
-}
-
-void chi_net_conn_up(chi_net *n, chi_net_conn *c)
-{
-	c->state = CHI_CONN_UP;
-	c->batching = n->batch_max && c->ep && !am_on_shm(c->ep);
-}
-
-void chi_net_post(chi_net *n, chi_net_conn *c, const void *msg, uint32_t len)
-{
-	if (c && c->batching) {
-		uint8_t *room = chi_net_batch_room(n, c, len);
-		if (room)
-			memcpy(room, msg, len);
-		return;
-	}
-	void *buf = malloc(len);
-	if (!buf) {
-		if (c)
-			chi_net_conn_kill(c, -ENOMEM); /* B3: as a failed send */
-		return;
-	}
-	memcpy(buf, msg, len);
-	chi_net_send(n, c, buf, len);
 }
 
 int chi_net_send(chi_net *n, chi_net_conn *c, void *buf, uint32_t len)

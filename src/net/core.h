@@ -93,7 +93,6 @@ typedef struct chi_net_conn {
 	ucs_status_t ep_err;  /* set by the error handler */
 	uint8_t *batch;       /* the open batch (B1), CHI_NET_BATCH_MAX bytes, or NULL */
 	uint32_t batch_len;
-	uint32_t batching;    /* B4: set when UP, unless its AM lane is shared memory */
 } chi_net_conn;
 
 /* ---- peers (peer.c) ---- */
@@ -245,10 +244,6 @@ int chi_net_send_msg(chi_net *n, chi_net_conn *c, chi_net_msg *m);
  * the conn is killed). */
 uint8_t *chi_net_batch_room(chi_net *n, chi_net_conn *c, uint32_t len);
 int chi_net_flush(chi_net *n, chi_net_conn *c); /* B2: send c's open batch */
-void chi_net_conn_up(chi_net *n, chi_net_conn *c); /* UP now: B4 decides batching */
-/* Send the len-byte message at msg on c: into its batch (B1) when c
- * batches, else alone (a copy). */
-void chi_net_post(chi_net *n, chi_net_conn *c, const void *msg, uint32_t len);
 void chi_net_flush_all(chi_net *n);             /* B2: every conn's */
 void chi_net_conn_kill(chi_net_conn *c, int err); /* mark DEAD; the loop closes it */
 void chi_net_conn_close(chi_net *n, chi_net_conn *c, int force);

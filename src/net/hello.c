@@ -156,7 +156,7 @@ void chi_net_on_hello(chi_net *n, chi_net_conn *c, const chi_net_msg *m)
 	}
 	c->peer = (int32_t)(p - n->peers);
 	c->epoch = m->epoch;
-	chi_net_conn_up(n, c);
+	c->state = CHI_CONN_UP;
 	p->last_rx_ns = n->now_ns;
 	chi_net_msg w = {0};
 	w.type = CHI_NET_WELCOME;
@@ -178,7 +178,7 @@ void chi_net_on_welcome(chi_net *n, chi_net_conn *c, const chi_net_msg *m)
 		chi_net_conn_kill(c, -EACCES);
 		return;
 	}
-	chi_net_conn_up(n, c);
+	c->state = CHI_CONN_UP;
 	c->epoch = m->epoch;
 	p->epoch = m->epoch;
 	__atomic_store_n(&p->info.epoch, m->epoch, __ATOMIC_RELAXED);
@@ -188,9 +188,8 @@ void chi_net_on_welcome(chi_net *n, chi_net_conn *c, const chi_net_msg *m)
 		n->next_timer_ns = p->next_ping_ns;
 	CHI_NET_COUNT(p, connects, 1);
 	chi_net_peer_set_state(n, p, CHI_PEER_UP);
-	chi_log(CHI_LOG_INFO, "cluster: peer %u (%s:%u) up, epoch %llu%s", p->info.node, p->info.host,
-		p->info.port, (unsigned long long)m->epoch,
-		c->batching ? "" : ", messages sent one by one (shared memory, or batches off)");
+	chi_log(CHI_LOG_INFO, "cluster: peer %u (%s:%u) up, epoch %llu", p->info.node, p->info.host,
+		p->info.port, (unsigned long long)m->epoch);
 }
 
 void chi_net_on_refused(chi_net *n, chi_net_conn *c, const chi_net_msg *m)

@@ -73,17 +73,11 @@ static void send_queued(chi_net *n, chi_net_req *list)
 		uint8_t *msg = q->msg;
 		q->msg = NULL;
 		CHI_NET_COUNT(p, tasks_sent, 1);
-		if (q->msg_inline && p->out->batching) { /* B1: into the batch (B3 if it fails) */
+		if (q->msg_inline) { /* B1: into the conn's batch (B3 if it fails) */
 			uint8_t *room = chi_net_batch_room(n, p->out, q->msg_len);
 			if (room)
 				memcpy(room, msg, q->msg_len);
 			else
-				chi_net_req_fail(n, q, -EHOSTDOWN);
-		} else if (q->msg_inline) { /* B4: alone, a copy (q keeps its record) */
-			uint8_t *buf = malloc(q->msg_len);
-			if (buf)
-				memcpy(buf, msg, q->msg_len);
-			if (!buf || chi_net_send(n, p->out, buf, q->msg_len))
 				chi_net_req_fail(n, q, -EHOSTDOWN);
 		} else if (chi_net_send(n, p->out, msg, q->msg_len)) {
 			chi_net_req_fail(n, q, -EHOSTDOWN); /* never sent: fails, never retried (N1) */
