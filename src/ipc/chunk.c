@@ -119,20 +119,26 @@ void chi_client_free(chi_client *c, uint64_t off, uint64_t size)
  * K3's checks, read only), and the walk stops at the first link that
  * overlaps one of them. That chunk and the rest stay with whoever else
  * lists them; an honest client's memory is never freed under it. */
-typedef chi_chunk_span chunk_ent;
+static const char no_memory[] = "no memory to check it";
 
-static int ent_by_off(const void *a, const void *b)
+static int span_by_off(const void *a, const void *b)
 {
-	const chunk_ent *x = a, *y = b;
+	const chi_chunk_span *x = a, *y = b;
 	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+void chi_chunk_spans_sort(chi_chunk_span *s, uint64_t n)
+{
+	if (n > 1)
+		qsort(s, n, sizeof(*s), span_by_off);
 }
 
 /* Do any two of the first m links overlap? (sorted by offset, an overlap
  * shows between neighbours) */
-static int overlap(const chunk_ent *e, uint64_t m, chunk_ent *tmp)
+static int overlap(const chi_chunk_span *e, uint64_t m, chi_chunk_span *tmp)
 {
 	memcpy(tmp, e, m * sizeof(*tmp));
-	qsort(tmp, m, sizeof(*tmp), ent_by_off);
+	chi_chunk_spans_sort(tmp, m);
 	for (uint64_t i = 1; i < m; i++)
 		if (tmp[i].off < tmp[i - 1].off + tmp[i - 1].size)
 			return 1;
@@ -145,7 +151,7 @@ static uint64_t ld_once(const uint64_t *p)
 }
 
 /* K4: does [k, k + size) overlap a chunk of others (sorted by offset)? */
-static int overlaps_any(const chunk_ent *o, uint64_t no, uint64_t k, uint64_t size)
+static int overlaps_any(const chi_chunk_span *o, uint64_t no, uint64_t k, uint64_t size)
 {
 	uint64_t lo = 0, hi = no; /* the first other ending after k */
 	while (lo < hi) {
@@ -165,7 +171,7 @@ static int overlaps_any(const chunk_ent *o, uint64_t no, uint64_t k, uint64_t si
  * reason it stopped early, or NULL at the list's end. K4: a link that
  * overlaps one of others[0..nothers) (sorted) stops it too. */
 static const char *walk(const void *base, const chi_alloc_hdr *main, uint64_t k, uint64_t lo,
-			uint64_t hi, const chunk_ent *others, uint64_t nothers, chunk_ent **e,
+			uint64_t hi, const chi_chunk_span *others, uint64_t nothers, chi_chunk_span **e,
 			uint64_t *n, uint64_t *cap)
 {
 	uint64_t end = ld_once(&main->end), bump = ld_once(&main->bump);
@@ -187,13 +193,13 @@ static const char *walk(const void *base, const chi_alloc_hdr *main, uint64_t k,
 			return "a chunk of another client's list (K4)";
 		if (*n == *cap) {
 			uint64_t nc = *cap ? 2 * *cap : 64;
-			chunk_ent *ne = realloc(*e, nc * sizeof(*ne));
+			chi_chunk_span *ne = realloc(*e, nc * sizeof(*ne));
 			if (!ne)
-				return "no memory to check it";
+				return no_memory;
 			*e = ne;
 			*cap = nc;
 		}
-		(*e)[(*n)++] = (chunk_ent){k, size};
+		(*e)[(*n)++] = (chi_chunk_span){k, size};
 		k = next;
 	}
 	return NULL;
@@ -204,7 +210,7 @@ int chi_chunks_collect(const void *base, const chi_alloc_hdr *main, const uint64
 {
 	const char *why = walk(base, main, __atomic_load_n(head, __ATOMIC_ACQUIRE), lo, hi, NULL, 0,
 			       spans, n, cap);
-	return why && !strcmp(why, "no memory to check it") ? -ENOMEM : 0;
+	return why == no_memory ? -ENOMEM : 0;
 }
 
 uint64_t chi_chunks_release(void *base, chi_alloc_hdr *main, uint64_t *head, uint64_t lo,
@@ -213,14 +219,14 @@ uint64_t chi_chunks_release(void *base, chi_alloc_hdr *main, uint64_t *head, uin
 	uint64_t k = __atomic_exchange_n(head, 0, __ATOMIC_ACQ_REL); /* K2 */
 	if (!k)
 		return 0;
-	chunk_ent *e = NULL;
+	chi_chunk_span *e = NULL;
 	uint64_t n = 0, cap = 0, bad = 0;
 	const char *why = walk(base, main, k, lo, hi, others, nothers, &e, &n, &cap);
 	bad = n; /* links [0, bad) are good so far */
 	if (n > 1) {
-		chunk_ent *tmp = malloc(n * sizeof(*tmp));
+		chi_chunk_span *tmp = malloc(n * sizeof(*tmp));
 		if (!tmp) {
-			why = "no memory to check it";
+			why = no_memory;
 			bad = 0;
 		} else if (overlap(e, n, tmp)) {
 			/* the first link that overlaps one before it: the

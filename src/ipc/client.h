@@ -59,6 +59,7 @@ void chi_client_free(chi_client *c, uint64_t off, uint64_t size);
 typedef struct chi_chunk_span {
 	uint64_t off, size;
 } chi_chunk_span;
+void chi_chunk_spans_sort(chi_chunk_span *s, uint64_t n); /* by offset */
 /* Runtime: the chunks of the list at head (one load), as far as K3's checks
  * let it be followed, appended to *spans (realloc'd, *n of them, *cap
  * room); -ENOMEM or 0. */

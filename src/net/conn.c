@@ -174,7 +174,11 @@ void chi_net_flush_all(chi_net *n)
 		chi_net_flush(n, n->conns[i]);
 }
 
-uint8_t *chi_net_batch_room(chi_net *n, chi_net_conn *c, uint32_t len)
+/* B1: room for a message of len <= CHI_NET_BATCH_ITEM bytes at the end of
+ * c's open batch (a full batch is sent first); NULL when c is not UP or
+ * there is no memory (the message is then lost as a failed send would be:
+ * the conn is killed). */
+static uint8_t *batch_room(chi_net *n, chi_net_conn *c, uint32_t len)
 {
 	if (!c || !c->ep || c->state == CHI_CONN_DEAD || len > CHI_NET_BATCH_ITEM)
 		return NULL;
@@ -195,6 +199,15 @@ uint8_t *chi_net_batch_room(chi_net *n, chi_net_conn *c, uint32_t len)
 	uint8_t *p = c->batch + c->batch_len;
 	c->batch_len += len;
 	return p;
+}
+
+int chi_net_batch_put(chi_net *n, chi_net_conn *c, const void *msg, uint32_t len)
+{
+	uint8_t *room = batch_room(n, c, len);
+	if (!room)
+		return -1;
+	memcpy(room, msg, len);
+	return 0;
 }
 
 int chi_net_send(chi_net *n, chi_net_conn *c, void *buf, uint32_t len)

@@ -238,11 +238,9 @@ int chi_net_connect(chi_net *n, chi_net_peer *p);
 int chi_net_send(chi_net *n, chi_net_conn *c, void *buf, uint32_t len);
 /* Encode m (no payload) into a fresh buffer and send it. */
 int chi_net_send_msg(chi_net *n, chi_net_conn *c, chi_net_msg *m);
-/* B1: room for a message of len <= CHI_NET_BATCH_ITEM bytes at the end of
- * c's open batch (a full batch is sent first); NULL when c is not UP or
- * there is no memory (the message is then lost as a failed send would be:
- * the conn is killed). */
-uint8_t *chi_net_batch_room(chi_net *n, chi_net_conn *c, uint32_t len);
+/* B1: the len-byte message at msg copied into c's batch: 0, or -1 as
+ * a full batch whose send failed, c not UP, or no memory */
+int chi_net_batch_put(chi_net *n, chi_net_conn *c, const void *msg, uint32_t len);
 int chi_net_flush(chi_net *n, chi_net_conn *c); /* B2: send c's open batch */
 void chi_net_flush_all(chi_net *n);             /* B2: every conn's */
 void chi_net_conn_kill(chi_net_conn *c, int err); /* mark DEAD; the loop closes it */

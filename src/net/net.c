@@ -74,10 +74,7 @@ static void send_queued(chi_net *n, chi_net_req *list)
 		q->msg = NULL;
 		CHI_NET_COUNT(p, tasks_sent, 1);
 		if (q->msg_inline) { /* B1: into the conn's batch (B3 if it fails) */
-			uint8_t *room = chi_net_batch_room(n, p->out, q->msg_len);
-			if (room)
-				memcpy(room, msg, q->msg_len);
-			else
+			if (chi_net_batch_put(n, p->out, msg, q->msg_len))
 				chi_net_req_fail(n, q, -EHOSTDOWN);
 		} else if (chi_net_send(n, p->out, msg, q->msg_len)) {
 			chi_net_req_fail(n, q, -EHOSTDOWN); /* never sent: fails, never retried (N1) */

@@ -64,9 +64,8 @@ void chi_net_reply_err(chi_net *n, chi_net_conn *c, uint64_t id, int64_t err)
 		chi_net_send_msg(n, c, &r);
 		return;
 	}
-	uint8_t *room = chi_net_batch_room(n, c, chi_net_msg_size(CHI_NET_REP, 0)); /* B1 */
-	if (room)
-		chi_net_msg_encode(room, &r);
+	uint8_t buf[CHI_NET_REP_HDR];
+	chi_net_batch_put(n, c, buf, chi_net_msg_encode(buf, &r)); /* B1 */
 }
 
 static void served_free(chi_net *n, chi_net_served *s)
@@ -179,9 +178,7 @@ static void reply(chi_net *n, chi_net_served *s, int64_t result)
 	r.data = NULL; /* the outputs are in place already */
 	uint32_t len = chi_net_msg_encode(s->rep, &r);
 	if (s->rep_inline) { /* B1 */
-		uint8_t *room = chi_net_batch_room(n, c, len);
-		if (room)
-			memcpy(room, s->rep, len);
+		chi_net_batch_put(n, c, s->rep, len);
 		return;
 	}
 	uint8_t *buf = s->rep;

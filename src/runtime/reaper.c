@@ -135,12 +135,6 @@ static int client_held(chi_runtime *rt, uint32_t i)
 	return chi_gpu_slices_held(rt->gpu, i + 1);
 }
 
-static int span_by_off(const void *a, const void *b)
-{
-	const chi_chunk_span *x = a, *y = b;
-	return x->off < y->off ? -1 : x->off > y->off;
-}
-
 static void client_release(chi_runtime *rt, uint32_t i)
 {
 	chi_client_shm *e = client_at(rt, i);
@@ -159,8 +153,7 @@ static void client_release(chi_runtime *rt, uint32_t i)
 		chi_log(CHI_LOG_ERROR, "client %u's arena chunks leaked: %s", i + 1, chi_strerror(rc));
 		__atomic_store_n(&e->chunks, 0, __ATOMIC_RELAXED);
 	} else {
-		if (no > 1)
-			qsort(others, no, sizeof(*others), span_by_off);
+		chi_chunk_spans_sort(others, no);
 		n = chi_chunks_release(rt->main.base, &rt->dir->alloc, &e->chunks, lo, rt->lay.arena_hi,
 				       others, no);
 	}
