@@ -149,16 +149,26 @@ static void t_data(gb *g)
 	}
 }
 
+/* A lane's record and its producers' half: a GPU lane's (both writable by
+ * design), or a CPU lane's, whose runtime half is written through the
+ * writable mapping (RO3: read-only in c's) */
+static chi_lane_shm *g_lane(gb *g, chi_lane_prod **prod)
+{
+	if (g->gx && g_rand(g, 0, 3) == 0) {
+		*prod = (chi_lane_prod *)(void *)(g->gx->base + chi_gpu_prods_off(g_gpu_dir(g)));
+		return g_gpu_lane(g);
+	}
+	uint32_t i = (uint32_t)g_rand(g, 0, g->c->nlanes - 1);
+	*prod = &g->c->prods[i];
+	return (chi_lane_shm *)(void *)(g->rw + g->c->dir->lanes_off) + i;
+}
+
 static void t_lanes(gb *g)
 {
-	chi_lane_shm *l;
-	if (g->gx && g_rand(g, 0, 3) == 0) {
-		l = g_gpu_lane(g);
-	} else {
-		l = &g->c->lanes[g_rand(g, 0, g->c->nlanes - 1)];
-	}
+	chi_lane_prod *prod;
+	chi_lane_shm *l = g_lane(g, &prod);
 	uint32_t p = (uint32_t)g_rand(g, 0, 1);
-	switch (g_pick(g, 7)) {
+	switch (g_pick(g, 9)) {
 	case 0: g_st64(g, &l->ring[p].claimed, g_word(g)); break;
 	case 1: g_st64(g, &l->slots[p], g_word(g)); break;
 	case 2: g_st32(g, &l->depth, (uint32_t)g_word(g)); break;
@@ -166,6 +176,8 @@ static void t_lanes(gb *g)
 	case 4: g_st32(g, &l->worker, (uint32_t)g_word(g)); break;
 	case 5: g_st32(g, &l->id, (uint32_t)g_word(g)); break;
 	case 6: g_fill(g, &l->popped, 8 * 8); break; /* popped .. lat_sum */
+	case 7: g_st64(g, &l->seal_waits, g_word(g)); break;
+	case 8: g_st64(g, &prod->queue_full, g_word(g)); break;
 	default: g_fill(g, l->lat_hist, sizeof(l->lat_hist)); break;
 	}
 	st_nap_us(g_rand(g, 0, 300));
@@ -174,14 +186,16 @@ static void t_lanes(gb *g)
 /* The consumer's ring heads (ring.h C4), which the worker reads back. */
 static void t_heads(gb *g)
 {
-	chi_lane_shm *l = g->gx && g_rand(g, 0, 3) == 0 ? g_gpu_lane(g)
-							: &g->c->lanes[g_rand(g, 0, g->c->nlanes - 1)];
-	chi_ring_hdr *r = &l->ring[g_rand(g, 0, 1)];
+	chi_lane_prod *prod;
+	chi_lane_shm *l = g_lane(g, &prod);
+	uint32_t p = (uint32_t)g_rand(g, 0, 1);
+	chi_ring_hdr *r = &l->ring[p];
 	uint64_t h = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+	uint64_t *tail = &prod->ring[p].tail;
 	switch (g_pick(g, 3)) {
 	case 0: g_st64(g, &r->head, h + g_rand(g, 0, 2) - 1); break;
 	case 1: g_st64(g, &r->head, g_word(g)); break;
-	case 2: g_st64(g, &r->head, __atomic_load_n(&r->tail, __ATOMIC_RELAXED)); break;
+	case 2: g_st64(g, &r->head, __atomic_load_n(tail, __ATOMIC_RELAXED)); break;
 	default: g_st64(g, &r->head, h + g_rand(g, 2, 200)); break;
 	}
 	st_nap_us(g_rand(g, 0, 2000));

@@ -223,11 +223,15 @@ static void g_publish(gb *g, uint64_t off)
 	g->published++;
 }
 
+static const chi_gpu_dir *g_gpu_dir(gb *g)
+{
+	return (const chi_gpu_dir *)(const void *)(g->gx->base + g->gx->hdr->dir_off);
+}
+
 /* The GPU lane's header (its ring heads, counters). */
 static chi_lane_shm *g_gpu_lane(gb *g)
 {
-	const chi_gpu_dir *d = (const chi_gpu_dir *)(const void *)(g->gx->base + g->gx->hdr->dir_off);
-	return (chi_lane_shm *)(void *)(g->gx->base + d->lanes_off);
+	return (chi_lane_shm *)(void *)(g->gx->base + g_gpu_dir(g)->lanes_off);
 }
 
 /* A GPU ring as the writer sees it: a producer's view, with the head. */

@@ -43,12 +43,12 @@ static void test_queue_full(void **state)
 		chi_test_double_plus_init(&t[i], CHI_POOL_TEST, (uint64_t)i, 0);
 		assert_int_equal(chi_try_make_copy_future(c, &t[i].hdr, &chi_test_double_plus_codec, &f[i]), 0);
 	}
-	uint64_t full0 = c->lanes[0].queue_full;
+	uint64_t full0 = c->prods[0].queue_full;
 	uint64_t in_use = c->dir->alloc.in_use;
 	chi_test_double_plus_init(&t[DEPTH], CHI_POOL_TEST, 999, 0);
 	assert_int_equal(chi_try_make_copy_future(c, &t[DEPTH].hdr, &chi_test_double_plus_codec, &f[DEPTH]), -EAGAIN);
 	assert_int_equal(chi_try_make_copy_future(c, &t[DEPTH].hdr, &chi_test_double_plus_codec, &f[DEPTH]), -EAGAIN);
-	assert_int_equal(c->lanes[0].queue_full, full0 + 2);
+	assert_int_equal(c->prods[0].queue_full, full0 + 2);
 	assert_int_equal(c->dir->alloc.in_use, in_use); /* refused: its blocks went back */
 
 	/* a blocking submit waits until the worker frees a slot */
@@ -56,7 +56,7 @@ static void test_queue_full(void **state)
 	pthread_create(&th, NULL, blocking_submit, NULL);
 	pthread_join(th, NULL);
 	assert_int_equal(brc, 0);
-	assert_int_equal(c->lanes[0].queue_full, full0 + 3);
+	assert_int_equal(c->prods[0].queue_full, full0 + 3);
 
 	assert_int_equal(chi_future_wait(&fs), 0);
 	for (int i = 0; i < DEPTH; i++)

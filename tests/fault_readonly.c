@@ -1,12 +1,13 @@
 /* tests/fault_readonly.c: failure row "a client's stray write into what
  * only the runtime writes" (RO1 and RO2 in src/ipc/layout.h,
- * docs/reliability.md). A client process (chi_client_connect) has the
- * runtime's pages of the main segment (the directory but its allocator
- * header, the worker records) and every client-table entry but its own
+ * RO3 in chi/proto/lane.h, docs/reliability.md). A client process
+ * (chi_client_connect) has the runtime's pages of the main segment (the
+ * directory but its allocator header, the worker records, the runtime's
+ * half of each lane record) and every client-table entry but its own
  * mapped read-only: a write there faults in that client (SIGSEGV) and
  * changes nothing the runtime or other clients see. What clients write by
- * design (the wake words, their own client entry, the allocator header)
- * stays writable. Each write is made by a child of its own; the runtime
+ * design (the wake words, their own client entry, the allocator header,
+ * the lanes' claim counters and queue_full) stays writable. Each write is made by a child of its own; the runtime
  * (embedded here) then serves tasks with every value as it was. On the old
  * layout every write went through, into the runtime's directory. */
 #include "test_util.h"
@@ -27,9 +28,12 @@ enum {
 	W_COUNTERS,   /* dir: the reaper's counters */
 	W_WORKER_REC, /* a worker record's task counters */
 	W_OTHER_ENTRY, /* another client's entry (the runtime's own client): DEAD */
+	W_LANE_COUNTER, /* a lane's consumer counter (RO3) */
+	W_LANE_HEAD,   /* a ring's published head (RO3) */
 	W_NREADONLY,
 	W_WAKE = W_NREADONLY, /* writable by design: a worker's wake words */
 	W_OWN_ENTRY,          /* its own client entry's attach time */
+	W_LANE_PROD,          /* a lane's queue_full, in the producers' half */
 	W_ALLOC_HDR,          /* the allocator header (read, written back) */
 	W_NALL
 };
@@ -68,6 +72,9 @@ static void writer(const char *name, int what)
 		*(volatile uint32_t *)&chi_client_at(c->base, d->clients_off, other_entry)->state =
 			CHI_CLIENT_DEAD;
 		break;
+	case W_LANE_COUNTER: *(volatile uint64_t *)&c->lanes[1].completed = 1ull << 40; break;
+	case W_LANE_HEAD: *(volatile uint64_t *)&c->lanes[0].ring[0].head += 5; break;
+	case W_LANE_PROD: __atomic_fetch_add(&c->prods[1].queue_full, 1, __ATOMIC_RELAXED); break;
 	case W_WAKE: __atomic_fetch_add(&c->wakes[0].sleep_futex, 1, __ATOMIC_SEQ_CST); break;
 	case W_OWN_ENTRY: *(volatile uint64_t *)&c->slot->attach_ns += 1; break;
 	default: {
@@ -116,10 +123,15 @@ static void test_runtime_pages_read_only(void **s)
 	chi_worker_shm *w = (chi_worker_shm *)(void *)((char *)c->base + d->workers_off);
 	char pool1[CHI_NAME_MAX];
 	memcpy(pool1, d->pools[1].name, sizeof(pool1));
-	uint64_t dead0 = d->clients_dead, tasks1 = w[1].tasks;
+	uint64_t dead0 = d->clients_dead, tasks1 = w[1].tasks, full1 = c->prods[1].queue_full;
+	uint64_t head0 = c->lanes[0].ring[0].head;
 	assert_true(d->ro_pages > 1);
-	/* the directory's rest and the worker records: pages 1..ro_pages-1 */
-	assert_true(d->workers_off >= CHI_RO_PAGE && d->workers_off < (uint64_t)d->ro_pages * CHI_RO_PAGE);
+	/* the directory's rest, the worker records and the lanes' runtime
+	 * halves: pages 1..ro_pages-1; their producers' halves after */
+	uint64_t ro_end = (uint64_t)d->ro_pages * CHI_RO_PAGE;
+	assert_true(d->workers_off >= CHI_RO_PAGE && d->workers_off < ro_end);
+	assert_true(d->lanes_off > d->workers_off && d->lanes_off + LANES * sizeof(chi_lane_shm) <= ro_end);
+	assert_true(d->prods_off >= ro_end);
 	/* the client table: a page per entry (RO2) */
 	assert_int_equal(d->clients_off % CHI_RO_PAGE, 0);
 	assert_true(chi_client_id(c) >= 1);
@@ -140,6 +152,9 @@ static void test_runtime_pages_read_only(void **s)
 	assert_int_equal(d->nworkers, WORKERS);
 	assert_memory_equal(d->pools[1].name, pool1, sizeof(pool1));
 	assert_true(w[1].tasks != 777 || tasks1 == 777);
+	assert_true(c->lanes[1].completed < 1ull << 40);
+	assert_int_equal(c->lanes[0].ring[0].head, head0);
+	assert_int_equal(c->prods[1].queue_full, full1 + 1);
 	assert_int_equal(__atomic_load_n(&own->state, __ATOMIC_ACQUIRE), CHI_CLIENT_LIVE);
 	served(c, 64, 1000);
 	for (int i = 0; i < 500 && __atomic_load_n(&d->clients_dead, __ATOMIC_ACQUIRE) < dead0 + W_NREADONLY;

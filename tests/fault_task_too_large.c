@@ -22,7 +22,7 @@ static void test_too_large(void **state)
 	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
 	chi_client *c = chi_runtime_client(rt);
 	uint64_t in_use = c->dir->alloc.in_use;
-	uint64_t tail = c->lanes[0].ring[0].tail;
+	uint64_t tail = c->prods[0].ring[0].tail;
 
 	uint32_t n = 64 * 1024; /* + 4 bytes of length: over the limit */
 	uint8_t *in = calloc(1, n), *out = calloc(1, n);
@@ -35,7 +35,7 @@ static void test_too_large(void **state)
 	chi_test_large_init(&lt, CHI_POOL_TEST, 1, n, out); /* output over the limit */
 	assert_int_equal(chi_make_copy_future(c, &lt.hdr, &chi_test_large_codec, &f), -EMSGSIZE);
 	assert_int_equal(c->dir->alloc.in_use, in_use);
-	assert_int_equal(c->lanes[0].ring[0].tail, tail);
+	assert_int_equal(c->prods[0].ring[0].tail, tail);
 
 	/* just under the limit: through an arena block, bytes intact */
 	for (uint32_t i = 0; i < n - 4; i++)

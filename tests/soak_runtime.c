@@ -62,7 +62,7 @@ static lane_sums sums(chi_client *c)
 		s.popped += __atomic_load_n(&c->lanes[l].popped, __ATOMIC_ACQUIRE);
 		s.completed += __atomic_load_n(&c->lanes[l].completed, __ATOMIC_ACQUIRE);
 		s.errors += __atomic_load_n(&c->lanes[l].errors, __ATOMIC_ACQUIRE);
-		s.queue_full += __atomic_load_n(&c->lanes[l].queue_full, __ATOMIC_ACQUIRE);
+		s.queue_full += __atomic_load_n(&c->prods[l].queue_full, __ATOMIC_ACQUIRE);
 	}
 	return s;
 }

@@ -379,9 +379,9 @@ static void killed_gpu_client_hole(int marked, int behind)
 	chi_gpu_ctx x;
 	memset(&x, 0, sizeof(x));
 	x.base = s->seg.base;
-	x.counters = &ls[0].ring[0].tail;
-	x.cs_lane = sizeof(chi_lane_shm) / 8;
-	x.cs_prio = sizeof(chi_ring_hdr) / 8;
+	x.counters = &((chi_lane_prod *)((char *)s->seg.base + chi_gpu_prods_off(s->dir)))->ring[0].tail;
+	x.cs_lane = sizeof(chi_lane_prod) / 8;
+	x.cs_prio = sizeof(chi_ring_tail) / 8;
 	x.hdr = chi_seg_hdr_of(&s->seg);
 	x.epoch = x.hdr->epoch;
 	x.seg_id = CHI_SEG_ID_GPU_BASE;

@@ -85,6 +85,7 @@ void chi_gpu_queues_fini(chi_gpu_state *st);
  * lane reference. */
 typedef struct chi_gpu_lane_desc {
 	chi_lane_shm *shm;
+	chi_lane_prod *prod;
 	char *base;         /* this process's mapping of the GPU's segment */
 	uint64_t size;
 	uint32_t seg_id;    /* CHI_SEG_ID_GPU_BASE + gpu id */

@@ -141,10 +141,10 @@ int chi_gpu_client_open(chi_client *c, uint32_t gpu, chi_gpu_client **out)
 	if (rc)
 		goto fail_attached;
 	if (d->counters_in_host) {
-		chi_lane_shm *ls = (chi_lane_shm *)((char *)gc->dev_base + d->lanes_off);
+		chi_lane_prod *ls = (chi_lane_prod *)((char *)gc->dev_base + chi_gpu_prods_off(d));
 		x->counters = &ls[0].ring[0].tail;
-		x->cs_lane = sizeof(chi_lane_shm) / 8;
-		x->cs_prio = sizeof(chi_ring_hdr) / 8;
+		x->cs_lane = sizeof(chi_lane_prod) / 8;
+		x->cs_prio = sizeof(chi_ring_tail) / 8;
 	} else {
 		if (c->gpu_local) /* the runtime's own process: its pointer */
 			x->counters = ((chi_gpu_state *)c->gpu_local)->segs[gpu].counters_dev;

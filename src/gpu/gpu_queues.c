@@ -151,7 +151,8 @@ static int make_segment(const chi_config *cfg, uint64_t epoch, const chi_gpu_ops
 		nslices = depth;
 	uint64_t dir = ALIGN_UP(sizeof(chi_seg_hdr), 64);
 	uint64_t lanes = ALIGN_UP(dir + sizeof(chi_gpu_dir), 64);
-	uint64_t slots = ALIGN_UP(lanes + (uint64_t)nl * sizeof(chi_lane_shm), 64);
+	uint64_t prods = lanes + (uint64_t)nl * sizeof(chi_lane_shm); /* chi_gpu_prods_off */
+	uint64_t slots = ALIGN_UP(prods + (uint64_t)nl * sizeof(chi_lane_prod), 64);
 	uint64_t blocks = ALIGN_UP(slots + (uint64_t)nl * CHI_NPRIO * depth * sizeof(chi_slot), 4096);
 	uint64_t inbox = ALIGN_UP(blocks + (uint64_t)nl * depth * CHI_FUTURE_BLOCK, 4096);
 	uint64_t data = ALIGN_UP(inbox + (uint64_t)nl * depth * CHI_SEAL_BYTES, 4096);
@@ -312,6 +313,7 @@ void chi_gpu_lane_desc_get(const chi_gpu_state *st, uint32_t i, chi_gpu_lane_des
 	chi_lane_shm *ls = (chi_lane_shm *)((char *)gs->seg.base + d->lanes_off);
 	memset(out, 0, sizeof(*out));
 	out->shm = &ls[i];
+	out->prod = (chi_lane_prod *)((char *)gs->seg.base + chi_gpu_prods_off(d)) + i;
 	out->base = gs->seg.base;
 	out->size = gs->seg.size;
 	out->seg_id = CHI_SEG_ID_GPU_BASE + g;

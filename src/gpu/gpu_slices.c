@@ -71,7 +71,7 @@ int chi_gpu_slice_busy(const chi_gpu_dir *d, const uint8_t *base, uint32_t k, ui
 int chi_gpu_read_tails(const chi_gpu_ops *ops, const chi_gpu_dir *d, const uint8_t *base,
 		       const void *counters, uint64_t *tails)
 {
-	const chi_lane_shm *ls = (const chi_lane_shm *)(const void *)(base + d->lanes_off);
+	const chi_lane_prod *ls = (const chi_lane_prod *)(const void *)(base + chi_gpu_prods_off(d));
 	if (!d->counters_in_host)
 		return ops->copy_from_dev ? ops->copy_from_dev((int)d->gpu_id, tails, counters,
 							       (uint64_t)d->nlanes * CHI_NPRIO * 8)

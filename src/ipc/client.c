@@ -39,10 +39,12 @@ int chi_client_bind(chi_client *c, void *base)
 	c->nlanes = c->dir->nlanes;
 	c->lanes = (chi_lane_shm *)((char *)base + c->dir->lanes_off);
 	uint64_t wakes = (uint64_t)c->dir->ro_pages * CHI_RO_PAGE;
-	if (wakes > c->dir->lanes_off)
+	if (wakes > c->dir->prods_off ||
+	    c->dir->lanes_off + (uint64_t)c->nlanes * sizeof(chi_lane_shm) > wakes)
 		return -EPROTO; /* a directory this build cannot read */
 	c->wakes = (chi_worker_wake *)((char *)base + wakes);
-	c->nwakes = (uint32_t)((c->dir->lanes_off - wakes) / sizeof(chi_worker_wake));
+	c->prods = (chi_lane_prod *)((char *)base + c->dir->prods_off);
+	c->nwakes = (uint32_t)((c->dir->prods_off - wakes) / sizeof(chi_worker_wake));
 	c->busy_wait_ns = c->dir->first_busy_wait_us * 1000ull;
 	c->max_sleep_ns = c->dir->max_sleep_us * 1000ull;
 	c->max_task_size = c->dir->max_task_size;
@@ -51,7 +53,7 @@ int chi_client_bind(chi_client *c, void *base)
 	if (!c->views)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < c->nlanes; i++)
-		chi_lane_views(base, &c->lanes[i], c->views[i]);
+		chi_lane_views(base, &c->lanes[i], &c->prods[i], c->views[i]);
 	return 0;
 }
 
@@ -188,10 +190,10 @@ int chi_client_publish(chi_client *c, uint32_t lane, uint32_t prio, uint64_t off
 	if (try_only) {
 		rc = chi_lane_try_submit(r, p, 1, c->id);
 		if (rc == -EAGAIN)
-			__atomic_fetch_add(&c->lanes[lane].queue_full, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&c->prods[lane].queue_full, 1, __ATOMIC_RELAXED);
 	} else {
 		submit_watch sw = {c, 0};
-		rc = chi_lane_submit(r, p, 1, c->id, &c->lanes[lane].queue_full, submit_check, &sw);
+		rc = chi_lane_submit(r, p, 1, c->id, &c->prods[lane].queue_full, submit_check, &sw);
 	}
 	if (rc == 0)
 		chi_client_wake_lane(c, lane);

@@ -17,7 +17,8 @@ struct chi_client {
 	void *base;
 	chi_seg_hdr *hdr;
 	chi_main_dir *dir;
-	chi_lane_shm *lanes;
+	chi_lane_shm *lanes;  /* the runtime's halves (read-only here, RO3) */
+	chi_lane_prod *prods; /* the producers' halves */
 	chi_worker_wake *wakes; /* the workers' wake words (RO1: writable) */
 	uint32_t nwakes;
 	chi_client_shm *slot;

@@ -3,17 +3,20 @@
  *
  *   page 0         [chi_seg_hdr] ... [chi_main_dir: its allocator header, the
  *                  directory's first 256 bytes, ends the page]
- *   pages 1..R-1   [the rest of the directory][workers] (R = dir.ro_pages)
- *   page R on      [wakes][lanes][slots][clients: a page each][arena ...]
+ *   pages 1..R-1   [the rest of the directory][workers][lanes: the runtime's
+ *                  half of each lane record] (R = dir.ro_pages)
+ *   page R on      [wakes][lanes: the producers' half][slots]
+ *                  [clients: a page each][arena ...]
  *
  * RO1 what only the runtime writes after start (the directory but its
- *     allocator header, the worker records) lies on pages 1..R-1, which
+ *     allocator header, the worker records, the lanes' runtime halves: RO3
+ *     in chi/proto/lane.h) lies on pages 1..R-1, which
  *     every client that maps the segment itself (chi_client_connect)
  *     mprotects read-only: a stray write there faults in the buggy client,
  *     never reaches the runtime. The runtime's mapping stays writable.
  *     Page 0 (the segment header and the allocator header, which clients
  *     CAS when they take arena chunks) and everything from page R (wake
- *     words, rings, the arena) stay writable: clients write them by
+ *     words, claim counters, slots, the arena) stay writable: clients write them by
  *     design, and the runtime checks what it reads there.
  * RO2 the client table: each entry has a page of its own
  *     (CHI_CLIENT_STRIDE). A client registers (CL1, CAS on a FREE entry)
@@ -174,6 +177,7 @@ typedef struct CHI_ALIGNAS(64) chi_main_dir {
 	uint64_t gpu_slices_reclaimed; /* GPU arena slices the reaper released for a
 					* dead client, or one that closed with work of
 					* the slice in flight (src/runtime/reaper.c) */
+	uint64_t prods_off;        /* the lanes' producer halves (RO3), after the wakes */
 	chi_pool_shm pools[CHI_MAX_POOLS];
 } chi_main_dir;
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, alloc) == 0, "dir: alloc first (alloc_off == dir_off)");
@@ -195,8 +199,10 @@ CHI_STATIC_ASSERT(offsetof(chi_main_dir, ngpus) == 344, "dir: ngpus");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, clients_dead) == 352, "dir: clients_dead");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, chunks_reclaimed) == 360, "dir: chunks_reclaimed");
 CHI_STATIC_ASSERT(offsetof(chi_main_dir, gpu_slices_reclaimed) == 368, "dir: gpu_slices_reclaimed");
-CHI_STATIC_ASSERT(offsetof(chi_main_dir, pools) == 376, "dir: pools");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, prods_off) == 376, "dir: prods_off");
+CHI_STATIC_ASSERT(offsetof(chi_main_dir, pools) == 384, "dir: pools");
 CHI_STATIC_ASSERT(sizeof(chi_main_dir) == 7040, "dir: size");
+
 
 static inline chi_main_dir *chi_dir_of(void *base)
 {

@@ -212,7 +212,7 @@ static int publish_run(chi_client *c, uint32_t lane, uint32_t prio, const uint64
 		/* full: the worker was woken by the last run; back off as
 		 * chi_lane_submit does, asking about the runtime every 10 ms */
 		if (backoff == 0)
-			__atomic_fetch_add(&c->lanes[lane].queue_full, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&c->prods[lane].queue_full, 1, __ATOMIC_RELAXED);
 		if (__atomic_load_n(&c->hdr->stopping, __ATOMIC_ACQUIRE))
 			return -ESHUTDOWN;
 		uint64_t now = chi_now_ns();

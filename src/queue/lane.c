@@ -9,11 +9,12 @@
 #include <sched.h>
 #include <time.h>
 
-void chi_lane_views(void *base, chi_lane_shm *lane, chi_ring_view v[CHI_NPRIO])
+void chi_lane_views(void *base, chi_lane_shm *lane, chi_lane_prod *prod,
+		    chi_ring_view v[CHI_NPRIO])
 {
 	for (uint32_t p = 0; p < CHI_NPRIO; p++) {
 		v[p].slots = (chi_slot *)chi_offptr_resolve(base, lane->slots[p]);
-		v[p].tail = &lane->ring[p].tail;
+		v[p].tail = &prod->ring[p].tail;
 		v[p].head = &lane->ring[p].head;
 		v[p].pub = NULL; /* the runtime moves head to its own memory */
 		v[p].mask = lane->depth - 1;

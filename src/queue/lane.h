@@ -6,8 +6,10 @@
 
 #include "chi/proto/lane.h"
 
-/* Resolve the views of a lane's two rings in this process. */
-void chi_lane_views(void *base, chi_lane_shm *lane, chi_ring_view v[CHI_NPRIO]);
+/* Resolve the views of a lane's two rings in this process: its runtime
+ * half and its producers' half (chi/proto/lane.h RO3). */
+void chi_lane_views(void *base, chi_lane_shm *lane, chi_lane_prod *prod,
+		    chi_ring_view v[CHI_NPRIO]);
 
 /* Publish one entry without waiting: -EAGAIN when the ring is full. */
 int chi_lane_try_submit(const chi_ring_view *r, chi_offptr first, uint32_t count, uint32_t client);

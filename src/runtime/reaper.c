@@ -114,7 +114,7 @@ static void client_snapshot(chi_runtime *rt, uint32_t i)
 	for (uint32_t l = 0; l < c->nlanes; l++)
 		for (uint32_t p = 0; p < CHI_NPRIO; p++)
 			tails[l * CHI_NPRIO + p] =
-				__atomic_load_n(&c->lanes[l].ring[p].tail, __ATOMIC_ACQUIRE);
+				__atomic_load_n(rt->lane_refs[l].v[p].tail, __ATOMIC_ACQUIRE);
 }
 
 /* every ring's head reached the tails snapshot: all it published is popped */

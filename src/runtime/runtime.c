@@ -27,7 +27,7 @@
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 
 typedef struct main_layout {
-	uint64_t dir, workers, wakes, lanes, slots, clients, arena, total;
+	uint64_t dir, workers, lanes, wakes, prods, slots, clients, arena, total;
 } main_layout;
 /* RO1 (src/ipc/layout.h): the directory's allocator header ends page 0 */
 CHI_STATIC_ASSERT(sizeof(chi_seg_hdr) <= CHI_RO_PAGE - offsetof(chi_main_dir, nlanes),
@@ -38,9 +38,10 @@ static void layout_main(const chi_config *cfg, uint32_t nlanes, main_layout *L)
 	uint64_t depth = cfg->queue_depth;
 	L->dir = CHI_RO_PAGE - offsetof(chi_main_dir, nlanes); /* RO1 */
 	L->workers = ALIGN_UP(L->dir + sizeof(chi_main_dir), 64);
-	L->wakes = ALIGN_UP(L->workers + (uint64_t)cfg->num_workers * sizeof(chi_worker_shm), CHI_RO_PAGE);
-	L->lanes = ALIGN_UP(L->wakes + (uint64_t)cfg->num_workers * sizeof(chi_worker_wake), 64);
-	L->slots = ALIGN_UP(L->lanes + (uint64_t)nlanes * sizeof(chi_lane_shm), 64);
+	L->lanes = ALIGN_UP(L->workers + (uint64_t)cfg->num_workers * sizeof(chi_worker_shm), 64);
+	L->wakes = ALIGN_UP(L->lanes + (uint64_t)nlanes * sizeof(chi_lane_shm), CHI_RO_PAGE); /* RO3 */
+	L->prods = ALIGN_UP(L->wakes + (uint64_t)cfg->num_workers * sizeof(chi_worker_wake), 64);
+	L->slots = ALIGN_UP(L->prods + (uint64_t)nlanes * sizeof(chi_lane_prod), 64);
 	L->clients = ALIGN_UP(L->slots + (uint64_t)nlanes * CHI_NPRIO * depth * sizeof(chi_slot),
 			      CHI_RO_PAGE); /* RO2 */
 	L->arena = ALIGN_UP(L->clients + (uint64_t)CHI_MAX_CLIENTS * CHI_CLIENT_STRIDE, 4096);
@@ -239,6 +240,7 @@ static int chi_server_init(chi_runtime *rt)
 	d->hole_timeout_ms = cfg->hole_timeout_ms;
 	d->workers_off = L.workers;
 	d->lanes_off = L.lanes;
+	d->prods_off = L.prods;
 	d->clients_off = L.clients;
 	d->start_ns = chi_now_ns();
 	d->max_clients = CHI_MAX_CLIENTS;
@@ -261,7 +263,8 @@ static int chi_server_init(chi_runtime *rt)
 	for (uint32_t i = 0; i < nlanes; i++) {
 		chi_lane_ref *lr = &rt->lane_refs[rt->nlane_refs++];
 		lr->shm = &lanes[i];
-		chi_lane_views(base, &lanes[i], lr->v);
+		lr->prod = (chi_lane_prod *)((char *)base + L.prods) + i;
+		chi_lane_views(base, &lanes[i], lr->prod, lr->v);
 		own_heads(lr);
 		lr->base = base;
 		lr->size = L.total;
@@ -290,7 +293,8 @@ static int gpu_lanes_add(chi_runtime *rt)
 		chi_gpu_lane_desc_get(rt->gpu, i, &d);
 		chi_lane_ref *lr = &rt->lane_refs[rt->nlane_refs++];
 		lr->shm = d.shm;
-		chi_lane_views(d.base, d.shm, lr->v);
+		lr->prod = d.prod;
+		chi_lane_views(d.base, d.shm, lr->prod, lr->v);
 		own_heads(lr);
 		lr->base = d.base;
 		lr->size = d.size;

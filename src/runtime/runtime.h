@@ -29,6 +29,7 @@ typedef struct chi_pool {
  * per-GPU pinned segment, with the mapping its entries resolve against. */
 typedef struct chi_lane_ref {
 	chi_lane_shm *shm;
+	chi_lane_prod *prod; /* its producers' half, as the runtime placed it */
 	chi_ring_view v[CHI_NPRIO];
 	/* the consumer positions of v[] (v[p].head points here, v[p].pub to
 	 * the lane's shared word): the runtime's own, in this struct of

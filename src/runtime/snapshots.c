@@ -47,7 +47,7 @@ void chi_runtime_stats_snapshot(chi_runtime *rt, chi_admin_stats_task *t)
 		s->popped = __atomic_load_n(&l->popped, __ATOMIC_RELAXED);
 		s->completed = __atomic_load_n(&l->completed, __ATOMIC_RELAXED);
 		s->errors = __atomic_load_n(&l->errors, __ATOMIC_RELAXED);
-		s->queue_full = __atomic_load_n(&l->queue_full, __ATOMIC_RELAXED);
+		s->queue_full = __atomic_load_n(&lr->prod->queue_full, __ATOMIC_RELAXED);
 		s->hole_stalls = __atomic_load_n(&l->hole_stalls, __ATOMIC_RELAXED);
 		s->holes_skipped = __atomic_load_n(&l->holes_skipped, __ATOMIC_RELAXED);
 		s->depth_hwm = __atomic_load_n(&l->depth_hwm, __ATOMIC_RELAXED);
@@ -55,7 +55,7 @@ void chi_runtime_stats_snapshot(chi_runtime *rt, chi_admin_stats_task *t)
 		s->seal_waits = __atomic_load_n(&l->seal_waits, __ATOMIC_RELAXED);
 		s->depth = 0;
 		for (uint32_t p = 0; p < CHI_NPRIO && !lr->gpu; p++)
-			s->depth += __atomic_load_n(&l->ring[p].tail, __ATOMIC_RELAXED) -
+			s->depth += __atomic_load_n(lr->v[p].tail, __ATOMIC_RELAXED) -
 				    __atomic_load_n(lr->v[p].head, __ATOMIC_RELAXED);
 		/* a snapshot: the worker may be adding a sample meanwhile */
 		for (uint32_t b = 0; b < CHI_LAT_BUCKETS; b++)

@@ -100,6 +100,12 @@ typedef struct CHI_ALIGNAS(64) chi_gpu_dir {
 	chi_gpu_dclass dclass[CHI_GPU_NCLASSES];
 } chi_gpu_dir;
 
+/* The lanes' producer halves (chi/proto/lane.h) follow the lane records. */
+static inline uint64_t chi_gpu_prods_off(const chi_gpu_dir *d)
+{
+	return d->lanes_off + (uint64_t)d->nlanes * sizeof(chi_lane_shm);
+}
+
 /* A free ring of block indices (one per lane and block class), with its
  * admission counter: the protocol (A1-A3, R1-R3, G1) is in
  * include/chi/gpu/pool.h. Each counter has a 128-byte line of its own

@@ -29,8 +29,10 @@
  * share changes; attaching to a segment of another version is -EPROTO.
  * 2: admin.stats answers in pages; future flags STARTED / ABANDONED (FA1-FA3)
  * 3: the main segment's runtime pages and wake words (RO1, src/ipc/layout.h)
- * 4: a page per client-table entry (RO2, src/ipc/layout.h) */
-#define CHI_LAYOUT_VERSION 4u
+ * 4: a page per client-table entry (RO2, src/ipc/layout.h)
+ * 5: a lane's record split in the producers' half and the runtime's (RO3,
+ *    chi/proto/lane.h) */
+#define CHI_LAYOUT_VERSION 5u
 /* how long a GPU-side wait trusts a heartbeat that does not move */
 #define CHI_GPU_HEARTBEAT_NS (2000000000ull)
 
