@@ -16,6 +16,8 @@
 #include "runtime/runtime.h" /* ctx->w->sub_lane: the killer's own lane */
 #include "task/future_ops.h"
 
+#define POOL_NESTER_ID 3u
+
 /* nester.nest: spin arg ns, then create pool "late" (test module) through a
  * sub-task on this worker and wait for it; returns the new pool's id. */
 static int64_t run_nest(chi_ctx *ctx, chi_task *h)
@@ -62,13 +64,47 @@ static int64_t run_kill_other(chi_ctx *ctx, chi_task *h)
 	return chi_future_wait(&f);
 }
 
+/* nester.kill_late: as kill_other onto lane 2 (the third worker's), but the
+ * wait begins 100 ms after the destroy was sent: the destroy is past its
+ * first check (PD3 before PD1) and already waits for other workers. */
+static int64_t run_kill_late(chi_ctx *ctx, chi_task *h)
+{
+	chi_test_arg_task *t = (chi_test_arg_task *)h;
+	chi_admin_pool_task sub;
+	chi_admin_pool_init(&sub, CHI_ADMIN_DESTROY_POOL, (chi_pool_id)t->arg, "", "", "", 0);
+	chi_future f;
+	int rc = chi_make_pointer_future_on(ctx, &sub.hdr, 2, &f);
+	if (rc)
+		return rc;
+	uint64_t end = chi_now_ns() + 100ull * 1000 * 1000;
+	while (chi_now_ns() < end)
+		chi_cpu_relax();
+	return chi_future_wait(&f);
+}
+
+/* nester.relay: run nester.kill_late (destroying pool arg) on lane 1 (the
+ * second worker's) and wait for it: its result. */
+static int64_t run_relay(chi_ctx *ctx, chi_task *h)
+{
+	chi_test_arg_task *t = (chi_test_arg_task *)h;
+	chi_test_arg_task k;
+	chi_test_arg_init(&k, POOL_NESTER_ID, 3, t->arg);
+	chi_future f;
+	int rc = chi_make_pointer_future_on(ctx, &k.hdr, 1, &f);
+	if (rc)
+		return rc;
+	return chi_future_wait(&f);
+}
+
 static const chi_method nester_methods[] = {{"nest", &chi_test_arg_codec, run_nest},
 					    {"kill", &chi_test_arg_codec, run_kill},
-					    {"kill_other", &chi_test_arg_codec, run_kill_other}};
-static const chi_module nester_module = {"nester", 3, nester_methods, NULL, NULL};
+					    {"kill_other", &chi_test_arg_codec, run_kill_other},
+					    {"kill_late", &chi_test_arg_codec, run_kill_late},
+					    {"relay", &chi_test_arg_codec, run_relay}};
+static const chi_module nester_module = {"nester", 5, nester_methods, NULL, NULL};
 
 #define POOL_VICTIM 2u
-#define POOL_NESTER 3u
+#define POOL_NESTER POOL_NESTER_ID
 
 typedef struct destroyer {
 	chi_runtime *rt;
@@ -84,11 +120,12 @@ static void *destroy_main(void *arg)
 	return NULL;
 }
 
-/* An embedded runtime of 2 workers with pools victim (test) and nester. */
-static chi_runtime *start_with_pools(void)
+/* An embedded runtime of n workers (a lane each) with pools victim (test)
+ * and nester. */
+static chi_runtime *start_with_pools_n(uint32_t n)
 {
 	chi_config cfg;
-	test_config(&cfg, 2, 2, 64);
+	test_config(&cfg, n, n, 64);
 	cfg.npools = 4;
 	memset(&cfg.pools[2], 0, 2 * sizeof(cfg.pools[0]));
 	snprintf(cfg.pools[2].name, sizeof(cfg.pools[2].name), "victim");
@@ -100,6 +137,11 @@ static chi_runtime *start_with_pools(void)
 	chi_runtime *rt;
 	assert_int_equal(chi_runtime_start(&cfg, &rt), 0);
 	return rt;
+}
+
+static chi_runtime *start_with_pools(void)
+{
+	return start_with_pools_n(2);
 }
 
 static void test_destroy_while_nested_create(void **s)
@@ -199,6 +241,39 @@ static void test_destroy_cross_worker_refused(void **s)
 	chi_runtime_stop(rt);
 }
 
+/* A chain across three workers: relay on worker 0 waits for kill_late on
+ * worker 1, which waits, 100 ms late, for the destroy it sent to worker 2.
+ * The destroy's wait (PD2) was then on worker 0, whose task waits on a
+ * task of worker 1, not of the destroy's stack: checked there alone, the
+ * chain was not seen and all three hung. PD3 checks every worker on every
+ * turn: -EDEADLK, the pools stay and serve. */
+static void test_destroy_chain_refused(void **s)
+{
+	(void)s;
+	chi_runtime *rt = start_with_pools_n(3);
+	chi_client *c = chi_runtime_client(rt);
+	const chi_pool_id targets[2] = {POOL_VICTIM, POOL_NESTER};
+	for (int round = 0; round < 2; round++) {
+		chi_test_arg_task k;
+		chi_test_arg_init(&k, POOL_NESTER, 4, targets[round]);
+		chi_future f;
+		assert_int_equal(chi_try_make_copy_future_on(c, 0, &k.hdr, &chi_test_arg_codec, &f), 0);
+		int64_t r = chi_future_wait_timeout(&f, 5000000000ull);
+		if (r == -ETIMEDOUT) {
+			fprintf(stderr, "fault_pool_destroy_nested: the chained destroy hung\n");
+			_exit(1);
+		}
+		assert_int_equal(r, -EDEADLK);
+		chi_pool_id got = 0;
+		assert_int_equal(chi_pool_lookup(c, "victim", &got), 0);
+		assert_int_equal(chi_pool_lookup(c, "nester", &got), 0);
+		chi_test_double_plus_task t;
+		chi_test_double_plus_init(&t, POOL_VICTIM, 7 + round, 1);
+		assert_int_equal(chi_call(c, &t.hdr, &chi_test_double_plus_codec), 15 + 2 * round);
+	}
+	chi_runtime_stop(rt);
+}
+
 int main(void)
 {
 	if (chi_module_register(&nester_module)) {
@@ -209,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_destroy_while_nested_create),
 		cmocka_unit_test(test_destroy_own_pool_refused),
 		cmocka_unit_test(test_destroy_cross_worker_refused),
+		cmocka_unit_test(test_destroy_chain_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,11 +21,14 @@
  * waiting_on) on a task on the destroy's own stack (the destroy's task, or
  * one it runs nested under): that worker's task waits for the destroy,
  * which would wait for it for ever. Checked under the lock before PD1 and
- * again on every turn of PD2 (the wait may start later): found there, the
- * pool is made live again (it was dying, so its id was not reused), and
- * tasks that came for it in between ended with -ENOENT. Longer chains (a
- * waiter waiting on a third worker that waits on the destroy) are not
- * seen. */
+ * again, over every worker, on every turn of PD2 (the wait may start
+ * later): found there, the pool is made live again (it was dying, so its id
+ * was not reused), and tasks that came for it in between ended with
+ * -ENOENT. A longer chain (the worker PD2 waits for waits on a task of a
+ * third worker, whose task waits on the destroy) ends at a worker that
+ * waits directly on the destroy's stack while it runs a task: PD2 would
+ * wait for that one too, so checking every worker on every turn, not only
+ * the one PD2 waits for now, sees every chain. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -215,7 +218,7 @@ int chi_pool_destroy(chi_runtime *rt, uint32_t id)
 			continue;
 		uint64_t s = __atomic_load_n(&w->shm->task_seq, __ATOMIC_SEQ_CST);
 		while ((s & 1) && __atomic_load_n(&w->shm->task_seq, __ATOMIC_ACQUIRE) == s) {
-			if (self && waits_on_self(self, w)) { /* PD3: undo PD1 */
+			if (any_waits_on_self(rt, self)) { /* PD3: undo PD1 */
 				pthread_mutex_lock(&rt->pool_lock);
 				__atomic_store_n(&rt->dir->pools[id].state, 1, __ATOMIC_RELEASE);
 				p->dying = 0;
