@@ -10,8 +10,12 @@
  * hole timeout, when no claim for it was made. Each case writes one word
  * into the slot at the counter of an idle ring, checks that a try submit
  * returns -EAGAIN at once, then that 200 stamped tasks (blocking submits)
- * all complete with their results within 5 s each. A watchdog ends the
- * process if anything hangs. */
+ * all complete with their results within 5 s each. The same for a stray
+ * write to the claim counter itself that puts it behind the ring's head
+ * (CC1 in src/runtime/holes.c): producers found every slot there taken for
+ * a later lap and gave up for good; the worker now moves the counter to
+ * the first free ticket past head after the hole timeout. A watchdog ends
+ * the process if anything hangs. */
 #include "stamped_call.h"
 
 #include <errno.h>
@@ -39,7 +43,14 @@ static void *watchdog(void *arg)
 	_exit(1);
 }
 
-static void run_case(uint64_t (*word)(const chi_ring_view *r, uint64_t t))
+/* One stray write per ring of an idle lane: into the slot at the claim
+ * counter (`word`), or to the counter itself (`tail`). */
+typedef struct stray {
+	uint64_t (*word)(const chi_ring_view *r, uint64_t t);
+	uint64_t (*tail)(const chi_ring_view *r, uint64_t t);
+} stray;
+
+static void run_case(stray how)
 {
 	chi_runtime *rt = test_start(1, 1, 64);
 	chi_client *c = chi_runtime_client(rt);
@@ -52,7 +63,10 @@ static void run_case(uint64_t (*word)(const chi_ring_view *r, uint64_t t))
 	for (uint32_t p = 0; p < CHI_NPRIO; p++) {
 		const chi_ring_view *r = &c->views[0][p];
 		uint64_t t = __atomic_load_n(r->tail, __ATOMIC_ACQUIRE);
-		__atomic_store_n(&r->slots[t & r->mask].ctl, word(r, t), __ATOMIC_RELEASE);
+		if (how.word)
+			__atomic_store_n(&r->slots[t & r->mask].ctl, how.word(r, t), __ATOMIC_RELEASE);
+		else
+			__atomic_store_n(r->tail, how.tail(r, t), __ATOMIC_RELEASE);
 	}
 	chi_test_double_plus_task t;
 	chi_future f;
@@ -84,9 +98,16 @@ static uint64_t fake_claim(const chi_ring_view *r, uint64_t t)
 	return chi_slot_ctl((uint32_t)(t >> r->shift), CHI_SLOT_CLAIMED, 1, 7);
 }
 
-static void test_lap_ahead(void **s) { (void)s; run_case(lap_ahead); }
-static void test_state3(void **s) { (void)s; run_case(state3); }
-static void test_fake_claim(void **s) { (void)s; run_case(fake_claim); }
+static uint64_t back_10(const chi_ring_view *r, uint64_t t) { (void)r; return t - 10; }
+static uint64_t back_lap(const chi_ring_view *r, uint64_t t) { return t - r->mask - 1; }
+static uint64_t to_zero(const chi_ring_view *r, uint64_t t) { (void)r; (void)t; return 0; }
+
+static void test_lap_ahead(void **s) { (void)s; run_case((stray){lap_ahead, NULL}); }
+static void test_state3(void **s) { (void)s; run_case((stray){state3, NULL}); }
+static void test_fake_claim(void **s) { (void)s; run_case((stray){fake_claim, NULL}); }
+static void test_tail_back_10(void **s) { (void)s; run_case((stray){NULL, back_10}); }
+static void test_tail_back_lap(void **s) { (void)s; run_case((stray){NULL, back_lap}); }
+static void test_tail_zero(void **s) { (void)s; run_case((stray){NULL, to_zero}); }
 
 int main(void)
 {
@@ -98,6 +119,9 @@ int main(void)
 		cmocka_unit_test(test_lap_ahead),
 		cmocka_unit_test(test_state3),
 		cmocka_unit_test(test_fake_claim),
+		cmocka_unit_test(test_tail_back_10),
+		cmocka_unit_test(test_tail_back_lap),
+		cmocka_unit_test(test_tail_zero),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

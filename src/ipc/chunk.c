@@ -11,20 +11,40 @@
  *   alloc  a chi_alloc_hdr over the chunk's blocks (src/shm/alloc.c), so
  *          the client's threads allocate and free inside it lock-free
  * The client-table entry's `chunks` is the head of a list that only grows
- * while the client lives: K1, a thread that made a chunk pushes it with a
- * release CAS; K1b, the client's current chunk (cur_chunk, process-local)
- * is stored with release once the chunk's header is built and loaded with
- * acquire, so threads sharing the client allocate from a chunk another one
- * just made; K2, the runtime reads the list with acquire only after the
- * client is DEAD or CLOSED and every lane has moved past what the client
- * could have published (src/runtime/reaper.c), then frees each chunk whole,
- * checking every link first (K3, at chi_chunks_release). */
+ * while the client lives. K5: the runtime, not the client, takes a chunk
+ * from the arena and pushes it on the list, in one step of its monitor
+ * thread, so no kill of the client falls between the two (a client that
+ * took its own chunks, killed between the arena's CAS and its push, leaked
+ * the chunk whole, and K4 could not see a chunk in that window):
+ *   R1 client: store entry.chunk_req = the chunk's size in MiB (release),
+ *      one request at a time per client (chunk_busy, process-local)
+ *   R2 client: bump the segment header's chunk_wake, FUTEX_WAKE it
+ *   S1 runtime (chi_chunk_serve, from its monitor thread): for a LIVE
+ *      entry with chunk_req != 0 (acquire, pairs with R1) take a chunk of
+ *      that size if it is a size class of at least CHI_CHUNK_MIN, build its
+ *      header with next = the list's head, store entry.chunks = it (K1,
+ *      release)
+ *   S2 runtime: store chunk_got (the chunk, 0: no room or a bad size), then
+ *      chunk_req = 0 (release), FUTEX_WAKE chunk_req
+ *   R3 client: wait until chunk_req is 0 (acquire, pairs with S2; futex
+ *      waits of 10 ms, asking about the runtime between them: a dead or
+ *      stopping runtime ends the wait with no chunk), then read chunk_got.
+ * K1b, the client's current chunk (cur_chunk, process-local) is stored with
+ * release once R3 saw the chunk and loaded with acquire, so threads sharing
+ * the client allocate from a chunk another one just got; K2, the runtime
+ * reads the list with acquire only after the client is DEAD or CLOSED and
+ * every lane has moved past what the client could have published
+ * (src/runtime/reaper.c), then frees each chunk whole, checking every link
+ * first (K3, at chi_chunks_release). The embedded runtime's own client
+ * allocates from the arena directly (it never dies). */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chi/log.h"
 #include "ipc/client.h"
+#include "task/future_ops.h"
 
 #define CHI_CHUNK_HDR 256u
 #define CHI_CHUNK_MIN (1ull << 20)
@@ -41,33 +61,36 @@ static chi_chunk *chunk_at(const chi_client *c, uint64_t off)
 	return (chi_chunk *)((char *)c->base + off);
 }
 
-static uint64_t new_chunk(chi_client *c, uint64_t size)
+/* The chunk size a block of `size` needs (a size class), 0 if none. */
+static uint64_t chunk_size_for(uint64_t size)
 {
 	uint64_t block = chi_alloc_class_size(size); /* what the block takes inside */
 	uint64_t want = block ? chi_alloc_class_size(block + CHI_CHUNK_HDR) : 0;
-	if (!want)
-		return 0;
-	if (want < CHI_CHUNK_MIN)
-		want = CHI_CHUNK_MIN;
-	uint64_t off = chi_alloc(c->base, &c->dir->alloc, want);
-	if (!off)
-		return 0;
-	chi_chunk *k = chunk_at(c, off);
-	k->size = want;
-	chi_alloc_init(&k->alloc, off + CHI_CHUNK_HDR, off + want);
-	uint64_t head = __atomic_load_n(&c->slot->chunks, __ATOMIC_RELAXED);
-	do
-		k->next = head;
-	while (!__atomic_compare_exchange_n(&c->slot->chunks, &head, off, 0, __ATOMIC_RELEASE,
-					    __ATOMIC_RELAXED)); /* K1 */
-	return off;
+	return want && want < CHI_CHUNK_MIN ? CHI_CHUNK_MIN : want;
 }
 
-uint64_t chi_client_alloc(chi_client *c, uint64_t size)
+/* R1-R3: ask the runtime for a chunk of `want` bytes; its offset or 0. */
+static uint64_t request_chunk(chi_client *c, uint64_t want)
 {
-	if (c->embedded || !c->slot) /* the runtime's own client never dies */
-		return chi_alloc(c->base, &c->dir->alloc, size);
-	/* K1b */
+	chi_client_shm *e = c->slot;
+	uint32_t mib = (uint32_t)(want >> 20);
+	__atomic_store_n(&e->chunk_req, mib, __ATOMIC_RELEASE); /* R1 */
+	__atomic_fetch_add(&c->hdr->chunk_wake, 1, __ATOMIC_RELEASE); /* R2 */
+	chi_futex_wake(&c->hdr->chunk_wake, 1);
+	for (;;) { /* R3 */
+		uint32_t r = __atomic_load_n(&e->chunk_req, __ATOMIC_ACQUIRE);
+		if (!r)
+			return __atomic_load_n(&e->chunk_got, __ATOMIC_RELAXED);
+		if (chi_client_check_runtime(c))
+			return 0; /* the runtime is gone or stopping: no chunk */
+		chi_futex_wait(&e->chunk_req, r, 10ull * 1000 * 1000);
+	}
+}
+
+/* A block of `size` in one of this client's chunks (K1b: the current one
+ * first), or 0. */
+static uint64_t alloc_in_chunks(chi_client *c, uint64_t size)
+{
 	uint64_t cur = __atomic_load_n(&c->cur_chunk, __ATOMIC_ACQUIRE), off;
 	if (cur && (off = chi_alloc(c->base, &chunk_at(c, cur)->alloc, size)))
 		return off;
@@ -78,11 +101,55 @@ uint64_t chi_client_alloc(chi_client *c, uint64_t size)
 			__atomic_store_n(&c->cur_chunk, k, __ATOMIC_RELEASE); /* K1b */
 			return off;
 		}
-	uint64_t k = new_chunk(c, size);
-	if (!k)
+	return 0;
+}
+
+uint64_t chi_client_alloc(chi_client *c, uint64_t size)
+{
+	if (c->embedded || !c->slot) /* the runtime's own client never dies */
+		return chi_alloc(c->base, &c->dir->alloc, size);
+	uint64_t want = chunk_size_for(size), off;
+	if (!want)
 		return 0;
-	__atomic_store_n(&c->cur_chunk, k, __ATOMIC_RELEASE); /* K1b */
-	return chi_alloc(c->base, &chunk_at(c, k)->alloc, size);
+	for (;;) {
+		if ((off = alloc_in_chunks(c, size)))
+			return off;
+		if (__atomic_exchange_n(&c->chunk_busy, 1, __ATOMIC_ACQUIRE)) {
+			/* another thread asks: try its chunk once it has it */
+			while (__atomic_load_n(&c->chunk_busy, __ATOMIC_ACQUIRE))
+				sched_yield();
+			continue;
+		}
+		uint64_t k = request_chunk(c, want);
+		if (k)
+			__atomic_store_n(&c->cur_chunk, k, __ATOMIC_RELEASE); /* K1b */
+		__atomic_store_n(&c->chunk_busy, 0, __ATOMIC_RELEASE);
+		if (!k)
+			return 0;
+		if ((off = chi_alloc(c->base, &chunk_at(c, k)->alloc, size)))
+			return off;
+		/* the client's other threads filled it first: look again */
+	}
+}
+
+uint64_t chi_chunk_serve(void *base, chi_alloc_hdr *main, chi_client_shm *e)
+{
+	uint32_t mib = __atomic_load_n(&e->chunk_req, __ATOMIC_ACQUIRE); /* S1 */
+	if (!mib)
+		return 0;
+	uint64_t want = (uint64_t)mib << 20, off = 0;
+	if (want >= CHI_CHUNK_MIN && chi_alloc_class_size(want) == want &&
+	    (off = chi_alloc(base, main, want))) {
+		chi_chunk *k = (chi_chunk *)((char *)base + off);
+		k->size = want;
+		chi_alloc_init(&k->alloc, off + CHI_CHUNK_HDR, off + want);
+		k->next = __atomic_load_n(&e->chunks, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->chunks, off, __ATOMIC_RELEASE); /* K1 */
+	}
+	__atomic_store_n(&e->chunk_got, off, __ATOMIC_RELAXED); /* S2 */
+	__atomic_store_n(&e->chunk_req, 0, __ATOMIC_RELEASE);
+	chi_futex_wake(&e->chunk_req, 1);
+	return off;
 }
 
 void chi_client_free(chi_client *c, uint64_t off, uint64_t size)

@@ -89,6 +89,8 @@ int chi_client_register(chi_client *c)
 			continue;
 		e->pid = (int32_t)me;
 		e->chunks = 0;
+		e->chunk_req = 0; /* K5: nothing asked for yet */
+		e->chunk_got = 0;
 		e->epoch = c->epoch;
 		e->attach_ns = chi_now_ns();
 		/* CL1b: LIVE only now, with release: whoever sees LIVE (the

@@ -37,6 +37,7 @@ struct chi_client {
 	void *gpu_local;    /* embedded: its GPU layer's state (src/gpu/gpu.h,
 			     * chi_gpu_state), opaque here; NULL elsewhere */
 	uint64_t cur_chunk;     /* chunk this client allocates from (chunk.c) */
+	uint32_t chunk_busy;    /* one of its threads asks the runtime for a chunk (K5) */
 	uint64_t last_alive;    /* runtime heartbeat last seen, and when */
 	uint64_t last_alive_ns;
 };
@@ -56,6 +57,10 @@ int chi_client_check_runtime(chi_client *c);
  * own chunks for clients of other processes (chunk.c). */
 uint64_t chi_client_alloc(chi_client *c, uint64_t size);
 void chi_client_free(chi_client *c, uint64_t off, uint64_t size);
+/* Runtime (K5 in chunk.c, S1-S2): answer entry e's chunk request, if it has
+ * one: a chunk from the main arena pushed on its list. Returns the chunk's
+ * offset, 0 if none was asked for or there was no room. */
+uint64_t chi_chunk_serve(void *base, chi_alloc_hdr *main, chi_client_shm *e);
 /* A chunk as a list names it: offset and size (K3-K4 in chunk.c). */
 typedef struct chi_chunk_span {
 	uint64_t off, size;

@@ -14,10 +14,11 @@
  *     every client that maps the segment itself (chi_client_connect)
  *     mprotects read-only: a stray write there faults in the buggy client,
  *     never reaches the runtime. The runtime's mapping stays writable.
- *     Page 0 (the segment header and the allocator header, which clients
- *     CAS when they take arena chunks) and everything from page R (wake
- *     words, claim counters, slots, the arena) stay writable: clients write them by
- *     design, and the runtime checks what it reads there.
+ *     Page 0 (the segment header, whose chunk_wake clients bump when they
+ *     ask for a chunk, K5 in src/ipc/chunk.c, and the allocator header
+ *     beside it) and everything from page R (wake words, claim counters,
+ *     slots, the arena) stay writable: clients write them by design, and
+ *     the runtime checks what it reads there.
  * RO2 the client table: each entry has a page of its own
  *     (CHI_CLIENT_STRIDE). A client registers (CL1, CAS on a FREE entry)
  *     through a writable mapping, then mprotects the whole table read-only
@@ -35,7 +36,8 @@
  *     sleep and a producer publishing (src/runtime/worker.c, W1-W4);
  *   clients[i].state: CAS by connecting clients and by the runtime when it
  *     reaps a dead one (src/ipc/client.c); clients[i].chunks: pushed by the
- *     client, read by the runtime once the client is DEAD or CLOSED
+ *     runtime when the client asks for a chunk (chunk_req / chunk_got, K5),
+ *     read by the runtime once the client is DEAD or CLOSED
  *     (src/ipc/chunk.c);
  *   pools[i]: written by the runtime (admin methods) under its pool lock,
  *     state last with release (next to PL1 in src/runtime/pool.c); readers
@@ -122,13 +124,18 @@ typedef struct CHI_ALIGNAS(64) chi_client_shm {
 	uint64_t epoch;  /* runtime epoch the client attached under */
 	uint64_t attach_ns;
 	uint64_t chunks;    /* offset of its newest arena chunk (src/ipc/chunk.c) */
-	uint8_t pad[32];
+	uint32_t chunk_req; /* K5 (chunk.c): a chunk of this many MiB asked for, 0: none */
+	uint32_t pad0;
+	uint64_t chunk_got; /* K5: the runtime's answer, 0: no room */
+	uint8_t pad[16];
 } chi_client_shm;
 CHI_STATIC_ASSERT(offsetof(chi_client_shm, state) == 0, "client: state");
 CHI_STATIC_ASSERT(offsetof(chi_client_shm, pid) == 4, "client: pid");
 CHI_STATIC_ASSERT(offsetof(chi_client_shm, epoch) == 8, "client: epoch");
 CHI_STATIC_ASSERT(offsetof(chi_client_shm, attach_ns) == 16, "client: attach_ns");
 CHI_STATIC_ASSERT(offsetof(chi_client_shm, chunks) == 24, "client: chunks");
+CHI_STATIC_ASSERT(offsetof(chi_client_shm, chunk_req) == 32, "client: chunk_req");
+CHI_STATIC_ASSERT(offsetof(chi_client_shm, chunk_got) == 40, "client: chunk_got");
 CHI_STATIC_ASSERT(sizeof(chi_client_shm) == 64, "client: one line");
 
 #define CHI_CLIENT_STRIDE CHI_RO_PAGE /* RO2: a page per entry */

@@ -91,6 +91,39 @@ static int stray_head(chi_lane_ref *lr, uint32_t p, uint64_t *since, uint64_t no
 	return 1;
 }
 
+/* CC1: a CPU ring's claim counter behind its head. Every ticket below head
+ * was claimed through the counter, so only a stray write puts it there;
+ * producers then find each slot at the counter taken for a later lap and
+ * give up (P0), for good. After the hole timeout (a producer claimed
+ * before the write may not have marked its slot yet: its mark lands in
+ * nanoseconds, or after a descheduling, never after seconds) the counter
+ * goes forward to the first ticket past head whose slot is free for its lap
+ * (a CAS from the value read: a counter behind head cannot be claimed
+ * from, so no producer races it). Counted as a skip. Returns 1 while the
+ * counter is behind head (the ring's check is done). */
+static int tail_behind_head(chi_lane_ref *lr, chi_ring_view *r, uint64_t *since, uint64_t now,
+			    uint64_t timeout)
+{
+	uint64_t t = chi_ld_rlx_u64(r->tail), h = chi_ld_rlx_u64(r->head), n = h;
+	if (lr->gpu || t >= h)
+		return 0;
+	if (!*since)
+		*since = now;
+	if (now - *since < timeout)
+		return 1;
+	for (; n - h <= r->mask; n++) {
+		uint64_t ctl = chi_ld_acq_u64(&r->slots[n & r->mask].ctl);
+		if (chi_slot_lap(ctl) != (uint32_t)(n >> r->shift) ||
+		    chi_slot_state(ctl) == CHI_SLOT_EMPTY)
+			break; /* free for its lap (or a stray word: stray_head's) */
+	}
+	if (chi_cas_u64(r->tail, &t, n)) {
+		chi_ctr_add(&lr->shm->holes_skipped, 1);
+		*since = 0;
+	}
+	return 1;
+}
+
 /* The hole check of every ring of w's lanes (the rule above). */
 void chi_worker_check_holes(chi_worker *w, uint64_t now)
 {
@@ -101,6 +134,8 @@ void chi_worker_check_holes(chi_worker *w, uint64_t now)
 			chi_ring_view *r = &lr->v[p];
 			uint64_t *since = &w->hole_since[i * CHI_NPRIO + p];
 			int later = 0;
+			if (tail_behind_head(lr, r, since, now, timeout)) /* CC1 */
+				continue;
 			if (stray_head(lr, p, since, now, timeout))
 				continue;
 			/* a sealed entry whose words have not all arrived is a

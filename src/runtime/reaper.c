@@ -255,6 +255,16 @@ void chi_reaper_fini(chi_runtime *rt)
 	rt->slice_base = NULL;
 }
 
+void chi_reaper_serve_chunks(chi_runtime *rt)
+{
+	for (uint32_t i = 0; i < rt->lay.max_clients; i++) {
+		chi_client_shm *e = client_at(rt, i);
+		if (__atomic_load_n(&e->state, __ATOMIC_ACQUIRE) == CHI_CLIENT_LIVE &&
+		    __atomic_load_n(&e->chunk_req, __ATOMIC_RELAXED))
+			chi_chunk_serve(rt->main.base, &rt->dir->alloc, e); /* K5 */
+	}
+}
+
 void chi_reaper_tick(chi_runtime *rt)
 {
 	slices_tick(rt);

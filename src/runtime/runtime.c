@@ -313,17 +313,29 @@ static void gpu_fini(chi_runtime *rt)
 	rt->gpu = NULL;
 }
 
+#define MONITOR_TICK_NS (10ull * 1000 * 1000)
+
+/* Every 10 ms: the heartbeat, the reaper, admin steals, the GPU heartbeat.
+ * Between ticks it sleeps on the header's chunk_wake, so a client's chunk
+ * request (K5, src/ipc/chunk.c) is answered at once, not at the next tick. */
 static void *monitor_main(void *arg)
 {
 	chi_runtime *rt = arg;
 	chi_seg_hdr *h = chi_seg_hdr_of(&rt->main);
+	uint64_t next = 0;
 	while (!__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
-		__atomic_store_n(&h->alive, h->alive + 1, __ATOMIC_RELEASE);
-		chi_reaper_tick(rt);
-		chi_admin_steal_tick(rt); /* worker.c, AS2-AS4 */
-		chi_gpu_queues_heartbeat(rt->gpu);
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+		uint32_t seen = __atomic_load_n(&h->chunk_wake, __ATOMIC_ACQUIRE);
+		chi_reaper_serve_chunks(rt);
+		uint64_t now = chi_now_ns();
+		if (now >= next) {
+			__atomic_store_n(&h->alive, h->alive + 1, __ATOMIC_RELEASE);
+			chi_reaper_tick(rt);
+			chi_admin_steal_tick(rt); /* worker.c, AS2-AS4 */
+			chi_gpu_queues_heartbeat(rt->gpu);
+			now = chi_now_ns();
+			next = now + MONITOR_TICK_NS;
+		}
+		chi_futex_wait(&h->chunk_wake, seen, next > now ? next - now : 1);
 	}
 	return NULL;
 }

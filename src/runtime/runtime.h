@@ -277,6 +277,8 @@ void chi_pools_destroy_all(chi_runtime *rt);
 int chi_reaper_init(chi_runtime *rt);
 void chi_reaper_fini(chi_runtime *rt);
 void chi_reaper_tick(chi_runtime *rt);
+/* K5 (src/ipc/chunk.c): answer the chunk requests of live clients. */
+void chi_reaper_serve_chunks(chi_runtime *rt);
 /* (the reclamation state machine and the workers' task_seq snapshots:
  * runtime/reclaim.h) */
 

@@ -31,7 +31,8 @@
  * 3: the main segment's runtime pages and wake words (RO1, src/ipc/layout.h)
  * 4: a page per client-table entry (RO2, src/ipc/layout.h)
  * 5: a lane's record split in the producers' half and the runtime's (RO3,
- *    chi/proto/lane.h) */
+ *    chi/proto/lane.h); clients ask the runtime for arena chunks (K5,
+ *    src/ipc/chunk.c: chunk_req, chunk_got, the header's chunk_wake) */
 #define CHI_LAYOUT_VERSION 5u
 /* how long a GPU-side wait trusts a heartbeat that does not move */
 #define CHI_GPU_HEARTBEAT_NS (2000000000ull)
@@ -57,6 +58,11 @@ typedef struct CHI_ALIGNAS(64) chi_seg_hdr {
 	 * first member, so alloc_off == dir_off; 0 in GPU segments, which have
 	 * no allocator */
 	uint64_t alloc_off;
+	/* main segment: bumped (then FUTEX_WAKE) by a client that asks the
+	 * runtime for an arena chunk (K5, src/ipc/chunk.c); its monitor thread
+	 * waits on it between ticks */
+	uint32_t chunk_wake;
+	uint32_t pad0;
 } chi_seg_hdr;
 /* Other processes (clients, `chi status` and `chi cleanup`) and GPU kernels
  * read this header: its layout is fixed. */
@@ -74,6 +80,7 @@ CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, ready) == 60, "seg hdr: ready");
 CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, name) == 64, "seg hdr: name");
 CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, dir_off) == 128, "seg hdr: dir_off");
 CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, alloc_off) == 136, "seg hdr: alloc_off");
+CHI_STATIC_ASSERT(offsetof(chi_seg_hdr, chunk_wake) == 144, "seg hdr: chunk_wake");
 CHI_STATIC_ASSERT(sizeof(chi_seg_hdr) == 192, "seg hdr is three lines");
 
 /* stopping: 0 running, 1 refusing new tasks and draining, 2 drained */
