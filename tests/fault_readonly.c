@@ -1,13 +1,14 @@
 /* tests/fault_readonly.c: failure row "a client's stray write into what
- * only the runtime writes" (RO1 and RO2 in src/ipc/layout.h,
- * RO3 in chi/proto/lane.h, docs/reliability.md). A client process
+ * only the runtime writes" (RO1, RO2 and RO4 in src/ipc/layout.h, RO3 in
+ * chi/proto/lane.h, docs/reliability.md). A client process
  * (chi_client_connect) has the runtime's pages of the main segment (the
- * directory but its allocator header, the worker records, the runtime's
+ * directory with its allocator header, the worker records, the runtime's
  * half of each lane record) and every client-table entry but its own
  * mapped read-only: a write there faults in that client (SIGSEGV) and
  * changes nothing the runtime or other clients see. What clients write by
- * design (the wake words, their own client entry, the allocator header,
- * the lanes' claim counters and queue_full) stays writable. Each write is made by a child of its own; the runtime
+ * design (the wake words, their own client entry, the lanes' claim
+ * counters and queue_full, the header's chunk_wake) stays writable. Each
+ * write is made by a child of its own; the runtime
  * (embedded here) then serves tasks with every value as it was. On the old
  * layout every write went through, into the runtime's directory. */
 #include "test_util.h"
@@ -30,11 +31,12 @@ enum {
 	W_OTHER_ENTRY, /* another client's entry (the runtime's own client): DEAD */
 	W_LANE_COUNTER, /* a lane's consumer counter (RO3) */
 	W_LANE_HEAD,   /* a ring's published head (RO3) */
+	W_ALLOC_HDR,   /* the arena's allocator header (read, written back: RO4) */
 	W_NREADONLY,
 	W_WAKE = W_NREADONLY, /* writable by design: a worker's wake words */
 	W_OWN_ENTRY,          /* its own client entry's attach time */
 	W_LANE_PROD,          /* a lane's queue_full, in the producers' half */
-	W_ALLOC_HDR,          /* the allocator header (read, written back) */
+	W_CHUNK_WAKE,         /* the segment header's chunk_wake (K5) */
 	W_NALL
 };
 
@@ -77,11 +79,12 @@ static void writer(const char *name, int what)
 	case W_LANE_PROD: __atomic_fetch_add(&c->prods[1].queue_full, 1, __ATOMIC_RELAXED); break;
 	case W_WAKE: __atomic_fetch_add(&c->wakes[0].sleep_futex, 1, __ATOMIC_SEQ_CST); break;
 	case W_OWN_ENTRY: *(volatile uint64_t *)&c->slot->attach_ns += 1; break;
-	default: {
-		volatile uint64_t *v = (volatile uint64_t *)(void *)&d->alloc;
+	case W_ALLOC_HDR: {
+		volatile uint64_t *v = (volatile uint64_t *)(void *)&d->alloc.free_head[3];
 		*v = *v;
 		break;
 	}
+	default: __atomic_fetch_add(&c->hdr->chunk_wake, 1, __ATOMIC_RELEASE); break;
 	}
 	chi_client_close(c);
 	_exit(0);
@@ -130,6 +133,7 @@ static void test_runtime_pages_read_only(void **s)
 	 * halves: pages 1..ro_pages-1; their producers' halves after */
 	uint64_t ro_end = (uint64_t)d->ro_pages * CHI_RO_PAGE;
 	assert_true(d->workers_off >= CHI_RO_PAGE && d->workers_off < ro_end);
+	assert_int_equal((char *)d - (char *)c->base, CHI_RO_PAGE); /* RO4: the directory, allocator header first, starts page 1 */
 	assert_true(d->lanes_off > d->workers_off && d->lanes_off + LANES * sizeof(chi_lane_shm) <= ro_end);
 	assert_true(d->prods_off >= ro_end);
 	/* the client table: a page per entry (RO2) */

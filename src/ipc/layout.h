@@ -1,24 +1,26 @@
 /* src/ipc/layout.h: the directory of the main segment, shared by the runtime
  * and its clients (any process).
  *
- *   page 0         [chi_seg_hdr] ... [chi_main_dir: its allocator header, the
- *                  directory's first 256 bytes, ends the page]
- *   pages 1..R-1   [the rest of the directory][workers][lanes: the runtime's
- *                  half of each lane record] (R = dir.ro_pages)
+ *   page 0         [chi_seg_hdr]
+ *   pages 1..R-1   [chi_main_dir: its allocator header first][workers]
+ *                  [lanes: the runtime's half of each lane record]
+ *                  (R = dir.ro_pages)
  *   page R on      [wakes][lanes: the producers' half][slots]
  *                  [clients: a page each][arena ...]
  *
- * RO1 what only the runtime writes after start (the directory but its
- *     allocator header, the worker records, the lanes' runtime halves: RO3
- *     in chi/proto/lane.h) lies on pages 1..R-1, which
+ * RO1 what only the runtime writes after start (the directory, the worker
+ *     records, the lanes' runtime halves: RO3 in chi/proto/lane.h) lies on
+ *     pages 1..R-1, which
  *     every client that maps the segment itself (chi_client_connect)
  *     mprotects read-only: a stray write there faults in the buggy client,
  *     never reaches the runtime. The runtime's mapping stays writable.
  *     Page 0 (the segment header, whose chunk_wake clients bump when they
- *     ask for a chunk, K5 in src/ipc/chunk.c, and the allocator header
- *     beside it) and everything from page R (wake words, claim counters,
- *     slots, the arena) stay writable: clients write them by design, and
- *     the runtime checks what it reads there.
+ *     ask for a chunk) and everything from page R (wake words, claim
+ *     counters, slots, the arena) stay writable: clients write them by
+ *     design, and the runtime checks what it reads there.
+ * RO4 the main arena's allocator header is the runtime's too: clients of
+ *     other processes no longer take chunks from it themselves (K5 in
+ *     src/ipc/chunk.c), so it starts page 1 with the rest of the directory.
  * RO2 the client table: each entry has a page of its own
  *     (CHI_CLIENT_STRIDE). A client registers (CL1, CAS on a FREE entry)
  *     through a writable mapping, then mprotects the whole table read-only

@@ -29,14 +29,14 @@
 typedef struct main_layout {
 	uint64_t dir, workers, lanes, wakes, prods, slots, clients, arena, total;
 } main_layout;
-/* RO1 (src/ipc/layout.h): the directory's allocator header ends page 0 */
-CHI_STATIC_ASSERT(sizeof(chi_seg_hdr) <= CHI_RO_PAGE - offsetof(chi_main_dir, nlanes),
-		  "the segment header fits before the directory");
+/* RO1, RO4 (src/ipc/layout.h): the segment header alone on page 0, the
+ * directory (its allocator header first) from page 1 */
+CHI_STATIC_ASSERT(sizeof(chi_seg_hdr) <= CHI_RO_PAGE, "the segment header fits page 0");
 
 static void layout_main(const chi_config *cfg, uint32_t nlanes, main_layout *L)
 {
 	uint64_t depth = cfg->queue_depth;
-	L->dir = CHI_RO_PAGE - offsetof(chi_main_dir, nlanes); /* RO1 */
+	L->dir = CHI_RO_PAGE; /* RO1, RO4 */
 	L->workers = ALIGN_UP(L->dir + sizeof(chi_main_dir), 64);
 	L->lanes = ALIGN_UP(L->workers + (uint64_t)cfg->num_workers * sizeof(chi_worker_shm), 64);
 	L->wakes = ALIGN_UP(L->lanes + (uint64_t)nlanes * sizeof(chi_lane_shm), CHI_RO_PAGE); /* RO3 */
