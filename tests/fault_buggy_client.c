@@ -62,11 +62,13 @@
  * admin.stats on some ring (a probe process, connected before the
  * garbage, asks on each lane and priority). For the three ring-word
  * targets (slots, claims, heads) a runtime that lives but answers on no
- * ring is reported WEDGED and not failed (--strict fails it): on today's
- * code one such word wedges a ring for good (a slot not EMPTY at the claim
- * counter makes chi_ring_try_claim spin for ever; a claim counter moved
- * leaves unmarked holes or tickets handed out twice; the worker reads its
- * head back from the segment). The writer may die of its own
+ * ring is reported WEDGED and not failed (--strict fails it). Each such
+ * word used to wedge a ring for good (a slot not EMPTY at the claim
+ * counter made chi_ring_try_claim spin for ever; a claim counter moved
+ * left unmarked holes or tickets handed out twice; the worker read its
+ * head back from the segment); the runtime now repairs all three (holes.c:
+ * stray slot words, CC1, RV1-RV2; its own head copy), and a --strict run
+ * reports none wedged. The writer may die of its own
  * garbage (its SIGSEGV is counted, it is started again). Figures per
  * target are printed. Default: the default targets, 10 s of garbage in
  * all (--seconds N, or CHI_BUGGY_SECONDS; sanitizer builds run shorter),

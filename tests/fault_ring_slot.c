@@ -14,8 +14,15 @@
  * write to the claim counter itself that puts it behind the ring's head
  * (CC1 in src/runtime/holes.c): producers found every slot there taken for
  * a later lap and gave up for good; the worker now moves the counter to
- * the first free ticket past head after the hole timeout. A watchdog ends
- * the process if anything hangs. */
+ * the first free ticket past head after the hole timeout; and for one that
+ * moves it ahead (a few tickets, a lap, a million): the tickets nobody claimed
+ * used to hold the head for good (no dead client to blame); now they are
+ * revoked after the timeout (RV2 in include/chi/proto/ring.h), and a
+ * counter more than a lap ahead is put back (CC1). test_unmarked_claim: a
+ * live producer that claimed a ticket and never marked it (stopped between
+ * P1 and P2): the tasks behind it complete after the timeout, and its late
+ * mark fails (RV1), so it would claim again. A watchdog ends the process if
+ * anything hangs. */
 #include "stamped_call.h"
 
 #include <errno.h>
@@ -101,6 +108,9 @@ static uint64_t fake_claim(const chi_ring_view *r, uint64_t t)
 static uint64_t back_10(const chi_ring_view *r, uint64_t t) { (void)r; return t - 10; }
 static uint64_t back_lap(const chi_ring_view *r, uint64_t t) { return t - r->mask - 1; }
 static uint64_t to_zero(const chi_ring_view *r, uint64_t t) { (void)r; (void)t; return 0; }
+static uint64_t ahead_10(const chi_ring_view *r, uint64_t t) { (void)r; return t + 10; }
+static uint64_t ahead_lap(const chi_ring_view *r, uint64_t t) { return t + r->mask + 1; }
+static uint64_t ahead_far(const chi_ring_view *r, uint64_t t) { (void)r; return t + 1000003u; }
 
 static void test_lap_ahead(void **s) { (void)s; run_case((stray){lap_ahead, NULL}); }
 static void test_state3(void **s) { (void)s; run_case((stray){state3, NULL}); }
@@ -108,6 +118,28 @@ static void test_fake_claim(void **s) { (void)s; run_case((stray){fake_claim, NU
 static void test_tail_back_10(void **s) { (void)s; run_case((stray){NULL, back_10}); }
 static void test_tail_back_lap(void **s) { (void)s; run_case((stray){NULL, back_lap}); }
 static void test_tail_zero(void **s) { (void)s; run_case((stray){NULL, to_zero}); }
+static void test_tail_ahead_10(void **s) { (void)s; run_case((stray){NULL, ahead_10}); }
+static void test_tail_ahead_lap(void **s) { (void)s; run_case((stray){NULL, ahead_lap}); }
+static void test_tail_ahead_far(void **s) { (void)s; run_case((stray){NULL, ahead_far}); }
+
+static void test_unmarked_claim(void **s)
+{
+	(void)s;
+	chi_runtime *rt = test_start(1, 1, 64);
+	chi_client *c = chi_runtime_client(rt);
+	for (int i = 0; i < 100; i++)
+		stamped_call(c, i, 1, "warm-up");
+	const chi_ring_view *r = &c->views[0][0];
+	uint64_t t = 0;
+	assert_int_equal(chi_ring_try_claim(r, &t), 0); /* P1, then nothing */
+	for (int i = 0; i < NTASKS; i++)
+		stamped_call(c, i, 5, "a claim never marked");
+	assert_int_equal(chi_ring_mark_claim(r, t, chi_client_id(c)), 0); /* RV1: revoked */
+	assert_true(__atomic_load_n(&c->lanes[0].holes_skipped, __ATOMIC_RELAXED) >= 1);
+	for (int i = 0; i < 20; i++)
+		stamped_call(c, i, 9, "a revoked claim's late mark");
+	chi_runtime_stop(rt);
+}
 
 int main(void)
 {
@@ -122,6 +154,10 @@ int main(void)
 		cmocka_unit_test(test_tail_back_10),
 		cmocka_unit_test(test_tail_back_lap),
 		cmocka_unit_test(test_tail_zero),
+		cmocka_unit_test(test_tail_ahead_10),
+		cmocka_unit_test(test_tail_ahead_lap),
+		cmocka_unit_test(test_tail_ahead_far),
+		cmocka_unit_test(test_unmarked_claim),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

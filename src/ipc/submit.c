@@ -158,6 +158,8 @@ static int claim_run(const chi_ring_view *r, uint32_t want, uint64_t *ticket, ui
 {
 	if (want > r->mask + 1)
 		want = r->mask + 1;
+	if (want > 64)
+		want = 64; /* publish_run's mark mask */
 	uint64_t t = __atomic_load_n(r->tail, __ATOMIC_RELAXED);
 	for (;;) {
 		if (!slot_free(r, t)) {
@@ -198,12 +200,17 @@ static int publish_run(chi_client *c, uint32_t lane, uint32_t prio, const uint64
 		uint64_t t;
 		uint32_t got;
 		if (claim_run(r, m - i, &t, &got) == 0) {
+			uint64_t marked = 0; /* got <= 64 (claim_run) */
 			for (uint32_t j = 0; j < got; j++)
-				chi_ring_mark(r, t + j, c->id); /* P2 */
+				if (chi_ring_mark_claim(r, t + j, c->id)) /* P2 */
+					marked |= 1ull << j;
+			uint32_t k = 0; /* RV1: a revoked ticket's block waits for the next run */
 			for (uint32_t j = 0; j < got; j++)
-				chi_ring_publish(r, t + j, chi_offptr_make(CHI_SEG_ID_MAIN, offs[i + j]),
-						 1, c->id); /* P3-P4 */
-			i += got;
+				if (marked >> j & 1)
+					chi_ring_publish(r, t + j,
+							 chi_offptr_make(CHI_SEG_ID_MAIN, offs[i + k++]), 1,
+							 c->id); /* P3-P4 */
+			i += k;
 			*done = i;
 			chi_client_wake_lane(c, lane); /* once per claimed run */
 			backoff = 0;

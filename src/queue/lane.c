@@ -25,10 +25,11 @@ void chi_lane_views(void *base, chi_lane_shm *lane, chi_lane_prod *prod,
 int chi_lane_try_submit(const chi_ring_view *r, chi_offptr first, uint32_t count, uint32_t client)
 {
 	uint64_t t;
-	int rc = chi_ring_try_claim(r, &t); /* P0-P1 */
-	if (rc)
-		return rc;
-	chi_ring_mark(r, t, client);            /* P2 */
+	do {
+		int rc = chi_ring_try_claim(r, &t); /* P0-P1 */
+		if (rc)
+			return rc;
+	} while (!chi_ring_mark_claim(r, t, client)); /* P2 (RV1: revoked, claim again) */
 	chi_ring_publish(r, t, first, count, client); /* P3-P4 */
 	return 0;
 }

@@ -91,21 +91,21 @@ static int stray_head(chi_lane_ref *lr, uint32_t p, uint64_t *since, uint64_t no
 	return 1;
 }
 
-/* CC1: a CPU ring's claim counter behind its head. Every ticket below head
- * was claimed through the counter, so only a stray write puts it there;
- * producers then find each slot at the counter taken for a later lap and
- * give up (P0), for good. After the hole timeout (a producer claimed
- * before the write may not have marked its slot yet: its mark lands in
- * nanoseconds, or after a descheduling, never after seconds) the counter
- * goes forward to the first ticket past head whose slot is free for its lap
- * (a CAS from the value read: a counter behind head cannot be claimed
- * from, so no producer races it). Counted as a skip. Returns 1 while the
- * counter is behind head (the ring's check is done). */
+/* CC1: a CPU ring's claim counter behind its head, or more than a lap
+ * ahead of it. Every ticket below head was claimed through the counter, and
+ * P0 never claims a slot the consumer has not freed, so only a stray write
+ * puts it there; producers then find each slot at the counter taken for
+ * another lap and give up (P0), for good. After the hole timeout the
+ * counter is set, by CAS from the value read, to the first ticket past
+ * head whose slot is free for its lap. A ticket claimed but not yet marked
+ * looks free too: if it is handed out again, RV1 lets one of its two
+ * producers mark it and sends the other to claim again. Counted as a skip.
+ * Returns 1 while the counter is out of place (the ring's check is done). */
 static int tail_behind_head(chi_lane_ref *lr, chi_ring_view *r, uint64_t *since, uint64_t now,
 			    uint64_t timeout)
 {
 	uint64_t t = chi_ld_rlx_u64(r->tail), h = chi_ld_rlx_u64(r->head), n = h;
-	if (lr->gpu || t >= h)
+	if (lr->gpu || (t >= h && t - h <= (uint64_t)r->mask + 1))
 		return 0;
 	if (!*since)
 		*since = now;
@@ -124,6 +124,25 @@ static int tail_behind_head(chi_lane_ref *lr, chi_ring_view *r, uint64_t *since,
 	return 1;
 }
 
+/* RV2 (include/chi/proto/ring.h): on a CPU ring, the tickets at head whose
+ * slots nobody marked although the claim counter had passed them when the
+ * hole timer started (tail0), a timeout ago: revoked one after another, head
+ * moves past them. A producer that still marks one of them fails its P2
+ * (RV1) and claims again, so nothing is lost; no dead client is needed (a
+ * claim counter moved ahead by a stray write, a producer stopped between
+ * its claim and its mark). Counted as skips. Returns how many. */
+static uint64_t revoke_run(chi_lane_ref *lr, chi_ring_view *r, uint64_t tail0)
+{
+	uint64_t n = 0;
+	if (lr->gpu)
+		return 0;
+	while (n <= r->mask && chi_ld_rlx_u64(r->head) < tail0 && chi_ring_revoke_head(r))
+		n++; /* at most a lap: CC1 keeps the counter within one of head */
+	if (n)
+		chi_ctr_add(&lr->shm->holes_skipped, n);
+	return n;
+}
+
 /* The hole check of every ring of w's lanes (the rule above). */
 void chi_worker_check_holes(chi_worker *w, uint64_t now)
 {
@@ -133,6 +152,7 @@ void chi_worker_check_holes(chi_worker *w, uint64_t now)
 		for (uint32_t p = 0; p < CHI_NPRIO; p++) {
 			chi_ring_view *r = &lr->v[p];
 			uint64_t *since = &w->hole_since[i * CHI_NPRIO + p];
+			uint64_t *tail0 = since + (size_t)w->nlanes * CHI_NPRIO; /* RV2 */
 			int later = 0;
 			if (tail_behind_head(lr, r, since, now, timeout)) /* CC1 */
 				continue;
@@ -167,10 +187,15 @@ void chi_worker_check_holes(chi_worker *w, uint64_t now)
 			}
 			if (!*since) {
 				*since = now;
+				*tail0 = lr->gpu ? 0 : chi_ld_rlx_u64(r->tail);
 				continue;
 			}
 			if (now - *since < timeout)
 				continue;
+			if (revoke_run(lr, r, *tail0)) { /* RV2 */
+				*since = 0;
+				continue;
+			}
 			uint64_t ctl = chi_ring_peek(r, 0);
 			/* CPU and GPU producers mark the slot they claim (P2), and a
 			 * sealed publish names its client; id 0: it died before its

@@ -467,7 +467,8 @@ int chi_workers_start(chi_runtime *rt)
 				w->nlanes++;
 		w->lanes = chi_line_calloc(w->nlanes, sizeof(chi_lane_ref));
 		w->since_bulk = chi_line_calloc(w->nlanes, sizeof(uint32_t));
-		w->hole_since = chi_line_calloc((size_t)w->nlanes * CHI_NPRIO, sizeof(uint64_t));
+		/* then, as many again: the claim counter when each timer started (RV2) */
+		w->hole_since = chi_line_calloc((size_t)w->nlanes * CHI_NPRIO * 2, sizeof(uint64_t));
 		if (!w->lanes || !w->since_bulk || !w->hole_since) {
 			workers_free(rt);
 			return -ENOMEM;

@@ -23,7 +23,10 @@
  *         if lap(ctl) != L or state != EMPTY the consumer has not freed the
  *         slot of the previous lap: the ring is full, return -EAGAIN;
  *     P1  CAS(tail, t, t+1) claims the ticket (retry from P0 on failure);
- *     P2  ctl = {L, CLAIMED, client} (relaxed: a marker for hole detection);
+ *     P2  ctl = {L, CLAIMED, client}: a marker for hole detection. CPU
+ *         producers mark by CAS from {L, EMPTY} (RV1, chi_ring_mark_claim):
+ *         if that fails the consumer revoked the ticket (RV2) and the
+ *         producer claims another from P0;
  *     P3  ptr = block (relaxed);
  *     P4  ctl = {L, PUBLISHED, count, client} (release/publish: pairs with C1;
  *         makes P3 and the future block's contents visible).
@@ -47,6 +50,14 @@
  * while later slots fill. The consumer may skip it (chi_ring_skip) only when
  * the runtime has decided the claimant is dead; see chi_worker_check_holes in
  * src/runtime/holes.c.
+ * Revocation (CPU rings): a ticket whose slot is still {L, EMPTY} long after
+ * the claim counter passed it was claimed by no one who will mark it (a
+ * claim counter moved ahead by a stray write, or a producer stopped between
+ * P1 and P2). RV2, the consumer revokes it at head by CAS {L, EMPTY} ->
+ * {L+1, EMPTY} and moves head on (chi_ring_revoke_head); RV1 makes a late
+ * P2 of that ticket fail, so its producer claims again and nothing it
+ * publishes is lost or lands on another lap. GPU producers mark with a
+ * plain store (their claims are counted on the device): never revoked.
  */
 #ifndef CHI_PROTO_RING_H
 #define CHI_PROTO_RING_H
@@ -163,6 +174,33 @@ CHI_INLINE void chi_ring_mark(const chi_ring_view *r, uint64_t t, uint32_t clien
 	chi_slot *s = &r->slots[t & r->mask];
 	chi_st_rlx_u64(&s->ctl, chi_slot_ctl((uint32_t)(t >> r->shift),
 					     CHI_SLOT_CLAIMED, 1, client));
+}
+
+/* RV1, P2 of CPU producers: mark ticket t claimed by `client` by CAS from
+ * free for its lap. 1 if marked; 0 if the consumer revoked the ticket
+ * (RV2): claim another. */
+CHI_INLINE int chi_ring_mark_claim(const chi_ring_view *r, uint64_t t, uint32_t client)
+{
+	chi_slot *s = &r->slots[t & r->mask];
+	uint32_t lap = (uint32_t)(t >> r->shift);
+	uint64_t ctl = chi_slot_ctl(lap, CHI_SLOT_EMPTY, 1, 0);
+	return chi_cas_u64(&s->ctl, &ctl, chi_slot_ctl(lap, CHI_SLOT_CLAIMED, 1, client));
+}
+
+/* RV2, consumer only: revoke the ticket at head if its slot is still free
+ * for its lap (no producer marked it) and move head past it. 1 if done. */
+CHI_INLINE int chi_ring_revoke_head(const chi_ring_view *r)
+{
+	uint64_t h = chi_ld_rlx_u64(r->head);
+	chi_slot *s = &r->slots[h & r->mask];
+	uint32_t lap = (uint32_t)(h >> r->shift);
+	uint64_t ctl = chi_slot_ctl(lap, CHI_SLOT_EMPTY, 1, 0);
+	if (!chi_cas_u64(&s->ctl, &ctl, chi_slot_ctl(lap + 1u, CHI_SLOT_EMPTY, 1, 0)))
+		return 0;
+	chi_st_rel_u64(r->head, h + 1); /* C4 */
+	if (r->pub)
+		chi_st_rel_u64(r->pub, h + 1);
+	return 1;
 }
 
 /* P3-P4: fill and publish ticket t. */
