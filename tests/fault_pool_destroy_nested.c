@@ -181,6 +181,25 @@ static void test_destroy_while_nested_create(void **s)
 	chi_runtime_stop(rt);
 }
 
+/* A killer task's future f must end with -EDEADLK within 5 s (a hang is
+ * the deadlock: nothing can be stopped any more, so the process exits), and
+ * both pools must stay and serve (a stamped double_plus of v on victim). */
+static void expect_refused(chi_client *c, chi_future *f, const char *what, uint64_t v)
+{
+	int64_t r = chi_future_wait_timeout(f, 5000000000ull);
+	if (r == -ETIMEDOUT) {
+		fprintf(stderr, "fault_pool_destroy_nested: %s hung\n", what);
+		_exit(1);
+	}
+	assert_int_equal(r, -EDEADLK);
+	chi_pool_id got = 0;
+	assert_int_equal(chi_pool_lookup(c, "nester", &got), 0);
+	assert_int_equal(chi_pool_lookup(c, "victim", &got), 0);
+	chi_test_double_plus_task t;
+	chi_test_double_plus_init(&t, POOL_VICTIM, v, 1);
+	assert_int_equal(chi_call(c, &t.hdr, &chi_test_double_plus_codec), (int64_t)(2 * v + 1));
+}
+
 /* A task that destroys its own pool (nested, on its own worker) is refused
  * with -EDEADLK: PD2 skips the calling worker, so the pool's state used to
  * be freed under the task (the destroy returned 0). A pool with no task on
@@ -222,18 +241,7 @@ static void test_destroy_cross_worker_refused(void **s)
 		chi_test_arg_init(&k, POOL_NESTER, 2, targets[round % 2]);
 		chi_future f;
 		assert_int_equal(chi_make_copy_future(c, &k.hdr, &chi_test_arg_codec, &f), 0);
-		int64_t r = chi_future_wait_timeout(&f, 5000000000ull);
-		if (r == -ETIMEDOUT) {
-			fprintf(stderr, "fault_pool_destroy_nested: the cross-worker destroy hung\n");
-			_exit(1); /* the deadlock: nothing can be stopped any more */
-		}
-		assert_int_equal(r, -EDEADLK);
-		chi_pool_id got = 0;
-		assert_int_equal(chi_pool_lookup(c, "nester", &got), 0);
-		assert_int_equal(chi_pool_lookup(c, "victim", &got), 0);
-		chi_test_double_plus_task t;
-		chi_test_double_plus_init(&t, POOL_VICTIM, 20 + round, 1);
-		assert_int_equal(chi_call(c, &t.hdr, &chi_test_double_plus_codec), 41 + 2 * round);
+		expect_refused(c, &f, "the cross-worker destroy", 20 + (uint64_t)round);
 	}
 	assert_int_equal(chi_pool_destroy(rt, POOL_VICTIM), 0);
 	chi_pool_id got = 0;
@@ -258,18 +266,7 @@ static void test_destroy_chain_refused(void **s)
 		chi_test_arg_init(&k, POOL_NESTER, 4, targets[round]);
 		chi_future f;
 		assert_int_equal(chi_try_make_copy_future_on(c, 0, &k.hdr, &chi_test_arg_codec, &f), 0);
-		int64_t r = chi_future_wait_timeout(&f, 5000000000ull);
-		if (r == -ETIMEDOUT) {
-			fprintf(stderr, "fault_pool_destroy_nested: the chained destroy hung\n");
-			_exit(1);
-		}
-		assert_int_equal(r, -EDEADLK);
-		chi_pool_id got = 0;
-		assert_int_equal(chi_pool_lookup(c, "victim", &got), 0);
-		assert_int_equal(chi_pool_lookup(c, "nester", &got), 0);
-		chi_test_double_plus_task t;
-		chi_test_double_plus_init(&t, POOL_VICTIM, 7 + round, 1);
-		assert_int_equal(chi_call(c, &t.hdr, &chi_test_double_plus_codec), 15 + 2 * round);
+		expect_refused(c, &f, "the chained destroy", 7 + (uint64_t)round);
 	}
 	chi_runtime_stop(rt);
 }
