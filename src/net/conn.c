@@ -30,10 +30,20 @@
  *      closes (a DEAD conn's batch is dropped with it);
  *   B3 a batch whose send fails kills its conn, as a failed send of one
  *      message does: its peer fails every request in flight (E2), those of
- *      the batch included; replies in it are lost as on a dead conn. */
+ *      the batch included; replies in it are lost as on a dead conn.
+ *   B5 batches are on by default, but off when every peer is on this host
+ *      (a loopback address or this host's name) and UCX may carry active
+ *      messages by shared memory (UCX_TLS unset, or naming sm, shm, posix,
+ *      sysv, xpmem, cma, knem or all, or excluding with ^ none of sm, shm):
+ *      there a send costs ~0.3 us and batches cut the throughput at 256 in
+ *      flight by ~40% (553 against 886 K/s), while over tcp they carried 3-4x
+ *      (docs/benchmarks.md). Decided once at start, the same way on every
+ *      node of such a cluster; CHI_NET_BATCH_BYTES overrides it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "chi/log.h"
 #include "net/core.h"
@@ -353,4 +363,42 @@ void chi_net_conns_reap(chi_net *n)
 		/* the array changed under i: start over (few conns) */
 		i = 0;
 	}
+}
+
+/* B5: is `host` this machine? */
+static int host_is_local(const char *host)
+{
+	char me[256];
+	if (!strncmp(host, "127.", 4) || !strcmp(host, "::1") || !strcasecmp(host, "localhost"))
+		return 1;
+	return gethostname(me, sizeof(me)) == 0 && (me[sizeof(me) - 1] = 0, !strcasecmp(host, me));
+}
+
+/* B5: may UCX carry active messages by shared memory, as UCX_TLS reads? */
+static int tls_allows_shm(const char *tls)
+{
+	static const char *const shm[] = {"sm", "shm", "posix", "sysv", "xpmem", "cma", "knem", "all"};
+	if (!tls || !*tls)
+		return 1; /* UCX's default: every transport */
+	int exclude = tls[0] == '^', found = 0;
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", tls + exclude);
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		for (size_t i = 0; i < sizeof(shm) / sizeof(shm[0]); i++)
+			if (!strcasecmp(t, shm[i]) && (!exclude || i < 2))
+				found = 1;
+	return exclude ? !found : found;
+}
+
+uint32_t chi_net_batch_default(const chi_cluster_conf *cl, uint32_t self)
+{
+	uint32_t others = 0;
+	for (uint32_t i = 0; i < cl->npeers; i++) {
+		if (cl->peers[i].node == self)
+			continue;
+		others++;
+		if (!host_is_local(cl->peers[i].host))
+			return CHI_NET_BATCH_MAX;
+	}
+	return others && tls_allows_shm(getenv("UCX_TLS")) ? 0 : CHI_NET_BATCH_MAX;
 }

@@ -242,6 +242,10 @@ int chi_net_send_msg(chi_net *n, chi_net_conn *c, chi_net_msg *m);
  * a full batch whose send failed, c not UP, or no memory */
 int chi_net_batch_put(chi_net *n, chi_net_conn *c, const void *msg, uint32_t len);
 int chi_net_flush(chi_net *n, chi_net_conn *c); /* B2: send c's open batch */
+/* B5: the batch size a cluster of this configuration starts with (this
+ * node: self): CHI_NET_BATCH_MAX, or 0 (batches off) when every peer is on
+ * this host and UCX_TLS lets UCX use shared memory. */
+uint32_t chi_net_batch_default(const chi_cluster_conf *cl, uint32_t self);
 void chi_net_flush_all(chi_net *n);             /* B2: every conn's */
 void chi_net_conn_kill(chi_net_conn *c, int err); /* mark DEAD; the loop closes it */
 void chi_net_conn_close(chi_net *n, chi_net_conn *c, int force);

@@ -467,12 +467,15 @@ int chi_net_start(const chi_config *cfg, uint64_t epoch, chi_client *local, chi_
 								      : CHI_NET_BUSY_CAP_US;
 	n->busy_ns = busy * 1000u;
 	n->next_id = 1;
-	n->batch_max = CHI_NET_BATCH_MAX;
+	n->batch_max = chi_net_batch_default(&cfg->cluster, n->node); /* B5 */
 	const char *bb = getenv("CHI_NET_BATCH_BYTES"); /* 0: no batches (docs/net.md) */
 	if (bb && *bb) {
 		unsigned long v = strtoul(bb, NULL, 10);
 		n->batch_max = !v ? 0 : v < 64 ? 64 : v > CHI_NET_BATCH_MAX ? CHI_NET_BATCH_MAX : (uint32_t)v;
 	}
+	if (!n->batch_max)
+		chi_log(CHI_LOG_INFO, "cluster: messages sent one by one (CHI_NET_BATCH_BYTES=0, or "
+				      "every peer on this host with shared memory allowed)");
 	int rc = chi_net_key_load(cfg->cluster.key_file, &n->key, err, errlen);
 	if (!rc)
 		rc = conf_peers(n, cfg, err, errlen);
