@@ -48,6 +48,7 @@
 
 #define CHI_NET_CONN_MAX 256u      /* endpoints at once, unauthenticated ones included */
 #define CHI_NET_SERVE_MAX 65536u   /* tasks of peers queued or running here */
+#define CHI_NET_SERVE_SPIN_NS 4000u /* V5 (serve.c): a turn that submitted tasks polls them this long */
 #define CHI_NET_BUSY_CAP_US 1000u  /* the thread's spin before it sleeps, at most */
 
 /* ---- forwarded requests (req.c) ---- */
@@ -177,6 +178,7 @@ struct chi_net {
 	uint32_t nserved;
 	uint32_t nbatches;        /* conns with an open batch */
 	uint32_t serve_lane;      /* V4: the next served task's lane */
+	uint32_t serve_fresh;     /* V5: tasks submitted since the last poll */
 	uint32_t batch_max;       /* bytes a batch is sent at (CHI_NET_BATCH_BYTES, tests) */
 	uint8_t *spare;           /* a batch buffer whose send completed in place */
 
@@ -269,6 +271,9 @@ int chi_net_serve_any_done(chi_net *n);
 /* Submit waiting tasks and reply to finished ones; returns 1 if anything
  * moved. */
 int chi_net_serve_poll(chi_net *n);
+/* V5: after a turn that submitted tasks, poll them for up to
+ * CHI_NET_SERVE_SPIN_NS until one completes; 1 if the turn did work. */
+int chi_net_serve_spin(chi_net *n);
 void chi_net_serve_stop(chi_net *n);
 
 /* recv.c */

@@ -179,6 +179,8 @@ static void *net_main(void *arg)
 			chi_net_closing_progress(n);
 		if ((n->serve_wait || n->serve_run) && chi_net_serve_poll(n))
 			busy = 1;
+		if (chi_net_serve_spin(n)) /* V5 */
+			busy = 1;
 		if (n->nbatches)
 			chi_net_flush_all(n); /* B2: the turn's requests and replies leave */
 		if (n->now_ns >= n->next_timer_ns)
