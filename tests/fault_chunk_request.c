@@ -53,6 +53,14 @@ static void wait_reclaimed(chi_client *c, uint64_t want)
 		 (unsigned long long)in_use(c), (unsigned long long)want, busy);
 }
 
+/* R1-R2 by hand: ask for a chunk of `mib` MiB through c's entry. */
+static void post_request(chi_client *c, uint32_t mib)
+{
+	__atomic_store_n(&c->slot->chunk_req, mib, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&c->hdr->chunk_wake, 1, __ATOMIC_RELEASE);
+	chi_futex_wake(&c->hdr->chunk_wake, 1);
+}
+
 static void taker(const char *name, int ready)
 {
 	chi_client *c;
@@ -117,9 +125,7 @@ static void test_request_then_die(void **s)
 			chi_client *cc;
 			if (chi_client_connect(name, &cc))
 				_exit(2);
-			__atomic_store_n(&cc->slot->chunk_req, 2, __ATOMIC_RELEASE); /* R1 */
-			__atomic_fetch_add(&cc->hdr->chunk_wake, 1, __ATOMIC_RELEASE); /* R2 */
-			chi_futex_wake(&cc->hdr->chunk_wake, 1);
+			post_request(cc, 2);
 			if (k % 2)
 				raise(SIGKILL);
 			_exit(0); /* no close: the reaper finds it dead */
@@ -133,9 +139,7 @@ static void test_request_then_die(void **s)
 /* Ask for a chunk of `mib` MiB through c2's entry; the runtime's answer. */
 static uint64_t ask(chi_client *c2, uint32_t mib)
 {
-	__atomic_store_n(&c2->slot->chunk_req, mib, __ATOMIC_RELEASE);
-	__atomic_fetch_add(&c2->hdr->chunk_wake, 1, __ATOMIC_RELEASE);
-	chi_futex_wake(&c2->hdr->chunk_wake, 1);
+	post_request(c2, mib);
 	for (int i = 0; i < 500 && __atomic_load_n(&c2->slot->chunk_req, __ATOMIC_ACQUIRE); i++)
 		nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
 	if (__atomic_load_n(&c2->slot->chunk_req, __ATOMIC_ACQUIRE))

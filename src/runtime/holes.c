@@ -152,7 +152,7 @@ void chi_worker_check_holes(chi_worker *w, uint64_t now)
 		for (uint32_t p = 0; p < CHI_NPRIO; p++) {
 			chi_ring_view *r = &lr->v[p];
 			uint64_t *since = &w->hole_since[i * CHI_NPRIO + p];
-			uint64_t *tail0 = since + (size_t)w->nlanes * CHI_NPRIO; /* RV2 */
+			uint64_t *tail0 = &w->hole_tail[i * CHI_NPRIO + p]; /* RV2 */
 			int later = 0;
 			if (tail_behind_head(lr, r, since, now, timeout)) /* CC1 */
 				continue;

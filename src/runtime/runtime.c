@@ -317,15 +317,21 @@ static void gpu_fini(chi_runtime *rt)
 
 /* Every 10 ms: the heartbeat, the reaper, admin steals, the GPU heartbeat.
  * Between ticks it sleeps on the header's chunk_wake, so a client's chunk
- * request (K5, src/ipc/chunk.c) is answered at once, not at the next tick. */
+ * request (K5, src/ipc/chunk.c) is answered at once, not at the next tick;
+ * the client table is scanned for requests only when chunk_wake moved
+ * (every request bumps it after storing chunk_req, R1-R2). */
 static void *monitor_main(void *arg)
 {
 	chi_runtime *rt = arg;
 	chi_seg_hdr *h = chi_seg_hdr_of(&rt->main);
 	uint64_t next = 0;
+	uint32_t served = ~__atomic_load_n(&h->chunk_wake, __ATOMIC_ACQUIRE); /* scan once first */
 	while (!__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
 		uint32_t seen = __atomic_load_n(&h->chunk_wake, __ATOMIC_ACQUIRE);
-		chi_reaper_serve_chunks(rt);
+		if (seen != served) {
+			chi_reaper_serve_chunks(rt);
+			served = seen;
+		}
 		uint64_t now = chi_now_ns();
 		if (now >= next) {
 			__atomic_store_n(&h->alive, h->alive + 1, __ATOMIC_RELEASE);

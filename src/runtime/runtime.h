@@ -74,9 +74,8 @@ typedef struct CHI_ALIGNAS(64) chi_worker {
 	uint32_t nlanes;
 	chi_lane_ref *lanes;  /* lanes this worker owns (its own copies) */
 	uint32_t *since_bulk; /* per owned lane */
-	uint64_t *hole_since; /* per owned lane x prio: when head first looked stuck;
-			       * then per lane x prio the claim counter at that time
-			       * (holes.c, RV2) */
+	uint64_t *hole_since; /* per owned lane x prio: when head first looked stuck */
+	uint64_t *hole_tail;  /* per owned lane x prio: the claim counter then (RV2) */
 	chi_wait_hook wait_hook; /* installed on its thread (ipc/client.h) */
 	uint32_t depth;       /* tasks running on this thread (nested by waits) */
 	uint32_t sub_lane;    /* a CPU lane for sub-tasks: its own if it has one */

@@ -427,6 +427,7 @@ static void workers_free(chi_runtime *rt)
 		free(rt->workers[i].lanes);
 		free(rt->workers[i].since_bulk);
 		free(rt->workers[i].hole_since);
+		free(rt->workers[i].hole_tail);
 	}
 	free(rt->workers);
 	rt->workers = NULL;
@@ -467,9 +468,9 @@ int chi_workers_start(chi_runtime *rt)
 				w->nlanes++;
 		w->lanes = chi_line_calloc(w->nlanes, sizeof(chi_lane_ref));
 		w->since_bulk = chi_line_calloc(w->nlanes, sizeof(uint32_t));
-		/* then, as many again: the claim counter when each timer started (RV2) */
-		w->hole_since = chi_line_calloc((size_t)w->nlanes * CHI_NPRIO * 2, sizeof(uint64_t));
-		if (!w->lanes || !w->since_bulk || !w->hole_since) {
+		w->hole_since = chi_line_calloc((size_t)w->nlanes * CHI_NPRIO, sizeof(uint64_t));
+		w->hole_tail = chi_line_calloc((size_t)w->nlanes * CHI_NPRIO, sizeof(uint64_t));
+		if (!w->lanes || !w->since_bulk || !w->hole_since || !w->hole_tail) {
 			workers_free(rt);
 			return -ENOMEM;
 		}

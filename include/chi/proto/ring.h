@@ -176,6 +176,16 @@ CHI_INLINE void chi_ring_mark(const chi_ring_view *r, uint64_t t, uint32_t clien
 					     CHI_SLOT_CLAIMED, 1, client));
 }
 
+/* C4: head to h + 1, with release (a reaper that sees it sees the
+ * consumer's earlier task_seq store, src/runtime/reaper.c), and its shared
+ * copy if the runtime keeps head in its own memory. */
+CHI_INLINE void chi_ring_head_past(const chi_ring_view *r, uint64_t h)
+{
+	chi_st_rel_u64(r->head, h + 1);
+	if (r->pub)
+		chi_st_rel_u64(r->pub, h + 1);
+}
+
 /* RV1, P2 of CPU producers: mark ticket t claimed by `client` by CAS from
  * free for its lap. 1 if marked; 0 if the consumer revoked the ticket
  * (RV2): claim another. */
@@ -197,9 +207,7 @@ CHI_INLINE int chi_ring_revoke_head(const chi_ring_view *r)
 	uint64_t ctl = chi_slot_ctl(lap, CHI_SLOT_EMPTY, 1, 0);
 	if (!chi_cas_u64(&s->ctl, &ctl, chi_slot_ctl(lap + 1u, CHI_SLOT_EMPTY, 1, 0)))
 		return 0;
-	chi_st_rel_u64(r->head, h + 1); /* C4 */
-	if (r->pub)
-		chi_st_rel_u64(r->pub, h + 1);
+	chi_ring_head_past(r, h); /* C4 */
 	return 1;
 }
 
@@ -244,10 +252,7 @@ CHI_INLINE void chi_ring_take(const chi_ring_view *r, uint64_t h)
 	chi_st_rlx_u64(&s->ptr, CHI_OFFPTR_NULL); /* C3 */
 	chi_st_rel_u64(&s->ctl, chi_slot_ctl((uint32_t)(h >> r->shift) + 1u, CHI_SLOT_EMPTY, 1,
 					     0));
-	chi_st_rel_u64(r->head, h + 1); /* C4: a reaper that sees it sees the consumer's
-					 * earlier task_seq store (src/runtime/reaper.c) */
-	if (r->pub)
-		chi_st_rel_u64(r->pub, h + 1); /* C4, the shared copy */
+	chi_ring_head_past(r, h); /* C4 */
 }
 
 /* C1-C4: take the entry at head if it is published. Returns its count (>= 1)
