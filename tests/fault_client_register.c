@@ -79,7 +79,7 @@ static void test_stalled_not_reaped(void **state)
 	(void)state;
 	chi_runtime *rt = test_start(1, 1, 64);
 	chi_client *self = chi_runtime_client(rt);
-	assert_int_equal(entry(self, 1)->state, CHI_CLIENT_FREE);
+	assert_int_equal(__atomic_load_n(&entry(self, 1)->state, __ATOMIC_ACQUIRE), CHI_CLIENT_FREE);
 	entry(self, 1)->pid = dead_pid(); /* as the reaper leaves a freed entry */
 	chi_client *c;
 	__atomic_store_n(&getpid_hook, 1, __ATOMIC_RELEASE);
@@ -130,8 +130,11 @@ static void test_killed_not_live_forever(void **state)
 	/* and a client registering next takes an entry, LIVE with its pid */
 	chi_client *c;
 	assert_int_equal(chi_client_connect(chi_runtime_config(rt)->name, &c), 0);
-	assert_int_equal(entry(self, chi_client_id(c) - 1)->state, CHI_CLIENT_LIVE);
-	assert_int_equal(entry(self, chi_client_id(c) - 1)->pid, (int32_t)syscall(SYS_getpid));
+	/* atomic reads: the reaper stores FREE here (through the runtime's
+	 * mapping) once c closes, and TSan cannot tie that to c's own mapping */
+	chi_client_shm *ce = entry(self, chi_client_id(c) - 1);
+	assert_int_equal(__atomic_load_n(&ce->state, __ATOMIC_ACQUIRE), CHI_CLIENT_LIVE);
+	assert_int_equal(ce->pid, (int32_t)syscall(SYS_getpid));
 	served(c);
 	chi_client_close(c);
 	chi_runtime_stop(rt);
@@ -144,12 +147,12 @@ static void test_dead_claim_taken_over(void **state)
 	(void)state;
 	chi_runtime *rt = test_start(1, 1, 64);
 	chi_client *self = chi_runtime_client(rt);
-	assert_int_equal(entry(self, 1)->state, CHI_CLIENT_FREE);
+	assert_int_equal(__atomic_load_n(&entry(self, 1)->state, __ATOMIC_ACQUIRE), CHI_CLIENT_FREE);
 	__atomic_store_n(&entry(self, 1)->state, 0x80000000u | (uint32_t)dead_pid(), __ATOMIC_RELEASE);
 	chi_client *c;
 	assert_int_equal(chi_client_connect(chi_runtime_config(rt)->name, &c), 0);
 	assert_int_equal(chi_client_id(c), 2);
-	assert_int_equal(entry(self, 1)->state, CHI_CLIENT_LIVE);
+	assert_int_equal(__atomic_load_n(&entry(self, 1)->state, __ATOMIC_ACQUIRE), CHI_CLIENT_LIVE);
 	served(c);
 	chi_client_close(c);
 	chi_runtime_stop(rt);
