@@ -26,11 +26,32 @@
  *   W2 a forwarder pushes under fwd_lock, then loads sleeping and writes the
  *      eventfd if it is 1. Whichever critical section comes second sees the
  *      other's store (the mutex orders them), so no push is left asleep.
- *   W3 a worker completes a served task (its future's complete store, then
- *      a seq_cst fence), then loads sleeping and writes the eventfd if it is
- *      1 (chi_net_kick). The net thread, after storing sleeping = 1 (seq_cst),
- *      tests every running served future before it sleeps: one of the two
- *      sees the other's store, so no completion waits for a timer. */
+ *   W3 a worker completes a served task (its future's complete store),
+ *      pushes its block on the done ring (D1), then after a seq_cst fence
+ *      loads sleeping and writes the eventfd if it is 1 (chi_net_kick). The
+ *      net thread, after storing sleeping = 1 (seq_cst), looks at the done
+ *      ring's head slot before it sleeps: one of the two sees the other's
+ *      store, so no completion waits for a timer.
+ * The done ring (served completions; workers push, the net thread drains;
+ * a bounded MPSC queue of slots with sequence numbers):
+ *   D1 a worker that completed a served task (its future's complete store
+ *      done) takes ticket pos = done_tail where slot pos % CHI_NET_SERVE_MAX
+ *      has seq == pos (CAS on done_tail), stores the block offset, then
+ *      seq = pos + 1 (release). A slot with seq < pos is the ring full: the
+ *      worker sets done_missed (release) instead and pushes nothing;
+ *   D2 the net thread takes the slot at done_head while its seq is
+ *      done_head + 1 (acquire), reads the offset and frees the slot for the
+ *      next lap (seq = done_head + CHI_NET_SERVE_MAX, release); the offset
+ *      finds the submitted record (serve_hash), whose future is tested
+ *      before it is replied to (an offset whose record is gone or not
+ *      complete is dropped: a scan ended it, or a client's task carried
+ *      CHI_TASK_REMOTE without being a peer's);
+ *   D3 the scan, which tests every running future, runs when done_missed
+ *      was set (exchanged to 0 first) and on each clock turn (T3), so a
+ *      completion that was never pushed waits at most heartbeat_ms. Every
+ *      served task's completion is pushed (the worker's single completion
+ *      site, run_task.c, its errors included), so the scan is a safety net:
+ *      before D1 the thread scanned every turn, O(in flight) per turn. */
 #ifndef CHI_SRC_NET_CORE_H
 #define CHI_SRC_NET_CORE_H
 
@@ -128,8 +149,14 @@ typedef struct chi_net_raw_task {
 	uint8_t *out;       /* out_size bytes: the REP's payload */
 } chi_net_raw_task;
 
+typedef struct chi_net_done { /* a done ring slot (D1, D2) */
+	uint64_t seq;
+	uint64_t off;
+} chi_net_done;
+
 typedef struct chi_net_served {
-	struct chi_net_served *next;
+	struct chi_net_served *next, *prev; /* serve_run (doubly) or serve_wait */
+	struct chi_net_served *hnext;      /* serve_hash chain, by fut.off (D2) */
 	uint64_t conn_id, id;
 	uint32_t peer, submitted;
 	chi_net_raw_task t;
@@ -175,6 +202,9 @@ struct chi_net {
 	/* served tasks (net thread) */
 	chi_net_served *serve_wait, *serve_wait_tail; /* not submitted yet (ring full) */
 	chi_net_served *serve_run, *serve_run_tail;   /* submitted, oldest first */
+	chi_net_served **serve_hash; /* CHI_NET_SERVE_MAX buckets: submitted ones by fut.off */
+	chi_net_done *done_slots;    /* D1-D3: CHI_NET_SERVE_MAX slots */
+	uint64_t done_head;          /* D2: the net thread's */
 	uint32_t nserved;
 	uint32_t nbatches;        /* conns with an open batch */
 	uint32_t serve_lane;      /* V4: the next served task's lane */
@@ -193,6 +223,10 @@ struct chi_net {
 	uint64_t next_id;         /* request ids: atomic fetch_add by forwarders */
 	uint64_t now_ns;          /* the loop's clock, read once per turn */
 	uint64_t next_timer_ns;   /* when T3's clock work is due next */
+	char done_pad[64];        /* done_tail on a line of its own (calloc aligns 16) */
+	uint64_t done_tail;       /* D1: workers' tickets */
+	uint32_t done_missed;     /* D1: a push found the ring full (D3) */
+	char done_pad2[52];
 };
 
 /* peer.c */
@@ -266,11 +300,18 @@ void chi_net_refuse(chi_net *n, chi_net_conn *c, int code, const char *reason);
 /* serve.c */
 void chi_net_on_req(chi_net *n, chi_net_conn *c, const chi_net_msg *m);
 void chi_net_reply_err(chi_net *n, chi_net_conn *c, uint64_t id, int64_t err);
-/* W3: is any running served future complete? */
+int chi_net_serve_init(chi_net *n);
+/* D2: the next pushed block offset, 1; or 0 when the slot at done_head is
+ * not stored yet. */
+int chi_net_done_take(chi_net *n, uint64_t *off);
+void chi_net_serve_fini(chi_net *n);
+/* W3: has a served completion been pushed and not drained? */
 int chi_net_serve_any_done(chi_net *n);
-/* Submit waiting tasks and reply to finished ones; returns 1 if anything
- * moved. */
+/* Submit waiting tasks and reply to the finished ones the done ring names
+ * (D2); returns 1 if anything moved. */
 int chi_net_serve_poll(chi_net *n);
+/* D3: test every running future and reply to the finished ones. */
+int chi_net_serve_scan(chi_net *n);
 /* V5: after a turn that submitted tasks, poll them for up to
  * CHI_NET_SERVE_SPIN_NS until one completes; 1 if the turn did work. */
 int chi_net_serve_spin(chi_net *n);

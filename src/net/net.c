@@ -19,8 +19,9 @@
  *   T4 when a turn did nothing it spins up to runtime.first_busy_wait_us
  *      (at most CHI_NET_BUSY_CAP_US), then arms the worker and sleeps in
  *      ppoll on the worker's fd and the eventfd (W1), at most until the
- *      next timer; a worker that completes a served task writes the
- *      eventfd (W3 in core.h), so replies leave at once.
+ *      next timer; a worker that completes a served task pushes it on the
+ *      done ring and writes the eventfd (D1, W3 in core.h), so replies
+ *      leave at once.
  * Every loop is bounded: a turn handles what is there, a failed send is
  * never retried, a DOWN peer is dialled once per retry_ms. */
 #ifndef _GNU_SOURCE
@@ -100,6 +101,8 @@ static uint64_t timers(chi_net *n)
 {
 	uint64_t now = n->now_ns, next = now + 1000 * MS;
 	uint64_t hb = (uint64_t)n->cl.heartbeat_ms * MS, to = (uint64_t)n->cl.peer_timeout_ms * MS;
+	if (n->serve_run)
+		chi_net_serve_scan(n); /* D3: the safety net */
 	uint64_t d = chi_net_reqs_expire(n, now);
 	if (d < next)
 		next = d;
@@ -177,7 +180,7 @@ static void *net_main(void *arg)
 			chi_net_conns_reap(n); /* T3 */
 		if (n->nclosing)
 			chi_net_closing_progress(n);
-		if ((n->serve_wait || n->serve_run) && chi_net_serve_poll(n))
+		if (chi_net_serve_poll(n)) /* V2, V3 */
 			busy = 1;
 		if (chi_net_serve_spin(n)) /* V5 */
 			busy = 1;
@@ -202,19 +205,17 @@ static void *net_main(void *arg)
 		pthread_mutex_lock(&n->fwd_lock);
 		int empty = n->fwd_head == NULL;
 		pthread_mutex_unlock(&n->fwd_lock);
-		if (empty && n->serve_run && chi_net_serve_any_done(n)) /* W3 */
+		if (empty && chi_net_serve_any_done(n)) /* W3 */
 			empty = 0;
 		if (empty && !__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE) &&
 		    ucp_worker_arm(n->worker) == UCS_OK) {
 			uint64_t now = chi_now_ns();
 			uint64_t wait = n->next_timer_ns > now ? n->next_timer_ns - now : 0;
-			/* W3 wakes us for served completions; a task queued on a
-			 * full ring (serve_wait) is tried again every 200 us, and
-			 * running ones tested every 5 ms, a safety net */
+			/* W3 wakes us for served completions (D3's scan on the
+			 * clock is the safety net); a task queued on a full ring
+			 * (serve_wait) is tried again every 200 us */
 			if (n->serve_wait && wait > 200000)
 				wait = 200000;
-			else if (n->serve_run && wait > 5000000)
-				wait = 5000000;
 			struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
 			struct pollfd fds[2] = {{n->worker_fd, POLLIN, 0}, {n->efd, POLLIN, 0}};
 			int r = ppoll(fds, 2, &ts, NULL);
@@ -425,6 +426,7 @@ static void net_free(chi_net *n)
 {
 	ucx_stop(n);
 	chi_net_reqs_fini(&n->reqs);
+	chi_net_serve_fini(n);
 	free(n->closing);
 	free(n->spare);
 	if (n->efd >= 0)
@@ -483,6 +485,8 @@ int chi_net_start(const chi_config *cfg, uint64_t epoch, chi_client *local, chi_
 		rc = conf_peers(n, cfg, err, errlen);
 	if (!rc)
 		rc = chi_net_reqs_init(&n->reqs);
+	if (!rc)
+		rc = chi_net_serve_init(n);
 	if (!rc) {
 		n->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (n->efd < 0)
@@ -584,9 +588,27 @@ int chi_net_forward(chi_net *n, uint32_t node, const uint8_t *wire, uint32_t len
 	return 0;
 }
 
-void chi_net_kick(chi_net *n)
+void chi_net_served_done(chi_net *n, uint64_t off)
 {
-	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* W3: the completion, then sleeping */
+	uint64_t pos = __atomic_load_n(&n->done_tail, __ATOMIC_RELAXED);
+	for (;;) { /* D1 */
+		chi_net_done *d = &n->done_slots[pos & (CHI_NET_SERVE_MAX - 1u)];
+		uint64_t seq = __atomic_load_n(&d->seq, __ATOMIC_ACQUIRE);
+		if (seq == pos) {
+			if (__atomic_compare_exchange_n(&n->done_tail, &pos, pos + 1, 1,
+							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+				__atomic_store_n(&d->off, off, __ATOMIC_RELAXED);
+				__atomic_store_n(&d->seq, pos + 1, __ATOMIC_RELEASE);
+				break;
+			}
+		} else if ((int64_t)(seq - pos) < 0) { /* full: the scan finds it (D3) */
+			__atomic_store_n(&n->done_missed, 1, __ATOMIC_RELEASE);
+			break;
+		} else {
+			pos = __atomic_load_n(&n->done_tail, __ATOMIC_RELAXED);
+		}
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* W3: the push, then sleeping */
 	if (__atomic_load_n(&n->sleeping, __ATOMIC_SEQ_CST) &&
 	    __atomic_exchange_n(&n->sleeping, 0, __ATOMIC_SEQ_CST))
 		wake(n);

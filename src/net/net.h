@@ -87,10 +87,12 @@ uint32_t chi_net_node(const chi_net *n);
 int chi_net_forward(chi_net *n, uint32_t node, const uint8_t *wire, uint32_t len,
 		    const chi_net_target *t);
 
-/* A task this net thread submitted for a peer completed: wake the thread if
- * it sleeps (W3 in core.h), so its reply leaves at once. Any thread; cheap
- * when the thread is awake (one load). */
-void chi_net_kick(chi_net *n);
+/* A task this net thread submitted for a peer completed (its future's
+ * complete store done): push its block (`off`, its offset in the main
+ * segment) on the done ring and wake the thread if it sleeps (D1, W3 in
+ * core.h), so its reply leaves at once. Any thread; called once per such
+ * task, whatever its result. */
+void chi_net_served_done(chi_net *n, uint64_t off);
 
 /* Copy up to max peers' info (every node of cluster.peers, this one
  * included as CHI_PEER_SELF) into out; returns how many. */

@@ -50,7 +50,8 @@ uint32_t chi_net_peers(chi_net *n, chi_net_peer_info *out, uint32_t max)
 	return 0;
 }
 
-void chi_net_kick(chi_net *n)
+void chi_net_served_done(chi_net *n, uint64_t off)
 {
 	(void)n;
+	(void)off;
 }

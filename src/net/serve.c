@@ -12,16 +12,17 @@
  *       tried again every loop turn (at most CHI_NET_SERVE_MAX tasks queued
  *       and running; beyond that the REQ is answered -EBUSY); any other
  *       submit error is the reply;
- *   V3  each loop turn tests the running futures, oldest first; a complete
- *       one is waited (at once), and its REP sent on the conn the REQ came
- *       on (a small one in that conn's batch, B1 in conn.c), found by id:
- *       if that conn is gone the reply is dropped (its sender has failed
- *       the request already, N2).
+ *   V3  each loop turn drains the done ring (D1-D3 in core.h): the worker
+ *       that completed a served task pushed its block, which finds the
+ *       record (serve_hash); its future is waited (at once), and its REP
+ *       sent on the conn the REQ came on (a small one in that conn's batch,
+ *       B1 in conn.c), found by id: if that conn is gone the reply is
+ *       dropped (its sender has failed the request already, N2).
  *   V4  each task goes to the next CPU lane in turn (one lane per task,
  *       round the runtime's lanes): a peer's tasks are run by every worker,
  *       not by the one that owns the net thread's lane; tasks of one peer
  *       may therefore run in any order, as tasks on several lanes do.
- *   V5  a turn that submitted tasks polls them for up to
+ *   V5  a turn that submitted tasks polls the done ring for up to
  *       CHI_NET_SERVE_SPIN_NS until one completes, before the next
  *       progress call: a short task's reply then leaves in the turn its REQ
  *       came in, instead of a progress call later (over tcp a progress call
@@ -82,14 +83,69 @@ static void served_free(chi_net *n, chi_net_served *s)
 	n->nserved--;
 }
 
+static uint32_t hash_of(uint64_t off)
+{
+	return (uint32_t)(((off >> 6) * 0x9E3779B97F4A7C15ull) >> 48) & (CHI_NET_SERVE_MAX - 1u);
+}
+
+int chi_net_serve_init(chi_net *n)
+{
+	n->serve_hash = calloc(CHI_NET_SERVE_MAX, sizeof(*n->serve_hash));
+	n->done_slots = calloc(CHI_NET_SERVE_MAX, sizeof(*n->done_slots));
+	if (!n->serve_hash || !n->done_slots)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < CHI_NET_SERVE_MAX; i++)
+		n->done_slots[i].seq = i; /* D1: free for lap 0 */
+	return 0;
+}
+
+void chi_net_serve_fini(chi_net *n)
+{
+	free(n->serve_hash);
+	free(n->done_slots);
+	n->serve_hash = NULL;
+	n->done_slots = NULL;
+}
+
+/* a submitted task: on the running list and in the hash (D2) */
 static void run_push(chi_net *n, chi_net_served *s)
 {
 	s->next = NULL;
+	s->prev = n->serve_run_tail;
 	if (n->serve_run_tail)
 		n->serve_run_tail->next = s;
 	else
 		n->serve_run = s;
 	n->serve_run_tail = s;
+	uint32_t b = hash_of(s->fut.off);
+	s->hnext = n->serve_hash[b];
+	n->serve_hash[b] = s;
+}
+
+/* s leaves the running list and the hash */
+static void run_unlink(chi_net *n, chi_net_served *s)
+{
+	chi_net_served **pp = &n->serve_hash[hash_of(s->fut.off)];
+	while (*pp != s)
+		pp = &(*pp)->hnext;
+	*pp = s->hnext;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		n->serve_run = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	else
+		n->serve_run_tail = s->prev;
+}
+
+/* D2: the submitted record whose block is off, if its future completed */
+static chi_net_served *run_find_done(chi_net *n, uint64_t off)
+{
+	chi_net_served *s = n->serve_hash[hash_of(off)];
+	while (s && s->fut.off != off)
+		s = s->hnext;
+	return s && chi_future_test(&s->fut) ? s : NULL;
 }
 
 /* V4: served tasks go round the CPU lanes, so every worker runs them */
@@ -192,12 +248,44 @@ static void reply(chi_net *n, chi_net_served *s, int64_t result)
 	chi_net_send(n, c, buf, len);
 }
 
+int chi_net_done_take(chi_net *n, uint64_t *off)
+{
+	chi_net_done *d = &n->done_slots[n->done_head & (CHI_NET_SERVE_MAX - 1u)];
+	if (__atomic_load_n(&d->seq, __ATOMIC_ACQUIRE) != n->done_head + 1)
+		return 0;
+	*off = __atomic_load_n(&d->off, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->seq, n->done_head + CHI_NET_SERVE_MAX, __ATOMIC_RELEASE);
+	n->done_head++;
+	return 1;
+}
+
 int chi_net_serve_any_done(chi_net *n)
 {
-	for (chi_net_served *s = n->serve_run; s; s = s->next)
-		if (chi_future_test(&s->fut))
-			return 1;
-	return 0;
+	const chi_net_done *d = &n->done_slots[n->done_head & (CHI_NET_SERVE_MAX - 1u)];
+	return __atomic_load_n(&d->seq, __ATOMIC_SEQ_CST) == n->done_head + 1 ||
+	       __atomic_load_n(&n->done_missed, __ATOMIC_SEQ_CST); /* W3 */
+}
+
+/* the finished record s: waited, replied to, freed */
+static void finish(chi_net *n, chi_net_served *s)
+{
+	run_unlink(n, s);
+	int64_t r = chi_future_wait(&s->fut);
+	reply(n, s, r);
+	served_free(n, s);
+}
+
+int chi_net_serve_scan(chi_net *n)
+{
+	int moved = 0;
+	for (chi_net_served *s = n->serve_run, *next; s; s = next) { /* D3, oldest first */
+		next = s->next;
+		if (chi_future_test(&s->fut)) {
+			finish(n, s);
+			moved = 1;
+		}
+	}
+	return moved;
 }
 
 int chi_net_serve_poll(chi_net *n)
@@ -221,24 +309,16 @@ int chi_net_serve_poll(chi_net *n)
 		}
 		run_push(n, s);
 	}
-	chi_net_served *prev = NULL;
-	for (chi_net_served *s = n->serve_run, *next; s; s = next) { /* V3, oldest first */
-		next = s->next;
-		if (!chi_future_test(&s->fut)) {
-			prev = s;
-			continue;
+	for (uint64_t off; chi_net_done_take(n, &off);) { /* V3, D2 */
+		chi_net_served *s = run_find_done(n, off);
+		if (s) {
+			finish(n, s);
+			moved = 1;
 		}
-		if (prev)
-			prev->next = next;
-		else
-			n->serve_run = next;
-		if (n->serve_run_tail == s)
-			n->serve_run_tail = prev;
-		int64_t r = chi_future_wait(&s->fut);
-		reply(n, s, r);
-		served_free(n, s);
-		moved = 1;
 	}
+	if (__atomic_load_n(&n->done_missed, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&n->done_missed, 0, __ATOMIC_ACQ_REL) && chi_net_serve_scan(n))
+		moved = 1; /* D3 */
 	return moved;
 }
 

@@ -64,11 +64,11 @@ void chi_route_stop(chi_runtime *rt)
 	__atomic_store_n(&rt->net, NULL, __ATOMIC_RELEASE);
 }
 
-void chi_route_served(chi_runtime *rt)
+void chi_route_served(chi_runtime *rt, uint64_t off)
 {
 	chi_net *n = net_of(rt);
 	if (n)
-		chi_net_kick(n);
+		chi_net_served_done(n, off);
 }
 
 /* R3, R4: may this task be forwarded? */

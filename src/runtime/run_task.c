@@ -172,6 +172,7 @@ run_wire(chi_worker *w, chi_pm_cache *c, uint64_t *scratch, uint64_t max_task, c
 	if (rc)
 		return rc;
 	pm_lookup(rt, c, h.pool, h.method);
+	c->served = h.flags & CHI_TASK_REMOTE; /* D1: its errors are pushed too */
 	if (!area)
 		area = out + chi_task_out_off(h.in_size);
 	if (__builtin_expect(c->node >= 0, 0)) { /* its pool lives on another node */
@@ -414,7 +415,7 @@ chi_worker_process_new_task(chi_worker *w, chi_lane_ref *lane, chi_future_shm *f
 	} else {
 		chi_future_complete(f, flags, r); /* F1 */
 		if (__builtin_expect(c->served, 0))
-			chi_route_served(w->rt);
+			chi_route_served(w->rt, (uint64_t)((char *)f - lane->base));
 	}
 	lat_end(lane, t0);
 }

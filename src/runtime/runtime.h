@@ -189,7 +189,7 @@ typedef struct chi_pm_cache {
 	uint32_t fwd_len, fwd_out_size;
 	uint32_t served;       /* the task run came from another node
 				* (CHI_TASK_REMOTE): its completion wakes the
-				* net thread (chi_route_served) */
+				* net thread (chi_route_served: the done ring, D1 in src/net/core.h) */
 } chi_pm_cache;
 /* run_wire's result for a task whose pool lives on another node: the
  * caller forwards it (route.c) */
@@ -264,9 +264,10 @@ int64_t chi_route_forward_sync(chi_worker *w, const chi_pm_cache *c);
 int64_t chi_route_pointer(chi_worker *w, const chi_pm_cache *c, chi_task *t);
 int chi_route_start(chi_runtime *rt);
 void chi_route_stop(chi_runtime *rt);
-/* A task a peer sent here completed: wake the net thread if it sleeps, so
- * the reply leaves now (its completion wakes no fd of its own). */
-void chi_route_served(chi_runtime *rt);
+/* A task a peer sent here completed (its block at `off` in the main
+ * segment): hand it to the net thread, waking it if it sleeps, so the reply
+ * leaves now (its completion wakes no fd of its own). */
+void chi_route_served(chi_runtime *rt, uint64_t off);
 
 /* pools */
 int chi_pools_create_from_config(chi_runtime *rt);
