@@ -4,8 +4,8 @@
  * requests, serve.c tasks peers send here). docs/net.md has the whole protocol.
  *
  * Threads. Everything here belongs to the net thread, except:
- *   - the forward queue (fwd_*), which chi_net_forward fills under fwd_lock
- *     from any thread and the net thread empties;
+ *   - the forward stack (fwd_top), which chi_net_forward pushes onto from
+ *     any thread and the net thread takes whole;
  *   - `sleeping`, the net thread's "I am about to sleep" word, and the
  *     eventfd it sleeps on (W1/W2 below);
  *   - a peer's `state` (S1: stored with release by the net thread, loaded
@@ -19,13 +19,17 @@
  * message before it spins or sleeps (chi_net_flush_all), and any message
  * sent alone on a conn flushes that conn's batch first, so a conn's
  * messages leave in the order they were made.
- * Wake-up (a Dekker pair through the mutex):
- *   W1 the net thread stores sleeping = 1, then takes fwd_lock and finds
- *      the queue empty, then sleeps in ppoll on the eventfd and the UCP
- *      worker's fd;
- *   W2 a forwarder pushes under fwd_lock, then loads sleeping and writes the
- *      eventfd if it is 1. Whichever critical section comes second sees the
- *      other's store (the mutex orders them), so no push is left asleep.
+ * Wake-up (Dekker pairs of seq_cst operations):
+ *   W1 the net thread stores sleeping = 1 (seq_cst), then loads fwd_top
+ *      (seq_cst) and finds it NULL, then sleeps in ppoll on the eventfd and
+ *      the UCP worker's fd;
+ *   W2 a forwarder pushes its request on fwd_top (CAS, seq_cst; a stack,
+ *      which the thread takes whole by exchange and reverses, so requests
+ *      leave in the order they were pushed), then loads sleeping (seq_cst)
+ *      and writes the eventfd if it is 1. In the single order of seq_cst
+ *      operations one of the two comes first and the other sees it, so no
+ *      push is left asleep. (A mutex-protected queue was here before; its
+ *      lock line went back and forth twice per forward.)
  *   W3 a worker completes a served task (its future's complete store),
  *      pushes its block on the done ring (D1), then after a seq_cst fence
  *      loads sleeping and writes the eventfd if it is 1 (chi_net_kick). The
@@ -71,6 +75,7 @@
 #define CHI_NET_SERVE_MAX 65536u   /* tasks of peers queued or running here */
 #define CHI_NET_SERVE_SPIN_NS 4000u /* V5 (serve.c): a turn that submitted tasks polls them this long */
 #define CHI_NET_BUSY_CAP_US 1000u  /* the thread's spin before it sleeps, at most */
+#define CHI_NET_IDLE_SPINS 256u    /* T4: rounds of the short spin between turns */
 
 /* ---- forwarded requests (req.c) ---- */
 typedef struct chi_net_req {
@@ -218,8 +223,7 @@ struct chi_net {
 	int efd;                  /* eventfd: forwarders (W2) and stop wake the thread */
 	uint32_t stop;            /* set by chi_net_stop (release), read by the thread (acquire) */
 	uint32_t sleeping;        /* W1/W2 */
-	pthread_mutex_t fwd_lock;
-	chi_net_req *fwd_head, *fwd_tail; /* under fwd_lock */
+	chi_net_req *fwd_top;     /* W2: forwarded requests, newest first */
 	uint64_t next_id;         /* request ids: atomic fetch_add by forwarders */
 	uint64_t now_ns;          /* the loop's clock, read once per turn */
 	uint64_t next_timer_ns;   /* when T3's clock work is due next */

@@ -4,8 +4,8 @@
  * One thread per runtime owns a UCP context and a thread-single worker
  * (UCP_FEATURE_AM | UCP_FEATURE_WAKEUP), the listener, and every endpoint.
  * Each turn of its loop:
- *   T1 takes the queue of forwarded requests (one swap under fwd_lock) and
- *      sends each as a REQ on its peer's outgoing endpoint (small ones in
+ *   T1 takes the stack of forwarded requests (one exchange, W2 in core.h),
+ *      puts it back in the order it was pushed, and sends each as a REQ on its peer's outgoing endpoint (small ones in
  *      the conn's batch, B1 in conn.c), after adding it to the request
  *      table (req.c); a peer no longer UP fails it at once;
  *   T2 progresses the worker (at most 64 calls): message handlers run
@@ -17,7 +17,9 @@
  *      endpoints that did not authenticate in peer_timeout_ms, and
  *      reconnects DOWN/REFUSED peers every retry_ms;
  *   T4 when a turn did nothing it spins up to runtime.first_busy_wait_us
- *      (at most CHI_NET_BUSY_CAP_US), then arms the worker and sleeps in
+ *      (at most CHI_NET_BUSY_CAP_US) in a short loop that looks only at the
+ *      forward stack, the done ring and one progress call, and starts a
+ *      turn as soon as one has something (idle_spin), then arms the worker and sleeps in
  *      ppoll on the worker's fd and the eventfd (W1), at most until the
  *      next timer; a worker that completes a served task pushes it on the
  *      done ring and writes the eventfd (D1, W3 in core.h), so replies
@@ -84,16 +86,35 @@ static void send_queued(chi_net *n, chi_net_req *list)
 }
 
 
+/* T1: the whole forward stack, oldest first */
 static chi_net_req *take_queue(chi_net *n)
 {
-	if (!__atomic_load_n(&n->fwd_head, __ATOMIC_ACQUIRE)) /* a hint; the lock decides */
+	if (!__atomic_load_n(&n->fwd_top, __ATOMIC_RELAXED))
 		return NULL;
-	pthread_mutex_lock(&n->fwd_lock);
-	chi_net_req *l = n->fwd_head;
-	__atomic_store_n(&n->fwd_head, NULL, __ATOMIC_RELAXED);
-	n->fwd_tail = NULL;
-	pthread_mutex_unlock(&n->fwd_lock);
+	chi_net_req *top = __atomic_exchange_n(&n->fwd_top, NULL, __ATOMIC_ACQUIRE);
+	chi_net_req *l = NULL;
+	while (top) { /* pushed newest first: reverse */
+		chi_net_req *next = top->next;
+		top->next = l;
+		l = top;
+		top = next;
+	}
 	return l;
+}
+
+/* T4's spin: until the forward stack, the done ring or a progress call has
+ * something, at most CHI_NET_IDLE_SPINS rounds (then the loop looks at its
+ * clock, its timers and `stop`). A whole turn reads the clock twice and
+ * walks the conns; this loop does neither, so a forward or a message is
+ * taken up in a round of it rather than in a turn. */
+static void idle_spin(chi_net *n)
+{
+	for (uint32_t i = 0; i < CHI_NET_IDLE_SPINS; i++) {
+		if (__atomic_load_n(&n->fwd_top, __ATOMIC_RELAXED) || chi_net_serve_any_done(n) ||
+		    ucp_worker_progress(n->worker))
+			return;
+		chi_cpu_relax();
+	}
 }
 
 /* T3: the clock's work; returns the next time it has something to do */
@@ -197,14 +218,12 @@ static void *net_main(void *arg)
 		if (!idle_since)
 			idle_since = n->now_ns;
 		if (n->now_ns - idle_since < n->busy_ns) { /* T4: spin */
-			chi_cpu_relax();
+			idle_spin(n);
 			continue;
 		}
 		/* T4: sleep. W1: announce, then look at the queue under the lock */
 		__atomic_store_n(&n->sleeping, 1, __ATOMIC_SEQ_CST);
-		pthread_mutex_lock(&n->fwd_lock);
-		int empty = n->fwd_head == NULL;
-		pthread_mutex_unlock(&n->fwd_lock);
+		int empty = __atomic_load_n(&n->fwd_top, __ATOMIC_SEQ_CST) == NULL;
 		if (empty && chi_net_serve_any_done(n)) /* W3 */
 			empty = 0;
 		if (empty && !__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE) &&
@@ -431,7 +450,6 @@ static void net_free(chi_net *n)
 	free(n->spare);
 	if (n->efd >= 0)
 		close(n->efd);
-	pthread_mutex_destroy(&n->fwd_lock);
 	chi_net_key_wipe(&n->key);
 	free(n);
 }
@@ -453,7 +471,6 @@ int chi_net_start(const chi_config *cfg, uint64_t epoch, chi_client *local, chi_
 	if (!n)
 		return -ENOMEM;
 	n->efd = -1;
-	pthread_mutex_init(&n->fwd_lock, NULL);
 	n->node = (uint32_t)cfg->cluster.node;
 	n->epoch = epoch;
 	n->local = local;
@@ -576,13 +593,11 @@ int chi_net_forward(chi_net *n, uint32_t node, const uint8_t *wire, uint32_t len
 	m.data = wire;
 	m.data_len = len;
 	chi_net_msg_encode(msg, &m); /* published to the net thread by the unlock below */
-	pthread_mutex_lock(&n->fwd_lock);
-	if (n->fwd_tail)
-		n->fwd_tail->next = q;
-	else
-		__atomic_store_n(&n->fwd_head, q, __ATOMIC_RELEASE);
-	n->fwd_tail = q;
-	pthread_mutex_unlock(&n->fwd_lock);
+	chi_net_req *top = __atomic_load_n(&n->fwd_top, __ATOMIC_RELAXED);
+	do /* W2: push */
+		q->next = top;
+	while (!__atomic_compare_exchange_n(&n->fwd_top, &top, q, 1, __ATOMIC_SEQ_CST,
+					    __ATOMIC_RELAXED));
 	if (__atomic_load_n(&n->sleeping, __ATOMIC_SEQ_CST)) /* W2 */
 		wake(n);
 	return 0;
