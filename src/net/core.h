@@ -74,6 +74,7 @@
 #define CHI_NET_CONN_MAX 256u      /* endpoints at once, unauthenticated ones included */
 #define CHI_NET_SERVE_MAX 65536u   /* tasks of peers queued or running here */
 #define CHI_NET_SERVE_SPIN_NS 4000u /* V5 (serve.c): a turn that submitted tasks polls them this long */
+#define CHI_NET_SERVE_SPIN_MAX 8u   /* V5: ... when at most this many run */
 #define CHI_NET_BUSY_CAP_US 1000u  /* the thread's spin before it sleeps, at most */
 #define CHI_NET_IDLE_SPINS 256u    /* T4: rounds of the short spin between turns */
 

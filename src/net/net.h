@@ -82,8 +82,8 @@ uint32_t chi_net_node(const chi_net *n);
  * returns at once, t untouched: -EHOSTDOWN (peer not up, N6), -EHOSTUNREACH
  * (no such node), -EINVAL (node is this one: the caller runs its own tasks;
  * or len disagrees with the header's in_size), -EMSGSIZE, -ENOMEM. Any
- * thread may call it; it never blocks on the network (a mutex-protected
- * queue, then an eventfd write when the net thread sleeps). */
+ * thread may call it; it never blocks on the network (a lock-free push,
+ * then an eventfd write when the net thread sleeps). */
 int chi_net_forward(chi_net *n, uint32_t node, const uint8_t *wire, uint32_t len,
 		    const chi_net_target *t);
 

@@ -22,11 +22,14 @@
  *       round the runtime's lanes): a peer's tasks are run by every worker,
  *       not by the one that owns the net thread's lane; tasks of one peer
  *       may therefore run in any order, as tasks on several lanes do.
- *   V5  a turn that submitted tasks polls the done ring for up to
+ *   V5  a turn that submitted tasks, with at most CHI_NET_SERVE_SPIN_MAX
+ *       of them running, polls the done ring for up to
  *       CHI_NET_SERVE_SPIN_NS until one completes, before the next
  *       progress call: a short task's reply then leaves in the turn its REQ
  *       came in, instead of a progress call later (over tcp a progress call
- *       is a few syscalls, about a microsecond).
+ *       is a few syscalls, about a microsecond). With more running, replies
+ *       leave turn by turn, together (one batch over tcp): the spin would
+ *       end at the first completion and send them one by one.
  * A task runs at most once (N1): nothing here resubmits a task that was
  * published. Stop (chi_net_serve_stop) waits the running futures, bounded,
  * and drops their replies (the peers had BYE: their requests ended). */
@@ -327,6 +330,8 @@ int chi_net_serve_spin(chi_net *n)
 	if (!n->serve_fresh)
 		return 0;
 	n->serve_fresh = 0;
+	if (n->nserved > CHI_NET_SERVE_SPIN_MAX)
+		return 1; /* many running: their replies leave together, turn by turn */
 	uint64_t end = chi_now_ns() + CHI_NET_SERVE_SPIN_NS;
 	while (n->serve_run && !chi_net_serve_poll(n) && chi_now_ns() < end)
 		chi_cpu_relax();
