@@ -32,7 +32,7 @@
  *      lock line went back and forth twice per forward.)
  *   W3 a worker completes a served task (its future's complete store),
  *      pushes its block on the done ring (D1), then after a seq_cst fence
- *      loads sleeping and writes the eventfd if it is 1 (chi_net_kick). The
+ *      loads sleeping and writes the eventfd if it is 1 (chi_net_served_done). The
  *      net thread, after storing sleeping = 1 (seq_cst), looks at the done
  *      ring's head slot before it sleeps: one of the two sees the other's
  *      store, so no completion waits for a timer.

@@ -5,25 +5,26 @@
  * (UCP_FEATURE_AM | UCP_FEATURE_WAKEUP), the listener, and every endpoint.
  * Each turn of its loop:
  *   T1 takes the stack of forwarded requests (one exchange, W2 in core.h),
- *      puts it back in the order it was pushed, and sends each as a REQ on its peer's outgoing endpoint (small ones in
- *      the conn's batch, B1 in conn.c), after adding it to the request
- *      table (req.c); a peer no longer UP fails it at once;
+ *      puts it back in the order it was pushed, and sends each as a REQ on
+ *      its peer's outgoing endpoint (small ones in the conn's batch, B1 in
+ *      conn.c), after adding it to the request table (req.c); a peer no
+ *      longer UP fails it at once;
  *   T2 progresses the worker (at most 64 calls): message handlers run
  *      inside, and only mark endpoints dead (conn.c);
- *   T3 reaps dead endpoints, polls served tasks (serve.c), sends the
- *      turn's open batches (B2), and on its clock
- *      pings UP peers every heartbeat_ms, fails peers silent for
+ *   T3 reaps dead endpoints, drains the done ring (serve.c), sends the
+ *      turn's open batches (B2), and on its clock tests every running
+ *      served task (D3), pings UP peers every heartbeat_ms, fails peers silent for
  *      peer_timeout_ms, ends requests past their deadline, closes incoming
  *      endpoints that did not authenticate in peer_timeout_ms, and
  *      reconnects DOWN/REFUSED peers every retry_ms;
  *   T4 when a turn did nothing it spins up to runtime.first_busy_wait_us
  *      (at most CHI_NET_BUSY_CAP_US) in a short loop that looks only at the
  *      forward stack, the done ring and one progress call, and starts a
- *      turn as soon as one has something (idle_spin), then arms the worker and sleeps in
- *      ppoll on the worker's fd and the eventfd (W1), at most until the
- *      next timer; a worker that completes a served task pushes it on the
- *      done ring and writes the eventfd (D1, W3 in core.h), so replies
- *      leave at once.
+ *      turn as soon as one has something (idle_spin), then arms the worker
+ *      and sleeps in ppoll on the worker's fd and the eventfd (W1), at most
+ *      until the next timer; a worker that completes a served task pushes
+ *      it on the done ring and writes the eventfd (D1, W3 in core.h), so
+ *      replies leave at once.
  * Every loop is bounded: a turn handles what is there, a failed send is
  * never retried, a DOWN peer is dialled once per retry_ms. */
 #ifndef _GNU_SOURCE
@@ -221,7 +222,7 @@ static void *net_main(void *arg)
 			idle_spin(n);
 			continue;
 		}
-		/* T4: sleep. W1: announce, then look at the queue under the lock */
+		/* T4: sleep. W1: announce, then look at the stack and the done ring */
 		__atomic_store_n(&n->sleeping, 1, __ATOMIC_SEQ_CST);
 		int empty = __atomic_load_n(&n->fwd_top, __ATOMIC_SEQ_CST) == NULL;
 		if (empty && chi_net_serve_any_done(n)) /* W3 */
@@ -592,7 +593,7 @@ int chi_net_forward(chi_net *n, uint32_t node, const uint8_t *wire, uint32_t len
 	m.epoch = n->epoch;
 	m.data = wire;
 	m.data_len = len;
-	chi_net_msg_encode(msg, &m); /* published to the net thread by the unlock below */
+	chi_net_msg_encode(msg, &m); /* published to the net thread by the CAS below */
 	chi_net_req *top = __atomic_load_n(&n->fwd_top, __ATOMIC_RELAXED);
 	do /* W2: push */
 		q->next = top;
