@@ -19,7 +19,9 @@
  *   R5  rt->net is an atomic pointer, stored (release) once chi_net_start
  *       returned and loaded (acquire) by every reader: the net thread may
  *       submit a peer's task (admin.peers, say) before that store, and
- *       its worker then sees no net (a peer list of none, no kick).
+ *       its worker then sees no net (a peer list of none, and no push on
+ *       the done ring: the net thread's scan on its clock finds that one,
+ *       D3 in src/net/core.h, within cluster.heartbeat_ms).
  * The runtime starts the net thread after its pools exist and stops it
  * after its workers drained, so every forward has a net thread to go to. */
 #include <errno.h>
@@ -33,7 +35,7 @@
 #include "runtime/runtime.h"
 
 /* rt->net is stored once the net thread runs, and that thread may already
- * have submitted a peer's task whose worker reads it (admin.peers, a kick):
+ * have submitted a peer's task whose worker reads it (admin.peers, a push):
  * an atomic pointer, NULL until then (R5). */
 static chi_net *net_of(const chi_runtime *rt)
 {
